@@ -1,0 +1,184 @@
+// Package blas selects the matrix-multiply backend used by this project's
+// layers and by Gorgonia's own ops.
+//
+// Two backends exist: pure Go (gonum, always available) and OpenBLAS, loaded
+// at run time with dlopen (github.com/ebitengine/purego), so that the build
+// stays pure Go (CGO_ENABLED=0 works) and a binary runs on machines with or
+// without the library. OpenBLAS is put in single-threaded mode: its own worker
+// threads busy-wait after each call and slow down the Go kernels that run
+// between GEMMs, so the callers split large products across goroutines
+// themselves (see Gemm).
+//
+// The backend is process-wide, as Gorgonia's is (gorgonia.Use): choose it once
+// at start-up with Use, before building or running graphs.
+package blas
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+	G "gorgonia.org/gorgonia"
+)
+
+// Backend names accepted by Use.
+const (
+	Auto     = "auto"     // OpenBLAS when it loads, else Go
+	Go       = "go"       // gonum's pure-Go GEMM
+	OpenBLAS = "openblas" // OpenBLAS loaded at run time; an error when it cannot be loaded
+)
+
+// impl is the float32/float64 GEMM pair a backend provides. Calls are
+// single-threaded or internally parallel; Gemm adds the goroutine split.
+type impl interface {
+	name() string
+	sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	dgemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int)
+	// parallel reports whether one call already uses every core.
+	parallel() bool
+}
+
+var (
+	mu      sync.RWMutex
+	current impl = goImpl{}
+)
+
+// Use selects the backend: Auto, Go or OpenBLAS. It also routes Gorgonia's
+// own GEMMs (gorgonia.Use) through it. It returns the name of the backend in
+// use, e.g. "openblas 0.3.21 (libopenblas.so.0)" or "go (gonum)".
+func Use(name string) (string, error) {
+	var b impl
+	switch name {
+	case Go:
+		b = goImpl{}
+	case OpenBLAS:
+		ob, err := loadOpenBLAS()
+		if err != nil {
+			return "", fmt.Errorf("blas: --blas openblas: %w", err)
+		}
+		b = ob
+	case Auto, "":
+		if ob, err := loadOpenBLAS(); err == nil {
+			b = ob
+		} else {
+			b = goImpl{}
+		}
+	default:
+		return "", fmt.Errorf("blas: unknown backend %q (want auto, go or openblas)", name)
+	}
+	mu.Lock()
+	current = b
+	mu.Unlock()
+	G.Use(gorgoniaBLAS{Implementation: gonum.Implementation{}})
+	return b.name(), nil
+}
+
+// Name returns the name of the backend in use.
+func Name() string { return get().name() }
+
+func get() impl {
+	mu.RLock()
+	defer mu.RUnlock()
+	return current
+}
+
+// Float is the element type of the GEMMs: float32 or float64.
+type Float interface{ ~float32 | ~float64 }
+
+// Gemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
+// op(X) is X or Xᵀ; C is m×n and the inner dimension is k. Large products are
+// split by columns (or by rows) over all cores.
+func Gemm[T Float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	be := get()
+	workers := runtime.GOMAXPROCS(0)
+	flops := 2 * m * n * k
+	if be.parallel() || workers == 1 || flops < 1<<21 {
+		Gemm1(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	var wg sync.WaitGroup
+	if n >= m {
+		// Split C's columns: columns j0..j1 of op(B).
+		for w := 0; w < workers; w++ {
+			j0, j1 := n*w/workers, n*(w+1)/workers
+			if j0 == j1 {
+				continue
+			}
+			bs := b[j0:]
+			if tB {
+				bs = b[j0*ldb:]
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				Gemm1(tA, tB, m, j1-j0, k, alpha, a, lda, bs, ldb, beta, c[j0:], ldc)
+			}()
+		}
+	} else {
+		for w := 0; w < workers; w++ {
+			i0, i1 := m*w/workers, m*(w+1)/workers
+			if i0 == i1 {
+				continue
+			}
+			as := a[i0*lda:]
+			if tA {
+				as = a[i0:]
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				Gemm1(tA, tB, i1-i0, n, k, alpha, as, lda, b, ldb, beta, c[i0*ldc:], ldc)
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// Gemm1 is Gemm on the calling goroutine only (no split), for callers that
+// already run one product per core.
+func Gemm1[T Float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	switch c := any(c).(type) {
+	case []float32:
+		get().sgemm(tA, tB, m, n, k, float32(alpha), any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), c, ldc)
+	case []float64:
+		get().dgemm(tA, tB, m, n, k, float64(alpha), any(a).([]float64), lda, any(b).([]float64), ldb, float64(beta), c, ldc)
+	}
+}
+
+func tr(t bool) blas.Transpose {
+	if t {
+		return blas.Trans
+	}
+	return blas.NoTrans
+}
+
+type goImpl struct{}
+
+func (goImpl) name() string   { return "go (gonum)" }
+func (goImpl) parallel() bool { return true }
+func (goImpl) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gonum.Implementation{}.Sgemm(tr(tA), tr(tB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+func (goImpl) dgemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	gonum.Implementation{}.Dgemm(tr(tA), tr(tB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gorgoniaBLAS serves Gorgonia's stock ops: gonum for everything, with the
+// GEMMs routed through the selected backend.
+type gorgoniaBLAS struct{ gonum.Implementation }
+
+func (gorgoniaBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	Gemm(tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func (gorgoniaBLAS) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	Gemm(tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}

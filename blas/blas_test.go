@@ -1,0 +1,105 @@
+package blas
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func naiveGemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			for p := 0; p < k; p++ {
+				var av, bv float64
+				if tA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if tB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += av * bv
+			}
+			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+		}
+	}
+}
+
+func backends(t *testing.T) []string {
+	names := []string{Go}
+	if _, err := loadOpenBLAS(); err == nil {
+		names = append(names, OpenBLAS)
+	} else {
+		t.Logf("OpenBLAS not available, testing the Go backend only: %v", err)
+	}
+	return names
+}
+
+func TestGemmMatchesNaive(t *testing.T) {
+	defer Use(Auto)
+	rng := rand.New(rand.NewPCG(1, 2))
+	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {48, 24, 1000}, {700, 33, 40}, {17, 300, 64}, {64, 2048, 96}}
+	for _, be := range backends(t) {
+		if _, err := Use(be); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range shapes {
+			m, n, k := s[0], s[1], s[2]
+			for _, tA := range []bool{false, true} {
+				for _, tB := range []bool{false, true} {
+					a := make([]float64, m*k)
+					b := make([]float64, k*n)
+					c := make([]float64, m*n)
+					for i := range a {
+						a[i] = rng.NormFloat64()
+					}
+					for i := range b {
+						b[i] = rng.NormFloat64()
+					}
+					for i := range c {
+						c[i] = rng.NormFloat64()
+					}
+					lda, ldb := k, n
+					if tA {
+						lda = m
+					}
+					if tB {
+						ldb = k
+					}
+					want := append([]float64(nil), c...)
+					naiveGemm(tA, tB, m, n, k, 0.5, a, lda, b, ldb, 0.25, want, n)
+					got64 := append([]float64(nil), c...)
+					Gemm(tA, tB, m, n, k, 0.5, a, lda, b, ldb, 0.25, got64, n)
+					a32, b32, got32 := to32(a), to32(b), to32(c)
+					Gemm(tA, tB, m, n, k, float32(0.5), a32, lda, b32, ldb, float32(0.25), got32, n)
+					for i := range want {
+						if d := math.Abs(got64[i] - want[i]); d > 1e-9*float64(k+1) {
+							t.Fatalf("%s f64 %v tA=%v tB=%v: c[%d]=%v want %v", be, s, tA, tB, i, got64[i], want[i])
+						}
+						if d := math.Abs(float64(got32[i]) - want[i]); d > 1e-4*math.Sqrt(float64(k+1))*4 {
+							t.Fatalf("%s f32 %v tA=%v tB=%v: c[%d]=%v want %v", be, s, tA, tB, i, got32[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func to32(x []float64) []float32 {
+	r := make([]float32, len(x))
+	for i, v := range x {
+		r[i] = float32(v)
+	}
+	return r
+}
+
+func TestUseUnknown(t *testing.T) {
+	if _, err := Use("mkl"); err == nil {
+		t.Fatal("Use(mkl) gave no error")
+	}
+}

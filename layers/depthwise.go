@@ -1,0 +1,184 @@
+package layers
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// DepthwiseImpl chooses how DepthwiseConv2D is computed.
+type DepthwiseImpl int
+
+const (
+	// Fused computes the layer with one custom Gorgonia op (and two backward
+	// ops), parallel over batch × channels. The default.
+	Fused DepthwiseImpl = iota
+	// PerChannel builds the layer from Gorgonia's own graph ops: each input
+	// channel sliced out, convolved with its own kernels by gorgonia.Conv2d,
+	// and the results concatenated; autodiff differentiates those ops. It is
+	// the reference the fused op is tested against, and slow.
+	PerChannel
+)
+
+// String names the implementation as the --depthwise flag does.
+func (i DepthwiseImpl) String() string {
+	switch i {
+	case Fused:
+		return "fused"
+	case PerChannel:
+		return "perchannel"
+	}
+	return fmt.Sprintf("DepthwiseImpl(%d)", int(i))
+}
+
+// ParseDepthwiseImpl parses "fused" or "perchannel".
+func ParseDepthwiseImpl(s string) (DepthwiseImpl, error) {
+	switch s {
+	case "fused":
+		return Fused, nil
+	case "perchannel":
+		return PerChannel, nil
+	}
+	return 0, fmt.Errorf("unknown depthwise implementation %q (want fused or perchannel)", s)
+}
+
+// DepthwiseConfig configures a DepthwiseConv2D. Zero fields take the
+// defaults shown.
+type DepthwiseConfig struct {
+	Channels   int           // input channels C (required)
+	Multiplier int           // depth multiplier M: output channels are C·M (default 1)
+	Kernel     int           // square kernel size (default 3)
+	Stride     int           // stride in both directions (default 1)
+	Padding    Padding       // default Same()
+	Bias       bool          // add a learnable per-channel bias (default none)
+	Impl       DepthwiseImpl // default Fused
+}
+
+func (c *DepthwiseConfig) defaults() {
+	if c.Multiplier == 0 {
+		c.Multiplier = 1
+	}
+	if c.Kernel == 0 {
+		c.Kernel = 3
+	}
+	if c.Stride == 0 {
+		c.Stride = 1
+	}
+}
+
+// DepthwiseConv2D is a grouped convolution with one group per input channel:
+// input channel c is convolved with its own M kernels, giving output channels
+// c·M … c·M+M-1 (PyTorch's Conv2d with groups = C). Its weight has shape
+// (C·M, 1, K, K), named "<scope>/weight"; its bias, when enabled, (C·M),
+// named "<scope>/bias".
+type DepthwiseConv2D struct {
+	name         string
+	cfg          DepthwiseConfig
+	weight, bias *G.Node
+}
+
+// NewDepthwiseConv2D creates the layer's variables in the Builder's scope.
+func NewDepthwiseConv2D(b *Builder, cfg DepthwiseConfig) (*DepthwiseConv2D, error) {
+	cfg.defaults()
+	name := "depthwise conv " + b.Scope()
+	if cfg.Multiplier < 0 {
+		return nil, fmt.Errorf("%s: depth multiplier %d: must be positive", name, cfg.Multiplier)
+	}
+	if err := checkConvConfig(name, cfg.Channels, cfg.Channels*cfg.Multiplier, cfg.Kernel, cfg.Kernel, cfg.Stride, cfg.Stride, cfg.Padding); err != nil {
+		return nil, err
+	}
+	if cfg.Impl != Fused && cfg.Impl != PerChannel {
+		return nil, fmt.Errorf("%s: unknown implementation %v", name, cfg.Impl)
+	}
+	l := &DepthwiseConv2D{name: name, cfg: cfg}
+	o, k := cfg.Channels*cfg.Multiplier, cfg.Kernel
+	var err error
+	// fan_out of a depthwise kernel is M·K·K (torchvision's kaiming_normal_, mode fan_out).
+	if l.weight, err = b.param("weight", tensor.Shape{o, 1, k, k}, true, heNormal(cfg.Multiplier*k*k)); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if cfg.Bias {
+		if l.bias, err = b.param("bias", tensor.Shape{o}, false, constInit(0)); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return l, nil
+}
+
+// Learnables returns the weight and, when enabled, the bias.
+func (l *DepthwiseConv2D) Learnables() G.Nodes { return nonNil(l.weight, l.bias) }
+
+// OutShape is the output shape for an input of shape in.
+func (l *DepthwiseConv2D) OutShape(in tensor.Shape) (tensor.Shape, error) {
+	g, err := l.geom(in)
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{g.N, g.O, g.Ho, g.Wo}, nil
+}
+
+func (l *DepthwiseConv2D) geom(in tensor.Shape) (geom, error) {
+	c := l.cfg
+	return resolveGeom(l.name, in, c.Channels, c.Channels*c.Multiplier, c.Kernel, c.Kernel, c.Stride, c.Stride, c.Padding)
+}
+
+// Fwd applies the layer to x of shape (N, C, H, W).
+func (l *DepthwiseConv2D) Fwd(x *G.Node) (*G.Node, error) {
+	g, err := l.geom(x.Shape())
+	if err != nil {
+		return nil, err
+	}
+	var y *G.Node
+	switch l.cfg.Impl {
+	case PerChannel:
+		y, err = depthwisePerChannel(x, l.weight, g)
+	default:
+		y, err = depthwiseFused(x, l.weight, g)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.name, err)
+	}
+	if l.bias != nil {
+		return channelBias(y, l.bias)
+	}
+	return y, nil
+}
+
+// depthwiseFused applies the fused depthwise op: x (N,C,H,W), k (C·M,1,KH,KW).
+func depthwiseFused(x, k *G.Node, g geom) (*G.Node, error) {
+	xs, ks, ys := x.Shape().Clone(), k.Shape().Clone(), tensor.Shape{g.N, g.O, g.Ho, g.Wo}
+	params := g.String()
+	dx := &opSpec{name: "depthwiseDx", params: params, in: []tensor.Shape{ks, ys}, out: xs,
+		f32: func(o []float32, in [][]float32) { dwBackwardInput(g, o, in[1], in[0]) },
+		f64: func(o []float64, in [][]float64) { dwBackwardInput(g, o, in[1], in[0]) }}
+	dk := &opSpec{name: "depthwiseDk", params: params, in: []tensor.Shape{xs, ys}, out: ks,
+		f32: func(o []float32, in [][]float32) { dwBackwardKernel(g, o, in[0], in[1]) },
+		f64: func(o []float64, in [][]float64) { dwBackwardKernel(g, o, in[0], in[1]) }}
+	fwd := &opSpec{name: "depthwise", params: params, in: []tensor.Shape{xs, ks}, out: ys,
+		f32:     func(o []float32, in [][]float32) { dwForward(g, o, in[0], in[1]) },
+		f64:     func(o []float64, in [][]float64) { dwForward(g, o, in[0], in[1]) },
+		diffWRT: []bool{true, true},
+		symDiff: func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+			gx, err := dx.apply(in[1], grad)
+			if err != nil {
+				return nil, err
+			}
+			gk, err := dk.apply(in[0], grad)
+			if err != nil {
+				return nil, err
+			}
+			return G.Nodes{gx, gk}, nil
+		}}
+	return fwd.apply(x, k)
+}
+
+func nonNil(ns ...*G.Node) G.Nodes {
+	var r G.Nodes
+	for _, n := range ns {
+		if n != nil {
+			r = append(r, n)
+		}
+	}
+	return r
+}

@@ -1,0 +1,214 @@
+package layers
+
+// Depthwise (grouped, one group per input channel) convolution kernels on
+// NCHW data. Input plane (n, c) meets the kernels of output channels c·M+m,
+// m < M (depth multiplier M). Every output row is built tap by tap: for each
+// kernel tap the valid output columns are computed once (colRange), so the
+// inner loops carry no bounds tests and, at stride 1, are plain axpys over
+// contiguous rows.
+
+// dwForward computes y (N, C·M, Ho, Wo) from x (N, C, H, W) and k (C·M, KH·KW).
+func dwForward[T Float](g geom, y, x, k []T) {
+	M := g.O / g.C
+	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
+	lo, hi := tapRanges(g)
+	parallelFor(g.N*g.O, 4, func(p0, p1 int) {
+		for p := p0; p < p1; p++ {
+			n, co := p/g.O, p%g.O
+			c := co / M
+			dwPlaneForward(g, y[p*ohw:(p+1)*ohw], x[(n*g.C+c)*hw:(n*g.C+c+1)*hw], k[co*kk:(co+1)*kk], lo, hi)
+		}
+	})
+}
+
+// tapRanges precomputes colRange for every kernel column.
+func tapRanges(g geom) (lo, hi []int) {
+	lo, hi = make([]int, g.KW), make([]int, g.KW)
+	for kx := 0; kx < g.KW; kx++ {
+		lo[kx], hi[kx] = colRange(kx, g.SW, g.PL, g.W, g.Wo)
+	}
+	return lo, hi
+}
+
+func dwPlaneForward[T Float](g geom, y, x, k []T, lo, hi []int) {
+	clear(y)
+	if g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 2 && g.Wo == g.W {
+		dwPlaneForward3s1(g, y, x, k)
+		return
+	}
+	for oy := 0; oy < g.Ho; oy++ {
+		yr := y[oy*g.Wo : (oy+1)*g.Wo]
+		for ky := 0; ky < g.KH; ky++ {
+			iy := oy*g.SH - g.PT + ky
+			if iy < 0 || iy >= g.H {
+				continue
+			}
+			xr := x[iy*g.W : (iy+1)*g.W]
+			for kx := 0; kx < g.KW; kx++ {
+				w := k[ky*g.KW+kx]
+				off := kx - g.PL
+				a, b := lo[kx], hi[kx]
+				if g.SW == 1 {
+					xs := xr[a+off : b+off]
+					ys := yr[a:b]
+					for i := range ys {
+						ys[i] += w * xs[i]
+					}
+				} else {
+					for ox := a; ox < b; ox++ {
+						yr[ox] += w * xr[ox*g.SW+off]
+					}
+				}
+			}
+		}
+	}
+}
+
+// dwPlaneForward3s1 is the forward of a 3-wide kernel at horizontal stride 1
+// with one column of padding each side: the three taps of a kernel row are
+// applied in one pass.
+func dwPlaneForward3s1[T Float](g geom, y, x, k []T) {
+	W := g.W
+	for oy := 0; oy < g.Ho; oy++ {
+		yr := y[oy*W : (oy+1)*W]
+		for ky := 0; ky < g.KH; ky++ {
+			iy := oy*g.SH - g.PT + ky
+			if iy < 0 || iy >= g.H {
+				continue
+			}
+			xr := x[iy*W : (iy+1)*W]
+			w0, w1, w2 := k[ky*3], k[ky*3+1], k[ky*3+2]
+			yr[0] += w1*xr[0] + w2*xr[1]
+			mid := yr[1 : W-1]
+			xa, xb, xc := xr[0:W-2], xr[1:W-1], xr[2:W]
+			_ = xa[len(mid)-1]
+			_ = xb[len(mid)-1]
+			_ = xc[len(mid)-1]
+			for i := range mid {
+				mid[i] += w0*xa[i] + w1*xb[i] + w2*xc[i]
+			}
+			yr[W-1] += w0*xr[W-2] + w1*xr[W-1]
+		}
+	}
+}
+
+// dwBackwardInput computes dx (N, C, H, W) from dy (N, C·M, Ho, Wo) and k.
+func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
+	M := g.O / g.C
+	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
+	lo, hi := tapRanges(g)
+	parallelFor(g.N*g.C, 4, func(p0, p1 int) {
+		for p := p0; p < p1; p++ {
+			n, c := p/g.C, p%g.C
+			d := dx[p*hw : (p+1)*hw]
+			clear(d)
+			for m := 0; m < M; m++ {
+				co := c*M + m
+				dwPlaneBackwardInput(g, d, dy[(n*g.O+co)*ohw:(n*g.O+co+1)*ohw], k[co*kk:(co+1)*kk], lo, hi)
+			}
+		}
+	})
+}
+
+func dwPlaneBackwardInput[T Float](g geom, dx, dy, k []T, lo, hi []int) {
+	for oy := 0; oy < g.Ho; oy++ {
+		dr := dy[oy*g.Wo : (oy+1)*g.Wo]
+		for ky := 0; ky < g.KH; ky++ {
+			iy := oy*g.SH - g.PT + ky
+			if iy < 0 || iy >= g.H {
+				continue
+			}
+			xr := dx[iy*g.W : (iy+1)*g.W]
+			for kx := 0; kx < g.KW; kx++ {
+				w := k[ky*g.KW+kx]
+				off := kx - g.PL
+				a, b := lo[kx], hi[kx]
+				if g.SW == 1 {
+					xs := xr[a+off : b+off]
+					ds := dr[a:b]
+					for i := range ds {
+						xs[i] += w * ds[i]
+					}
+				} else {
+					for ox := a; ox < b; ox++ {
+						xr[ox*g.SW+off] += w * dr[ox]
+					}
+				}
+			}
+		}
+	}
+}
+
+// dwBackwardKernel computes dk (C·M, KH·KW) from x and dy, summing over the
+// batch; each output channel is one task, so no two goroutines share a sum.
+func dwBackwardKernel[T Float](g geom, dk, x, dy []T) {
+	M := g.O / g.C
+	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
+	lo, hi := tapRanges(g)
+	parallelFor(g.O, 1, func(c0, c1 int) {
+		for co := c0; co < c1; co++ {
+			c := co / M
+			acc := dk[co*kk : (co+1)*kk]
+			clear(acc)
+			for n := 0; n < g.N; n++ {
+				dwPlaneBackwardKernel(g, acc, x[(n*g.C+c)*hw:(n*g.C+c+1)*hw], dy[(n*g.O+co)*ohw:(n*g.O+co+1)*ohw], lo, hi)
+			}
+		}
+	})
+}
+
+func dwPlaneBackwardKernel[T Float](g geom, acc, x, dy []T, lo, hi []int) {
+	for ky := 0; ky < g.KH; ky++ {
+		for kx := 0; kx < g.KW; kx++ {
+			off := kx - g.PL
+			a, b := lo[kx], hi[kx]
+			var s T
+			for oy := 0; oy < g.Ho; oy++ {
+				iy := oy*g.SH - g.PT + ky
+				if iy < 0 || iy >= g.H {
+					continue
+				}
+				xr := x[iy*g.W : (iy+1)*g.W]
+				dr := dy[oy*g.Wo : (oy+1)*g.Wo]
+				if g.SW == 1 {
+					xs := xr[a+off : b+off]
+					ds := dr[a:b]
+					for i := range ds {
+						s += ds[i] * xs[i]
+					}
+				} else {
+					for ox := a; ox < b; ox++ {
+						s += dr[ox] * xr[ox*g.SW+off]
+					}
+				}
+			}
+			acc[ky*g.KW+kx] += s
+		}
+	}
+}
+
+// Reference kernels: the definition, one tap at a time with a bounds test.
+// Tests check the fast kernels against them.
+
+func dwForwardRef[T Float](g geom, y, x, k []T) {
+	M := g.O / g.C
+	for n := 0; n < g.N; n++ {
+		for co := 0; co < g.O; co++ {
+			c := co / M
+			for oy := 0; oy < g.Ho; oy++ {
+				for ox := 0; ox < g.Wo; ox++ {
+					var s T
+					for ky := 0; ky < g.KH; ky++ {
+						for kx := 0; kx < g.KW; kx++ {
+							iy, ix := oy*g.SH-g.PT+ky, ox*g.SW-g.PL+kx
+							if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+								s += x[((n*g.C+c)*g.H+iy)*g.W+ix] * k[(co*g.KH+ky)*g.KW+kx]
+							}
+						}
+					}
+					y[((n*g.O+co)*g.Ho+oy)*g.Wo+ox] = s
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,191 @@
+package layers
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+type dwCase struct {
+	n, c, h, w int
+	m, k, s    int
+	pad        Padding
+	bias       bool
+}
+
+var dwCases = []dwCase{
+	{1, 1, 5, 5, 1, 3, 1, Same(), false},
+	{2, 3, 7, 6, 1, 3, 1, Pad(1), false},
+	{2, 3, 8, 8, 1, 3, 2, Same(), false},
+	{1, 2, 7, 9, 2, 3, 2, Pad(1), true},
+	{3, 2, 6, 5, 2, 3, 1, Pad(0), false},
+	{2, 4, 9, 7, 1, 5, 2, Pad(2), false},
+	{1, 3, 4, 4, 1, 2, 1, Same(), false},
+	{2, 2, 5, 7, 3, 3, 3, Pad4(1, 0, 2, 1), true},
+	{1, 5, 1, 1, 1, 3, 1, Same(), false},
+	{2, 3, 2, 2, 1, 3, 2, Same(), false},
+}
+
+func (c dwCase) String() string {
+	return fmt.Sprintf("n%d_c%d_%dx%d_m%d_k%d_s%d_%v", c.n, c.c, c.h, c.w, c.m, c.k, c.s, c.pad)
+}
+
+func (c dwCase) build(impl DepthwiseImpl) func(b *Builder, x *G.Node) (*G.Node, error) {
+	return func(b *Builder, x *G.Node) (*G.Node, error) {
+		l, err := NewDepthwiseConv2D(b.In("dw"), DepthwiseConfig{Channels: c.c, Multiplier: c.m, Kernel: c.k, Stride: c.s, Padding: c.pad, Bias: c.bias, Impl: impl})
+		if err != nil {
+			return nil, err
+		}
+		return l.Fwd(x)
+	}
+}
+
+func TestDepthwiseFusedGradients(t *testing.T) {
+	for _, c := range dwCases {
+		t.Run(c.String(), func(t *testing.T) {
+			checkGrad(t, gradCase{name: "fused " + c.String(), xShape: []int{c.n, c.c, c.h, c.w}, build: c.build(Fused)}, 30)
+		})
+	}
+}
+
+func TestDepthwisePerChannelGradients(t *testing.T) {
+	for _, c := range dwCases {
+		g, err := resolveGeom("t", tensor.Shape{c.n, c.c, c.h, c.w}, c.c, c.c*c.m, c.k, c.k, c.s, c.s, c.pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.PT != g.PB || g.PL != g.PR {
+			continue // asymmetric padding: fused only
+		}
+		t.Run(c.String(), func(t *testing.T) {
+			checkGrad(t, gradCase{name: "perchannel " + c.String(), xShape: []int{c.n, c.c, c.h, c.w}, build: c.build(PerChannel)}, 15)
+		})
+	}
+}
+
+// TestDepthwiseKernelsMatchReference checks the fast forward kernel against
+// the tap-by-tap definition, in float32 and float64.
+func TestDepthwiseKernelsMatchReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, c := range append(dwCases, dwCase{3, 7, 16, 16, 1, 3, 1, Same(), false}, dwCase{2, 5, 15, 17, 1, 3, 2, Same(), false}) {
+		g, err := resolveGeom("t", tensor.Shape{c.n, c.c, c.h, c.w}, c.c, c.c*c.m, c.k, c.k, c.s, c.s, c.pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := randDense(r, c.n, c.c, c.h, c.w).Data().([]float64)
+		k := randDense(r, c.c*c.m, c.k*c.k).Data().([]float64)
+		want := make([]float64, g.N*g.O*g.Ho*g.Wo)
+		got := make([]float64, len(want))
+		dwForwardRef(g, want, x, k)
+		dwForward(g, got, x, k)
+		if d := maxAbsDiff(got, want); d > 1e-12 {
+			t.Errorf("%v: float64 forward differs from reference by %g", c, d)
+		}
+		got32 := make([]float32, len(want))
+		dwForward(g, got32, f32s(x), f32s(k))
+		if d := maxAbsDiff(f64s(got32), want); d > 1e-4 {
+			t.Errorf("%v: float32 forward differs from reference by %g", c, d)
+		}
+	}
+}
+
+// TestDepthwiseFusedMatchesPerChannel runs both implementations on the same
+// weights, forward and backward, with channel counts past 256.
+func TestDepthwiseFusedMatchesPerChannel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds large per-channel graphs")
+	}
+	cases := []dwCase{
+		{2, 300, 4, 4, 1, 3, 1, Same(), false},
+		{1, 520, 3, 5, 1, 3, 2, Same(), false},
+		{2, 130, 4, 3, 2, 3, 1, Pad(1), false},
+	}
+	for _, c := range cases {
+		t.Run(c.String(), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(5, uint64(c.c)))
+			xv := randDense(r, c.n, c.c, c.h, c.w)
+			outs := make([][]float64, 2)
+			grads := make([][][]float64, 2)
+			for i, impl := range []DepthwiseImpl{Fused, PerChannel} {
+				g := G.NewGraph()
+				s, _ := NewStore(tensor.Float32, 11) // same seed: same weights
+				b := NewBuilder(g, s)
+				x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(c.n, c.c, c.h, c.w), G.WithName("x"), G.WithValue(tensor.New(tensor.WithShape(c.n, c.c, c.h, c.w), tensor.WithBacking(f32s(xv.Data().([]float64))))))
+				y, err := c.build(impl)(b, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ys := y.Shape()
+				R := G.NewTensor(g, tensor.Float32, 4, G.WithShape(ys...), G.WithName("R"), G.WithValue(tensor.New(tensor.WithShape(ys...), tensor.WithBacking(f32s(randDense(rand.New(rand.NewPCG(9, 9)), ys...).Data().([]float64))))))
+				loss := G.Must(G.Sum(G.Must(G.HadamardProd(y, R))))
+				wrt := append(G.Nodes{x}, b.Learnables()...)
+				if _, err := G.Grad(loss, wrt...); err != nil {
+					t.Fatal(err)
+				}
+				var yv G.Value
+				G.Read(y, &yv)
+				vm := G.NewTapeMachine(g, G.BindDualValues(wrt...))
+				if err := vm.RunAll(); err != nil {
+					t.Fatal(err)
+				}
+				outs[i] = f64s(yv.Data().([]float32))
+				for _, n := range wrt {
+					gv, _ := n.Grad()
+					grads[i] = append(grads[i], f64s(gv.Data().([]float32)))
+				}
+				vm.Close()
+			}
+			if d := maxAbsDiff(outs[0], outs[1]); d > 1e-4 {
+				t.Errorf("forward: fused and per-channel differ by %g", d)
+			}
+			for j := range grads[0] {
+				if d := maxAbsDiff(grads[0][j], grads[1][j]); d > 1e-3 {
+					t.Errorf("gradient %d: fused and per-channel differ by %g", j, d)
+				}
+			}
+		})
+	}
+}
+
+func TestDepthwiseBadInput(t *testing.T) {
+	g := G.NewGraph()
+	s, _ := NewStore(tensor.Float32, 1)
+	b := NewBuilder(g, s)
+	if _, err := NewDepthwiseConv2D(b.In("a"), DepthwiseConfig{Channels: 0}); err == nil {
+		t.Error("zero channels: no error")
+	}
+	if _, err := NewDepthwiseConv2D(b.In("b"), DepthwiseConfig{Channels: 3, Stride: -1}); err == nil {
+		t.Error("negative stride: no error")
+	}
+	l, err := NewDepthwiseConv2D(b.In("c"), DepthwiseConfig{Channels: 3, Kernel: 5, Padding: Pad(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, shape := range [][]int{{2, 4, 8, 8}, {2, 3, 8}, {1, 3, 4, 4}} {
+		x := G.NewTensor(g, tensor.Float32, len(shape), G.WithShape(shape...))
+		if _, err := l.Fwd(x); err == nil {
+			t.Errorf("input %v: no error", shape)
+		} else {
+			t.Logf("input %v: %v", shape, err)
+		}
+	}
+}
+
+func f32s(x []float64) []float32 {
+	r := make([]float32, len(x))
+	for i, v := range x {
+		r[i] = float32(v)
+	}
+	return r
+}
+
+func f64s(x []float32) []float64 {
+	r := make([]float64, len(x))
+	for i, v := range x {
+		r[i] = float64(v)
+	}
+	return r
+}
