@@ -1,0 +1,216 @@
+package layers
+
+import (
+	"sync"
+
+	"github.com/gomobilenet/mobilenet/blas"
+)
+
+// Dense 2-D convolution kernels on NCHW data, as GEMMs. Per sample,
+// Y[n] (O × Ho·Wo) = W (O × C·KH·KW) · col(X[n]) (C·KH·KW × Ho·Wo), where col
+// is the im2col matrix; a pointwise (1×1, stride 1, no padding) convolution
+// uses X[n] itself as col, with no copy. When the spatial size is small the
+// pointwise GEMMs are batched instead: X is packed to C × N·HW, one GEMM runs,
+// and the result is unpacked.
+
+// pointwise reports whether the convolution is a plain 1×1 product.
+func (g geom) pointwise() bool {
+	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT == 0 && g.PB == 0 && g.PL == 0 && g.PR == 0
+}
+
+// packed reports whether a pointwise convolution runs as one batched GEMM.
+func (g geom) packed() bool { return g.pointwise() && g.H*g.W < 128 && g.N > 1 }
+
+// im2col writes the (C·KH·KW) × (Ho·Wo) patch matrix of one input plane set.
+func im2col[T Float](g geom, col, x []T) {
+	ohw := g.Ho * g.Wo
+	for c := 0; c < g.C; c++ {
+		xp := x[c*g.H*g.W : (c+1)*g.H*g.W]
+		for ky := 0; ky < g.KH; ky++ {
+			for kx := 0; kx < g.KW; kx++ {
+				row := col[((c*g.KH+ky)*g.KW+kx)*ohw : ((c*g.KH+ky)*g.KW+kx+1)*ohw]
+				lo, hi := colRange(kx, g.SW, g.PL, g.W, g.Wo)
+				off := kx - g.PL
+				for oy := 0; oy < g.Ho; oy++ {
+					r := row[oy*g.Wo : (oy+1)*g.Wo]
+					iy := oy*g.SH - g.PT + ky
+					if iy < 0 || iy >= g.H {
+						clear(r)
+						continue
+					}
+					xr := xp[iy*g.W : (iy+1)*g.W]
+					clear(r[:lo])
+					clear(r[hi:])
+					for ox := lo; ox < hi; ox++ {
+						r[ox] = xr[ox*g.SW+off]
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds the patch-matrix gradient back onto the (zeroed) input planes.
+func col2im[T Float](g geom, dx, col []T) {
+	ohw := g.Ho * g.Wo
+	clear(dx)
+	for c := 0; c < g.C; c++ {
+		xp := dx[c*g.H*g.W : (c+1)*g.H*g.W]
+		for ky := 0; ky < g.KH; ky++ {
+			for kx := 0; kx < g.KW; kx++ {
+				row := col[((c*g.KH+ky)*g.KW+kx)*ohw : ((c*g.KH+ky)*g.KW+kx+1)*ohw]
+				lo, hi := colRange(kx, g.SW, g.PL, g.W, g.Wo)
+				off := kx - g.PL
+				for oy := 0; oy < g.Ho; oy++ {
+					iy := oy*g.SH - g.PT + ky
+					if iy < 0 || iy >= g.H {
+						continue
+					}
+					r := row[oy*g.Wo : (oy+1)*g.Wo]
+					xr := xp[iy*g.W : (iy+1)*g.W]
+					for ox := lo; ox < hi; ox++ {
+						xr[ox*g.SW+off] += r[ox]
+					}
+				}
+			}
+		}
+	}
+}
+
+// pack copies x (N, C, P) to C × N·P; unpack is the inverse.
+func pack[T Float](dst, x []T, n, c, p int) {
+	parallelFor(c, 1, func(c0, c1 int) {
+		for ci := c0; ci < c1; ci++ {
+			for i := 0; i < n; i++ {
+				copy(dst[ci*n*p+i*p:ci*n*p+(i+1)*p], x[(i*c+ci)*p:(i*c+ci+1)*p])
+			}
+		}
+	})
+}
+
+func unpack[T Float](dst, xp []T, n, c, p int) {
+	parallelFor(c, 1, func(c0, c1 int) {
+		for ci := c0; ci < c1; ci++ {
+			for i := 0; i < n; i++ {
+				copy(dst[(i*c+ci)*p:(i*c+ci+1)*p], xp[ci*n*p+i*p:ci*n*p+(i+1)*p])
+			}
+		}
+	})
+}
+
+// convForward computes y (N, O, Ho, Wo) = conv(x, w), w being (O, C·KH·KW).
+func convForward[T Float](g geom, y, x, w []T) {
+	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
+	if g.packed() {
+		xp := make([]T, g.C*g.N*hw)
+		yp := make([]T, g.O*g.N*hw)
+		pack(xp, x, g.N, g.C, hw)
+		blas.Gemm(false, false, g.O, g.N*hw, g.C, 1, w, g.C, xp, g.N*hw, 0, yp, g.N*hw)
+		unpack(y, yp, g.N, g.O, hw)
+		return
+	}
+	perSample(g.N, func() []T {
+		if g.pointwise() {
+			return nil
+		}
+		return make([]T, K*ohw)
+	}, func(n int, col []T) {
+		xn := x[n*g.C*hw : (n+1)*g.C*hw]
+		if col == nil {
+			col = xn
+		} else {
+			im2col(g, col, xn)
+		}
+		blas.Gemm1(false, false, g.O, ohw, K, 1, w, K, col, ohw, 0, y[n*g.O*ohw:(n+1)*g.O*ohw], ohw)
+	})
+}
+
+// convBackwardInput computes dx from dy and w.
+func convBackwardInput[T Float](g geom, dx, dy, w []T) {
+	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
+	if g.packed() {
+		dyp := make([]T, g.O*g.N*hw)
+		dxp := make([]T, g.C*g.N*hw)
+		pack(dyp, dy, g.N, g.O, hw)
+		blas.Gemm(true, false, g.C, g.N*hw, g.O, 1, w, K, dyp, g.N*hw, 0, dxp, g.N*hw)
+		unpack(dx, dxp, g.N, g.C, hw)
+		return
+	}
+	perSample(g.N, func() []T {
+		if g.pointwise() {
+			return nil
+		}
+		return make([]T, K*ohw)
+	}, func(n int, col []T) {
+		dxn := dx[n*g.C*hw : (n+1)*g.C*hw]
+		dyn := dy[n*g.O*ohw : (n+1)*g.O*ohw]
+		if col == nil {
+			blas.Gemm1(true, false, K, ohw, g.O, 1, w, K, dyn, ohw, 0, dxn, ohw)
+			return
+		}
+		blas.Gemm1(true, false, K, ohw, g.O, 1, w, K, dyn, ohw, 0, col, ohw)
+		col2im(g, dxn, col)
+	})
+}
+
+// convBackwardWeight computes dw (O, C·KH·KW) = Σ_n dY[n]·col(X[n])ᵀ.
+func convBackwardWeight[T Float](g geom, dw, x, dy []T) {
+	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
+	if g.packed() {
+		dyp := make([]T, g.O*g.N*hw)
+		xp := make([]T, g.C*g.N*hw)
+		pack(dyp, dy, g.N, g.O, hw)
+		pack(xp, x, g.N, g.C, hw)
+		blas.Gemm(false, true, g.O, g.C, g.N*hw, 1, dyp, g.N*hw, xp, g.N*hw, 0, dw, g.C)
+		return
+	}
+	workers := min(workerCount(), g.N)
+	partial := make([][]T, workers)
+	var wg sync.WaitGroup
+	for wi := 0; wi < workers; wi++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			acc := make([]T, g.O*K)
+			var col []T
+			if !g.pointwise() {
+				col = make([]T, K*ohw)
+			}
+			for n := g.N * wi / workers; n < g.N*(wi+1)/workers; n++ {
+				xn := x[n*g.C*hw : (n+1)*g.C*hw]
+				c := xn
+				if col != nil {
+					im2col(g, col, xn)
+					c = col
+				}
+				blas.Gemm1(false, true, g.O, K, ohw, 1, dy[n*g.O*ohw:(n+1)*g.O*ohw], ohw, c, ohw, 1, acc, K)
+			}
+			partial[wi] = acc
+		}()
+	}
+	wg.Wait()
+	copy(dw, partial[0])
+	for _, p := range partial[1:] {
+		for i, v := range p {
+			dw[i] += v
+		}
+	}
+}
+
+// perSample runs body for every sample, spread over the cores; each
+// goroutine gets its own scratch buffer from newScratch.
+func perSample[T Float](n int, newScratch func() []T, body func(n int, scratch []T)) {
+	workers := min(workerCount(), n)
+	var wg sync.WaitGroup
+	for wi := 0; wi < workers; wi++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := newScratch()
+			for i := n * wi / workers; i < n*(wi+1)/workers; i++ {
+				body(i, s)
+			}
+		}()
+	}
+	wg.Wait()
+}
