@@ -32,7 +32,7 @@ func tapRanges(g geom) (lo, hi []int) {
 
 func dwPlaneForward[T Float](g geom, y, x, k []T, lo, hi []int) {
 	clear(y)
-	if g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 2 && g.Wo == g.W {
+	if g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 3 && g.Wo == g.W {
 		dwPlaneForward3s1(g, y, x, k)
 		return
 	}

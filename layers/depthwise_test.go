@@ -27,6 +27,8 @@ var dwCases = []dwCase{
 	{2, 2, 5, 7, 3, 3, 3, Pad4(1, 0, 2, 1), true},
 	{1, 5, 1, 1, 1, 3, 1, Same(), false},
 	{2, 3, 2, 2, 1, 3, 2, Same(), false},
+	{2, 3, 2, 2, 1, 3, 1, Pad(1), false},
+	{1, 2, 3, 3, 1, 3, 1, Pad(1), false},
 }
 
 func (c dwCase) String() string {

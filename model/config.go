@@ -1,0 +1,92 @@
+// Package model builds MobileNet v1 (Howard et al., 2017, "MobileNets:
+// Efficient Convolutional Neural Networks for Mobile Vision Applications")
+// from package layers, with the paper's width multiplier alpha and resolution
+// multiplier, in the paper's ImageNet configuration and a CIFAR-10 one, and
+// prints a per-layer summary of parameters and multiply-adds.
+package model
+
+import (
+	"fmt"
+	"math"
+)
+
+// Config is a MobileNet configuration: exactly what a checkpoint stores to
+// rebuild the network.
+type Config struct {
+	Name       string  `json:"name"`        // "cifar10" or "imagenet" (informative)
+	Alpha      float64 `json:"alpha"`       // width multiplier, in (0, 1.5]
+	Resolution int     `json:"resolution"`  // input height and width
+	Classes    int     `json:"classes"`     // classifier outputs, at least 2
+	StemStride int     `json:"stem_stride"` // stride of the first convolution: 2 (ImageNet) or 1 (CIFAR-10)
+	Dropout    float64 `json:"dropout"`     // dropout rate before the classifier, in [0, 1)
+}
+
+// ImageNet is the paper's configuration: 224×224 input, stem stride 2,
+// 1000 classes.
+func ImageNet(alpha float64) Config {
+	return Config{Name: "imagenet", Alpha: alpha, Resolution: 224, Classes: 1000, StemStride: 2}
+}
+
+// CIFAR10 is the configuration for 32×32 CIFAR-10 images: stem stride 1,
+// 10 classes.
+func CIFAR10(alpha float64) Config {
+	return Config{Name: "cifar10", Alpha: alpha, Resolution: 32, Classes: 10, StemStride: 1}
+}
+
+// Preset returns the named configuration ("cifar10" or "imagenet").
+func Preset(name string, alpha float64) (Config, error) {
+	switch name {
+	case "cifar10":
+		return CIFAR10(alpha), nil
+	case "imagenet":
+		return ImageNet(alpha), nil
+	}
+	return Config{}, fmt.Errorf("unknown configuration %q (want cifar10 or imagenet)", name)
+}
+
+// block is one row of the paper's Table 1 after the stem: a depthwise-separable
+// block with its output channels (at alpha 1) and depthwise stride.
+type block struct{ out, stride int }
+
+// body is Table 1 of the paper, after the first convolution.
+var body = []block{
+	{64, 1}, {128, 2}, {128, 1}, {256, 2}, {256, 1}, {512, 2},
+	{512, 1}, {512, 1}, {512, 1}, {512, 1}, {512, 1},
+	{1024, 2}, {1024, 1},
+}
+
+const stemChannels = 32
+
+// Channels applies the width multiplier to a channel count of the paper:
+// ⌊n·alpha⌋, at least 1. This reproduces the paper's parameter and
+// multiply-add counts (Table 6) and matches Keras' and the PyTorch reference.
+func (c Config) Channels(n int) int {
+	return max(1, int(math.Floor(float64(n)*c.Alpha+1e-9)))
+}
+
+// MinResolution is the smallest input size for which every stride-2 layer
+// still halves a feature map: 2 to the number of stride-2 layers.
+func (c Config) MinResolution() int {
+	r := c.StemStride
+	for _, b := range body {
+		r *= b.stride
+	}
+	return r
+}
+
+// Validate reports what is wrong with the configuration.
+func (c Config) Validate() error {
+	switch {
+	case !(c.Alpha > 0 && c.Alpha <= 1.5):
+		return fmt.Errorf("alpha %g: must be in (0, 1.5]", c.Alpha)
+	case c.Classes < 2:
+		return fmt.Errorf("classes %d: need at least 2", c.Classes)
+	case c.StemStride != 1 && c.StemStride != 2:
+		return fmt.Errorf("stem stride %d: must be 1 or 2", c.StemStride)
+	case c.Resolution < c.MinResolution():
+		return fmt.Errorf("resolution %d: too small, the %s network needs at least %d", c.Resolution, c.Name, c.MinResolution())
+	case c.Dropout < 0 || c.Dropout >= 1:
+		return fmt.Errorf("dropout %g: must be in [0, 1)", c.Dropout)
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/gomobilenet/mobilenet/layers"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Options are the choices that do not change the network's function.
+type Options struct {
+	Seed      uint64               // initialises the weights
+	Dtype     tensor.Dtype         // float32 (the zero value) or float64
+	Depthwise layers.DepthwiseImpl // depthwise implementation (default fused)
+}
+
+// Model is a MobileNet's configuration and variables. Graphs built from it
+// (Build) share the variables, so a training graph and an inference graph
+// always use the same weights and BatchNorm statistics.
+type Model struct {
+	Config Config
+	Store  *layers.Store
+	opts   Options
+}
+
+// New creates a model with freshly initialised variables.
+func New(cfg Config, opts Options) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	if opts.Dtype == (tensor.Dtype{}) {
+		opts.Dtype = tensor.Float32
+	}
+	s, err := layers.NewStore(opts.Dtype, opts.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	m := &Model{Config: cfg, Store: s, opts: opts}
+	// Build once on a throwaway graph so every variable exists (and is
+	// initialised in a fixed order) before anything else touches the Store.
+	if _, err := m.Build(G.NewGraph(), 1); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// SetTraining switches every BatchNorm and Dropout of every graph built
+// from the model.
+func (m *Model) SetTraining(on bool) { m.Store.Mode().SetTraining(on) }
+
+// Net is one graph of a model, for a fixed batch size.
+type Net struct {
+	Graph   *G.ExprGraph
+	Input   *G.Node // (batch, 3, R, R)
+	Logits  *G.Node // (batch, classes)
+	Builder *layers.Builder
+}
+
+// Learnables lists the nodes of the learnable variables in this graph.
+func (n *Net) Learnables() G.Nodes { return n.Builder.Learnables() }
+
+// Build adds the network to g for inputs of the given batch size.
+func (m *Model) Build(g *G.ExprGraph, batch int) (*Net, error) {
+	if batch <= 0 {
+		return nil, fmt.Errorf("model: batch size %d: must be positive", batch)
+	}
+	c := m.Config
+	b := layers.NewBuilder(g, m.Store)
+	r := c.Resolution
+	x := G.NewTensor(g, m.Store.Dtype(), 4, G.WithShape(batch, 3, r, r), G.WithName("input"))
+	wrap := func(err error) error { return fmt.Errorf("model: %w", err) }
+
+	stem, err := layers.NewConv2D(b.In("stem"), layers.Conv2DConfig{In: 3, Out: c.Channels(stemChannels), Stride: c.StemStride, Padding: layers.Pad(1), NoInputGrad: true})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	bn, err := layers.NewBatchNorm(b.In("stem/bn"), layers.BatchNormConfig{Channels: c.Channels(stemChannels), Activation: layers.ReLU})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	h, err := stem.Fwd(x)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if h, err = bn.Fwd(h); err != nil {
+		return nil, wrap(err)
+	}
+	in := c.Channels(stemChannels)
+	for i, blk := range body {
+		out := c.Channels(blk.out)
+		l, err := layers.NewSeparableBlock(b.In(fmt.Sprintf("block%d", i+1)), layers.SeparableConfig{In: in, Out: out, Stride: blk.stride, Impl: m.opts.Depthwise})
+		if err != nil {
+			return nil, wrap(err)
+		}
+		if h, err = l.Fwd(h); err != nil {
+			return nil, wrap(err)
+		}
+		in = out
+	}
+	if h, err = layers.GlobalAvgPool(h); err != nil {
+		return nil, wrap(err)
+	}
+	if c.Dropout > 0 {
+		d, err := layers.NewDropout(b.In("dropout"), c.Dropout)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		if h, err = d.Fwd(h); err != nil {
+			return nil, wrap(err)
+		}
+	}
+	fc, err := layers.NewDense(b.In("fc"), layers.DenseConfig{In: in, Out: c.Classes})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	logits, err := fc.Fwd(h)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return &Net{Graph: g, Input: x, Logits: logits, Builder: b}, nil
+}
