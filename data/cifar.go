@@ -1,0 +1,127 @@
+// Package data reads CIFAR-10 in its official binary format, downloads and
+// verifies it, and turns it into shuffled, augmented, normalised float32
+// batches prepared in the background.
+package data
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Layout of the official binary release.
+const (
+	DirName     = "cifar-10-batches-bin"
+	ImageSize   = 32
+	ImageBytes  = 3 * ImageSize * ImageSize
+	RecordBytes = 1 + ImageBytes
+	NumClasses  = 10
+)
+
+// Split selects the training or the test set.
+type Split int
+
+const (
+	Train Split = iota
+	Test
+)
+
+func (s Split) String() string {
+	if s == Train {
+		return "train"
+	}
+	return "test"
+}
+
+func (s Split) files() []string {
+	if s == Test {
+		return []string{"test_batch.bin"}
+	}
+	return []string{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"}
+}
+
+// DefaultClassNames are CIFAR-10's classes, used when batches.meta.txt is absent.
+var DefaultClassNames = []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
+
+// Dataset is a split of CIFAR-10 in memory: Pixels holds each image's 3,072
+// bytes (red plane, green plane, blue plane, rows top to bottom).
+type Dataset struct {
+	Pixels  []byte
+	Labels  []byte
+	Classes []string
+}
+
+// Len is the number of images.
+func (d *Dataset) Len() int { return len(d.Labels) }
+
+// Image returns the 3,072 bytes of image i.
+func (d *Dataset) Image(i int) []byte { return d.Pixels[i*ImageBytes : (i+1)*ImageBytes] }
+
+// ErrMissing is returned (wrapped) when the dataset folder is absent.
+var ErrMissing = errors.New("CIFAR-10 not found")
+
+// Load reads a split from root/cifar-10-batches-bin. limit > 0 keeps only
+// the first limit images.
+func Load(root string, split Split, limit int) (*Dataset, error) {
+	dir := filepath.Join(root, DirName)
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("%w in %s (run without --no-download to fetch it, or put the official binary release there): %v", ErrMissing, dir, err)
+	}
+	d := &Dataset{Classes: DefaultClassNames}
+	for _, f := range split.files() {
+		if limit > 0 && d.Len() >= limit {
+			break
+		}
+		path := filepath.Join(dir, f)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		if len(b) == 0 || len(b)%RecordBytes != 0 {
+			return nil, fmt.Errorf("read %s: %d bytes is not a whole number of %d-byte records (truncated or not CIFAR-10)", path, len(b), RecordBytes)
+		}
+		for r := 0; r < len(b)/RecordBytes; r++ {
+			if limit > 0 && d.Len() >= limit {
+				break
+			}
+			rec := b[r*RecordBytes : (r+1)*RecordBytes]
+			if rec[0] >= NumClasses {
+				return nil, fmt.Errorf("read %s: record %d has label %d, outside 0-9", path, r, rec[0])
+			}
+			d.Labels = append(d.Labels, rec[0])
+			d.Pixels = append(d.Pixels, rec[1:]...)
+		}
+	}
+	if names, err := readClassNames(filepath.Join(dir, "batches.meta.txt")); err == nil {
+		d.Classes = names
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return d, nil
+}
+
+func readClassNames(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var names []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if s := strings.TrimSpace(sc.Text()); s != "" {
+			names = append(names, s)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(names) != NumClasses {
+		return nil, fmt.Errorf("read %s: %d class names, want %d", path, len(names), NumClasses)
+	}
+	return names, nil
+}

@@ -1,0 +1,230 @@
+package data
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+)
+
+// Per-channel mean and standard deviation of the CIFAR-10 training images
+// (pixel values in [0, 1]).
+var (
+	Mean = [3]float32{0.4914, 0.4822, 0.4465}
+	Std  = [3]float32{0.2470, 0.2435, 0.2616}
+)
+
+// LoaderConfig configures a Loader.
+type LoaderConfig struct {
+	BatchSize  int    // images per batch (required)
+	Resolution int    // output height and width; 32 keeps the images as they are (default 32)
+	Shuffle    bool   // a new permutation each epoch
+	Augment    bool   // random crop (4 pixels of zero padding) and horizontal flip, drawn per image
+	Seed       uint64 // shuffling and augmentation depend only on Seed, the epoch and the batch index
+	// DropLast drops the last partial batch (training, whose graph has a
+	// fixed batch size). Otherwise the last batch is padded with zeros to
+	// BatchSize and Batch.N says how many images are real.
+	DropLast bool
+	Workers  int // goroutines preparing batches (default: GOMAXPROCS)
+	Prefetch int // batches prepared ahead (default 2 per worker)
+}
+
+// Batch is a mini-batch: X holds BatchSize images as normalised float32
+// NCHW (BatchSize × 3 × Resolution × Resolution), Y their labels; only the
+// first N are real (N < BatchSize only in a padded last batch).
+type Batch struct {
+	Index int
+	X     []float32
+	Y     []int
+	N     int
+}
+
+// Loader turns a Dataset into batches.
+type Loader struct {
+	ds  *Dataset
+	cfg LoaderConfig
+}
+
+// NewLoader checks the configuration.
+func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
+	if cfg.Resolution == 0 {
+		cfg.Resolution = ImageSize
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Prefetch <= 0 {
+		cfg.Prefetch = 2 * cfg.Workers
+	}
+	switch {
+	case cfg.BatchSize <= 0:
+		return nil, fmt.Errorf("loader: batch size %d: must be positive", cfg.BatchSize)
+	case cfg.Resolution < 1:
+		return nil, fmt.Errorf("loader: resolution %d: must be positive", cfg.Resolution)
+	case ds.Len() == 0:
+		return nil, fmt.Errorf("loader: empty dataset")
+	case cfg.DropLast && ds.Len() < cfg.BatchSize:
+		return nil, fmt.Errorf("loader: %d images make no full batch of %d", ds.Len(), cfg.BatchSize)
+	}
+	return &Loader{ds: ds, cfg: cfg}, nil
+}
+
+// NumBatches is the number of batches per epoch.
+func (l *Loader) NumBatches() int {
+	n, b := l.ds.Len(), l.cfg.BatchSize
+	if l.cfg.DropLast {
+		return n / b
+	}
+	return (n + b - 1) / b
+}
+
+// Order returns the image order of an epoch.
+func (l *Loader) Order(epoch int) []int {
+	if !l.cfg.Shuffle {
+		o := make([]int, l.ds.Len())
+		for i := range o {
+			o[i] = i
+		}
+		return o
+	}
+	return rand.New(rand.NewPCG(l.cfg.Seed, uint64(epoch)<<32|0x5eed)).Perm(l.ds.Len())
+}
+
+// Epoch prepares the batches of an epoch from batch index start on, in the
+// background, and delivers them in order. Cancel ctx to stop early; the
+// channel is closed at the end.
+func (l *Loader) Epoch(ctx context.Context, epoch, start int) <-chan Batch {
+	order := l.Order(epoch)
+	nb := l.NumBatches()
+	out := make(chan Batch, l.cfg.Prefetch)
+	// Workers fill slots; a sequencer delivers them in order.
+	type slot struct {
+		b    Batch
+		done chan struct{}
+	}
+	slots := make(chan *slot, l.cfg.Prefetch)
+	jobs := make(chan *slot, l.cfg.Prefetch)
+	var wg sync.WaitGroup
+	for w := 0; w < l.cfg.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range jobs {
+				l.fill(&s.b, order, epoch)
+				close(s.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		defer close(slots)
+		for i := start; i < nb; i++ {
+			s := &slot{b: Batch{Index: i}, done: make(chan struct{})}
+			select {
+			case slots <- s:
+			case <-ctx.Done():
+				return
+			}
+			jobs <- s
+		}
+	}()
+	go func() {
+		defer close(out)
+		defer wg.Wait()
+		for s := range slots {
+			<-s.done
+			select {
+			case out <- s.b:
+			case <-ctx.Done():
+				for range slots {
+				}
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// fill prepares batch b.Index of an epoch.
+func (l *Loader) fill(b *Batch, order []int, epoch int) {
+	bs, r := l.cfg.BatchSize, l.cfg.Resolution
+	lo := b.Index * bs
+	hi := min(lo+bs, len(order))
+	b.N = hi - lo
+	b.X = make([]float32, bs*3*r*r)
+	b.Y = make([]int, bs)
+	rng := rand.New(rand.NewPCG(l.cfg.Seed^0xa5a5, uint64(epoch)<<32|uint64(b.Index)))
+	var img [ImageBytes]float32
+	for i := lo; i < hi; i++ {
+		idx := order[i]
+		b.Y[i-lo] = int(l.ds.Labels[idx])
+		dx, dy, flip := 0, 0, false
+		if l.cfg.Augment {
+			dx, dy, flip = rng.IntN(9)-4, rng.IntN(9)-4, rng.IntN(2) == 1
+		}
+		prepare(img[:], l.ds.Image(idx), dx, dy, flip)
+		resize(b.X[(i-lo)*3*r*r:(i-lo+1)*3*r*r], img[:], r)
+	}
+}
+
+// prepare normalises one image into dst (3×32×32), shifted by (dx, dy) with
+// zero padding (a random crop of the 4-pixel padded image) and optionally
+// mirrored. Padding is zero after normalisation, i.e. the channel mean.
+func prepare(dst []float32, src []byte, dx, dy int, flip bool) {
+	const s = ImageSize
+	for c := 0; c < 3; c++ {
+		m, inv := Mean[c], 1/Std[c]
+		plane := src[c*s*s : (c+1)*s*s]
+		out := dst[c*s*s : (c+1)*s*s]
+		for y := 0; y < s; y++ {
+			sy := y + dy
+			row := out[y*s : (y+1)*s]
+			if sy < 0 || sy >= s {
+				clear(row)
+				continue
+			}
+			for x := 0; x < s; x++ {
+				sx := x + dx
+				if flip {
+					sx = s - 1 - x + dx
+				}
+				if sx < 0 || sx >= s {
+					row[x] = 0
+					continue
+				}
+				row[x] = (float32(plane[sy*s+sx])/255 - m) * inv
+			}
+		}
+	}
+}
+
+// resize scales a 3×32×32 image to 3×r×r with bilinear interpolation
+// (align_corners=false); r = 32 copies.
+func resize(dst, src []float32, r int) {
+	const s = ImageSize
+	if r == s {
+		copy(dst, src)
+		return
+	}
+	scale := float32(s) / float32(r)
+	for c := 0; c < 3; c++ {
+		in := src[c*s*s : (c+1)*s*s]
+		out := dst[c*r*r : (c+1)*r*r]
+		for y := 0; y < r; y++ {
+			fy := max((float32(y)+0.5)*scale-0.5, 0)
+			y0 := min(int(fy), s-1)
+			y1 := min(y0+1, s-1)
+			wy := fy - float32(y0)
+			for x := 0; x < r; x++ {
+				fx := max((float32(x)+0.5)*scale-0.5, 0)
+				x0 := min(int(fx), s-1)
+				x1 := min(x0+1, s-1)
+				wx := fx - float32(x0)
+				top := in[y0*s+x0]*(1-wx) + in[y0*s+x1]*wx
+				bot := in[y1*s+x0]*(1-wx) + in[y1*s+x1]*wx
+				out[y*r+x] = top*(1-wy) + bot*wy
+			}
+		}
+	}
+}
