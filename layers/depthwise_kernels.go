@@ -111,6 +111,10 @@ func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
 }
 
 func dwPlaneBackwardInput[T Float](g geom, dx, dy, k []T, lo, hi []int) {
+	if g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 3 && g.Wo == g.W {
+		dwPlaneBackwardInput3s1(g, dx, dy, k)
+		return
+	}
 	for oy := 0; oy < g.Ho; oy++ {
 		dr := dy[oy*g.Wo : (oy+1)*g.Wo]
 		for ky := 0; ky < g.KH; ky++ {
@@ -158,6 +162,10 @@ func dwBackwardKernel[T Float](g geom, dk, x, dy []T) {
 }
 
 func dwPlaneBackwardKernel[T Float](g geom, acc, x, dy []T, lo, hi []int) {
+	if g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 3 && g.Wo == g.W {
+		dwPlaneBackwardKernel3s1(g, acc, x, dy)
+		return
+	}
 	for ky := 0; ky < g.KH; ky++ {
 		for kx := 0; kx < g.KW; kx++ {
 			off := kx - g.PL
@@ -184,6 +192,69 @@ func dwPlaneBackwardKernel[T Float](g geom, acc, x, dy []T, lo, hi []int) {
 			}
 			acc[ky*g.KW+kx] += s
 		}
+	}
+}
+
+// dwPlaneBackwardInput3s1 is dwPlaneBackwardInput for a 3-wide kernel at
+// horizontal stride 1 with one column of padding: dx[ix] gets
+// w0·dy[ix+1] + w1·dy[ix] + w2·dy[ix−1] from each kernel row in one pass.
+func dwPlaneBackwardInput3s1[T Float](g geom, dx, dy, k []T) {
+	W := g.W
+	for oy := 0; oy < g.Ho; oy++ {
+		dr := dy[oy*W : (oy+1)*W]
+		for ky := 0; ky < g.KH; ky++ {
+			iy := oy*g.SH - g.PT + ky
+			if iy < 0 || iy >= g.H {
+				continue
+			}
+			xr := dx[iy*W : (iy+1)*W]
+			w0, w1, w2 := k[ky*3], k[ky*3+1], k[ky*3+2]
+			xr[0] += w0*dr[1] + w1*dr[0]
+			mid := xr[1 : W-1]
+			da, db, dc := dr[2:W], dr[1:W-1], dr[0:W-2]
+			_ = da[len(mid)-1]
+			_ = db[len(mid)-1]
+			_ = dc[len(mid)-1]
+			for i := range mid {
+				mid[i] += w0*da[i] + w1*db[i] + w2*dc[i]
+			}
+			xr[W-1] += w1*dr[W-1] + w2*dr[W-2]
+		}
+	}
+}
+
+// dwPlaneBackwardKernel3s1 accumulates the three taps of each kernel row in
+// one pass over a pair of rows.
+func dwPlaneBackwardKernel3s1[T Float](g geom, acc, x, dy []T) {
+	W := g.W
+	for ky := 0; ky < g.KH; ky++ {
+		var s0, s1, s2 T
+		for oy := 0; oy < g.Ho; oy++ {
+			iy := oy*g.SH - g.PT + ky
+			if iy < 0 || iy >= g.H {
+				continue
+			}
+			xr := x[iy*W : (iy+1)*W]
+			dr := dy[oy*W : (oy+1)*W]
+			// tap 0 reads x[ox−1], tap 1 x[ox], tap 2 x[ox+1].
+			s1 += dr[0] * xr[0]
+			s2 += dr[0] * xr[1]
+			mid := dr[1 : W-1]
+			xa, xb, xc := xr[0:W-2], xr[1:W-1], xr[2:W]
+			_ = xa[len(mid)-1]
+			_ = xb[len(mid)-1]
+			_ = xc[len(mid)-1]
+			for i, d := range mid {
+				s0 += d * xa[i]
+				s1 += d * xb[i]
+				s2 += d * xc[i]
+			}
+			s0 += dr[W-1] * xr[W-2]
+			s1 += dr[W-1] * xr[W-1]
+		}
+		acc[ky*3] += s0
+		acc[ky*3+1] += s1
+		acc[ky*3+2] += s2
 	}
 }
 

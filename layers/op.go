@@ -25,6 +25,11 @@ type opSpec struct {
 	f64     func(out []float64, in [][]float64)
 	diffWRT []bool                                               // nil: not differentiable
 	symDiff func(in G.Nodes, out, grad *G.Node) (G.Nodes, error) // one gradient node per input, nil where diffWRT is false
+
+	// buf is the output of the previous run, reused by the next: the tape
+	// machine drops its registers at every Reset, and reallocating (and
+	// page-faulting) every activation each step costs more than the kernels.
+	buf *tensor.Dense
 }
 
 // apply adds the op to the graph of its inputs.
@@ -118,7 +123,13 @@ func (o *opSpec) Do(in ...G.Value) (G.Value, error) {
 	if shape == nil {
 		shape = tensor.Shape{1}
 	}
-	out := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	out := o.buf
+	if out == nil || out.Dtype() != dt {
+		out = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+		if o.out != nil {
+			o.buf = out
+		}
+	}
 	if err := dispatch(o.name, out, all, o.f32, o.f64); err != nil {
 		return nil, err
 	}

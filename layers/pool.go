@@ -32,7 +32,8 @@ func GlobalAvgPool(x *G.Node) (*G.Node, error) {
 
 func poolForward[T Float](y, x []T, hw int) {
 	for i := range y {
-		y[i] = T(sum(x[i*hw:(i+1)*hw]) / float64(hw))
+		s, _ := sumSq(x[i*hw:(i+1)*hw], 0)
+		y[i] = T(s / float64(hw))
 	}
 }
 

@@ -1,0 +1,147 @@
+// Command train trains MobileNet v1 on CIFAR-10:
+//
+//	go run ./cmd/train --alpha 0.75
+//
+// It downloads CIFAR-10 into --data when absent (unless --no-download),
+// shows a progress bar per epoch, evaluates on the test set after each
+// epoch, appends metrics to OUT/metrics.jsonl and writes OUT/last.bin every
+// epoch and OUT/best.bin when test accuracy improves. Ctrl-C finishes the
+// current step, writes last.bin and exits; --resume OUT/last.bin continues.
+// --summary prints the per-layer table and exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+
+	"github.com/gomobilenet/mobilenet/blas"
+	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/layers"
+	"github.com/gomobilenet/mobilenet/model"
+	"github.com/gomobilenet/mobilenet/train"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "train:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	def := train.DefaultRecipe()
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: go run ./cmd/train [flags]\n\nTrains MobileNet v1 on CIFAR-10 (or prints its summary with --summary).\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	var (
+		config     = fs.String("config", "cifar10", "network configuration: cifar10 or imagenet (imagenet only with --summary)")
+		alpha      = fs.Float64("alpha", 1.0, "width multiplier, in (0, 1.5]")
+		resolution = fs.Int("resolution", 0, "input resolution (resolution multiplier); 0 = the configuration's (32 for cifar10, 224 for imagenet)")
+		dropout    = fs.Float64("dropout", 0, "dropout rate before the classifier, in [0, 1)")
+		epochs     = fs.Int("epochs", def.Epochs, "training epochs")
+		batch      = fs.Int("batch-size", def.BatchSize, "training batch size")
+		evalBatch  = fs.Int("eval-batch-size", def.EvalBatch, "evaluation batch size")
+		lr         = fs.Float64("lr", def.LR, "peak learning rate (after a linear warm-up, cosine decay to 0)")
+		warmup     = fs.Float64("warmup", def.WarmupEpochs, "warm-up epochs")
+		momentum   = fs.Float64("momentum", def.Momentum, "Nesterov momentum")
+		wd         = fs.Float64("weight-decay", def.WeightDecay, "weight decay on conv and dense weights (not BatchNorm parameters nor biases)")
+		noAugment  = fs.Bool("no-augment", false, "disable random crop and flip")
+		dataDir    = fs.String("data", "./data", "folder holding (or to receive) cifar-10-batches-bin")
+		out        = fs.String("out", "checkpoints", "output folder for checkpoints and logs")
+		seed       = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation)")
+		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
+		resume     = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin)")
+		limit      = fs.Int("limit", 0, "use only the first N images of each split (0 = all)")
+		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
+		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
+		blasName   = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
+		summary    = fs.Bool("summary", false, "print the per-layer summary (parameters, mult-adds) and exit")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	}
+	cfg, err := model.Preset(*config, *alpha)
+	if err != nil {
+		return err
+	}
+	if *resolution != 0 {
+		cfg.Resolution = *resolution
+	}
+	cfg.Dropout = *dropout
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if *summary {
+		return cfg.WriteSummary(os.Stdout)
+	}
+	if cfg.Name != "cifar10" {
+		return fmt.Errorf("--config %s: training runs on CIFAR-10 only (use --summary to inspect it)", cfg.Name)
+	}
+	impl, err := layers.ParseDepthwiseImpl(*depthwise)
+	if err != nil {
+		return err
+	}
+	if *threads < 1 {
+		return fmt.Errorf("--threads %d: must be positive", *threads)
+	}
+	if *limit < 0 {
+		return fmt.Errorf("--limit %d: must not be negative", *limit)
+	}
+	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, Momentum: *momentum, Nesterov: true,
+		WeightDecay: *wd, WarmupEpochs: *warmup, Augment: !*noAugment, Seed: *seed}
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	runtime.GOMAXPROCS(*threads)
+	backend, err := blas.Use(*blasName)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("blas: %s; threads: %d; depthwise: %s\n", backend, *threads, impl)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := data.Ensure(ctx, *dataDir, !*noDownload, data.Official(os.Stderr)); err != nil {
+		return err
+	}
+	trainSet, err := data.Load(*dataDir, data.Train, *limit)
+	if err != nil {
+		return err
+	}
+	testSet, err := data.Load(*dataDir, data.Test, *limit)
+	if err != nil {
+		return err
+	}
+	if trainSet.Len() < r.BatchSize {
+		return fmt.Errorf("%d training images make no batch of %d (raise --limit or lower --batch-size)", trainSet.Len(), r.BatchSize)
+	}
+	fmt.Printf("MobileNet v1 %s alpha %g resolution %d: %d train, %d test images, %d epochs, batch %d, out %s\n",
+		cfg.Name, cfg.Alpha, cfg.Resolution, trainSet.Len(), testSet.Len(), r.Epochs, r.BatchSize, *out)
+	res, err := train.Run(ctx, train.Options{Recipe: r, Config: cfg, Depthwise: impl, OutDir: *out, Resume: *resume,
+		Train: trainSet, Test: testSet, Log: os.Stderr})
+	if err != nil {
+		return err
+	}
+	if res.Interrupted {
+		fmt.Printf("stopped after %d epochs; resume with --resume %s/last.bin\n", res.Epochs, *out)
+		return nil
+	}
+	if err := train.PlotMetrics(*out); err != nil {
+		fmt.Fprintln(os.Stderr, "train: plot:", err)
+	}
+	fmt.Printf("done: %d epochs, best test accuracy %.4f (%s/best.bin)\n", res.Epochs, res.BestAcc, *out)
+	return nil
+}

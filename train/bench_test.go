@@ -1,0 +1,39 @@
+package train
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomobilenet/mobilenet/blas"
+	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/model"
+)
+
+// randomDataset makes n random images with random labels.
+func randomDataset(n int, seed uint64) *data.Dataset {
+	r := rand.New(rand.NewPCG(seed, 1))
+	ds := &data.Dataset{Pixels: make([]byte, n*data.ImageBytes), Labels: make([]byte, n), Classes: data.DefaultClassNames}
+	for i := range ds.Pixels {
+		ds.Pixels[i] = byte(r.IntN(256))
+	}
+	for i := range ds.Labels {
+		ds.Labels[i] = byte(r.IntN(10))
+	}
+	return ds
+}
+
+// BenchmarkTrainEpoch times training steps (batch 128, alpha 0.75) through
+// Run on random data; one op is one step.
+func BenchmarkTrainStep(b *testing.B) {
+	blas.Use(blas.Auto)
+	r := DefaultRecipe()
+	r.Epochs = 1
+	r.Augment = false
+	ds := randomDataset(128*max(b.N, 1), 1)
+	b.ResetTimer()
+	_, err := Run(b.Context(), Options{Recipe: r, Config: model.CIFAR10(0.75), OutDir: b.TempDir(), Train: ds, Test: randomDataset(250, 2)})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+

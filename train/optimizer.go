@@ -1,0 +1,88 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomobilenet/mobilenet/layers"
+	"gorgonia.org/tensor"
+)
+
+// SGD is stochastic gradient descent with (Nesterov) momentum and coupled
+// weight decay, as PyTorch's torch.optim.SGD: for each parameter w with
+// gradient g,
+//
+//	g ← g + wd·w      (only for variables with Decay set)
+//	v ← μ·v + g
+//	w ← w − lr·(g + μ·v)   (Nesterov; w − lr·v without)
+//
+// Its state (the velocities) is exported for checkpoints.
+type SGD struct {
+	Momentum    float64
+	Nesterov    bool
+	WeightDecay float64
+	// Velocity holds one buffer per variable name.
+	Velocity map[string][]float32
+}
+
+// NewSGD returns an optimizer with empty velocities.
+func NewSGD(momentum, weightDecay float64, nesterov bool) *SGD {
+	return &SGD{Momentum: momentum, Nesterov: nesterov, WeightDecay: weightDecay, Velocity: map[string][]float32{}}
+}
+
+// Step updates every variable from its gradient with learning rate lr, then
+// zeroes the gradient (Gorgonia accumulates gradients across runs).
+func (o *SGD) Step(lr float64, vars []*layers.Var, grads []*tensor.Dense) error {
+	if len(vars) != len(grads) {
+		return fmt.Errorf("sgd: %d variables, %d gradients", len(vars), len(grads))
+	}
+	for i, v := range vars {
+		w, ok := v.Value.Data().([]float32)
+		g, ok2 := grads[i].Data().([]float32)
+		if !ok || !ok2 || len(w) != len(g) {
+			return fmt.Errorf("sgd: variable %s: want float32 value and gradient of equal size", v.Name)
+		}
+		vel, ok := o.Velocity[v.Name]
+		if !ok {
+			vel = make([]float32, len(w))
+			o.Velocity[v.Name] = vel
+		}
+		wd := float32(0)
+		if v.Decay {
+			wd = float32(o.WeightDecay)
+		}
+		mu, eta := float32(o.Momentum), float32(lr)
+		if o.Nesterov {
+			for j := range w {
+				gj := g[j] + wd*w[j]
+				vel[j] = mu*vel[j] + gj
+				w[j] -= eta * (gj + mu*vel[j])
+			}
+		} else {
+			for j := range w {
+				gj := g[j] + wd*w[j]
+				vel[j] = mu*vel[j] + gj
+				w[j] -= eta * vel[j]
+			}
+		}
+		clear(g)
+	}
+	return nil
+}
+
+// Schedule is the learning rate as a function of the step: a linear warm-up
+// from ~0 to Base over Warmup steps, then a cosine decay to 0 at Total.
+type Schedule struct {
+	Base          float64
+	Warmup, Total int
+}
+
+// At returns the learning rate for step (0-based).
+func (s Schedule) At(step int) float64 {
+	if step < s.Warmup {
+		return s.Base * float64(step+1) / float64(s.Warmup)
+	}
+	span := max(s.Total-s.Warmup, 1)
+	p := math.Min(float64(step-s.Warmup)/float64(span), 1)
+	return s.Base * 0.5 * (1 + math.Cos(math.Pi*p))
+}

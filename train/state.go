@@ -1,0 +1,90 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/gomobilenet/mobilenet/layers"
+	"github.com/gomobilenet/mobilenet/model"
+	"gorgonia.org/tensor"
+)
+
+// snapshot collects the model's variables and the optimizer's velocities as
+// checkpoint tensors.
+func snapshot(m *model.Model, opt *SGD) ([]Tensor, error) {
+	var ts []Tensor
+	for _, v := range m.Store.Vars() {
+		d, ok := v.Value.Data().([]float32)
+		if !ok {
+			return nil, fmt.Errorf("variable %s is not float32", v.Name)
+		}
+		kind := "state"
+		if v.Learnable {
+			kind = "param"
+		}
+		ts = append(ts, Tensor{Info: TensorInfo{Name: v.Name, Kind: kind, Shape: v.Value.Shape().Clone()}, Data: append([]float32(nil), d...)})
+	}
+	if opt != nil {
+		for _, v := range m.Store.Learnables() {
+			if vel, ok := opt.Velocity[v.Name]; ok {
+				ts = append(ts, Tensor{Info: TensorInfo{Name: v.Name, Kind: "velocity", Shape: v.Value.Shape().Clone()}, Data: append([]float32(nil), vel...)})
+			}
+		}
+	}
+	return ts, nil
+}
+
+// restore copies checkpoint tensors into the model (every variable must be
+// present with its shape, and nothing else) and, when opt is not nil, the
+// velocities into the optimizer.
+func restore(m *model.Model, opt *SGD, ts []Tensor) error {
+	byKey := map[string]Tensor{}
+	for _, t := range ts {
+		byKey[t.Info.Kind+" "+t.Info.Name] = t
+	}
+	used := 0
+	for _, v := range m.Store.Vars() {
+		kind := "state"
+		if v.Learnable {
+			kind = "param"
+		}
+		t, ok := byKey[kind+" "+v.Name]
+		if !ok {
+			return fmt.Errorf("the checkpoint has no %s %s (another model configuration?)", kind, v.Name)
+		}
+		if !v.Value.Shape().Eq(tensor.Shape(t.Info.Shape)) {
+			return fmt.Errorf("%s %s has shape %v in the checkpoint, the model needs %v", kind, v.Name, t.Info.Shape, v.Value.Shape())
+		}
+		copy(v.Value.Data().([]float32), t.Data)
+		used++
+		if vt, ok := byKey["velocity "+v.Name]; ok {
+			used++
+			if opt != nil {
+				if len(vt.Data) != len(t.Data) {
+					return fmt.Errorf("velocity %s has %d values, want %d", v.Name, len(vt.Data), len(t.Data))
+				}
+				opt.Velocity[v.Name] = append([]float32(nil), vt.Data...)
+			}
+		}
+	}
+	if used != len(ts) {
+		return fmt.Errorf("the checkpoint has %d tensors the model does not use (another model configuration?)", len(ts)-used)
+	}
+	return nil
+}
+
+
+// LoadModel rebuilds a model from a checkpoint alone.
+func LoadModel(path string, depthwise layers.DepthwiseImpl) (*model.Model, Header, error) {
+	h, ts, err := ReadCheckpoint(path)
+	if err != nil {
+		return nil, h, err
+	}
+	m, err := model.New(h.Config, model.Options{Depthwise: depthwise})
+	if err != nil {
+		return nil, h, fmt.Errorf("load checkpoint %s: %w", path, err)
+	}
+	if err := restore(m, nil, ts); err != nil {
+		return nil, h, fmt.Errorf("load checkpoint %s: %w", path, err)
+	}
+	return m, h, nil
+}

@@ -1,0 +1,317 @@
+// Package train trains MobileNet on CIFAR-10 through Gorgonia's autodiff:
+// SGD with Nesterov momentum and weight decay, warm-up and cosine learning
+// rate, augmentation, per-epoch evaluation, metrics log and atomic,
+// exactly resumable checkpoints.
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/layers"
+	"github.com/gomobilenet/mobilenet/model"
+	"github.com/schollz/progressbar/v3"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Recipe holds the training hyper-parameters; a checkpoint stores it.
+type Recipe struct {
+	Epochs       int     `json:"epochs"`
+	BatchSize    int     `json:"batch_size"`
+	EvalBatch    int     `json:"eval_batch"`
+	LR           float64 `json:"lr"` // peak learning rate
+	Momentum     float64 `json:"momentum"`
+	Nesterov     bool    `json:"nesterov"`
+	WeightDecay  float64 `json:"weight_decay"`
+	WarmupEpochs float64 `json:"warmup_epochs"`
+	Augment      bool    `json:"augment"`
+	Seed         uint64  `json:"seed"`
+}
+
+// DefaultRecipe is the recipe cmd/train uses.
+func DefaultRecipe() Recipe {
+	return Recipe{Epochs: 30, BatchSize: 128, EvalBatch: 250, LR: 0.1, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, WarmupEpochs: 1, Augment: true, Seed: 1}
+}
+
+// Validate reports what is wrong with the recipe.
+func (r Recipe) Validate() error {
+	switch {
+	case r.Epochs <= 0:
+		return fmt.Errorf("epochs %d: must be positive", r.Epochs)
+	case r.BatchSize <= 0:
+		return fmt.Errorf("batch size %d: must be positive", r.BatchSize)
+	case r.EvalBatch <= 0:
+		return fmt.Errorf("eval batch size %d: must be positive", r.EvalBatch)
+	case !(r.LR > 0) || math.IsInf(r.LR, 0):
+		return fmt.Errorf("learning rate %g: must be positive", r.LR)
+	case r.Momentum < 0 || r.Momentum >= 1:
+		return fmt.Errorf("momentum %g: must be in [0, 1)", r.Momentum)
+	case r.WeightDecay < 0:
+		return fmt.Errorf("weight decay %g: must not be negative", r.WeightDecay)
+	case r.WarmupEpochs < 0:
+		return fmt.Errorf("warm-up %g epochs: must not be negative", r.WarmupEpochs)
+	}
+	return nil
+}
+
+// Options configure a training run.
+type Options struct {
+	Recipe    Recipe
+	Config    model.Config
+	Depthwise layers.DepthwiseImpl
+	OutDir    string // checkpoints and logs
+	Resume    string // checkpoint to continue from ("" = start afresh)
+	Train     *data.Dataset
+	Test      *data.Dataset
+	Log       io.Writer // progress bars and per-epoch lines (nil: silent)
+	// StopAfter > 0 stops (as an interruption would) once that many epochs
+	// are complete; a resumed run continues exactly.
+	StopAfter int
+}
+
+// Result summarises a run.
+type Result struct {
+	Epochs      int // epochs completed
+	Interrupted bool
+	BestAcc     float64
+	LastAcc     float64
+	LastLoss    float64 // mean training loss of the last epoch
+	Model       *model.Model
+}
+
+// ErrDiverged is returned when the loss becomes NaN or infinite.
+var ErrDiverged = errors.New("training diverged")
+
+// Run trains until the recipe's last epoch, an interruption (ctx
+// cancelled: the current step finishes and last.bin is written) or an error.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	r := o.Recipe
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	if o.Train == nil || o.Test == nil {
+		return nil, fmt.Errorf("train: no data")
+	}
+	logw := o.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	opt := NewSGD(r.Momentum, r.WeightDecay, r.Nesterov)
+	var m *model.Model
+	var hdr Header
+	if o.Resume != "" {
+		h, ts, err := ReadCheckpoint(o.Resume)
+		if err != nil {
+			return nil, err
+		}
+		if m, err = model.New(h.Config, model.Options{Seed: h.Recipe.Seed, Depthwise: o.Depthwise}); err != nil {
+			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)
+		}
+		if err := restore(m, opt, ts); err != nil {
+			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)
+		}
+		hdr = h
+		r = h.Recipe
+		if o.Recipe.Epochs > r.Epochs { // allow extending a finished run
+			r.Epochs = o.Recipe.Epochs
+		}
+		fmt.Fprintf(logw, "resuming %s at epoch %d, batch %d (step %d)\n", o.Resume, h.Epoch, h.Batch, h.Step)
+	} else {
+		var err error
+		if m, err = model.New(o.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise}); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		hdr = Header{Config: o.Config}
+	}
+	hdr.Recipe = r
+	cfg := m.Config
+
+	loader, err := data.NewLoader(o.Train, data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Shuffle: true, Augment: r.Augment, Seed: r.Seed, DropLast: true})
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	perEpoch := loader.NumBatches()
+	sched := Schedule{Base: r.LR, Warmup: int(r.WarmupEpochs * float64(perEpoch)), Total: r.Epochs * perEpoch}
+
+	// The training graph.
+	g := G.NewGraph()
+	net, err := m.Build(g, r.BatchSize)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	targets := G.NewMatrix(g, tensor.Float32, G.WithShape(r.BatchSize, cfg.Classes), G.WithName("targets"))
+	loss, err := layers.SoftmaxCrossEntropy(net.Logits, targets)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	params := net.Learnables()
+	vars := net.Builder.LearnableVars()
+	if _, err := G.Grad(loss, params...); err != nil {
+		return nil, fmt.Errorf("train: gradient: %w", err)
+	}
+	var lossV, logitsV G.Value
+	G.Read(loss, &lossV)
+	G.Read(net.Logits, &logitsV)
+	vm, err := newVM(g, G.BindDualValues(params...))
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	defer vm.Close()
+	eval, err := NewEvaluator(m, r.EvalBatch)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	defer eval.Close()
+
+	save := func(name string) error {
+		ts, err := snapshot(m, opt)
+		if err != nil {
+			return err
+		}
+		return WriteCheckpoint(filepath.Join(o.OutDir, name), hdr, ts)
+	}
+	res := &Result{Model: m, BestAcc: hdr.BestAcc, LastAcc: hdr.TestAcc, Epochs: hdr.Epoch}
+	onehot := make([]float32, r.BatchSize*cfg.Classes)
+	grads := make([]*tensor.Dense, len(params))
+	m.SetTraining(true)
+
+	for epoch := hdr.Epoch; epoch < r.Epochs; epoch++ {
+		if o.StopAfter > 0 && epoch >= o.StopAfter {
+			res.Interrupted = true
+			return res, nil
+		}
+		start := time.Now()
+		bar := progressbar.NewOptions(perEpoch,
+			progressbar.OptionSetWriter(logw),
+			progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch+1, r.Epochs)),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(250*time.Millisecond),
+			progressbar.OptionSetWidth(25),
+			progressbar.OptionClearOnFinish())
+		bar.Set(hdr.Batch)
+		lctx, cancel := context.WithCancel(context.Background())
+		var lossSum float64
+		var correct, seen int
+		for b := range loader.Epoch(lctx, epoch, hdr.Batch) {
+			clear(onehot)
+			for i := 0; i < r.BatchSize; i++ {
+				onehot[i*cfg.Classes+b.Y[i]] = 1
+			}
+			G.Let(net.Input, tensor.New(tensor.WithShape(net.Input.Shape()...), tensor.WithBacking(b.X)))
+			G.Let(targets, tensor.New(tensor.WithShape(r.BatchSize, cfg.Classes), tensor.WithBacking(onehot)))
+			vm.Reset()
+			if err := vm.RunAll(); err != nil {
+				cancel()
+				return res, fmt.Errorf("train: step %d: %w", hdr.Step, err)
+			}
+			l := float64(*lossV.(*G.F32))
+			if math.IsNaN(l) || math.IsInf(l, 0) {
+				cancel()
+				return res, fmt.Errorf("%w: loss is %v at epoch %d, batch %d (step %d); the last good checkpoint is %s — try a lower --lr", ErrDiverged, l, epoch+1, hdr.Batch, hdr.Step, filepath.Join(o.OutDir, "last.bin"))
+			}
+			for i, p := range params {
+				gv, err := p.Grad()
+				if err != nil {
+					cancel()
+					return res, fmt.Errorf("train: gradient of %s: %w", p.Name(), err)
+				}
+				grads[i] = gv.(*tensor.Dense)
+			}
+			if err := opt.Step(sched.At(hdr.Step), vars, grads); err != nil {
+				cancel()
+				return res, err
+			}
+			lg := logitsV.Data().([]float32)
+			for i := 0; i < r.BatchSize; i++ {
+				if p, _ := argmaxLSE(lg[i*cfg.Classes : (i+1)*cfg.Classes]); p == b.Y[i] {
+					correct++
+				}
+			}
+			seen += r.BatchSize
+			lossSum += l * float64(r.BatchSize)
+			hdr.Step++
+			hdr.Batch++
+			el := time.Since(start).Seconds()
+			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f acc %.3f %.0f img/s", epoch+1, r.Epochs, lossSum/float64(seen), float64(correct)/float64(seen), float64(seen)/el))
+			bar.Add(1)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		cancel()
+		bar.Finish()
+		if ctx.Err() != nil {
+			res.Interrupted = true
+			if err := save("last.bin"); err != nil {
+				return res, err
+			}
+			fmt.Fprintf(logw, "\ninterrupted at epoch %d, batch %d: wrote %s\n", epoch+1, hdr.Batch, filepath.Join(o.OutDir, "last.bin"))
+			return res, nil
+		}
+		trainTime := time.Since(start).Seconds()
+		ev, err := eval.Run(context.Background(), o.Test, logw)
+		if err != nil {
+			return res, err
+		}
+		m.SetTraining(true)
+		hdr.Epoch, hdr.Batch, hdr.TestAcc = epoch+1, 0, ev.Accuracy
+		res.Epochs, res.LastAcc = hdr.Epoch, ev.Accuracy
+		if seen > 0 {
+			res.LastLoss = lossSum / float64(seen)
+		}
+		improved := ev.Accuracy > hdr.BestAcc
+		if improved {
+			hdr.BestAcc = ev.Accuracy
+			res.BestAcc = ev.Accuracy
+		}
+		rec := map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": sched.At(hdr.Step - 1), "train_loss": res.LastLoss,
+			"train_acc": float64(correct) / float64(max(seen, 1)), "test_loss": ev.Loss, "test_acc": ev.Accuracy,
+			"train_seconds": trainTime, "train_images_per_s": float64(seen) / trainTime, "eval_images_per_s": ev.ImagesPS}
+		if err := appendJSON(filepath.Join(o.OutDir, "metrics.jsonl"), rec); err != nil {
+			return res, err
+		}
+		fmt.Fprintf(logw, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.0fs, %.0f img/s\n", hdr.Epoch, r.Epochs, res.LastLoss, rec["train_acc"], ev.Loss, ev.Accuracy, trainTime, rec["train_images_per_s"])
+		if err := save("last.bin"); err != nil {
+			return res, err
+		}
+		if improved {
+			if err := save("best.bin"); err != nil {
+				return res, err
+			}
+		}
+		if ctx.Err() != nil {
+			res.Interrupted = true
+			return res, nil
+		}
+	}
+	return res, nil
+}
+
+func appendJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("metrics log: %w", err)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("metrics log: %w", err)
+	}
+	return f.Close()
+}
