@@ -1,0 +1,133 @@
+// Command eval evaluates a checkpoint on the CIFAR-10 test set:
+//
+//	go run ./cmd/eval checkpoints/best.bin
+//
+// The model is rebuilt from the checkpoint alone. It prints top-1 accuracy,
+// mean loss, per-class accuracy, the confusion matrix and images/s, or one
+// JSON object with --json.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gomobilenet/mobilenet/blas"
+	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/layers"
+	"github.com/gomobilenet/mobilenet/train"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "eval:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: go run ./cmd/eval [flags] CHECKPOINT\n\nEvaluates a checkpoint on the CIFAR-10 test set.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	var (
+		dataDir    = fs.String("data", "./data", "folder holding (or to receive) cifar-10-batches-bin")
+		batch      = fs.Int("batch-size", 250, "evaluation batch size")
+		limit      = fs.Int("limit", 0, "evaluate only the first N test images (0 = all)")
+		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
+		asJSON     = fs.Bool("json", false, "print one JSON object instead of tables")
+		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
+		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
+		blasName   = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
+	)
+	// Accept flags before or after the checkpoint path.
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			pos = append(pos, args[0])
+			args = args[1:]
+		}
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("want one checkpoint path, got %d (usage: eval [flags] CHECKPOINT)", len(pos))
+	}
+	if *batch <= 0 || *limit < 0 || *threads <= 0 {
+		return fmt.Errorf("--batch-size, --threads must be positive and --limit non-negative")
+	}
+	impl, err := layers.ParseDepthwiseImpl(*depthwise)
+	if err != nil {
+		return err
+	}
+	runtime.GOMAXPROCS(*threads)
+	backend, err := blas.Use(*blasName)
+	if err != nil {
+		return err
+	}
+	info := os.Stdout
+	if *asJSON {
+		info = os.Stderr
+	}
+	fmt.Fprintf(info, "blas: %s; threads: %d\n", backend, *threads)
+	m, hdr, err := train.LoadModel(pos[0], impl)
+	if err != nil {
+		return err
+	}
+	if m.Config.Classes != data.NumClasses {
+		return fmt.Errorf("checkpoint %s: the model has %d classes, CIFAR-10 has %d", pos[0], m.Config.Classes, data.NumClasses)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := data.Ensure(ctx, *dataDir, !*noDownload, data.Official(os.Stderr)); err != nil {
+		return err
+	}
+	test, err := data.Load(*dataDir, data.Test, *limit)
+	if err != nil {
+		return err
+	}
+	ev, err := train.NewEvaluator(m, *batch)
+	if err != nil {
+		return err
+	}
+	defer ev.Close()
+	res, err := ev.Run(ctx, test, os.Stderr)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(map[string]any{"checkpoint": pos[0], "config": m.Config, "epoch": hdr.Epoch,
+			"accuracy": res.Accuracy, "loss": res.Loss, "per_class": res.PerClass, "confusion": res.Confusion,
+			"classes": res.Classes, "images": res.Images, "images_per_s": res.ImagesPS})
+	}
+	c := m.Config
+	fmt.Printf("checkpoint %s: MobileNet v1 %s alpha %g resolution %d, epoch %d\n", pos[0], c.Name, c.Alpha, c.Resolution, hdr.Epoch)
+	fmt.Printf("top-1 accuracy %.4f, mean loss %.4f, %d images, %.0f images/s\n\n", res.Accuracy, res.Loss, res.Images, res.ImagesPS)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', tabwriter.AlignRight)
+	short := make([]string, len(res.Classes))
+	for i, n := range res.Classes {
+		short[i] = n[:min(len(n), 5)]
+	}
+	fmt.Fprintf(tw, "true \\ predicted\t%s\taccuracy\t\n", strings.Join(short, "\t"))
+	for i, row := range res.Confusion {
+		cells := make([]string, len(row))
+		for j, v := range row {
+			cells[j] = fmt.Sprint(v)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.4f\t\n", res.Classes[i], strings.Join(cells, "\t"), res.PerClass[i])
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,31 @@
+package train
+
+import (
+	"encoding/json"
+
+	"github.com/gomobilenet/mobilenet/layers"
+	"gorgonia.org/tensor"
+)
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func newVar(name string, v []float32, decay bool) *layers.Var {
+	return &layers.Var{Name: name, Value: denseOf(v), Learnable: true, Decay: decay}
+}
+func denseOf(v []float32) *tensor.Dense {
+	return tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v))
+}
+func varsOf(v ...*layers.Var) []*layers.Var       { return v }
+func densesOf(d ...*tensor.Dense) []*tensor.Dense { return d }
+func abs32(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+func abs64(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

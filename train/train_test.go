@@ -1,0 +1,208 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/model"
+)
+
+// learnable makes n images whose class shows in their colour.
+func learnable(n int, seed uint64) *data.Dataset {
+	r := rand.New(rand.NewPCG(seed, 7))
+	ds := &data.Dataset{Pixels: make([]byte, n*data.ImageBytes), Labels: make([]byte, n), Classes: data.DefaultClassNames}
+	for i := 0; i < n; i++ {
+		k := i % 10
+		ds.Labels[i] = byte(k)
+		img := ds.Image(i)
+		for p := 0; p < 1024; p++ {
+			img[p] = byte(min(255, 20*k+r.IntN(40)))
+			img[1024+p] = byte(min(255, 200-15*k+r.IntN(40)))
+			img[2048+p] = byte(r.IntN(256))
+		}
+	}
+	return ds
+}
+
+func smallOptions(t *testing.T, out string) Options {
+	r := DefaultRecipe()
+	r.Epochs, r.BatchSize, r.EvalBatch, r.LR, r.WarmupEpochs = 4, 20, 30, 0.05, 0.5
+	cfg := model.CIFAR10(0.25)
+	cfg.Resolution = 16
+	return Options{Recipe: r, Config: cfg, OutDir: out, Train: learnable(200, 1), Test: learnable(90, 2)}
+}
+
+func TestTrainLearnsAndCheckpointsRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	o := smallOptions(t, dir)
+	var log bytes.Buffer
+	o.Log = &log
+	res, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := firstLoss(t, dir)
+	if !(res.LastLoss < first*0.7) {
+		t.Errorf("training loss went from %.4f to %.4f", first, res.LastLoss)
+	}
+	if res.BestAcc < 0.25 { // chance is 0.1
+		t.Errorf("best test accuracy %.3f on learnable data", res.BestAcc)
+	}
+	if !strings.Contains(log.String(), "epoch 4/4") {
+		t.Errorf("log lacks the epoch lines:\n%s", log.String())
+	}
+	// last.bin holds exactly the model's variables.
+	m, hdr, err := LoadModel(filepath.Join(dir, "last.bin"), o.Depthwise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range res.Model.Store.Vars() {
+		a, b := v.Value.Data().([]float32), m.Store.Var(v.Name).Value.Data().([]float32)
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("%s[%d]: %v after loading, %v in memory", v.Name, i, b[i], a[i])
+			}
+		}
+	}
+	// Evaluating the checkpoint reproduces the accuracy training reported.
+	ev, err := NewEvaluator(m, 45)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	er, err := ev.Run(context.Background(), o.Test, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if er.Accuracy != hdr.TestAcc || er.Images != 90 {
+		t.Errorf("evaluation gives %v on %d images, training reported %v", er.Accuracy, er.Images, hdr.TestAcc)
+	}
+}
+
+func firstLoss(t *testing.T, dir string) float64 {
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		TrainLoss float64 `json:"train_loss"`
+	}
+	if err := jsonUnmarshal(bytes.Split(b, []byte("\n"))[0], &rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec.TrainLoss
+}
+
+// TestResumeIsExact: 2 epochs, stop, resume for 2 more equals 4 in one go.
+func TestResumeIsExact(t *testing.T) {
+	full := smallOptions(t, t.TempDir())
+	a, err := Run(context.Background(), full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	half := smallOptions(t, dir)
+	half.StopAfter = 2
+	if res, err := Run(context.Background(), half); err != nil || !res.Interrupted || res.Epochs != 2 {
+		t.Fatalf("first half: %+v, %v", res, err)
+	}
+	rest := smallOptions(t, dir)
+	rest.Resume = filepath.Join(dir, "last.bin")
+	b, err := Run(context.Background(), rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range a.Model.Store.Vars() {
+		x, y := v.Value.Data().([]float32), b.Model.Store.Var(v.Name).Value.Data().([]float32)
+		for i := range x {
+			if x[i] != y[i] {
+				t.Fatalf("%s[%d]: %v in one go, %v resumed", v.Name, i, x[i], y[i])
+			}
+		}
+	}
+}
+
+func TestCheckpointErrors(t *testing.T) {
+	dir := t.TempDir()
+	cfg := model.CIFAR10(0.25)
+	m, err := model.New(cfg, model.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := snapshot(m, nil)
+	good := filepath.Join(dir, "good.bin")
+	if err := WriteCheckpoint(good, Header{Config: cfg}, ts); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(good)
+	write := func(name string, content []byte) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, content, 0o644)
+		return p
+	}
+	flipped := append([]byte(nil), b...)
+	flipped[len(flipped)/2] ^= 1
+	other := model.CIFAR10(0.5)
+	mismatch := filepath.Join(dir, "mismatch.bin")
+	WriteCheckpoint(mismatch, Header{Config: other}, ts)
+	for _, c := range []struct{ path, want string }{
+		{write("truncated.bin", b[:len(b)-1000]), "checksum"},
+		{write("random.bin", bytes.Repeat([]byte{7, 1, 3}, 500)), "foreign"},
+		{write("flipped.bin", flipped), "checksum"},
+		{write("empty.bin", nil), "foreign"},
+		{mismatch, "shape"},
+		{filepath.Join(dir, "absent.bin"), "no such file"},
+	} {
+		_, _, err := LoadModel(c.path, 0)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.path) {
+			t.Errorf("%s: error %v, want one naming the file and saying %q", c.path, err, c.want)
+		}
+	}
+	if _, _, err := LoadModel(good, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Writing never leaves temporary files behind.
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+	if !errors.Is(func() error { _, _, err := ReadCheckpoint(filepath.Join(dir, "random.bin")); return err }(), ErrNotCheckpoint) {
+		t.Error("random bytes: not ErrNotCheckpoint")
+	}
+}
+
+func TestSGDNesterovAndSchedule(t *testing.T) {
+	// One parameter, gradient 1, lr 0.1, momentum 0.9, wd 0.5, w0 = 2:
+	// g = 1 + 0.5·2 = 2; v = 2; w = 2 − 0.1·(2 + 0.9·2) = 1.62.
+	opt := NewSGD(0.9, 0.5, true)
+	w := newVar("w", []float32{2}, true)
+	g := denseOf([]float32{1})
+	if err := opt.Step(0.1, varsOf(w), densesOf(g)); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Value.Data().([]float32)[0]; abs32(got-1.62) > 1e-6 {
+		t.Errorf("w = %v, want 1.62", got)
+	}
+	if g.Data().([]float32)[0] != 0 {
+		t.Error("gradient not zeroed")
+	}
+	// No decay on a BatchNorm parameter.
+	b := newVar("bn/scale", []float32{2}, false)
+	opt.Step(0.1, varsOf(b), densesOf(denseOf([]float32{0})))
+	if b.Value.Data().([]float32)[0] != 2 {
+		t.Error("weight decay applied to a variable without Decay")
+	}
+	s := Schedule{Base: 1, Warmup: 10, Total: 110}
+	if s.At(0) != 0.1 || s.At(9) != 1 || abs64(s.At(60)-0.5) > 1e-12 || s.At(110) != 0 {
+		t.Errorf("schedule: %v %v %v %v", s.At(0), s.At(9), s.At(60), s.At(110))
+	}
+}
