@@ -36,4 +36,3 @@ func BenchmarkTrainStep(b *testing.B) {
 		b.Fatal(err)
 	}
 }
-

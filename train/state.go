@@ -72,7 +72,6 @@ func restore(m *model.Model, opt *SGD, ts []Tensor) error {
 	return nil
 }
 
-
 // LoadModel rebuilds a model from a checkpoint alone.
 func LoadModel(path string, depthwise layers.DepthwiseImpl) (*model.Model, Header, error) {
 	h, ts, err := ReadCheckpoint(path)
