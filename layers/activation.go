@@ -64,7 +64,7 @@ func Activate(x *G.Node, a Activation) (*G.Node, error) {
 		return x, nil
 	}
 	xs := x.Shape().Clone()
-	d := &opSpec{name: a.String() + "Grad", params: fmt.Sprint(xs), in: []tensor.Shape{xs, xs}, out: xs,
+	d := &opSpec{name: a.String() + "Grad", params: fmt.Sprint(xs), in: []tensor.Shape{xs, xs}, out: xs, overwrite: 2,
 		f32: func(o []float32, in [][]float32) { actGrad(a, o, in[0], in[1]) },
 		f64: func(o []float64, in [][]float64) { actGrad(a, o, in[0], in[1]) }}
 	op := &opSpec{name: a.String(), params: fmt.Sprint(xs), in: []tensor.Shape{xs}, out: xs,

@@ -106,7 +106,7 @@ func (l *BatchNorm) Fwd(x *G.Node) (*G.Node, error) {
 	gbias := &opSpec{name: "batchnormDbias", params: params, in: []tensor.Shape{xs}, out: cs,
 		f32: func(o []float32, _ [][]float32) { copyTo(o, st.sumDy) },
 		f64: func(o []float64, _ [][]float64) { copyTo(o, st.sumDy) }}
-	gx := &opSpec{name: "batchnormDx", params: params, in: []tensor.Shape{xs, cs, cs, xs}, out: xs,
+	gx := &opSpec{name: "batchnormDx", params: params, in: []tensor.Shape{xs, cs, cs, xs}, out: xs, overwrite: 4,
 		f32: func(o []float32, in [][]float32) { bnBackward(k, o, in[0], in[1], in[2], in[3]) },
 		f64: func(o []float64, in [][]float64) { bnBackward(k, o, in[0], in[1], in[2], in[3]) }}
 	fwd := &opSpec{name: "batchnorm", params: params, in: []tensor.Shape{xs, cs, cs}, out: xs,

@@ -26,6 +26,12 @@ type opSpec struct {
 	diffWRT []bool                                               // nil: not differentiable
 	symDiff func(in G.Nodes, out, grad *G.Node) (G.Nodes, error) // one gradient node per input, nil where diffWRT is false
 
+	// overwrite, when k+1 > 0, lets the op write its output over input k
+	// (same shape) when Gorgonia's liveness analysis finds that input dead
+	// afterwards: the kernels must then work with out aliasing in[k].
+	// Writing into a buffer just read is much cheaper than into a cold one.
+	overwrite int
+
 	// buf is the output of the previous run, reused by the next: the tape
 	// machine drops its registers at every Reset, and reallocating (and
 	// page-faulting) every activation each step costs more than the kernels.
@@ -77,7 +83,12 @@ func (o *opSpec) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return o.out.Clone(), nil
 }
 
-func (o *opSpec) Do(in ...G.Value) (G.Value, error) {
+func (o *opSpec) Do(in ...G.Value) (G.Value, error) { return o.run(in, false) }
+
+// UnsafeDo computes the output into the input OverwritesInput names.
+func (o *opSpec) UnsafeDo(in ...G.Value) (G.Value, error) { return o.run(in, o.overwrite > 0) }
+
+func (o *opSpec) run(in []G.Value, inPlace bool) (G.Value, error) {
 	if len(in) != len(o.in) {
 		return nil, fmt.Errorf("%s: got %d inputs, want %d", o.name, len(in), len(o.in))
 	}
@@ -124,7 +135,9 @@ func (o *opSpec) Do(in ...G.Value) (G.Value, error) {
 		shape = tensor.Shape{1}
 	}
 	out := o.buf
-	if out == nil || out.Dtype() != dt {
+	if inPlace {
+		out = all[o.overwrite-1]
+	} else if out == nil || out.Dtype() != dt {
 		out = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
 		if o.out != nil {
 			o.buf = out
@@ -146,7 +159,7 @@ func (o *opSpec) Do(in ...G.Value) (G.Value, error) {
 
 func (o *opSpec) ReturnsPtr() bool      { return false }
 func (o *opSpec) CallsExtern() bool     { return false }
-func (o *opSpec) OverwritesInput() int  { return -1 }
+func (o *opSpec) OverwritesInput() int  { return o.overwrite - 1 }
 func (o *opSpec) WriteHash(h hash.Hash) { fmt.Fprintf(h, "%s(%s)", o.name, o.params) }
 func (o *opSpec) Hashcode() uint32 {
 	h := fnv.New32a()
