@@ -10,11 +10,14 @@
 // themselves (see Gemm).
 //
 // The backend is process-wide, as Gorgonia's is (gorgonia.Use): choose it once
-// at start-up with Use, before building or running graphs.
+// at start-up with Use, before building or running graphs. Until Use is
+// called it is the one the environment variable MOBILENET_BLAS names (auto,
+// go or openblas; how CI runs every test under both), else Go.
 package blas
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 
@@ -73,6 +76,15 @@ func Use(name string) (string, error) {
 	mu.Unlock()
 	G.Use(gorgoniaBLAS{Implementation: gonum.Implementation{}})
 	return b.name(), nil
+}
+
+func init() {
+	if name := os.Getenv("MOBILENET_BLAS"); name != "" {
+		if _, err := Use(name); err != nil {
+			fmt.Fprintln(os.Stderr, "MOBILENET_BLAS:", err)
+			os.Exit(2)
+		}
+	}
 }
 
 // Name returns the name of the backend in use.

@@ -145,30 +145,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	perEpoch := loader.NumBatches()
 	sched := Schedule{Base: r.LR, Warmup: int(r.WarmupEpochs * float64(perEpoch)), Total: r.Epochs * perEpoch}
 
-	// The training graph.
-	g := G.NewGraph()
-	net, err := m.Build(g, r.BatchSize)
+	tr, err := NewTrainer(m, r.BatchSize, opt)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	targets := G.NewMatrix(g, tensor.Float32, G.WithShape(r.BatchSize, cfg.Classes), G.WithName("targets"))
-	loss, err := layers.SoftmaxCrossEntropy(net.Logits, targets)
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	params := net.Learnables()
-	vars := net.Builder.LearnableVars()
-	if _, err := G.Grad(loss, params...); err != nil {
-		return nil, fmt.Errorf("train: gradient: %w", err)
-	}
-	var lossV, logitsV G.Value
-	G.Read(loss, &lossV)
-	G.Read(net.Logits, &logitsV)
-	vm, err := newVM(g, G.BindDualValues(params...))
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	defer vm.Close()
+	defer tr.Close()
 	eval, err := NewEvaluator(m, r.EvalBatch)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -183,8 +164,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return WriteCheckpoint(filepath.Join(o.OutDir, name), hdr, ts)
 	}
 	res := &Result{Model: m, BestAcc: hdr.BestAcc, LastAcc: hdr.TestAcc, Epochs: hdr.Epoch}
-	onehot := make([]float32, r.BatchSize*cfg.Classes)
-	grads := make([]*tensor.Dense, len(params))
 	m.SetTraining(true)
 
 	for epoch := hdr.Epoch; epoch < r.Epochs; epoch++ {
@@ -206,40 +185,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		var lossSum float64
 		var correct, seen int
 		for b := range loader.Epoch(lctx, epoch, hdr.Batch) {
-			clear(onehot)
-			for i := 0; i < r.BatchSize; i++ {
-				onehot[i*cfg.Classes+b.Y[i]] = 1
-			}
-			G.Let(net.Input, tensor.New(tensor.WithShape(net.Input.Shape()...), tensor.WithBacking(b.X)))
-			G.Let(targets, tensor.New(tensor.WithShape(r.BatchSize, cfg.Classes), tensor.WithBacking(onehot)))
-			vm.Reset()
-			if err := vm.RunAll(); err != nil {
+			l, c, err := tr.Step(b.X, b.Y, sched.At(hdr.Step))
+			if err != nil {
 				cancel()
 				return res, fmt.Errorf("train: step %d: %w", hdr.Step, err)
 			}
-			l := float64(*lossV.(*G.F32))
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				cancel()
 				return res, fmt.Errorf("%w: loss is %v at epoch %d, batch %d (step %d); the last good checkpoint is %s — try a lower --lr", ErrDiverged, l, epoch+1, hdr.Batch, hdr.Step, filepath.Join(o.OutDir, "last.bin"))
 			}
-			for i, p := range params {
-				gv, err := p.Grad()
-				if err != nil {
-					cancel()
-					return res, fmt.Errorf("train: gradient of %s: %w", p.Name(), err)
-				}
-				grads[i] = gv.(*tensor.Dense)
-			}
-			if err := opt.Step(sched.At(hdr.Step), vars, grads); err != nil {
-				cancel()
-				return res, err
-			}
-			lg := logitsV.Data().([]float32)
-			for i := 0; i < r.BatchSize; i++ {
-				if p, _ := argmaxLSE(lg[i*cfg.Classes : (i+1)*cfg.Classes]); p == b.Y[i] {
-					correct++
-				}
-			}
+			correct += c
 			seen += r.BatchSize
 			lossSum += l * float64(r.BatchSize)
 			hdr.Step++
@@ -314,4 +269,101 @@ func appendJSON(path string, v any) error {
 		return fmt.Errorf("metrics log: %w", err)
 	}
 	return f.Close()
+}
+
+// Trainer runs training steps on one graph of a model: forward, loss,
+// backward through Gorgonia's autodiff, and the optimizer's update.
+type Trainer struct {
+	m              *model.Model
+	net            *model.Net
+	targets        *G.Node
+	vm             G.VM
+	params         G.Nodes
+	vars           []*layers.Var
+	opt            *SGD
+	lossV, logitsV G.Value
+	onehot         []float32
+	grads          []*tensor.Dense
+}
+
+// NewTrainer builds the training graph for the given batch size.
+func NewTrainer(m *model.Model, batch int, opt *SGD) (*Trainer, error) {
+	g := G.NewGraph()
+	net, err := m.Build(g, batch)
+	if err != nil {
+		return nil, err
+	}
+	k := m.Config.Classes
+	t := &Trainer{m: m, net: net, opt: opt, onehot: make([]float32, batch*k)}
+	t.targets = G.NewMatrix(g, m.Store.Dtype(), G.WithShape(batch, k), G.WithName("targets"))
+	loss, err := layers.SoftmaxCrossEntropy(net.Logits, t.targets)
+	if err != nil {
+		return nil, err
+	}
+	t.params = net.Learnables()
+	t.vars = net.Builder.LearnableVars()
+	if _, err := G.Grad(loss, t.params...); err != nil {
+		return nil, fmt.Errorf("gradient: %w", err)
+	}
+	G.Read(loss, &t.lossV)
+	G.Read(net.Logits, &t.logitsV)
+	if t.vm, err = newVM(g, G.BindDualValues(t.params...)); err != nil {
+		return nil, err
+	}
+	t.grads = make([]*tensor.Dense, len(t.params))
+	return t, nil
+}
+
+// Close releases the machine.
+func (t *Trainer) Close() { t.vm.Close() }
+
+// Step trains on one batch (x: batch×3×R×R normalised pixels, y: labels)
+// with learning rate lr, and returns the batch's loss and how many images it
+// classified correctly (before the update). A NaN loss is returned as is and
+// the update is skipped.
+func (t *Trainer) Step(x []float32, y []int, lr float64) (float64, int, error) {
+	k := t.m.Config.Classes
+	batch := len(t.onehot) / k
+	if len(x) != t.net.Input.Shape().TotalSize() || len(y) < batch {
+		return 0, 0, fmt.Errorf("batch of %d values and %d labels, want %v and %d", len(x), len(y), t.net.Input.Shape(), batch)
+	}
+	clear(t.onehot)
+	for i := 0; i < batch; i++ {
+		if y[i] < 0 || y[i] >= k {
+			return 0, 0, fmt.Errorf("label %d outside [0, %d)", y[i], k)
+		}
+		t.onehot[i*k+y[i]] = 1
+	}
+	if err := G.Let(t.net.Input, tensor.New(tensor.WithShape(t.net.Input.Shape()...), tensor.WithBacking(x))); err != nil {
+		return 0, 0, err
+	}
+	if err := G.Let(t.targets, tensor.New(tensor.WithShape(batch, k), tensor.WithBacking(t.onehot))); err != nil {
+		return 0, 0, err
+	}
+	t.vm.Reset()
+	if err := t.vm.RunAll(); err != nil {
+		return 0, 0, err
+	}
+	l := float64(*t.lossV.(*G.F32))
+	correct := 0
+	lg := t.logitsV.Data().([]float32)
+	for i := 0; i < batch; i++ {
+		if p, _ := argmaxLSE(lg[i*k : (i+1)*k]); p == y[i] {
+			correct++
+		}
+	}
+	for i, p := range t.params {
+		gv, err := p.Grad()
+		if err != nil {
+			return l, correct, fmt.Errorf("gradient of %s: %w", p.Name(), err)
+		}
+		t.grads[i] = gv.(*tensor.Dense)
+	}
+	if math.IsNaN(l) || math.IsInf(l, 0) {
+		for _, g := range t.grads {
+			g.Zero()
+		}
+		return l, correct, nil
+	}
+	return l, correct, t.opt.Step(lr, t.vars, t.grads)
 }

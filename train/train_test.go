@@ -23,8 +23,8 @@ func learnable(n int, seed uint64) *data.Dataset {
 		ds.Labels[i] = byte(k)
 		img := ds.Image(i)
 		for p := 0; p < 1024; p++ {
-			img[p] = byte(min(255, 20*k+r.IntN(40)))
-			img[1024+p] = byte(min(255, 200-15*k+r.IntN(40)))
+			img[p] = byte(min(255, 25*k+r.IntN(10)))
+			img[1024+p] = byte(min(255, 240-25*k+r.IntN(10)))
 			img[2048+p] = byte(r.IntN(256))
 		}
 	}
@@ -42,6 +42,7 @@ func smallOptions(t *testing.T, out string) Options {
 func TestTrainLearnsAndCheckpointsRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	o := smallOptions(t, dir)
+	o.Recipe.Epochs = 8
 	var log bytes.Buffer
 	o.Log = &log
 	res, err := Run(context.Background(), o)
@@ -52,10 +53,10 @@ func TestTrainLearnsAndCheckpointsRoundTrip(t *testing.T) {
 	if !(res.LastLoss < first*0.7) {
 		t.Errorf("training loss went from %.4f to %.4f", first, res.LastLoss)
 	}
-	if res.BestAcc < 0.25 { // chance is 0.1
+	if res.BestAcc < 0.5 { // chance is 0.1
 		t.Errorf("best test accuracy %.3f on learnable data", res.BestAcc)
 	}
-	if !strings.Contains(log.String(), "epoch 4/4") {
+	if !strings.Contains(log.String(), "epoch 8/8") {
 		t.Errorf("log lacks the epoch lines:\n%s", log.String())
 	}
 	// last.bin holds exactly the model's variables.

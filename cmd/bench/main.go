@@ -1,0 +1,165 @@
+// Command bench times MobileNet training steps (forward, loss, backward and
+// SGD update) and inference on random data, after warm-up, and prints one
+// JSON line per measurement, with the keys of ../shared/bench/pytorch_mobilenet.py:
+//
+//	go run ./cmd/bench --alpha 0.75
+//
+// Peak RSS is the process's; run one alpha per process (scripts/compare.sh
+// does) for a per-alpha figure.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gomobilenet/mobilenet/blas"
+	"github.com/gomobilenet/mobilenet/layers"
+	"github.com/gomobilenet/mobilenet/model"
+	"github.com/gomobilenet/mobilenet/train"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var (
+		alphas    = fs.String("alpha", "0.25,0.5,0.75,1.0", "width multipliers, comma-separated")
+		batch     = fs.Int("batch", 128, "training batch size")
+		evalBatch = fs.Int("eval-batch", 256, "inference batch size")
+		threads   = fs.Int("threads", runtime.NumCPU(), "CPU threads")
+		steps     = fs.Int("steps", 10, "timed steps (after 3 warm-up steps)")
+		blasName  = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
+		depthwise = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
+		modes     = fs.String("mode", "train,eval", "what to time: train, eval or both")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *batch <= 0 || *evalBatch <= 0 || *threads <= 0 || *steps <= 0 {
+		return fmt.Errorf("--batch, --eval-batch, --threads and --steps must be positive")
+	}
+	impl, err := layers.ParseDepthwiseImpl(*depthwise)
+	if err != nil {
+		return err
+	}
+	runtime.GOMAXPROCS(*threads)
+	backend, err := blas.Use(*blasName)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "blas: %s; threads: %d; depthwise: %s\n", backend, *threads, impl)
+	var as []float64
+	for _, s := range strings.Split(*alphas, ",") {
+		a, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return fmt.Errorf("--alpha %q: %w", s, err)
+		}
+		as = append(as, a)
+	}
+	for _, a := range as {
+		cfg := model.CIFAR10(a)
+		m, err := model.New(cfg, model.Options{Seed: 1, Depthwise: impl})
+		if err != nil {
+			return err
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		if strings.Contains(*modes, "train") {
+			tr, err := train.NewTrainer(m, *batch, train.NewSGD(0.9, 5e-4, true))
+			if err != nil {
+				return err
+			}
+			x, y := randomBatch(rng, *batch, cfg.Resolution)
+			t, err := timed(*steps, func() error { _, _, err := tr.Step(x, y, 0.01); return err })
+			tr.Close()
+			if err != nil {
+				return err
+			}
+			emit(backend, impl, a, *threads, "train", *batch, t)
+		}
+		if strings.Contains(*modes, "eval") {
+			ev, err := train.NewEvaluator(m, *evalBatch)
+			if err != nil {
+				return err
+			}
+			x, _ := randomBatch(rng, *evalBatch, cfg.Resolution)
+			t, err := timed(*steps, func() error { _, err := ev.Logits(x); return err })
+			ev.Close()
+			if err != nil {
+				return err
+			}
+			emit(backend, impl, a, *threads, "eval", *evalBatch, t)
+		}
+	}
+	return nil
+}
+
+func randomBatch(r *rand.Rand, n, res int) ([]float32, []int) {
+	x := make([]float32, n*3*res*res)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	y := make([]int, n)
+	for i := range y {
+		y[i] = r.IntN(10)
+	}
+	return x, y
+}
+
+// timed runs f 3 times to warm up, then steps times, and returns the median.
+func timed(steps int, f func() error) (float64, error) {
+	for i := 0; i < 3; i++ {
+		if err := f(); err != nil {
+			return 0, err
+		}
+	}
+	ts := make([]float64, steps)
+	for i := range ts {
+		t := time.Now()
+		if err := f(); err != nil {
+			return 0, err
+		}
+		ts[i] = time.Since(t).Seconds()
+	}
+	slices.Sort(ts)
+	return ts[steps/2], nil
+}
+
+func emit(backend string, impl layers.DepthwiseImpl, alpha float64, threads int, mode string, batch int, t float64) {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	name := "go"
+	if strings.HasPrefix(backend, "openblas") {
+		name = "openblas"
+	}
+	line, _ := json.Marshal(map[string]any{"impl": "gorgonia", "alpha": alpha, "threads": threads, "mode": mode, "batch": batch,
+		"step_s": round(t, 4), "images_per_s": round(float64(batch)/t, 1), "peak_rss_mib": ru.Maxrss / 1024, "blas": name, "depthwise": impl.String()})
+	fmt.Println(string(line))
+}
+
+func round(x float64, d int) float64 {
+	p := 1.0
+	for i := 0; i < d; i++ {
+		p *= 10
+	}
+	return float64(int64(x*p+0.5)) / p
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs cmd/bench and PyTorch's reference (../shared/bench/pytorch_mobilenet.py)
+# one alpha at a time, in one go, and prints the ratio of each figure
+# (ours / PyTorch's: above 1 is faster for images/s, leaner for RSS).
+#
+#   scripts/compare.sh [--alpha "0.25 0.5 0.75 1.0"] [--threads 2] [--blas auto] [--depthwise fused] [--steps 10]
+#
+# Needs Debian's PyTorch: apt-get install -y python3-torch.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+alphas="0.25 0.5 0.75 1.0"; threads=2; blas=auto; depthwise=fused; steps=10
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --alpha) alphas="$2"; shift 2;;
+    --threads) threads="$2"; shift 2;;
+    --blas) blas="$2"; shift 2;;
+    --depthwise) depthwise="$2"; shift 2;;
+    --steps) steps="$2"; shift 2;;
+    *) echo "unknown flag $1" >&2; exit 2;;
+  esac
+done
+ref="${PYTORCH_BENCH:-$here/../shared/bench/pytorch_mobilenet.py}"
+[ -f "$ref" ] || { echo "no PyTorch reference at $ref (set PYTORCH_BENCH)" >&2; exit 1; }
+/usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "PyTorch missing: apt-get install -y python3-torch" >&2; exit 1; }
+(cd "$here" && go build -o /tmp/mobilenet-bench ./cmd/bench)
+printf '%-6s %-5s %10s %10s %7s\n' alpha mode gorgonia pytorch ratio
+for a in $alphas; do
+  ours=$(/tmp/mobilenet-bench --alpha "$a" --threads "$threads" --blas "$blas" --depthwise "$depthwise" --steps "$steps" 2>/dev/null)
+  theirs=$(/usr/bin/python3 "$ref" --alpha "$a" --threads "$threads" --steps "$steps" 2>/dev/null)
+  echo "$ours"; echo "$theirs"
+  python3 - "$a" "$ours" "$theirs" <<'PY'
+import json, sys
+a, ours, theirs = sys.argv[1], sys.argv[2], sys.argv[3]
+o = {j["mode"]: j for j in map(json.loads, ours.split("\n"))}
+t = {j["mode"]: j for j in map(json.loads, theirs.split("\n"))}
+for mode in ("train", "eval"):
+    r = o[mode]["images_per_s"] / t[mode]["images_per_s"]
+    print(f"{a:<6} {mode:<5} {o[mode]['images_per_s']:>10} {t[mode]['images_per_s']:>10} {r:>7.2f}x images/s")
+if "peak_rss_mib" in t.get("train", {}):
+    r = t["train"]["peak_rss_mib"] / max(o["train"]["peak_rss_mib"], 1)
+    print(f"{a:<6} rss   {o['train']['peak_rss_mib']:>10} {t['train']['peak_rss_mib']:>10} {r:>7.2f}x (PyTorch RSS / ours, train)")
+PY
+done
