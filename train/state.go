@@ -87,3 +87,13 @@ func LoadModel(path string, depthwise layers.DepthwiseImpl) (*model.Model, Heade
 	}
 	return m, h, nil
 }
+
+// WriteModel writes a checkpoint of a model's variables alone (no optimizer
+// state), recording cfg as its configuration.
+func WriteModel(path string, m *model.Model, cfg model.Config) error {
+	ts, err := snapshot(m, nil)
+	if err != nil {
+		return fmt.Errorf("write checkpoint %s: %w", path, err)
+	}
+	return WriteCheckpoint(path, Header{Config: cfg}, ts)
+}

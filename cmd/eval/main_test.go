@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomobilenet/mobilenet/model"
+	"github.com/gomobilenet/mobilenet/train"
+)
+
+func TestBadCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "eval")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// A valid checkpoint, then damaged and mismatched copies of it.
+	write := func(name string, cfg, header model.Config) string {
+		m, err := model.New(cfg, model.Options{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := train.WriteModel(p, m, header); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.bin", model.CIFAR10(0.25), model.CIFAR10(0.25))
+	b, _ := os.ReadFile(good)
+	truncated := filepath.Join(dir, "truncated.bin")
+	os.WriteFile(truncated, b[:len(b)/2], 0o644)
+	random := filepath.Join(dir, "random.bin")
+	os.WriteFile(random, bytes.Repeat([]byte("not a checkpoint "), 100), 0o644)
+	other := write("other.bin", model.CIFAR10(0.25), model.CIFAR10(0.5))
+	imagenet := write("imagenet.bin", model.ImageNet(0.25), model.ImageNet(0.25))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{truncated}, "checksum"},
+		{[]string{random}, "foreign"},
+		{[]string{other}, "shape"},
+		{[]string{imagenet}, "1000 classes"},
+		{[]string{filepath.Join(dir, "absent.bin")}, "no such file"},
+		{nil, "want one checkpoint"},
+		{[]string{"--batch-size", "0", good}, "positive"},
+		{[]string{"--no-download", "--data", t.TempDir(), good}, "CIFAR-10 not found"},
+	} {
+		out, err := exec.Command(bin, c.args...).CombinedOutput()
+		if err == nil {
+			t.Errorf("%v: exit 0", c.args)
+			continue
+		}
+		text := strings.TrimSpace(string(out))
+		lines := strings.Split(text, "\n")
+		last := lines[len(lines)-1]
+		if strings.Contains(text, "panic") || strings.Contains(text, "goroutine ") {
+			t.Errorf("%v: panicked:\n%s", c.args, text)
+		}
+		if !strings.Contains(last, c.want) || !strings.HasPrefix(last, "eval: ") {
+			t.Errorf("%v: last line %q, want an 'eval: ' line saying %q", c.args, last, c.want)
+		}
+	}
+}
