@@ -240,6 +240,10 @@ func sumSq[T Float](x []T, s T) (float64, float64) {
 }
 
 func affineAct[T Float](act Activation, y, x []T, a, b T) {
+	if y32, ok := any(y).([]float32); ok && act == ReLU {
+		affineReLU32(y32, any(x).([]float32), float32(a), float32(b))
+		return
+	}
 	y = y[:len(x)]
 	switch act {
 	case ReLU:
@@ -270,6 +274,10 @@ func affineAct[T Float](act Activation, y, x []T, a, b T) {
 // maskedSums copies dy into g, zeroed where the activation (at a·x+b) has no
 // gradient, and returns Σg and Σg·(x−m).
 func maskedSums[T Float](act Activation, g, x, dy []T, a, b, m T) (T, T) {
+	if g32, ok := any(g).([]float32); ok && act == ReLU {
+		s0, s1 := maskedSumsReLU32(g32, any(x).([]float32), any(dy).([]float32), float32(a), float32(b), float32(m))
+		return T(s0), T(s1)
+	}
 	g, dy = g[:len(x)], dy[:len(x)]
 	var s0, s1 T
 	switch act {

@@ -36,6 +36,10 @@ func dwPlaneForward[T Float](g geom, y, x, k []T, lo, hi []int) {
 		dwPlaneForward3s1(g, y, x, k)
 		return
 	}
+	if is3s2(g) {
+		dwPlaneForward3s2(g, y, x, k)
+		return
+	}
 	for oy := 0; oy < g.Ho; oy++ {
 		yr := y[oy*g.Wo : (oy+1)*g.Wo]
 		for ky := 0; ky < g.KH; ky++ {
@@ -115,6 +119,10 @@ func dwPlaneBackwardInput[T Float](g geom, dx, dy, k []T, lo, hi []int) {
 		dwPlaneBackwardInput3s1(g, dx, dy, k)
 		return
 	}
+	if is3s2(g) {
+		dwPlaneBackwardInput3s2(g, dx, dy, k)
+		return
+	}
 	for oy := 0; oy < g.Ho; oy++ {
 		dr := dy[oy*g.Wo : (oy+1)*g.Wo]
 		for ky := 0; ky < g.KH; ky++ {
@@ -164,6 +172,10 @@ func dwBackwardKernel[T Float](g geom, dk, x, dy []T) {
 func dwPlaneBackwardKernel[T Float](g geom, acc, x, dy []T, lo, hi []int) {
 	if g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 3 && g.Wo == g.W {
 		dwPlaneBackwardKernel3s1(g, acc, x, dy)
+		return
+	}
+	if is3s2(g) {
+		dwPlaneBackwardKernel3s2(g, acc, x, dy)
 		return
 	}
 	for ky := 0; ky < g.KH; ky++ {

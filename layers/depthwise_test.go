@@ -29,6 +29,10 @@ var dwCases = []dwCase{
 	{2, 3, 2, 2, 1, 3, 2, Same(), false},
 	{2, 3, 2, 2, 1, 3, 1, Pad(1), false},
 	{1, 2, 3, 3, 1, 3, 1, Pad(1), false},
+	{2, 3, 8, 8, 1, 3, 2, Pad(1), false},
+	{1, 2, 4, 6, 1, 3, 2, Pad(1), true},
+	{2, 2, 3, 3, 2, 3, 2, Pad(1), false},
+	{1, 2, 5, 4, 1, 3, 2, Pad4(1, 1, 1, 0), false},
 }
 
 func (c dwCase) String() string {

@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +49,7 @@ func run(args []string) error {
 		blasName  = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
 		depthwise = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		modes     = fs.String("mode", "train,eval", "what to time: train, eval or both")
+		cpuprof   = fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -68,6 +70,17 @@ func run(args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "blas: %s; threads: %d; depthwise: %s\n", backend, *threads, impl)
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var as []float64
 	for _, s := range strings.Split(*alphas, ",") {
 		a, err := strconv.ParseFloat(strings.TrimSpace(s), 64)

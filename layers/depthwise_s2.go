@@ -1,0 +1,142 @@
+package layers
+
+// Kernels for the 3-wide, horizontally stride-2 depthwise convolution with
+// one column of padding on the left (MobileNet's downsampling layers):
+// output column ox reads input columns 2·ox−1, 2·ox and 2·ox+1.
+
+// s2Cols returns the output columns [lo, hi) whose three inputs all lie
+// inside the row; the others are handled one by one.
+func s2Cols(w, wo int) (int, int) {
+	lo, hi := 1, min(wo, (w-2)/2+1) // 2·ox−1 ≥ 0 and 2·ox+1 ≤ w−1
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi
+}
+
+func is3s2(g geom) bool { return g.KW == 3 && g.SW == 2 && g.PL == 1 && g.W >= 3 }
+
+// tap3s2 is y·w over the taps of output column ox that exist.
+func tap3s2[T Float](xr []T, ox int, w0, w1, w2 T) T {
+	var s T
+	c := 2*ox - 1
+	if c >= 0 && c < len(xr) {
+		s += w0 * xr[c]
+	}
+	if c+1 < len(xr) {
+		s += w1 * xr[c+1]
+	}
+	if c+2 < len(xr) {
+		s += w2 * xr[c+2]
+	}
+	return s
+}
+
+func dwPlaneForward3s2[T Float](g geom, y, x, k []T) {
+	lo, hi := s2Cols(g.W, g.Wo)
+	for oy := 0; oy < g.Ho; oy++ {
+		yr := y[oy*g.Wo : (oy+1)*g.Wo]
+		for ky := 0; ky < g.KH; ky++ {
+			iy := oy*g.SH - g.PT + ky
+			if iy < 0 || iy >= g.H {
+				continue
+			}
+			xr := x[iy*g.W : (iy+1)*g.W]
+			w0, w1, w2 := k[ky*3], k[ky*3+1], k[ky*3+2]
+			for ox := 0; ox < min(lo, g.Wo); ox++ {
+				yr[ox] += tap3s2(xr, ox, w0, w1, w2)
+			}
+			for ox := lo; ox < hi; ox++ {
+				c := 2*ox - 1
+				t := xr[c : c+3]
+				yr[ox] += w0*t[0] + w1*t[1] + w2*t[2]
+			}
+			for ox := hi; ox < g.Wo; ox++ {
+				yr[ox] += tap3s2(xr, ox, w0, w1, w2)
+			}
+		}
+	}
+}
+
+func dwPlaneBackwardKernel3s2[T Float](g geom, acc, x, dy []T) {
+	lo, hi := s2Cols(g.W, g.Wo)
+	for ky := 0; ky < g.KH; ky++ {
+		var s0, s1, s2 T
+		for oy := 0; oy < g.Ho; oy++ {
+			iy := oy*g.SH - g.PT + ky
+			if iy < 0 || iy >= g.H {
+				continue
+			}
+			xr := x[iy*g.W : (iy+1)*g.W]
+			dr := dy[oy*g.Wo : (oy+1)*g.Wo]
+			edge := func(ox int) {
+				c, d := 2*ox-1, dr[ox]
+				if c >= 0 && c < g.W {
+					s0 += d * xr[c]
+				}
+				if c+1 < g.W {
+					s1 += d * xr[c+1]
+				}
+				if c+2 < g.W {
+					s2 += d * xr[c+2]
+				}
+			}
+			for ox := 0; ox < min(lo, g.Wo); ox++ {
+				edge(ox)
+			}
+			for ox := lo; ox < hi; ox++ {
+				c, d := 2*ox-1, dr[ox]
+				t := xr[c : c+3]
+				s0 += d * t[0]
+				s1 += d * t[1]
+				s2 += d * t[2]
+			}
+			for ox := hi; ox < g.Wo; ox++ {
+				edge(ox)
+			}
+		}
+		acc[ky*3] += s0
+		acc[ky*3+1] += s1
+		acc[ky*3+2] += s2
+	}
+}
+
+func dwPlaneBackwardInput3s2[T Float](g geom, dx, dy, k []T) {
+	lo, hi := s2Cols(g.W, g.Wo)
+	for oy := 0; oy < g.Ho; oy++ {
+		dr := dy[oy*g.Wo : (oy+1)*g.Wo]
+		for ky := 0; ky < g.KH; ky++ {
+			iy := oy*g.SH - g.PT + ky
+			if iy < 0 || iy >= g.H {
+				continue
+			}
+			xr := dx[iy*g.W : (iy+1)*g.W]
+			w0, w1, w2 := k[ky*3], k[ky*3+1], k[ky*3+2]
+			edge := func(ox int) {
+				c, d := 2*ox-1, dr[ox]
+				if c >= 0 && c < g.W {
+					xr[c] += w0 * d
+				}
+				if c+1 < g.W {
+					xr[c+1] += w1 * d
+				}
+				if c+2 < g.W {
+					xr[c+2] += w2 * d
+				}
+			}
+			for ox := 0; ox < min(lo, g.Wo); ox++ {
+				edge(ox)
+			}
+			for ox := lo; ox < hi; ox++ {
+				c, d := 2*ox-1, dr[ox]
+				t := xr[c : c+3]
+				t[0] += w0 * d
+				t[1] += w1 * d
+				t[2] += w2 * d
+			}
+			for ox := hi; ox < g.Wo; ox++ {
+				edge(ox)
+			}
+		}
+	}
+}
