@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -123,6 +122,9 @@ func writeAtomic(path string, b []byte) error {
 	if _, err := f.Write(b); err != nil {
 		return fail(err)
 	}
+	if err := f.Chmod(0o644); err != nil {
+		return fail(err)
+	}
 	if err := f.Sync(); err != nil {
 		return fail(err)
 	}
@@ -207,5 +209,3 @@ func product(s []int) int {
 	}
 	return n
 }
-
-var _ = io.EOF

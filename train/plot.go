@@ -1,5 +1,96 @@
 package train
 
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
 // PlotMetrics draws the loss and accuracy curves of dir/metrics.jsonl into
 // dir/curves.png.
-func PlotMetrics(dir string) error { return nil }
+func PlotMetrics(dir string) error {
+	path := filepath.Join(dir, "metrics.jsonl")
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
+	defer f.Close()
+	var trL, teL, trA, teA plotter.XYs
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r struct {
+			Epoch     float64 `json:"epoch"`
+			TrainLoss float64 `json:"train_loss"`
+			TestLoss  float64 `json:"test_loss"`
+			TrainAcc  float64 `json:"train_acc"`
+			TestAcc   float64 `json:"test_acc"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return fmt.Errorf("plot: %s: %w", path, err)
+		}
+		trL = append(trL, plotter.XY{X: r.Epoch, Y: r.TrainLoss})
+		teL = append(teL, plotter.XY{X: r.Epoch, Y: r.TestLoss})
+		trA = append(trA, plotter.XY{X: r.Epoch, Y: r.TrainAcc})
+		teA = append(teA, plotter.XY{X: r.Epoch, Y: r.TestAcc})
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("plot: %s: %w", path, err)
+	}
+	if len(trL) == 0 {
+		return fmt.Errorf("plot: %s has no epochs", path)
+	}
+	loss, err := curves("Loss", "cross-entropy", trL, teL)
+	if err != nil {
+		return err
+	}
+	acc, err := curves("Accuracy", "top-1", trA, teA)
+	if err != nil {
+		return err
+	}
+	img := vgimg.New(12*vg.Inch, 4.5*vg.Inch)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Inch / 4, PadY: vg.Inch / 8, PadTop: vg.Inch / 8, PadBottom: vg.Inch / 8, PadLeft: vg.Inch / 8, PadRight: vg.Inch / 8}
+	loss.Draw(tiles.At(dc, 0, 0))
+	acc.Draw(tiles.At(dc, 1, 0))
+	out, err := os.Create(filepath.Join(dir, "curves.png"))
+	if err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(out); err != nil {
+		out.Close()
+		return fmt.Errorf("plot: %w", err)
+	}
+	return out.Close()
+}
+
+func curves(title, ylabel string, train, test plotter.XYs) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = ylabel
+	p.Legend.Top = title == "Loss" // accuracy rises to the top right
+	for i, c := range []struct {
+		name string
+		xys  plotter.XYs
+	}{{"train", train}, {"test", test}} {
+		l, err := plotter.NewLine(c.xys)
+		if err != nil {
+			return nil, fmt.Errorf("plot: %w", err)
+		}
+		l.Color = []color.Color{color.RGBA{R: 31, G: 119, B: 180, A: 255}, color.RGBA{R: 214, G: 39, B: 40, A: 255}}[i]
+		l.Width = vg.Points(2)
+		p.Add(l)
+		p.Legend.Add(c.name, l)
+	}
+	p.Add(plotter.NewGrid())
+	return p, nil
+}
