@@ -109,12 +109,7 @@ func convForward[T Float](g geom, y, x, w []T) {
 		unpack(y, yp, g.N, g.O, hw)
 		return
 	}
-	perSample(g.N, func() []T {
-		if g.pointwise() {
-			return nil
-		}
-		return make([]T, K*ohw)
-	}, func(n int, col []T) {
+	perSample(g.N, colBuffer[T](g), func(n int, col []T) {
 		xn := x[n*g.C*hw : (n+1)*g.C*hw]
 		if col == nil {
 			col = xn
@@ -136,12 +131,7 @@ func convBackwardInput[T Float](g geom, dx, dy, w []T) {
 		unpack(dx, dxp, g.N, g.C, hw)
 		return
 	}
-	perSample(g.N, func() []T {
-		if g.pointwise() {
-			return nil
-		}
-		return make([]T, K*ohw)
-	}, func(n int, col []T) {
+	perSample(g.N, colBuffer[T](g), func(n int, col []T) {
 		dxn := dx[n*g.C*hw : (n+1)*g.C*hw]
 		dyn := dy[n*g.O*ohw : (n+1)*g.O*ohw]
 		if col == nil {
@@ -194,6 +184,17 @@ func convBackwardWeight[T Float](g geom, dw, x, dy []T) {
 		for i, v := range p {
 			dw[i] += v
 		}
+	}
+}
+
+// colBuffer returns a maker of im2col buffers (none for pointwise
+// convolutions, which use the input itself).
+func colBuffer[T Float](g geom) func() []T {
+	return func() []T {
+		if g.pointwise() {
+			return nil
+		}
+		return make([]T, g.C*g.KH*g.KW*g.Ho*g.Wo)
 	}
 }
 

@@ -32,7 +32,7 @@ func tapRanges(g geom) (lo, hi []int) {
 
 func dwPlaneForward[T Float](g geom, y, x, k []T, lo, hi []int) {
 	clear(y)
-	if g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 3 && g.Wo == g.W {
+	if is3s1(g) {
 		dwPlaneForward3s1(g, y, x, k)
 		return
 	}
@@ -115,7 +115,7 @@ func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
 }
 
 func dwPlaneBackwardInput[T Float](g geom, dx, dy, k []T, lo, hi []int) {
-	if g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 3 && g.Wo == g.W {
+	if is3s1(g) {
 		dwPlaneBackwardInput3s1(g, dx, dy, k)
 		return
 	}
@@ -170,7 +170,7 @@ func dwBackwardKernel[T Float](g geom, dk, x, dy []T) {
 }
 
 func dwPlaneBackwardKernel[T Float](g geom, acc, x, dy []T, lo, hi []int) {
-	if g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 3 && g.Wo == g.W {
+	if is3s1(g) {
 		dwPlaneBackwardKernel3s1(g, acc, x, dy)
 		return
 	}
@@ -295,3 +295,7 @@ func dwForwardRef[T Float](g geom, y, x, k []T) {
 		}
 	}
 }
+
+// is3s1 selects the kernels for a 3-wide kernel at horizontal stride 1 with
+// one column of padding each side.
+func is3s1(g geom) bool { return g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 3 && g.Wo == g.W }
