@@ -98,7 +98,7 @@ func (l *BatchNorm) Fwd(x *G.Node) (*G.Node, error) {
 	st := &bnState{mean: make([]float64, c), invstd: make([]float64, c), sumDy: make([]float64, c), sumDyXhat: make([]float64, c)}
 	params := fmt.Sprintf("%v id%d", xs, l.b.nextID())
 	cfg, mode := l.cfg, l.mode
-	k := bnKernel{n: n, c: c, inner: inner, cfg: cfg, st: st}
+	k := bnKernel{sc: l.b.reg.scratch, n: n, c: c, inner: inner, cfg: cfg, st: st}
 
 	gscale := &opSpec{name: "batchnormDscale", params: params, in: []tensor.Shape{xs}, out: cs,
 		f32: func(o []float32, _ [][]float32) { copyTo(o, st.sumDyXhat) },
@@ -148,6 +148,7 @@ func copyTo[T Float](dst []T, src []float64) {
 }
 
 type bnKernel struct {
+	sc          *scratch
 	n, c, inner int
 	cfg         BatchNormConfig
 	st          *bnState
@@ -160,7 +161,7 @@ type bnKernel struct {
 // planeSums returns, per channel, Σ f(plane) over the batch, f giving two sums.
 func planeSums(k bnKernel, f func(p, c int) (float64, float64)) (s0, s1 []float64) {
 	np := k.n * k.c
-	p0, p1 := make([]float64, np), make([]float64, np)
+	p0, p1 := buffer[float64](k.sc, 200, np), buffer[float64](k.sc, 201, np)
 	parallelFor(np, max(1, 4096/max(k.inner, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			p0[p], p1[p] = f(p, p%k.c)

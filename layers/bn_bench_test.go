@@ -19,7 +19,7 @@ func BenchmarkBNForwardKernel(b *testing.B) {
 		sc[i] = 1
 	}
 	st := &bnState{mean: make([]float64, c), invstd: make([]float64, c), sumDy: make([]float64, c), sumDyXhat: make([]float64, c)}
-	k := bnKernel{n: n, c: c, inner: hw, cfg: BatchNormConfig{Channels: c, Momentum: 0.1, Epsilon: 1e-5, Activation: ReLU}, st: st}
+	k := bnKernel{sc: &scratch{}, n: n, c: c, inner: hw, cfg: BatchNormConfig{Channels: c, Momentum: 0.1, Epsilon: 1e-5, Activation: ReLU}, st: st}
 	b.SetBytes(int64(len(x) * 4))
 	for i := 0; i < b.N; i++ {
 		bnForward(k, true, y, x, sc, bi, rm, rv)

@@ -27,6 +27,7 @@ type Conv2D struct {
 	name         string
 	cfg          Conv2DConfig
 	weight, bias *G.Node
+	sc           *scratch
 }
 
 // NewConv2D creates the layer's variables in the Builder's scope.
@@ -44,7 +45,7 @@ func newConv(b *Builder, name string, cfg Conv2DConfig) (*Conv2D, error) {
 	if err := checkConvConfig(name, cfg.In, cfg.Out, cfg.Kernel, cfg.Kernel, cfg.Stride, cfg.Stride, cfg.Padding); err != nil {
 		return nil, err
 	}
-	l := &Conv2D{name: name, cfg: cfg}
+	l := &Conv2D{name: name, cfg: cfg, sc: b.reg.scratch}
 	k := cfg.Kernel
 	var err error
 	if l.weight, err = b.param("weight", tensor.Shape{cfg.Out, cfg.In, k, k}, true, heNormal(cfg.Out*k*k)); err != nil {
@@ -81,7 +82,7 @@ func (l *Conv2D) Fwd(x *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	y, err := convOp(x, l.weight, g, !l.cfg.NoInputGrad)
+	y, err := convOp(x, l.weight, g, !l.cfg.NoInputGrad, l.sc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.name, err)
 	}
@@ -114,22 +115,22 @@ func NewPointwiseConv2D(b *Builder, cfg PointwiseConfig) (*PointwiseConv2D, erro
 }
 
 // convOp applies the convolution op: x (N,C,H,W), w (O,C,KH,KW).
-func convOp(x, w *G.Node, g geom, inputGrad bool) (*G.Node, error) {
+func convOp(x, w *G.Node, g geom, inputGrad bool, sc *scratch) (*G.Node, error) {
 	xs, ws, ys := x.Shape().Clone(), w.Shape().Clone(), tensor.Shape{g.N, g.O, g.Ho, g.Wo}
 	params := g.String()
 	dx := &opSpec{name: "convDx", params: params, in: []tensor.Shape{ws, ys}, out: xs,
-		f32: func(o []float32, in [][]float32) { convBackwardInput(g, o, in[1], in[0]) },
-		f64: func(o []float64, in [][]float64) { convBackwardInput(g, o, in[1], in[0]) }}
+		f32: func(o []float32, in [][]float32) { convBackwardInput(sc, g, o, in[1], in[0]) },
+		f64: func(o []float64, in [][]float64) { convBackwardInput(sc, g, o, in[1], in[0]) }}
 	dw := &opSpec{name: "convDw", params: params, in: []tensor.Shape{xs, ys}, out: ws,
-		f32: func(o []float32, in [][]float32) { convBackwardWeight(g, o, in[0], in[1]) },
-		f64: func(o []float64, in [][]float64) { convBackwardWeight(g, o, in[0], in[1]) }}
+		f32: func(o []float32, in [][]float32) { convBackwardWeight(sc, g, o, in[0], in[1]) },
+		f64: func(o []float64, in [][]float64) { convBackwardWeight(sc, g, o, in[0], in[1]) }}
 	name := "conv"
 	if g.pointwise() {
 		name = "pointwise"
 	}
 	fwd := &opSpec{name: name, params: params, in: []tensor.Shape{xs, ws}, out: ys,
-		f32:     func(o []float32, in [][]float32) { convForward(g, o, in[0], in[1]) },
-		f64:     func(o []float64, in [][]float64) { convForward(g, o, in[0], in[1]) },
+		f32:     func(o []float32, in [][]float32) { convForward(sc, g, o, in[0], in[1]) },
+		f64:     func(o []float64, in [][]float64) { convForward(sc, g, o, in[0], in[1]) },
 		diffWRT: []bool{inputGrad, true},
 		symDiff: func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 			gw, err := dw.apply(in[0], grad)

@@ -99,17 +99,17 @@ func unpack[T Float](dst, xp []T, n, c, p int) {
 }
 
 // convForward computes y (N, O, Ho, Wo) = conv(x, w), w being (O, C·KH·KW).
-func convForward[T Float](g geom, y, x, w []T) {
+func convForward[T Float](sc *scratch, g geom, y, x, w []T) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
 	if g.packed() {
-		xp := make([]T, g.C*g.N*hw)
-		yp := make([]T, g.O*g.N*hw)
+		xp := buffer[T](sc, 0, g.C*g.N*hw)
+		yp := buffer[T](sc, 1, g.O*g.N*hw)
 		pack(xp, x, g.N, g.C, hw)
 		blas.Gemm(false, false, g.O, g.N*hw, g.C, 1, w, g.C, xp, g.N*hw, 0, yp, g.N*hw)
 		unpack(y, yp, g.N, g.O, hw)
 		return
 	}
-	perSample(g.N, colBuffer[T](g), func(n int, col []T) {
+	perSample(g.N, colBuffer[T](sc, g), func(n int, col []T) {
 		xn := x[n*g.C*hw : (n+1)*g.C*hw]
 		if col == nil {
 			col = xn
@@ -121,17 +121,17 @@ func convForward[T Float](g geom, y, x, w []T) {
 }
 
 // convBackwardInput computes dx from dy and w.
-func convBackwardInput[T Float](g geom, dx, dy, w []T) {
+func convBackwardInput[T Float](sc *scratch, g geom, dx, dy, w []T) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
 	if g.packed() {
-		dyp := make([]T, g.O*g.N*hw)
-		dxp := make([]T, g.C*g.N*hw)
+		dyp := buffer[T](sc, 0, g.O*g.N*hw)
+		dxp := buffer[T](sc, 1, g.C*g.N*hw)
 		pack(dyp, dy, g.N, g.O, hw)
 		blas.Gemm(true, false, g.C, g.N*hw, g.O, 1, w, K, dyp, g.N*hw, 0, dxp, g.N*hw)
 		unpack(dx, dxp, g.N, g.C, hw)
 		return
 	}
-	perSample(g.N, colBuffer[T](g), func(n int, col []T) {
+	perSample(g.N, colBuffer[T](sc, g), func(n int, col []T) {
 		dxn := dx[n*g.C*hw : (n+1)*g.C*hw]
 		dyn := dy[n*g.O*ohw : (n+1)*g.O*ohw]
 		if col == nil {
@@ -144,11 +144,11 @@ func convBackwardInput[T Float](g geom, dx, dy, w []T) {
 }
 
 // convBackwardWeight computes dw (O, C·KH·KW) = Σ_n dY[n]·col(X[n])ᵀ.
-func convBackwardWeight[T Float](g geom, dw, x, dy []T) {
+func convBackwardWeight[T Float](sc *scratch, g geom, dw, x, dy []T) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
 	if g.packed() {
-		dyp := make([]T, g.O*g.N*hw)
-		xp := make([]T, g.C*g.N*hw)
+		dyp := buffer[T](sc, 0, g.O*g.N*hw)
+		xp := buffer[T](sc, 1, g.C*g.N*hw)
 		pack(dyp, dy, g.N, g.O, hw)
 		pack(xp, x, g.N, g.C, hw)
 		blas.Gemm(false, true, g.O, g.C, g.N*hw, 1, dyp, g.N*hw, xp, g.N*hw, 0, dw, g.C)
@@ -161,11 +161,9 @@ func convBackwardWeight[T Float](g geom, dw, x, dy []T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			acc := make([]T, g.O*K)
-			var col []T
-			if !g.pointwise() {
-				col = make([]T, K*ohw)
-			}
+			acc := buffer[T](sc, 100+wi, g.O*K)
+			clear(acc)
+			col := colBuffer[T](sc, g)(wi)
 			for n := g.N * wi / workers; n < g.N*(wi+1)/workers; n++ {
 				xn := x[n*g.C*hw : (n+1)*g.C*hw]
 				c := xn
@@ -189,25 +187,25 @@ func convBackwardWeight[T Float](g geom, dw, x, dy []T) {
 
 // colBuffer returns a maker of im2col buffers (none for pointwise
 // convolutions, which use the input itself).
-func colBuffer[T Float](g geom) func() []T {
-	return func() []T {
+func colBuffer[T Float](sc *scratch, g geom) func(worker int) []T {
+	return func(worker int) []T {
 		if g.pointwise() {
 			return nil
 		}
-		return make([]T, g.C*g.KH*g.KW*g.Ho*g.Wo)
+		return buffer[T](sc, 2+worker, g.C*g.KH*g.KW*g.Ho*g.Wo)
 	}
 }
 
 // perSample runs body for every sample, spread over the cores; each
 // goroutine gets its own scratch buffer from newScratch.
-func perSample[T Float](n int, newScratch func() []T, body func(n int, scratch []T)) {
+func perSample[T Float](n int, newScratch func(worker int) []T, body func(n int, scratch []T)) {
 	workers := min(workerCount(), n)
 	var wg sync.WaitGroup
 	for wi := 0; wi < workers; wi++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := newScratch()
+			s := newScratch(wi)
 			for i := n * wi / workers; i < n*(wi+1)/workers; i++ {
 				body(i, s)
 			}

@@ -124,14 +124,15 @@ type Builder struct {
 }
 
 type registry struct {
-	nodes  []*G.Node
-	vars   []*Var
-	byName map[string]*G.Node
+	scratch *scratch // shared by the graph's ops
+	nodes   []*G.Node
+	vars    []*Var
+	byName  map[string]*G.Node
 }
 
 // NewBuilder returns a Builder at the root scope of graph g.
 func NewBuilder(g *G.ExprGraph, s *Store) *Builder {
-	return &Builder{g: g, s: s, reg: &registry{byName: map[string]*G.Node{}}}
+	return &Builder{g: g, s: s, reg: &registry{byName: map[string]*G.Node{}, scratch: &scratch{}}}
 }
 
 // In returns a Builder for the sub-scope name.
