@@ -192,7 +192,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			}
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				cancel()
-				return res, fmt.Errorf("%w: loss is %v at epoch %d, batch %d (step %d); the last good checkpoint is %s — try a lower --lr", ErrDiverged, l, epoch+1, hdr.Batch, hdr.Step, filepath.Join(o.OutDir, "last.bin"))
+				last := "no checkpoint was written yet"
+				if _, err := os.Stat(filepath.Join(o.OutDir, "last.bin")); err == nil {
+					last = "the last good checkpoint, " + filepath.Join(o.OutDir, "last.bin") + ", is untouched"
+				}
+				return res, fmt.Errorf("%w: loss is %v at epoch %d, batch %d (step %d); %s; try a lower --lr", ErrDiverged, l, epoch+1, hdr.Batch+1, hdr.Step, last)
 			}
 			correct += c
 			seen += r.BatchSize

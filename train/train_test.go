@@ -224,3 +224,21 @@ func TestPlotMetrics(t *testing.T) {
 		t.Error("no metrics: no error")
 	}
 }
+
+// TestDivergenceStops: a NaN or infinite loss stops training with
+// ErrDiverged, and no checkpoint is written from the diverged state.
+func TestDivergenceStops(t *testing.T) {
+	dir := t.TempDir()
+	o := smallOptions(t, dir)
+	o.Recipe.LR, o.Recipe.WarmupEpochs, o.Recipe.WeightDecay = 1e30, 0, 0
+	_, err := Run(context.Background(), o)
+	if !errors.Is(err, ErrDiverged) {
+		t.Fatalf("error %v, want ErrDiverged", err)
+	}
+	t.Log(err)
+	if _, err := os.Stat(filepath.Join(dir, "last.bin")); err == nil {
+		if _, _, err := LoadModel(filepath.Join(dir, "last.bin"), 0); err != nil {
+			t.Fatalf("the checkpoint left behind does not load: %v", err)
+		}
+	}
+}

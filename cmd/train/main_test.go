@@ -1,10 +1,12 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // binary builds the command once per test run.
@@ -63,5 +65,81 @@ func TestSummary(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// fakeCIFAR writes a small dataset in the official binary layout.
+func fakeCIFAR(t *testing.T, n int) string {
+	root := t.TempDir()
+	dir := filepath.Join(root, "cifar-10-batches-bin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for f, name := range []string{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"} {
+		var b []byte
+		for i := 0; i < n; i++ {
+			b = append(b, byte(i%10))
+			for p := 0; p < 3072; p++ {
+				b = append(b, byte(p*7+i*13+f))
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// TestInterruptWritesCheckpoint sends SIGINT during training: the command
+// finishes the step, writes last.bin, exits 0, and --resume continues.
+func TestInterruptWritesCheckpoint(t *testing.T) {
+	bin := binary(t)
+	data := fakeCIFAR(t, 64)
+	out := t.TempDir()
+	args := []string{"--alpha", "0.25", "--resolution", "16", "--batch-size", "8", "--epochs", "50", "--data", data, "--no-download", "--out", out}
+	cmd := exec.Command(bin, args...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Interrupt once the first epoch has been checkpointed.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(filepath.Join(out, "last.bin")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no checkpoint after 2 minutes:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGINT: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "resume with --resume") {
+		t.Errorf("stdout lacks the resume hint:\n%s", stdout.String())
+	}
+	// Resume for one more epoch beyond the checkpoint.
+	res := exec.Command(bin, append(append([]string(nil), args...), "--resume", filepath.Join(out, "last.bin"))...)
+	done := make(chan error, 1)
+	var rerr strings.Builder
+	res.Stderr = &rerr
+	if err := res.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- res.Wait() }()
+	time.Sleep(2 * time.Second)
+	res.Process.Signal(os.Interrupt)
+	if err := <-done; err != nil {
+		t.Fatalf("resumed run: %v\n%s", err, rerr.String())
+	}
+	if !strings.Contains(rerr.String(), "resuming") {
+		t.Errorf("resumed run did not say it resumed:\n%s", rerr.String())
 	}
 }
