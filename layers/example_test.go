@@ -97,3 +97,26 @@ func Example() {
 	// variables: 17 learnable: 11
 	// loss went down: true
 }
+
+// A depthwise convolution with depth multiplier 2 and stride 2: each of the
+// 8 input channels gets two 3×3 kernels.
+func ExampleNewDepthwiseConv2D() {
+	g := G.NewGraph()
+	store, _ := layers.NewStore(tensor.Float32, 1)
+	b := layers.NewBuilder(g, store)
+	dw, err := layers.NewDepthwiseConv2D(b.In("dw"), layers.DepthwiseConfig{Channels: 8, Multiplier: 2, Stride: 2, Padding: layers.Pad(1)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(4, 8, 15, 16), G.WithName("x"))
+	y, err := dw.Fwd(x)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(y.Shape(), store.Var("dw/weight").Value.Shape())
+	_, err = dw.Fwd(G.NewTensor(g, tensor.Float32, 4, G.WithShape(4, 3, 15, 16), G.WithName("bad")))
+	fmt.Println(err)
+	// Output:
+	// (4, 16, 8, 8) (16, 1, 3, 3)
+	// depthwise conv dw: input shape (4, 3, 15, 16) has 3 channels, layer expects 8
+}
