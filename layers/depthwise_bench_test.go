@@ -69,11 +69,21 @@ func BenchmarkDepthwiseKernels(b *testing.B) {
 			k := make([]float32, c*9)
 			y := make([]float32, n*c*g.Ho*g.Wo)
 			dx := make([]float32, len(x))
-			for i := 0; i < b.N; i++ {
-				dwForward(g, y, x, k)
-				dwBackwardInput(g, dx, y, k)
-				dwBackwardKernel(g, k, x, y)
-			}
+			b.Run("forward", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					dwForward(g, y, x, k)
+				}
+			})
+			b.Run("input-grad", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					dwBackwardInput(g, dx, y, k)
+				}
+			})
+			b.Run("kernel-grad", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					dwBackwardKernel(g, k, x, y)
+				}
+			})
 		})
 	}
 }
