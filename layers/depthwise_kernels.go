@@ -11,6 +11,17 @@ package layers
 func dwForward[T Float](g geom, y, x, k []T) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
+	if is3x3s1(g) {
+		zero := make([]T, g.W)
+		parallelFor(g.N*g.O, 4, func(p0, p1 int) {
+			for p := p0; p < p1; p++ {
+				n, co := p/g.O, p%g.O
+				c := co / M
+				conv3x3s1(y[p*ohw:(p+1)*ohw], x[(n*g.C+c)*hw:(n*g.C+c+1)*hw], (*[9]T)(k[co*9:co*9+9]), g.H, g.W, zero)
+			}
+		})
+		return
+	}
 	lo, hi := tapRanges(g)
 	parallelFor(g.N*g.O, 4, func(p0, p1 int) {
 		for p := p0; p < p1; p++ {
@@ -100,6 +111,22 @@ func dwPlaneForward3s1[T Float](g geom, y, x, k []T) {
 func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
+	if is3x3s1(g) && M == 1 {
+		// The input gradient of a 3×3 stride-1 convolution is the same
+		// convolution of dy with the kernel rotated by 180°.
+		zero := make([]T, g.W)
+		parallelFor(g.N*g.C, 4, func(p0, p1 int) {
+			for p := p0; p < p1; p++ {
+				c := p % g.C
+				var r [9]T
+				for i := range r {
+					r[i] = k[c*9+8-i]
+				}
+				conv3x3s1(dx[p*hw:(p+1)*hw], dy[p*hw:(p+1)*hw], &r, g.H, g.W, zero)
+			}
+		})
+		return
+	}
 	lo, hi := tapRanges(g)
 	parallelFor(g.N*g.C, 4, func(p0, p1 int) {
 		for p := p0; p < p1; p++ {

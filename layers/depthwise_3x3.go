@@ -1,0 +1,46 @@
+package layers
+
+// Forward and input-gradient kernel for the full 3×3, stride-1, padding-1
+// depthwise convolution (most of MobileNet's depthwise layers). Each output row is computed in one pass
+// from three input rows, a zero row standing in for the padding above and
+// below, so every output is loaded and stored once.
+
+func is3x3s1(g geom) bool {
+	return is3s1(g) && g.KH == 3 && g.SH == 1 && g.PT == 1 && g.Ho == g.H
+}
+
+// rows3 returns input rows oy−1, oy, oy+1 of a plane, zero outside.
+func rows3[T Float](x []T, oy, h, w int, zero []T) (a, b, c []T) {
+	a, b, c = zero, x[oy*w:(oy+1)*w], zero
+	if oy > 0 {
+		a = x[(oy-1)*w : oy*w]
+	}
+	if oy+1 < h {
+		c = x[(oy+1)*w : (oy+2)*w]
+	}
+	return a, b, c
+}
+
+// conv3x3s1 writes y = x ⋆ k (cross-correlation, padding 1) for one plane;
+// with k rotated by 180° it is the input gradient of the same convolution.
+func conv3x3s1[T Float](y, x []T, k *[9]T, h, w int, zero []T) {
+	k0, k1, k2, k3, k4, k5, k6, k7, k8 := k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8]
+	for oy := 0; oy < h; oy++ {
+		a, b, c := rows3(x, oy, h, w, zero)
+		yr := y[oy*w : (oy+1)*w]
+		yr[0] = k1*a[0] + k2*a[1] + k4*b[0] + k5*b[1] + k7*c[0] + k8*c[1]
+		n := w - 2
+		a0, a1, a2 := a[0:n], a[1:n+1], a[2:n+2]
+		b0, b1, b2 := b[0:n], b[1:n+1], b[2:n+2]
+		c0, c1, c2 := c[0:n], c[1:n+1], c[2:n+2]
+		mid := yr[1 : n+1]
+		// Reslicing to len(mid) lets the compiler drop the bounds checks.
+		a0, a1, a2 = a0[:len(mid)], a1[:len(mid)], a2[:len(mid)]
+		b0, b1, b2 = b0[:len(mid)], b1[:len(mid)], b2[:len(mid)]
+		c0, c1, c2 = c0[:len(mid)], c1[:len(mid)], c2[:len(mid)]
+		for i := range mid {
+			mid[i] = k0*a0[i] + k1*a1[i] + k2*a2[i] + k3*b0[i] + k4*b1[i] + k5*b2[i] + k6*c0[i] + k7*c1[i] + k8*c2[i]
+		}
+		yr[w-1] = k0*a[w-2] + k1*a[w-1] + k3*b[w-2] + k4*b[w-1] + k6*c[w-2] + k7*c[w-1]
+	}
+}
