@@ -280,14 +280,25 @@ func dwPlaneBackwardKernel3s1[T Float](g geom, acc, x, dy []T) {
 			s2 += dr[0] * xr[1]
 			mid := dr[1 : W-1]
 			xa, xb, xc := xr[0:W-2], xr[1:W-1], xr[2:W]
-			_ = xa[len(mid)-1]
-			_ = xb[len(mid)-1]
-			_ = xc[len(mid)-1]
-			for i, d := range mid {
-				s0 += d * xa[i]
-				s1 += d * xb[i]
-				s2 += d * xc[i]
+			xa, xb, xc = xa[:len(mid)], xb[:len(mid)], xc[:len(mid)]
+			// Two sums per tap halve the add-latency chains.
+			var t0, t1, t2 T
+			i := 0
+			for ; i+1 < len(mid); i += 2 {
+				d0, d1 := mid[i], mid[i+1]
+				s0 += d0 * xa[i]
+				s1 += d0 * xb[i]
+				s2 += d0 * xc[i]
+				t0 += d1 * xa[i+1]
+				t1 += d1 * xb[i+1]
+				t2 += d1 * xc[i+1]
 			}
+			if i < len(mid) {
+				s0 += mid[i] * xa[i]
+				s1 += mid[i] * xb[i]
+				s2 += mid[i] * xc[i]
+			}
+			s0, s1, s2 = s0+t0, s1+t1, s2+t2
 			s0 += dr[W-1] * xr[W-2]
 			s1 += dr[W-1] * xr[W-1]
 		}
