@@ -22,21 +22,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gomobilenet/mobilenet/blas"
+	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/train"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if err == flag.ErrHelp {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("bench", run) }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -60,12 +52,7 @@ func run(args []string) error {
 	if *batch <= 0 || *evalBatch <= 0 || *threads <= 0 || *steps <= 0 {
 		return fmt.Errorf("--batch, --eval-batch, --threads and --steps must be positive")
 	}
-	impl, err := layers.ParseDepthwiseImpl(*depthwise)
-	if err != nil {
-		return err
-	}
-	runtime.GOMAXPROCS(*threads)
-	backend, err := blas.Use(*blasName)
+	backend, impl, err := cli.Compute(*threads, *blasName, *depthwise)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -19,21 +18,12 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/gomobilenet/mobilenet/blas"
+	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/data"
-	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/train"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "eval:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("eval", run) }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
@@ -69,12 +59,7 @@ func run(args []string) error {
 	if *batch <= 0 || *limit < 0 || *threads <= 0 {
 		return fmt.Errorf("--batch-size, --threads must be positive and --limit non-negative")
 	}
-	impl, err := layers.ParseDepthwiseImpl(*depthwise)
-	if err != nil {
-		return err
-	}
-	runtime.GOMAXPROCS(*threads)
-	backend, err := blas.Use(*blasName)
+	backend, impl, err := cli.Compute(*threads, *blasName, *depthwise)
 	if err != nil {
 		return err
 	}

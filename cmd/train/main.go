@@ -12,29 +12,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"runtime"
 
-	"github.com/gomobilenet/mobilenet/blas"
+	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/data"
-	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/train"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "train:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("train", run) }
 
 func run(args []string) error {
 	def := train.DefaultRecipe()
@@ -90,13 +80,6 @@ func run(args []string) error {
 	if cfg.Name != "cifar10" {
 		return fmt.Errorf("--config %s: training runs on CIFAR-10 only (use --summary to inspect it)", cfg.Name)
 	}
-	impl, err := layers.ParseDepthwiseImpl(*depthwise)
-	if err != nil {
-		return err
-	}
-	if *threads < 1 {
-		return fmt.Errorf("--threads %d: must be positive", *threads)
-	}
 	if *limit < 0 {
 		return fmt.Errorf("--limit %d: must not be negative", *limit)
 	}
@@ -105,8 +88,7 @@ func run(args []string) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	runtime.GOMAXPROCS(*threads)
-	backend, err := blas.Use(*blasName)
+	backend, impl, err := cli.Compute(*threads, *blasName, *depthwise)
 	if err != nil {
 		return err
 	}

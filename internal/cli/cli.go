@@ -1,0 +1,44 @@
+// Package cli holds what the commands share: the exit convention and the
+// compute set-up (threads, BLAS backend, depthwise implementation).
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/gomobilenet/mobilenet/blas"
+	"github.com/gomobilenet/mobilenet/layers"
+)
+
+// Main runs a command: -h exits 0, an error prints one line "name: error"
+// on standard error and exits 1.
+func Main(name string, run func(args []string) error) {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+// Compute sets the number of threads and the BLAS backend and parses the
+// depthwise implementation; it returns the backend's name.
+func Compute(threads int, blasName, depthwise string) (string, layers.DepthwiseImpl, error) {
+	impl, err := layers.ParseDepthwiseImpl(depthwise)
+	if err != nil {
+		return "", 0, err
+	}
+	if threads < 1 {
+		return "", 0, fmt.Errorf("--threads %d: must be positive", threads)
+	}
+	runtime.GOMAXPROCS(threads)
+	backend, err := blas.Use(blasName)
+	if err != nil {
+		return "", 0, err
+	}
+	return backend, impl, nil
+}
