@@ -18,8 +18,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/train"
 )
 

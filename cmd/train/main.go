@@ -18,8 +18,8 @@ import (
 	"os/signal"
 	"runtime"
 
-	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/train"
 )
