@@ -127,7 +127,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if o.Recipe.Epochs > r.Epochs { // allow extending a finished run
 			r.Epochs = o.Recipe.Epochs
 		}
-		fmt.Fprintf(logw, "resuming %s at epoch %d, batch %d (step %d)\n", o.Resume, h.Epoch, h.Batch, h.Step)
+		fmt.Fprintf(logw, "resuming %s at epoch %d, batch %d (step %d); model and recipe from the checkpoint\n", o.Resume, h.Epoch, h.Batch, h.Step)
 	} else {
 		var err error
 		if m, err = model.New(o.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise}); err != nil {

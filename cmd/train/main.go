@@ -50,7 +50,7 @@ func run(args []string) error {
 		out        = fs.String("out", "checkpoints", "output folder for checkpoints and logs")
 		seed       = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation)")
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
-		resume     = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin)")
+		resume     = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin); the model and recipe come from it, --epochs may extend it")
 		limit      = fs.Int("limit", 0, "use only the first N images of each split (0 = all)")
 		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
