@@ -64,7 +64,7 @@ func NewSeparableBlock(b *Builder, cfg SeparableConfig) (*SeparableBlock, error)
 // Learnables returns the block's learnable nodes.
 func (s *SeparableBlock) Learnables() G.Nodes {
 	var r G.Nodes
-	for _, l := range []interface{ Learnables() G.Nodes }{s.DW, s.DWBN, s.PW, s.PWBN} {
+	for _, l := range s.layers() {
 		r = append(r, l.Learnables()...)
 	}
 	return r
@@ -74,12 +74,12 @@ func (s *SeparableBlock) Learnables() G.Nodes {
 func (s *SeparableBlock) Fwd(x *G.Node) (*G.Node, error) {
 	y := x
 	var err error
-	for _, l := range []interface {
-		Fwd(*G.Node) (*G.Node, error)
-	}{s.DW, s.DWBN, s.PW, s.PWBN} {
+	for _, l := range s.layers() {
 		if y, err = l.Fwd(y); err != nil {
 			return nil, fmt.Errorf("separable block: %w", err)
 		}
 	}
 	return y, nil
 }
+
+func (s *SeparableBlock) layers() []Layer { return []Layer{s.DW, s.DWBN, s.PW, s.PWBN} }
