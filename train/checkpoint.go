@@ -30,9 +30,10 @@ import (
 // buffer of the param of the same name). A reader needs only the header and
 // the offsets; for instance in Python:
 //
-//	import json, struct, numpy as np
+//	import json, struct, zlib, numpy as np
 //	b = open("best.bin", "rb").read()
 //	assert b[:8] == b"MNETCKPT"
+//	assert struct.unpack("<I", b[-4:])[0] == zlib.crc32(b[:-4])
 //	hlen = struct.unpack("<I", b[12:16])[0]
 //	hdr = json.loads(b[16:16 + hlen])
 //	base = 16 + hlen
