@@ -37,7 +37,8 @@ func run(args []string) error {
 		batch     = fs.Int("batch", 128, "training batch size")
 		evalBatch = fs.Int("eval-batch", 256, "inference batch size")
 		threads   = fs.Int("threads", runtime.NumCPU(), "CPU threads")
-		steps     = fs.Int("steps", 10, "timed steps (after 3 warm-up steps)")
+		steps     = fs.Int("steps", 10, "timed steps")
+		warmup    = fs.Int("warmup", 3, "untimed warm-up steps before them")
 		blasName  = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
 		depthwise = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		modes     = fs.String("mode", "train,eval", "what to time: train, eval or both")
@@ -49,8 +50,8 @@ func run(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if *batch <= 0 || *evalBatch <= 0 || *threads <= 0 || *steps <= 0 {
-		return fmt.Errorf("--batch, --eval-batch, --threads and --steps must be positive")
+	if *batch <= 0 || *evalBatch <= 0 || *threads <= 0 || *steps <= 0 || *warmup < 0 {
+		return fmt.Errorf("--batch, --eval-batch, --threads and --steps must be positive, --warmup not negative")
 	}
 	backend, impl, err := cli.Compute(*threads, *blasName, *depthwise)
 	if err != nil {
@@ -89,7 +90,7 @@ func run(args []string) error {
 				return err
 			}
 			x, y := randomBatch(rng, *batch, cfg.Resolution)
-			t, err := timed(*steps, func() error { _, _, err := tr.Step(x, y, 0.01); return err })
+			t, err := timed(*warmup, *steps, func() error { _, _, err := tr.Step(x, y, 0.01); return err })
 			tr.Close()
 			if err != nil {
 				return err
@@ -102,7 +103,7 @@ func run(args []string) error {
 				return err
 			}
 			x, _ := randomBatch(rng, *evalBatch, cfg.Resolution)
-			t, err := timed(*steps, func() error { _, err := ev.Logits(x); return err })
+			t, err := timed(*warmup, *steps, func() error { _, err := ev.Logits(x); return err })
 			ev.Close()
 			if err != nil {
 				return err
@@ -125,9 +126,9 @@ func randomBatch(r *rand.Rand, n, res int) ([]float32, []int) {
 	return x, y
 }
 
-// timed runs f 3 times to warm up, then steps times, and returns the median.
-func timed(steps int, f func() error) (float64, error) {
-	for i := 0; i < 3; i++ {
+// timed runs f warmup times, then steps times, and returns the median.
+func timed(warmup, steps int, f func() error) (float64, error) {
+	for i := 0; i < warmup; i++ {
 		if err := f(); err != nil {
 			return 0, err
 		}
