@@ -3,7 +3,6 @@ package layers
 import (
 	"fmt"
 
-	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -125,5 +124,3 @@ func colRange(k, s, pad, w, wo int) (int, int) {
 	}
 	return lo, hi
 }
-
-func shapeOf(n *G.Node) tensor.Shape { return n.Shape() }

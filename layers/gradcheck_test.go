@@ -1,7 +1,6 @@
 package layers
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -137,5 +136,3 @@ func maxAbsDiff(a, b []float64) float64 {
 	}
 	return m
 }
-
-func shapeName(s ...int) string { return fmt.Sprint(s) }
