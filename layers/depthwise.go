@@ -95,7 +95,9 @@ func NewDepthwiseConv2D(b *Builder, cfg DepthwiseConfig) (*DepthwiseConv2D, erro
 	o, k := cfg.Channels*cfg.Multiplier, cfg.Kernel
 	var err error
 	// fan_out of a depthwise kernel is M·K·K (torchvision's kaiming_normal_, mode fan_out).
-	if l.weight, err = b.param("weight", tensor.Shape{o, 1, k, k}, true, heNormal(cfg.Multiplier*k*k)); err != nil {
+	// No weight decay: the paper (Howard et al., 2017, section 4) puts "very
+	// little or no weight decay" on depthwise filters, which have few parameters.
+	if l.weight, err = b.param("weight", tensor.Shape{o, 1, k, k}, false, heNormal(cfg.Multiplier*k*k)); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if cfg.Bias {

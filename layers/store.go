@@ -28,7 +28,7 @@ type Var struct {
 	Name      string        // hierarchical, e.g. "block3/pw/bn/scale"
 	Value     *tensor.Dense // shared by every graph built over the Store
 	Learnable bool          // trained by the optimizer
-	Decay     bool          // weight decay applies (conv and dense weights, not BN parameters nor biases)
+	Decay     bool          // weight decay applies (conv and dense weights; not depthwise filters, BN parameters nor biases)
 }
 
 // Store holds the variables of a model by name, the mode switch, the dtype

@@ -33,13 +33,16 @@ type Recipe struct {
 	Nesterov     bool    `json:"nesterov"`
 	WeightDecay  float64 `json:"weight_decay"`
 	WarmupEpochs float64 `json:"warmup_epochs"`
-	Augment      bool    `json:"augment"`
-	Seed         uint64  `json:"seed"`
+	// LabelSmoothing ε trains against (1−ε)·one-hot + ε/K (Szegedy et al.,
+	// 2016); evaluation always uses the plain labels.
+	LabelSmoothing float64 `json:"label_smoothing"`
+	Augment        bool    `json:"augment"`
+	Seed           uint64  `json:"seed"`
 }
 
 // DefaultRecipe is the recipe cmd/train uses.
 func DefaultRecipe() Recipe {
-	return Recipe{Epochs: 30, BatchSize: 128, EvalBatch: 250, LR: 0.1, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, WarmupEpochs: 1, Augment: true, Seed: 1}
+	return Recipe{Epochs: 40, BatchSize: 128, EvalBatch: 250, LR: 0.1, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Seed: 1}
 }
 
 // Validate reports what is wrong with the recipe.
@@ -59,6 +62,8 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("weight decay %g: must not be negative", r.WeightDecay)
 	case r.WarmupEpochs < 0:
 		return fmt.Errorf("warm-up %g epochs: must not be negative", r.WarmupEpochs)
+	case !(r.LabelSmoothing >= 0 && r.LabelSmoothing < 1):
+		return fmt.Errorf("label smoothing %g: must be in [0, 1)", r.LabelSmoothing)
 	}
 	return nil
 }
@@ -149,6 +154,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	tr.LabelSmoothing = r.LabelSmoothing
 	defer tr.Close()
 	eval, err := NewEvaluator(m, r.EvalBatch)
 	if err != nil {
@@ -288,6 +294,9 @@ type Trainer struct {
 	lossV, logitsV G.Value
 	onehot         []float32
 	grads          []*tensor.Dense
+	// LabelSmoothing ε in [0, 1): the loss is taken against
+	// (1−ε)·one-hot + ε/K instead of the one-hot labels.
+	LabelSmoothing float64
 }
 
 // NewTrainer builds the training graph for the given batch size.
@@ -331,12 +340,11 @@ func (t *Trainer) Step(x []float32, y []int, lr float64) (float64, int, error) {
 	if len(x) != t.net.Input.Shape().TotalSize() || len(y) < batch {
 		return 0, 0, fmt.Errorf("batch of %d values and %d labels, want %v and %d", len(x), len(y), t.net.Input.Shape(), batch)
 	}
-	clear(t.onehot)
-	for i := 0; i < batch; i++ {
-		if y[i] < 0 || y[i] >= k {
-			return 0, 0, fmt.Errorf("label %d outside [0, %d)", y[i], k)
-		}
-		t.onehot[i*k+y[i]] = 1
+	if !(t.LabelSmoothing >= 0 && t.LabelSmoothing < 1) {
+		return 0, 0, fmt.Errorf("label smoothing %g: must be in [0, 1)", t.LabelSmoothing)
+	}
+	if err := smoothTargets(t.onehot, y[:batch], k, t.LabelSmoothing); err != nil {
+		return 0, 0, err
 	}
 	if err := G.Let(t.net.Input, tensor.New(tensor.WithShape(t.net.Input.Shape()...), tensor.WithBacking(x))); err != nil {
 		return 0, 0, err
@@ -370,4 +378,21 @@ func (t *Trainer) Step(x []float32, y []int, lr float64) (float64, int, error) {
 		return l, correct, nil
 	}
 	return l, correct, t.opt.Step(lr, t.vars, t.grads)
+}
+
+// smoothTargets writes the training targets of labels y into dst (len(y)×k):
+// (1−eps)·one-hot + eps/k.
+func smoothTargets(dst []float32, y []int, k int, eps float64) error {
+	off := float32(eps / float64(k))
+	on := float32(1-eps) + off
+	for i := range dst {
+		dst[i] = off
+	}
+	for i, c := range y {
+		if c < 0 || c >= k {
+			return fmt.Errorf("label %d outside [0, %d)", c, k)
+		}
+		dst[i*k+c] = on
+	}
+	return nil
 }

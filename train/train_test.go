@@ -242,3 +242,72 @@ func TestDivergenceStops(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelSmoothing: the targets are (1−ε)·one-hot + ε/K, the loss is
+// affine in ε (L(ε) = (1−ε)·CE + ε·mean −log p), and the recipe's
+// weight decay skips depthwise filters (the paper's advice) but not the
+// pointwise ones.
+func TestLabelSmoothing(t *testing.T) {
+	dst := make([]float32, 2*4)
+	if err := smoothTargets(dst, []int{1, 3}, 4, 0.2); err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{0.05, 0.85, 0.05, 0.05, 0.05, 0.05, 0.05, 0.85}
+	for i := range want {
+		if abs32(dst[i]-want[i]) > 1e-7 {
+			t.Fatalf("targets %v, want %v", dst, want)
+		}
+	}
+	if err := smoothTargets(dst, []int{1, 4}, 4, 0); err == nil {
+		t.Error("label 4 of 4 classes: no error")
+	}
+
+	cfg := model.CIFAR10(0.25)
+	cfg.Resolution = 16
+	m, err := model.New(cfg, model.Options{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range m.Store.Vars() {
+		switch {
+		case strings.HasSuffix(v.Name, "/dw/weight") && v.Decay:
+			t.Errorf("%s: weight decay on a depthwise filter", v.Name)
+		case strings.HasSuffix(v.Name, "/pw/weight") && !v.Decay:
+			t.Errorf("%s: no weight decay on a pointwise filter", v.Name)
+		}
+	}
+	const batch = 6
+	tr, err := NewTrainer(m, batch, NewSGD(0, 0, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	ds := learnable(batch, 5)
+	x := make([]float32, batch*3*16*16)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	y := make([]int, batch)
+	for i := range y {
+		y[i] = int(ds.Labels[i])
+	}
+	loss := func(eps float64) float64 {
+		tr.LabelSmoothing = eps
+		l, _, err := tr.Step(x, y, 0) // lr 0: the weights stay put
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l0, l5, l1 := loss(0), loss(0.5), loss(0.1)
+	if want := l0 + 0.2*(l5-l0); abs64(l1-want) > 1e-5 {
+		t.Errorf("L(0.1) = %v, want %v from L(0) = %v and L(0.5) = %v", l1, want, l0, l5)
+	}
+	if !(l5 > l0) {
+		t.Errorf("smoothing did not raise the loss of a random net: %v vs %v", l5, l0)
+	}
+	if _, _, err := (func() (float64, int, error) { tr.LabelSmoothing = 1; return tr.Step(x, y, 0) })(); err == nil {
+		t.Error("label smoothing 1: no error")
+	}
+}

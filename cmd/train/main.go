@@ -44,7 +44,8 @@ func run(args []string) error {
 		lr         = fs.Float64("lr", def.LR, "peak learning rate (after a linear warm-up, cosine decay to 0)")
 		warmup     = fs.Float64("warmup", def.WarmupEpochs, "warm-up epochs")
 		momentum   = fs.Float64("momentum", def.Momentum, "Nesterov momentum")
-		wd         = fs.Float64("weight-decay", def.WeightDecay, "weight decay on conv and dense weights (not BatchNorm parameters nor biases)")
+		smoothing  = fs.Float64("label-smoothing", def.LabelSmoothing, "label smoothing ε in [0, 1): train against (1−ε)·one-hot + ε/10")
+		wd         = fs.Float64("weight-decay", def.WeightDecay, "weight decay on conv and dense weights (not depthwise filters, BatchNorm parameters nor biases)")
 		noAugment  = fs.Bool("no-augment", false, "disable random crop and flip")
 		dataDir    = fs.String("data", "./data", "folder holding (or to receive) cifar-10-batches-bin")
 		out        = fs.String("out", "checkpoints", "output folder for checkpoints and logs")
@@ -84,7 +85,7 @@ func run(args []string) error {
 		return fmt.Errorf("--limit %d: must not be negative", *limit)
 	}
 	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, Momentum: *momentum, Nesterov: true,
-		WeightDecay: *wd, WarmupEpochs: *warmup, Augment: !*noAugment, Seed: *seed}
+		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Seed: *seed}
 	if err := r.Validate(); err != nil {
 		return err
 	}
