@@ -223,21 +223,10 @@ func bnForward[T Float](k bnKernel, training bool, y, x, scale, bias, runMean, r
 
 // sumSq returns Σ(x−s) and Σ(x−s)².
 func sumSq[T Float](x []T, s T) (float64, float64) {
-	var a0, a1, q0, q1 T
-	i := 0
-	for ; i+2 <= len(x); i += 2 {
-		d0, d1 := x[i]-s, x[i+1]-s
-		a0 += d0
-		a1 += d1
-		q0 += d0 * d0
-		q1 += d1 * d1
+	if x32, ok := any(x).([]float32); ok {
+		return sumSq32(x32, float32(s))
 	}
-	for ; i < len(x); i++ {
-		d := x[i] - s
-		a0 += d
-		q0 += d * d
-	}
-	return float64(a0) + float64(a1), float64(q0) + float64(q1)
+	return sumSqGo(x, s)
 }
 
 func affineAct[T Float](act Activation, y, x []T, a, b T) {
@@ -272,45 +261,50 @@ func affineAct[T Float](act Activation, y, x []T, a, b T) {
 	}
 }
 
-// maskedSums copies dy into g, zeroed where the activation (at a·x+b) has no
-// gradient, and returns Σg and Σg·(x−m).
-func maskedSums[T Float](act Activation, g, x, dy []T, a, b, m T) (T, T) {
-	if g32, ok := any(g).([]float32); ok && act == ReLU {
-		s0, s1 := maskedSumsReLU32(g32, any(x).([]float32), any(dy).([]float32), float32(a), float32(b), float32(m))
-		return T(s0), T(s1)
-	}
-	g, dy = g[:len(x)], dy[:len(x)]
-	var s0, s1 T
+// gradMask is the activation's gradient mask at z = a·x+b: whether dy
+// passes (ReLU: z > 0; ReLU6: 0 < z < 6; Linear: always).
+func gradMask[T Float](act Activation, z T) bool {
 	switch act {
 	case ReLU:
-		for j, v := range x {
-			d := dy[j]
-			if a*v+b <= 0 {
-				d = 0
-			}
-			g[j] = d
-			s0 += d
-			s1 += d * (v - m)
-		}
+		return z > 0
 	case ReLU6:
-		for j, v := range x {
-			d := dy[j]
-			if z := a*v + b; z <= 0 || z >= 6 {
-				d = 0
-			}
-			g[j] = d
-			s0 += d
-			s1 += d * (v - m)
-		}
-	default:
-		for j, v := range x {
-			d := dy[j]
-			g[j] = d
-			s0 += d
-			s1 += d * (v - m)
+		return z > 0 && z < 6
+	}
+	return true
+}
+
+// bnSums returns Σg and Σg·(x−m) for g = dy through the activation's
+// gradient at a·x+b.
+func bnSums[T Float](act Activation, x, dy []T, a, b, m T) (float64, float64) {
+	if x32, ok := any(x).([]float32); ok && act == ReLU {
+		return reluSums32(x32, any(dy).([]float32), float32(a), float32(b), float32(m))
+	}
+	dy = dy[:len(x)]
+	var s0, s1 T
+	for j, v := range x {
+		if gradMask(act, a*v+b) {
+			s0 += dy[j]
+			s1 += dy[j] * (v - m)
 		}
 	}
-	return s0, s1
+	return float64(s0), float64(s1)
+}
+
+// bnApply writes dx = a·(g − k1 − (x−m)·k2), g = dy through the
+// activation's gradient at a·x+b.
+func bnApply[T Float](act Activation, dx, x, dy []T, a, b, m, k1, k2 T) {
+	if x32, ok := any(x).([]float32); ok && act == ReLU {
+		reluApply32(any(dx).([]float32), x32, any(dy).([]float32), float32(a), float32(b), float32(m), float32(k1), float32(k2))
+		return
+	}
+	dx, dy = dx[:len(x)], dy[:len(x)]
+	for j, v := range x {
+		var g T
+		if gradMask(act, a*v+b) {
+			g = dy[j]
+		}
+		dx[j] = a * (g - k1 - (v-m)*k2)
+	}
 }
 
 // bnBackward computes dx and leaves Σdy' and Σdy'·x̂ (the bias and scale
@@ -324,37 +318,27 @@ func bnBackward[T Float](k bnKernel, dx, x, scale, bias, dy []T) {
 		b[c] = T(float64(bias[c]) - float64(scale[c])*st.invstd[c]*st.mean[c])
 		m[c] = T(st.mean[c])
 	}
-	// Pass 1: dy' into dx (as scratch), and the two sums.
+	// Pass 1 (reads only): Σdy' and Σdy'·(x−mean).
 	sdy, sdyx := planeSums(k, func(p, c int) (float64, float64) {
-		s0, s1 := maskedSums(k.cfg.Activation, dx[p*k.inner:(p+1)*k.inner], x[p*k.inner:(p+1)*k.inner], dy[p*k.inner:(p+1)*k.inner], a[c], b[c], m[c])
-		return float64(s0), float64(s1)
+		return bnSums(k.cfg.Activation, x[p*k.inner:(p+1)*k.inner], dy[p*k.inner:(p+1)*k.inner], a[c], b[c], m[c])
 	})
 	c1, c2 := make([]T, k.c), make([]T, k.c)
 	for c := 0; c < k.c; c++ {
 		sdyx[c] *= st.invstd[c] // Σ dy'·x̂
 		st.sumDy[c], st.sumDyXhat[c] = sdy[c], sdyx[c]
-		c1[c] = T(sdy[c] / count)
-		c2[c] = T(sdyx[c] / count * st.invstd[c])
+		if st.training {
+			c1[c] = T(sdy[c] / count)
+			c2[c] = T(sdyx[c] / count * st.invstd[c])
+		}
 	}
 	// Pass 2: dx = scale·invstd·(dy' − Σdy'/M − x̂·Σdy'x̂/M) in training;
-	// scale·invstd·dy' in inference (the statistics are constants there).
-	training := st.training
+	// scale·invstd·dy' in inference (the statistics are constants there:
+	// c1 = c2 = 0).
 	parallelFor(k.n*k.c, max(1, 4096/max(k.inner, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			c := p % k.c
-			gs, xs := dx[p*k.inner:(p+1)*k.inner], x[p*k.inner:(p+1)*k.inner]
-			ac := a[c]
-			if !training {
-				for j := range gs {
-					gs[j] *= ac
-				}
-				continue
-			}
-			mc, k1, k2 := m[c], c1[c], c2[c]
-			gs = gs[:len(xs)]
-			for j, v := range xs {
-				gs[j] = ac * (gs[j] - k1 - (v-mc)*k2)
-			}
+			lo, hi := p*k.inner, (p+1)*k.inner
+			bnApply(k.cfg.Activation, dx[lo:hi], x[lo:hi], dy[lo:hi], a[c], b[c], m[c], c1[c], c2[c])
 		}
 	})
 }

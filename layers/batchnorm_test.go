@@ -159,36 +159,3 @@ func TestActivationGradients(t *testing.T) {
 	}
 }
 
-// TestReLU32MatchesReference checks the branch-free float32 kernels.
-func TestReLU32MatchesReference(t *testing.T) {
-	r := rand.New(rand.NewPCG(4, 4))
-	x := make([]float32, 1001)
-	dy := make([]float32, len(x))
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
-		dy[i] = float32(r.NormFloat64())
-	}
-	x[3], x[4] = 0, float32(math.Copysign(0, -1)) // a·x+b = ±0 with a=1, b=0
-	y := make([]float32, len(x))
-	g := make([]float32, len(x))
-	for _, ab := range [][2]float32{{1, 0}, {0.7, -0.2}, {-1.3, 0.4}} {
-		affineReLU32(y, x, ab[0], ab[1])
-		s0, s1 := maskedSumsReLU32(g, x, dy, ab[0], ab[1], 0.1)
-		var w0, w1 float32
-		for i, v := range x {
-			z := ab[0]*v + ab[1]
-			want, wg := float32(0), float32(0)
-			if z > 0 {
-				want, wg = z, dy[i]
-			}
-			if y[i] != want || g[i] != wg {
-				t.Fatalf("a,b=%v x=%v: y=%v g=%v, want %v %v", ab, v, y[i], g[i], want, wg)
-			}
-			w0 += wg
-			w1 += wg * (v - 0.1)
-		}
-		if math.Abs(float64(s0-w0)) > 1e-4 || math.Abs(float64(s1-w1)) > 1e-4 {
-			t.Errorf("sums %v %v, want %v %v", s0, s1, w0, w1)
-		}
-	}
-}

@@ -266,6 +266,33 @@ func dwPlaneBackwardInput3s1[T Float](g geom, dx, dy, k []T) {
 // one pass over a pair of rows.
 func dwPlaneBackwardKernel3s1[T Float](g geom, acc, x, dy []T) {
 	W := g.W
+	if acc32, ok := any(acc).([]float32); ok && haveAVX2 && is3x3s1(g) {
+		x32, dy32 := any(x).([]float32), any(dy).([]float32)
+		h := g.H
+		_, _, _ = acc32[8], x32[h*W-1], dy32[h*W-1] // the assembly trusts these lengths
+		var zero [64]float32
+		z := zero[:]
+		if W > len(zero) {
+			z = make([]float32, W)
+		}
+		kgrad3x3s1AVX2((*[9]float32)(acc32), dy32, x32, h, W, z)
+		// The edge columns: output column 0 meets taps 1, 2 (x[0], x[1]);
+		// column W−1 taps 0, 1 (x[W−2], x[W−1]).
+		for oy := 0; oy < h; oy++ {
+			d0, d1 := dy32[oy*W], dy32[oy*W+W-1]
+			for ky := 0; ky < 3; ky++ {
+				iy := oy - 1 + ky
+				if iy < 0 || iy >= h {
+					continue
+				}
+				xr := x32[iy*W : (iy+1)*W]
+				acc32[ky*3] += d1 * xr[W-2]
+				acc32[ky*3+1] += d0*xr[0] + d1*xr[W-1]
+				acc32[ky*3+2] += d0 * xr[1]
+			}
+		}
+		return
+	}
 	for ky := 0; ky < g.KH; ky++ {
 		var s0, s1, s2 T
 		for oy := 0; oy < g.Ho; oy++ {

@@ -195,3 +195,43 @@ func f64s(x []float32) []float64 {
 	}
 	return r
 }
+
+// TestDepthwiseFloat32MatchesFloat64 holds the float32 kernels (which take
+// the AVX2 assembly where the CPU has it) to the float64 ones (which the
+// finite-difference checks cover): forward, input gradient and kernel
+// gradient, over the test cases and 3×3 stride-1 planes of every width
+// from 3 to 21 (each tail length of the vector loops) and 32.
+func TestDepthwiseFloat32MatchesFloat64(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 3))
+	cases := append([]dwCase(nil), dwCases...)
+	for w := 3; w <= 21; w++ {
+		cases = append(cases, dwCase{2, 3, 1 + w%5, w, 1, 3, 1, Pad(1), false})
+	}
+	cases = append(cases, dwCase{1, 2, 32, 32, 1, 3, 1, Pad(1), false}, dwCase{1, 1, 1, 40, 1, 3, 1, Pad(1), false})
+	for _, c := range cases {
+		g, err := resolveGeom("t", tensor.Shape{c.n, c.c, c.h, c.w}, c.c, c.c*c.m, c.k, c.k, c.s, c.s, c.pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := f64s(f32s(randDense(r, c.n, c.c, c.h, c.w).Data().([]float64)))
+		k := f64s(f32s(randDense(r, c.c*c.m, c.k*c.k).Data().([]float64)))
+		dy := f64s(f32s(randDense(r, g.N, g.O, g.Ho, g.Wo).Data().([]float64)))
+		y, dx, dk := make([]float64, len(dy)), make([]float64, len(x)), make([]float64, len(k))
+		dwForward(g, y, x, k)
+		dwBackwardInput(g, dx, dy, k)
+		dwBackwardKernel(g, dk, x, dy)
+		y32, dx32, dk32 := make([]float32, len(dy)), make([]float32, len(x)), make([]float32, len(k))
+		dwForward(g, y32, f32s(x), f32s(k))
+		dwBackwardInput(g, dx32, f32s(dy), f32s(k))
+		dwBackwardKernel(g, dk32, f32s(x), f32s(dy))
+		for _, p := range []struct {
+			what      string
+			got, want []float64
+			tol       float64
+		}{{"forward", f64s(y32), y, 1e-4}, {"input gradient", f64s(dx32), dx, 1e-4}, {"kernel gradient", f64s(dk32), dk, 1e-3}} {
+			if d := maxAbsDiff(p.got, p.want); d > p.tol {
+				t.Errorf("%v: float32 %s differs from float64 by %g", c, p.what, d)
+			}
+		}
+	}
+}

@@ -1,0 +1,253 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX2 + FMA kernels of the 3×3, stride-1, padding-1 depthwise convolution
+// (see conv3x3s1 and dwPlaneBackwardKernel3s1 for the Go versions they must
+// match). They cover the interior columns 1 … w−2 of every row of one plane;
+// the Go callers add the two edge columns. Rows above and below the plane
+// read the zero row. A row's last n mod 8 columns use masked loads and
+// stores, so nothing outside the slices is touched.
+
+// lanes<>: eight −1 then eight 0; 32 bytes from lanes<>+4·(8−r) is a mask
+// of r leading lanes.
+DATA lanes<>+0(SB)/4, $0xffffffff
+DATA lanes<>+4(SB)/4, $0xffffffff
+DATA lanes<>+8(SB)/4, $0xffffffff
+DATA lanes<>+12(SB)/4, $0xffffffff
+DATA lanes<>+16(SB)/4, $0xffffffff
+DATA lanes<>+20(SB)/4, $0xffffffff
+DATA lanes<>+24(SB)/4, $0xffffffff
+DATA lanes<>+28(SB)/4, $0xffffffff
+DATA lanes<>+32(SB)/4, $0
+DATA lanes<>+36(SB)/4, $0
+DATA lanes<>+40(SB)/4, $0
+DATA lanes<>+44(SB)/4, $0
+DATA lanes<>+48(SB)/4, $0
+DATA lanes<>+52(SB)/4, $0
+DATA lanes<>+56(SB)/4, $0
+DATA lanes<>+60(SB)/4, $0
+GLOBL lanes<>(SB), RODATA|NOPTR, $64
+
+// func conv3x3s1AVX2(y, x []float32, k *[9]float32, h, w int, zero []float32)
+// y[oy][ox] = Σ k[3ky+kx]·x[oy+ky−1][ox+kx−1] for 1 ≤ ox ≤ w−2.
+TEXT ·conv3x3s1AVX2(SB), NOSPLIT, $0-96
+	MOVQ y_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ k+48(FP), AX
+	MOVQ h+56(FP), R8
+	MOVQ w+64(FP), R12
+	MOVQ zero_base+72(FP), R10
+	VBROADCASTSS 0(AX), Y0
+	VBROADCASTSS 4(AX), Y1
+	VBROADCASTSS 8(AX), Y2
+	VBROADCASTSS 12(AX), Y3
+	VBROADCASTSS 16(AX), Y4
+	VBROADCASTSS 20(AX), Y5
+	VBROADCASTSS 24(AX), Y6
+	VBROADCASTSS 28(AX), Y7
+	VBROADCASTSS 32(AX), Y8
+	MOVQ R12, R11
+	SHLQ $2, R11         // row stride in bytes
+	SUBQ $2, R12         // n: interior columns
+	MOVQ R12, R13
+	ANDQ $-8, R13        // n rounded down to 8
+	MOVQ R12, CX
+	SUBQ R13, CX         // r = n mod 8
+	MOVQ $8, DX
+	SUBQ CX, DX
+	LEAQ lanes<>(SB), AX
+	VMOVDQU (AX)(DX*4), Y12 // mask of r lanes
+	ADDQ $4, DI          // output column 1
+	XORQ BX, BX          // oy
+
+crow:
+	CMPQ BX, R8
+	JGE  cdone
+	MOVQ R10, AX         // row above, or zero
+	TESTQ BX, BX
+	JZ   cabove
+	MOVQ SI, AX
+	SUBQ R11, AX
+
+cabove:
+	LEAQ 1(BX), R9
+	MOVQ R10, DX         // row below, or zero
+	CMPQ R9, R8
+	JGE  cbelow
+	LEAQ (SI)(R11*1), DX
+
+cbelow:
+	XORQ CX, CX
+	CMPQ R13, $0
+	JE   ctail
+
+cblock:
+	VMULPS      (AX)(CX*4), Y0, Y9
+	VFMADD231PS 4(AX)(CX*4), Y1, Y9
+	VFMADD231PS 8(AX)(CX*4), Y2, Y9
+	VMULPS      (SI)(CX*4), Y3, Y10
+	VFMADD231PS 4(SI)(CX*4), Y4, Y10
+	VFMADD231PS 8(SI)(CX*4), Y5, Y10
+	VMULPS      (DX)(CX*4), Y6, Y11
+	VFMADD231PS 4(DX)(CX*4), Y7, Y11
+	VFMADD231PS 8(DX)(CX*4), Y8, Y11
+	VADDPS      Y10, Y9, Y9
+	VADDPS      Y11, Y9, Y9
+	VMOVUPS     Y9, (DI)(CX*4)
+	ADDQ        $8, CX
+	CMPQ        CX, R13
+	JL          cblock
+
+ctail:
+	CMPQ        CX, R12
+	JGE         cnext
+	VMASKMOVPS  (AX)(CX*4), Y12, Y13
+	VMULPS      Y13, Y0, Y9
+	VMASKMOVPS  4(AX)(CX*4), Y12, Y14
+	VFMADD231PS Y14, Y1, Y9
+	VMASKMOVPS  8(AX)(CX*4), Y12, Y15
+	VFMADD231PS Y15, Y2, Y9
+	VMASKMOVPS  (SI)(CX*4), Y12, Y13
+	VMULPS      Y13, Y3, Y10
+	VMASKMOVPS  4(SI)(CX*4), Y12, Y14
+	VFMADD231PS Y14, Y4, Y10
+	VMASKMOVPS  8(SI)(CX*4), Y12, Y15
+	VFMADD231PS Y15, Y5, Y10
+	VMASKMOVPS  (DX)(CX*4), Y12, Y13
+	VMULPS      Y13, Y6, Y11
+	VMASKMOVPS  4(DX)(CX*4), Y12, Y14
+	VFMADD231PS Y14, Y7, Y11
+	VMASKMOVPS  8(DX)(CX*4), Y12, Y15
+	VFMADD231PS Y15, Y8, Y11
+	VADDPS      Y10, Y9, Y9
+	VADDPS      Y11, Y9, Y9
+	VMASKMOVPS  Y9, Y12, (DI)(CX*4)
+
+cnext:
+	ADDQ R11, SI
+	ADDQ R11, DI
+	INCQ BX
+	JMP  crow
+
+cdone:
+	VZEROUPPER
+	RET
+
+#define HSUMADD(Y, X, off) \
+	VEXTRACTF128 $1, Y, X9; \
+	VADDPS       X9, X, X; \
+	VHADDPS      X, X, X; \
+	VHADDPS      X, X, X; \
+	VADDSS       off(AX), X, X; \
+	VMOVSS       X, off(AX)
+
+// func kgrad3x3s1AVX2(acc *[9]float32, dy, x []float32, h, w int, zero []float32)
+// acc[3ky+kx] += Σ dy[oy][ox]·x[oy+ky−1][ox+kx−1] over 1 ≤ ox ≤ w−2.
+TEXT ·kgrad3x3s1AVX2(SB), NOSPLIT, $0-96
+	MOVQ dy_base+8(FP), DI
+	MOVQ x_base+32(FP), SI
+	MOVQ h+56(FP), R8
+	MOVQ w+64(FP), R12
+	MOVQ zero_base+72(FP), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	MOVQ R12, R11
+	SHLQ $2, R11
+	SUBQ $2, R12
+	MOVQ R12, R13
+	ANDQ $-8, R13
+	MOVQ R12, CX
+	SUBQ R13, CX
+	MOVQ $8, DX
+	SUBQ CX, DX
+	LEAQ lanes<>(SB), AX
+	VMOVDQU (AX)(DX*4), Y12
+	ADDQ $4, DI          // dy column 1
+	XORQ BX, BX
+
+krow:
+	CMPQ BX, R8
+	JGE  kdone
+	MOVQ R10, AX
+	TESTQ BX, BX
+	JZ   kabove
+	MOVQ SI, AX
+	SUBQ R11, AX
+
+kabove:
+	LEAQ 1(BX), R9
+	MOVQ R10, DX
+	CMPQ R9, R8
+	JGE  kbelow
+	LEAQ (SI)(R11*1), DX
+
+kbelow:
+	XORQ CX, CX
+	CMPQ R13, $0
+	JE   ktail
+
+kblock:
+	VMOVUPS     (DI)(CX*4), Y9
+	VFMADD231PS (AX)(CX*4), Y9, Y0
+	VFMADD231PS 4(AX)(CX*4), Y9, Y1
+	VFMADD231PS 8(AX)(CX*4), Y9, Y2
+	VFMADD231PS (SI)(CX*4), Y9, Y3
+	VFMADD231PS 4(SI)(CX*4), Y9, Y4
+	VFMADD231PS 8(SI)(CX*4), Y9, Y5
+	VFMADD231PS (DX)(CX*4), Y9, Y6
+	VFMADD231PS 4(DX)(CX*4), Y9, Y7
+	VFMADD231PS 8(DX)(CX*4), Y9, Y8
+	ADDQ        $8, CX
+	CMPQ        CX, R13
+	JL          kblock
+
+ktail:
+	CMPQ        CX, R12
+	JGE         knext
+	VMASKMOVPS  (DI)(CX*4), Y12, Y9
+	VMASKMOVPS  (AX)(CX*4), Y12, Y13
+	VFMADD231PS Y13, Y9, Y0
+	VMASKMOVPS  4(AX)(CX*4), Y12, Y14
+	VFMADD231PS Y14, Y9, Y1
+	VMASKMOVPS  8(AX)(CX*4), Y12, Y15
+	VFMADD231PS Y15, Y9, Y2
+	VMASKMOVPS  (SI)(CX*4), Y12, Y13
+	VFMADD231PS Y13, Y9, Y3
+	VMASKMOVPS  4(SI)(CX*4), Y12, Y14
+	VFMADD231PS Y14, Y9, Y4
+	VMASKMOVPS  8(SI)(CX*4), Y12, Y15
+	VFMADD231PS Y15, Y9, Y5
+	VMASKMOVPS  (DX)(CX*4), Y12, Y13
+	VFMADD231PS Y13, Y9, Y6
+	VMASKMOVPS  4(DX)(CX*4), Y12, Y14
+	VFMADD231PS Y14, Y9, Y7
+	VMASKMOVPS  8(DX)(CX*4), Y12, Y15
+	VFMADD231PS Y15, Y9, Y8
+
+knext:
+	ADDQ R11, SI
+	ADDQ R11, DI
+	INCQ BX
+	JMP  krow
+
+kdone:
+	MOVQ acc+0(FP), AX
+	HSUMADD(Y0, X0, 0)
+	HSUMADD(Y1, X1, 4)
+	HSUMADD(Y2, X2, 8)
+	HSUMADD(Y3, X3, 12)
+	HSUMADD(Y4, X4, 16)
+	HSUMADD(Y5, X5, 20)
+	HSUMADD(Y6, X6, 24)
+	HSUMADD(Y7, X7, 28)
+	HSUMADD(Y8, X8, 32)
+	VZEROUPPER
+	RET

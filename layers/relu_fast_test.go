@@ -1,0 +1,220 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// relu32Impl is one implementation of the float32 BatchNorm + ReLU kernels.
+type relu32Impl struct {
+	name   string
+	affine func(y, x []float32, a, b float32)
+	sumSq  func(x []float32, s float32) (float64, float64)
+	sums   func(x, dy []float32, a, b, m float32) (float64, float64)
+	apply  func(dx, x, dy []float32, a, b, m, k1, k2 float32)
+}
+
+func relu32Impls() []relu32Impl {
+	impls := []relu32Impl{
+		{"go", affineReLU32Go, sumSqGo[float32],
+			func(x, dy []float32, a, b, m float32) (float64, float64) {
+				s0, s1 := reluSums32Go(x, dy, a, b, m)
+				return float64(s0), float64(s1)
+			}, reluApply32Go},
+		{"dispatch", affineReLU32, sumSq32, reluSums32, reluApply32},
+	}
+	if haveAVX2 { // the assembly alone, on the multiple-of-8 part
+		impls = append(impls, relu32Impl{"avx2",
+			func(y, x []float32, a, b float32) { affineReLUAVX2(y, x, a, b) },
+			func(x []float32, s float32) (float64, float64) {
+				p, q := sumSqAVX2(x, s)
+				return float64(p), float64(q)
+			},
+			func(x, dy []float32, a, b, m float32) (float64, float64) {
+				p, q := reluSumsAVX2(x, dy, a, b, m)
+				return float64(p), float64(q)
+			},
+			func(dx, x, dy []float32, a, b, m, k1, k2 float32) { reluApplyAVX2(dx, x, dy, a, b, m, k1, k2) }})
+	}
+	return impls
+}
+
+// TestReLU32Kernels holds every implementation of the float32 kernels
+// (plain Go, the dispatcher, the AVX2 assembly when the CPU has it) to a
+// float64 reference, over lengths 0 to 70 and 1001, unaligned starts, and
+// pre-activations at ±0 and NaN.
+func TestReLU32Kernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	lengths := []int{1001, 1024}
+	for n := 0; n <= 70; n++ {
+		lengths = append(lengths, n)
+	}
+	for _, im := range relu32Impls() {
+		for _, n := range lengths {
+			if im.name == "avx2" {
+				n &^= 7
+			}
+			off := r.IntN(8) // unaligned views
+			buf := func() []float32 { return make([]float32, n+off)[off:] }
+			x, dy, y, dx := buf(), buf(), buf(), buf()
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+				dy[i] = float32(r.NormFloat64())
+			}
+			if n > 5 {
+				x[3], x[4] = 0, float32(math.Copysign(0, -1)) // a·x+b = ±0 with a=1, b=0
+			}
+			for _, p := range [][5]float32{{1, 0, 0.1, 0.02, 0.3}, {0.7, -0.2, -0.3, 0, 0}, {-1.3, 0.4, 0.5, -0.1, 1.5}} {
+				a, b, m, k1, k2 := p[0], p[1], p[2], p[3], p[4]
+				im.affine(y, x, a, b)
+				s0, s1 := im.sums(x, dy, a, b, m)
+				im.apply(dx, x, dy, a, b, m, k1, k2)
+				ss, sq := im.sumSq(x, m)
+				var w0, w1, ws, wq float64
+				for i, v := range x {
+					z := float64(a)*float64(v) + float64(b)
+					if math.Abs(z) < 1e-6 && z != 0 {
+						continue // FMA and mul+add may round to either side
+					}
+					want, g := 0.0, 0.0
+					if z > 0 {
+						want, g = z, float64(dy[i])
+					}
+					wdx := float64(a) * (g - float64(k1) - (float64(v)-float64(m))*float64(k2))
+					if math.Abs(float64(y[i])-want) > 1e-6*(1+math.Abs(want)) || math.Abs(float64(dx[i])-wdx) > 1e-5*(1+math.Abs(wdx)) {
+						t.Fatalf("%s n=%d a,b,m=%v,%v,%v x=%v dy=%v: y=%v dx=%v, want %v %v", im.name, n, a, b, m, v, dy[i], y[i], dx[i], want, wdx)
+					}
+					w0 += g
+					w1 += g * (float64(v) - float64(m))
+					d := float64(v) - float64(m)
+					ws += d
+					wq += d * d
+				}
+				for _, c := range [][2]float64{{s0, w0}, {s1, w1}, {ss, ws}, {sq, wq}} {
+					if math.Abs(c[0]-c[1]) > 1e-4*(1+math.Abs(c[1])) {
+						t.Fatalf("%s n=%d: sums %v %v %v %v, want %v %v %v %v", im.name, n, s0, s1, ss, sq, w0, w1, ws, wq)
+					}
+				}
+			}
+			// dx may be dy (the backward pass may overwrite its input).
+			copy(dx, dy)
+			want := append([]float32(nil), y...)
+			im.apply(want, x, dy, 0.9, 0.1, 0.2, 0.05, 0.3)
+			im.apply(dx, x, dx, 0.9, 0.1, 0.2, 0.05, 0.3)
+			for i := range dx {
+				if dx[i] != want[i] {
+					t.Fatalf("%s n=%d: in-place apply differs at %d", im.name, n, i)
+				}
+			}
+		}
+		// A NaN pre-activation stays NaN through the forward ReLU, so a
+		// diverging run is seen.
+		x := make([]float32, 16)
+		x[5] = float32(math.NaN())
+		y := make([]float32, 16)
+		im.affine(y, x, 1, 0)
+		if !math.IsNaN(float64(y[5])) {
+			t.Errorf("%s: ReLU(NaN) = %v, want NaN", im.name, y[5])
+		}
+	}
+}
+
+func BenchmarkReLU32Kernels(b *testing.B) {
+	const n = 1 << 16 // 256 KiB per slice: in L2
+	x, dy, y := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i], dy[i] = float32(i%7)-3, float32(i%5)-2
+	}
+	for _, im := range relu32Impls() {
+		b.Run(im.name+"/forward", func(b *testing.B) {
+			b.SetBytes(8 * n)
+			for range b.N {
+				im.sumSq(x, 0.1)
+				im.affine(y, x, 1.1, 0.2)
+			}
+		})
+		b.Run(im.name+"/backward", func(b *testing.B) {
+			b.SetBytes(12 * n)
+			for range b.N {
+				im.sums(x, dy, 1.1, 0.2, 0.1)
+				im.apply(y, x, dy, 1.1, 0.2, 0.1, 0.01, 0.02)
+			}
+		})
+	}
+}
+
+// TestBatchNormFloat32MatchesFloat64 runs the BatchNorm kernels in float32
+// (the fast paths) and float64 (the path the gradient checks cover) on the
+// same data and compares every output: y, running statistics, dx and the
+// parameter-gradient sums, in training and inference, for each activation,
+// over plane sizes that exercise the vector loops and their tails.
+func TestBatchNormFloat32MatchesFloat64(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	for _, tc := range []struct{ n, c, inner int }{{2, 3, 1}, {2, 5, 3}, {3, 4, 16}, {1, 2, 17}, {4, 3, 64}, {2, 2, 1024}} {
+		for _, act := range []Activation{ReLU, ReLU6, Linear} {
+			for _, training := range []bool{true, false} {
+				size := tc.n * tc.c * tc.inner
+				x64, dy64 := make([]float64, size), make([]float64, size)
+				for i := range x64 {
+					x64[i] = 3*r.NormFloat64() + 0.5
+					dy64[i] = r.NormFloat64()
+				}
+				sc64, bi64, rm64, rv64 := make([]float64, tc.c), make([]float64, tc.c), make([]float64, tc.c), make([]float64, tc.c)
+				for c := range sc64 {
+					sc64[c], bi64[c], rm64[c], rv64[c] = 0.5+r.Float64(), r.NormFloat64(), 0.3*r.NormFloat64(), 1+r.Float64()
+				}
+				f32 := func(v []float64) []float32 {
+					o := make([]float32, len(v))
+					for i := range v {
+						o[i] = float32(v[i])
+					}
+					return o
+				}
+				x32, dy32, sc32, bi32, rm32, rv32 := f32(x64), f32(dy64), f32(sc64), f32(bi64), f32(rm64), f32(rv64)
+				// The float64 run starts from the float32-rounded inputs.
+				for i := range x64 {
+					x64[i], dy64[i] = float64(x32[i]), float64(dy32[i])
+				}
+				cfg := BatchNormConfig{Channels: tc.c, Momentum: 0.1, Epsilon: 1e-5, Activation: act}
+				kernel := func() bnKernel {
+					st := &bnState{mean: make([]float64, tc.c), invstd: make([]float64, tc.c), sumDy: make([]float64, tc.c), sumDyXhat: make([]float64, tc.c)}
+					return bnKernel{sc: &scratch{}, n: tc.n, c: tc.c, inner: tc.inner, cfg: cfg, st: st}
+				}
+				k32, k64 := kernel(), kernel()
+				y32, y64 := make([]float32, size), make([]float64, size)
+				dx32, dx64 := make([]float32, size), make([]float64, size)
+				bnForward(k32, training, y32, x32, sc32, bi32, rm32, rv32)
+				bnForward(k64, training, y64, x64, sc64, bi64, rm64, rv64)
+				bnBackward(k32, dx32, x32, sc32, bi32, dy32)
+				bnBackward(k64, dx64, x64, sc64, bi64, dy64)
+				name := func(what string) string {
+					return fmt.Sprintf("%v n=%d c=%d inner=%d training=%v: %s", act, tc.n, tc.c, tc.inner, training, what)
+				}
+				for i := range y64 {
+					// A pre-activation within rounding of a kink may fall
+					// either side in float32.
+					if z := y64[i]; act != Linear && (math.Abs(z) < 1e-4 || math.Abs(z-6) < 1e-4) {
+						continue
+					}
+					if d := math.Abs(float64(y32[i]) - y64[i]); d > 2e-5*(1+math.Abs(y64[i])) {
+						t.Fatalf("%s = %v, float64 %v", name(fmt.Sprintf("y[%d]", i)), y32[i], y64[i])
+					}
+				}
+				for i := range dx64 {
+					if d := math.Abs(float64(dx32[i]) - dx64[i]); d > 1e-3*(1+math.Abs(dx64[i])) {
+						t.Fatalf("%s = %v, float64 %v", name(fmt.Sprintf("dx[%d]", i)), dx32[i], dx64[i])
+					}
+				}
+				for c := 0; c < tc.c; c++ {
+					for _, p := range [][3]float64{{float64(rm32[c]), rm64[c], 0}, {float64(rv32[c]), rv64[c], 1}, {k32.st.sumDy[c], k64.st.sumDy[c], 2}, {k32.st.sumDyXhat[c], k64.st.sumDyXhat[c], 3}} {
+						if math.Abs(p[0]-p[1]) > 1e-3*(1+math.Abs(p[1])) {
+							t.Fatalf("%s: channel %d quantity %v: %v, float64 %v", name("stats"), c, p[2], p[0], p[1])
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,30 @@
+//go:build amd64 && !purego
+
+package layers
+
+import "golang.org/x/sys/cpu"
+
+// haveAVX2 reports whether the AVX2 + FMA kernels of simd_amd64.s can run
+// (x/sys/cpu also checks that the OS saves the YMM registers). Build with
+// -tags purego to leave them out.
+var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// The kernels take lengths that are multiples of 8 (any rest is ignored).
+
+//go:noescape
+func affineReLUAVX2(y, x []float32, a, b float32)
+
+//go:noescape
+func sumSqAVX2(x []float32, s float32) (sum, sq float32)
+
+//go:noescape
+func reluSumsAVX2(x, dy []float32, a, b, m float32) (s0, s1 float32)
+
+//go:noescape
+func reluApplyAVX2(dx, x, dy []float32, a, b, m, k1, k2 float32)
+
+//go:noescape
+func conv3x3s1AVX2(y, x []float32, k *[9]float32, h, w int, zero []float32)
+
+//go:noescape
+func kgrad3x3s1AVX2(acc *[9]float32, dy, x []float32, h, w int, zero []float32)
