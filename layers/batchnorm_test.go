@@ -158,4 +158,3 @@ func TestActivationGradients(t *testing.T) {
 		}}, 40)
 	}
 }
-

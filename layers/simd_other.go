@@ -5,10 +5,10 @@ package layers
 // haveAVX2 is false off amd64 (or with -tags purego): the Go kernels run.
 const haveAVX2 = false
 
-func affineReLUAVX2(y, x []float32, a, b float32)                  { panic("no AVX2 kernels") }
-func sumSqAVX2(x []float32, s float32) (sum, sq float32)            { panic("no AVX2 kernels") }
+func affineReLUAVX2(y, x []float32, a, b float32)                    { panic("no AVX2 kernels") }
+func sumSqAVX2(x []float32, s float32) (sum, sq float32)             { panic("no AVX2 kernels") }
 func reluSumsAVX2(x, dy []float32, a, b, m float32) (s0, s1 float32) { panic("no AVX2 kernels") }
-func reluApplyAVX2(dx, x, dy []float32, a, b, m, k1, k2 float32)    { panic("no AVX2 kernels") }
+func reluApplyAVX2(dx, x, dy []float32, a, b, m, k1, k2 float32)     { panic("no AVX2 kernels") }
 
 func conv3x3s1AVX2(y, x []float32, k *[9]float32, h, w int, zero []float32) {
 	panic("no AVX2 kernels")
