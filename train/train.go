@@ -70,6 +70,9 @@ func (r Recipe) Validate() error {
 
 // Options configure a training run.
 type Options struct {
+	// Recipe of a new run. When resuming, the checkpoint's recipe applies
+	// and only Recipe.Epochs counts: above the checkpoint's, it extends the
+	// run (0 keeps it).
 	Recipe    Recipe
 	Config    model.Config
 	Depthwise layers.DepthwiseImpl
@@ -100,8 +103,10 @@ var ErrDiverged = errors.New("training diverged")
 // cancelled: the current step finishes and last.bin is written) or an error.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	r := o.Recipe
-	if err := r.Validate(); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
+	if o.Resume == "" {
+		if err := r.Validate(); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
 	}
 	if o.Train == nil || o.Test == nil {
 		return nil, fmt.Errorf("train: no data")

@@ -108,6 +108,21 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *resume != "" { // the banner shows the run being resumed, not the flags
+		h, _, err := train.ReadCheckpoint(*resume)
+		if err != nil {
+			return err
+		}
+		epochsSet := false
+		fs.Visit(func(f *flag.Flag) { epochsSet = epochsSet || f.Name == "epochs" })
+		if !epochsSet {
+			r.Epochs = 0 // keep the checkpoint's (a newer default must not extend an old run)
+		}
+		cfg, r.BatchSize = h.Config, h.Recipe.BatchSize
+		if r.Epochs < h.Recipe.Epochs {
+			r.Epochs = h.Recipe.Epochs
+		}
+	}
 	if trainSet.Len() < r.BatchSize {
 		return fmt.Errorf("%d training images make no batch of %d (raise --limit or lower --batch-size)", trainSet.Len(), r.BatchSize)
 	}

@@ -125,11 +125,11 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 	if !strings.Contains(stdout.String(), "resume with --resume") {
 		t.Errorf("stdout lacks the resume hint:\n%s", stdout.String())
 	}
-	// Resume for one more epoch beyond the checkpoint.
-	res := exec.Command(bin, append(append([]string(nil), args...), "--resume", filepath.Join(out, "last.bin"))...)
+	// Resume with no model or recipe flags: they come from the checkpoint.
+	res := exec.Command(bin, "--data", data, "--no-download", "--out", out, "--resume", filepath.Join(out, "last.bin"))
 	done := make(chan error, 1)
-	var rerr strings.Builder
-	res.Stderr = &rerr
+	var rerr, rout strings.Builder
+	res.Stderr, res.Stdout = &rerr, &rout
 	if err := res.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +138,9 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 	res.Process.Signal(os.Interrupt)
 	if err := <-done; err != nil {
 		t.Fatalf("resumed run: %v\n%s", err, rerr.String())
+	}
+	if !strings.Contains(rout.String(), "alpha 0.25 resolution 16") || !strings.Contains(rout.String(), "50 epochs, batch 8") {
+		t.Errorf("the resumed run's banner does not describe the checkpoint's run:\n%s", rout.String())
 	}
 	if !strings.Contains(rerr.String(), "resuming") {
 		t.Errorf("resumed run did not say it resumed:\n%s", rerr.String())
