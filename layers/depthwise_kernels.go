@@ -127,6 +127,19 @@ func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
 		})
 		return
 	}
+	if dx32, ok := any(dx).([]float32); ok && haveAVX2 && M == 1 && is3x3s2p1(g) {
+		// Gathered per dx row, written once (no clearing, no scatter).
+		dy32, k32 := any(dy).([]float32), any(k).([]float32)
+		_, _, _ = dx32[g.N*g.C*hw-1], dy32[g.N*g.C*ohw-1], k32[g.C*9-1] // the assembly trusts these lengths
+		zero := make([]float32, max(g.W, g.Wo+1))
+		parallelFor(g.N*g.C, 4, func(p0, p1 int) {
+			for p := p0; p < p1; p++ {
+				c := p % g.C
+				dxS2AVX2(dx32[p*hw:(p+1)*hw], dy32[p*ohw:(p+1)*ohw], (*[9]float32)(k32[c*9:c*9+9]), g.H, g.W, g.Ho, g.Wo, zero)
+			}
+		})
+		return
+	}
 	lo, hi := tapRanges(g)
 	parallelFor(g.N*g.C, 4, func(p0, p1 int) {
 		for p := p0; p < p1; p++ {

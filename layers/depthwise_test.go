@@ -199,15 +199,20 @@ func f64s(x []float32) []float64 {
 // TestDepthwiseFloat32MatchesFloat64 holds the float32 kernels (which take
 // the AVX2 assembly where the CPU has it) to the float64 ones (which the
 // finite-difference checks cover): forward, input gradient and kernel
-// gradient, over the test cases and 3×3 stride-1 planes of every width
-// from 3 to 21 (each tail length of the vector loops) and 32.
+// gradient, over the test cases, 3×3 stride-1 planes of every width from 3
+// to 21 and stride-2 planes from 3 to 40 (each tail length of the vector
+// loops), and 32×32.
 func TestDepthwiseFloat32MatchesFloat64(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 3))
 	cases := append([]dwCase(nil), dwCases...)
 	for w := 3; w <= 21; w++ {
 		cases = append(cases, dwCase{2, 3, 1 + w%5, w, 1, 3, 1, Pad(1), false})
 	}
-	cases = append(cases, dwCase{1, 2, 32, 32, 1, 3, 1, Pad(1), false}, dwCase{1, 1, 1, 40, 1, 3, 1, Pad(1), false})
+	for w := 3; w <= 40; w++ { // stride 2: every final-block size, odd and even
+		cases = append(cases, dwCase{2, 2, 1 + w%6, w, 1, 3, 2, Pad(1), false})
+	}
+	cases = append(cases, dwCase{1, 2, 32, 32, 1, 3, 1, Pad(1), false}, dwCase{1, 1, 1, 40, 1, 3, 1, Pad(1), false},
+		dwCase{2, 3, 32, 32, 1, 3, 2, Pad(1), false}, dwCase{1, 2, 16, 16, 2, 3, 2, Pad(1), false})
 	for _, c := range cases {
 		g, err := resolveGeom("t", tensor.Shape{c.n, c.c, c.h, c.w}, c.c, c.c*c.m, c.k, c.k, c.s, c.s, c.pad)
 		if err != nil {

@@ -1,0 +1,457 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX2 + FMA kernels of the 3×3, stride-2, padding-1 depthwise convolution
+// (see dwPlaneForward3s2 and dwPlaneBackwardKernel3s2 for the Go versions
+// they must match). Output column ox reads input columns 2ox−1, 2ox, 2ox+1;
+// for eight outputs at once, 16 input floats from column 2ox split into even
+// columns E (tap 1) and odd columns O (tap 2), and O moved up one lane with
+// column 2ox−1 in front is tap 0 (L). The kernels cover output columns
+// 1 … Wo−1 (the Go callers do column 0); a row's last block uses masked
+// loads and stores, so nothing outside the slices is touched. Rows above
+// and below the plane read the zero row. They need Wo = ⌈W/2⌉.
+
+// lanes16<>: sixteen −1 then sixteen 0; 64 bytes from lanes16<>+4·(16−r)
+// mask r leading lanes of two registers.
+DATA lanes16<>+0(SB)/8, $-1
+DATA lanes16<>+8(SB)/8, $-1
+DATA lanes16<>+16(SB)/8, $-1
+DATA lanes16<>+24(SB)/8, $-1
+DATA lanes16<>+32(SB)/8, $-1
+DATA lanes16<>+40(SB)/8, $-1
+DATA lanes16<>+48(SB)/8, $-1
+DATA lanes16<>+56(SB)/8, $-1
+DATA lanes16<>+64(SB)/8, $0
+DATA lanes16<>+72(SB)/8, $0
+DATA lanes16<>+80(SB)/8, $0
+DATA lanes16<>+88(SB)/8, $0
+DATA lanes16<>+96(SB)/8, $0
+DATA lanes16<>+104(SB)/8, $0
+DATA lanes16<>+112(SB)/8, $0
+DATA lanes16<>+120(SB)/8, $0
+GLOBL lanes16<>(SB), RODATA|NOPTR, $128
+
+// rot<>: VPERMPS indices moving lane i to lane i+1 (lane 7 to lane 0).
+DATA rot<>+0(SB)/4, $7
+DATA rot<>+4(SB)/4, $0
+DATA rot<>+8(SB)/4, $1
+DATA rot<>+12(SB)/4, $2
+DATA rot<>+16(SB)/4, $3
+DATA rot<>+20(SB)/4, $4
+DATA rot<>+24(SB)/4, $5
+DATA rot<>+28(SB)/4, $6
+GLOBL rot<>(SB), RODATA|NOPTR, $32
+
+// EOL splits the 16 floats in Y9, Y10 (columns 2ox …) of row R into
+// E = Y11, O = Y10 and L = Y14 (Y13: column 2ox−1 in lane 0).
+#define EOL(R) \
+	VSHUFPS  $0x88, Y10, Y9, Y11; \
+	VSHUFPS  $0xdd, Y10, Y9, Y10; \
+	VPERMPD  $0xd8, Y11, Y11; \
+	VPERMPD  $0xd8, Y10, Y10; \
+	VMOVSS   -4(R)(CX*8), X13; \
+	VPERMPS  Y10, Y15, Y14; \
+	VBLENDPS $1, Y13, Y14, Y14
+
+#define LOADFULL(R) \
+	VMOVUPS (R)(CX*8), Y9; \
+	VMOVUPS 32(R)(CX*8), Y10
+
+// R13 holds the mask pair's address.
+#define LOADMASKED(R) \
+	VMOVDQU    (R13), Y9; \
+	VMASKMOVPS (R)(CX*8), Y9, Y9; \
+	VMOVDQU    32(R13), Y10; \
+	VMASKMOVPS 32(R)(CX*8), Y10, Y10
+
+#define FWDTAPS(W0, W1, W2) \
+	VFMADD231PS Y14, W0, Y12; \
+	VFMADD231PS Y11, W1, Y12; \
+	VFMADD231PS Y10, W2, Y12
+
+// Row set-up shared by both kernels: AX = row 2oy−1 (or zero), DX = row
+// 2oy+1 (or zero), SI = row 2oy; R8 = Ho, R12 = H, R10 = zero, R11 = row
+// stride in bytes, BX = oy.
+#define ROWS(skip) \
+	MOVQ  R10, AX; \
+	TESTQ BX, BX; \
+	JZ    skip; \
+	MOVQ  SI, AX; \
+	SUBQ  R11, AX
+
+// func convS2AVX2(y, x []float32, k *[9]float32, h, w, ho, wo int, zero []float32)
+TEXT ·convS2AVX2(SB), NOSPLIT, $0-112
+	MOVQ y_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ k+48(FP), AX
+	MOVQ h+56(FP), R12
+	MOVQ w+64(FP), R11
+	SHLQ $2, R11
+	MOVQ ho+72(FP), R8
+	MOVQ wo+80(FP), R9
+	MOVQ zero_base+88(FP), R10
+	VBROADCASTSS 0(AX), Y0
+	VBROADCASTSS 4(AX), Y1
+	VBROADCASTSS 8(AX), Y2
+	VBROADCASTSS 12(AX), Y3
+	VBROADCASTSS 16(AX), Y4
+	VBROADCASTSS 20(AX), Y5
+	VBROADCASTSS 24(AX), Y6
+	VBROADCASTSS 28(AX), Y7
+	VBROADCASTSS 32(AX), Y8
+	LEAQ rot<>(SB), AX
+	VMOVDQU (AX), Y15
+	XORQ BX, BX
+
+frow:
+	CMPQ BX, R8
+	JGE  fdone
+	ROWS(fabove)
+
+fabove:
+	LEAQ 1(BX)(BX*1), DX // 2oy+1
+	CMPQ DX, R12
+	MOVQ R10, DX
+	JGE  fbelow
+	LEAQ (SI)(R11*1), DX
+
+fbelow:
+	MOVQ $1, CX
+
+fblock:
+	LEAQ 8(CX), R13
+	CMPQ R13, R9
+	JGE  flast
+	VXORPS Y12, Y12, Y12
+	LOADFULL(AX)
+	EOL(AX)
+	FWDTAPS(Y0, Y1, Y2)
+	LOADFULL(SI)
+	EOL(SI)
+	FWDTAPS(Y3, Y4, Y5)
+	LOADFULL(DX)
+	EOL(DX)
+	FWDTAPS(Y6, Y7, Y8)
+	VMOVUPS Y12, (DI)(CX*4)
+	ADDQ    $8, CX
+	JMP     fblock
+
+flast:
+	CMPQ CX, R9
+	JGE  fnext
+	// R13 = lanes16 + 4·(16 − (W − 2ox)) = lanes16 + 64 − 4W + 8ox
+	LEAQ lanes16<>(SB), R13
+	ADDQ $64, R13
+	SUBQ R11, R13
+	LEAQ (R13)(CX*8), R13
+	VXORPS Y12, Y12, Y12
+	LOADMASKED(AX)
+	EOL(AX)
+	FWDTAPS(Y0, Y1, Y2)
+	LOADMASKED(SI)
+	EOL(SI)
+	FWDTAPS(Y3, Y4, Y5)
+	LOADMASKED(DX)
+	EOL(DX)
+	FWDTAPS(Y6, Y7, Y8)
+	// store mask: r = Wo − ox lanes: lanes16 + 64 − 4r
+	MOVQ R9, R13
+	SUBQ CX, R13
+	SHLQ $2, R13
+	NEGQ R13
+	LEAQ lanes16<>(SB), AX
+	LEAQ 64(AX)(R13*1), R13
+	VMOVDQU    (R13), Y9
+	VMASKMOVPS Y12, Y9, (DI)(CX*4)
+
+fnext:
+	LEAQ (SI)(R11*2), SI
+	LEAQ (DI)(R9*4), DI
+	INCQ BX
+	JMP  frow
+
+fdone:
+	VZEROUPPER
+	RET
+
+#define KTAPS(A0, A1, A2) \
+	VFMADD231PS Y14, Y12, A0; \
+	VFMADD231PS Y11, Y12, A1; \
+	VFMADD231PS Y10, Y12, A2
+
+#define HSUMADD(Y, X, off) \
+	VEXTRACTF128 $1, Y, X9; \
+	VADDPS       X9, X, X; \
+	VHADDPS      X, X, X; \
+	VHADDPS      X, X, X; \
+	VADDSS       off(AX), X, X; \
+	VMOVSS       X, off(AX)
+
+// func kgradS2AVX2(acc *[9]float32, dy, x []float32, h, w, ho, wo int, zero []float32)
+TEXT ·kgradS2AVX2(SB), NOSPLIT, $0-112
+	MOVQ dy_base+8(FP), DI
+	MOVQ x_base+32(FP), SI
+	MOVQ h+56(FP), R12
+	MOVQ w+64(FP), R11
+	SHLQ $2, R11
+	MOVQ ho+72(FP), R8
+	MOVQ wo+80(FP), R9
+	MOVQ zero_base+88(FP), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	LEAQ rot<>(SB), AX
+	VMOVDQU (AX), Y15
+	XORQ BX, BX
+
+krow:
+	CMPQ BX, R8
+	JGE  kdone
+	ROWS(kabove)
+
+kabove:
+	LEAQ 1(BX)(BX*1), DX
+	CMPQ DX, R12
+	MOVQ R10, DX
+	JGE  kbelow
+	LEAQ (SI)(R11*1), DX
+
+kbelow:
+	MOVQ $1, CX
+
+kblock:
+	LEAQ 8(CX), R13
+	CMPQ R13, R9
+	JGE  klast
+	VMOVUPS (DI)(CX*4), Y12
+	LOADFULL(AX)
+	EOL(AX)
+	KTAPS(Y0, Y1, Y2)
+	LOADFULL(SI)
+	EOL(SI)
+	KTAPS(Y3, Y4, Y5)
+	LOADFULL(DX)
+	EOL(DX)
+	KTAPS(Y6, Y7, Y8)
+	ADDQ $8, CX
+	JMP  kblock
+
+klast:
+	CMPQ CX, R9
+	JGE  knext
+	// dy mask: r = Wo − ox lanes
+	MOVQ R9, R13
+	SUBQ CX, R13
+	SHLQ $2, R13
+	NEGQ R13
+	LEAQ lanes16<>(SB), AX
+	LEAQ 64(AX)(R13*1), R13
+	VMOVDQU    (R13), Y12
+	VMASKMOVPS (DI)(CX*4), Y12, Y12
+	// restore AX (row above) and set the input masks
+	MOVQ  R10, AX
+	TESTQ BX, BX
+	JZ    kmasks
+	MOVQ  SI, AX
+	SUBQ  R11, AX
+
+kmasks:
+	LEAQ lanes16<>(SB), R13
+	ADDQ $64, R13
+	SUBQ R11, R13
+	LEAQ (R13)(CX*8), R13
+	LOADMASKED(AX)
+	EOL(AX)
+	KTAPS(Y0, Y1, Y2)
+	LOADMASKED(SI)
+	EOL(SI)
+	KTAPS(Y3, Y4, Y5)
+	LOADMASKED(DX)
+	EOL(DX)
+	KTAPS(Y6, Y7, Y8)
+
+knext:
+	LEAQ (SI)(R11*2), SI
+	LEAQ (DI)(R9*4), DI
+	INCQ BX
+	JMP  krow
+
+kdone:
+	MOVQ acc+0(FP), AX
+	HSUMADD(Y0, X0, 0)
+	HSUMADD(Y1, X1, 4)
+	HSUMADD(Y2, X2, 8)
+	HSUMADD(Y3, X3, 12)
+	HSUMADD(Y4, X4, 16)
+	HSUMADD(Y5, X5, 20)
+	HSUMADD(Y6, X6, 24)
+	HSUMADD(Y7, X7, 28)
+	HSUMADD(Y8, X8, 32)
+	VZEROUPPER
+	RET
+
+// The input gradient, gathered: dx row 2i takes dy row i through kernel
+// row 1; dx row 2i+1 takes dy row i through kernel row 2 and dy row i+1
+// (zero past the end) through kernel row 0. Within a row, even column 2j is
+// k[·][1]·dy[j] and odd column 2j+1 is k[·][2]·dy[j] + k[·][0]·dy[j+1];
+// the two halves are interleaved into 16 dx floats per block.
+
+// IL interleaves E = Y13 and O = Y14 into Y11, Y12 (dx columns 2j …).
+#define IL \
+	VUNPCKLPS  Y14, Y13, Y9; \
+	VUNPCKHPS  Y14, Y13, Y10; \
+	VPERM2F128 $0x20, Y10, Y9, Y11; \
+	VPERM2F128 $0x31, Y10, Y9, Y12
+
+#define EVENEO \
+	VMULPS      Y9, Y4, Y13; \
+	VMULPS      Y9, Y5, Y14; \
+	VFMADD231PS Y10, Y3, Y14
+
+#define ODDEO \
+	VMULPS      Y9, Y7, Y13; \
+	VFMADD231PS Y11, Y1, Y13; \
+	VMULPS      Y9, Y8, Y14; \
+	VFMADD231PS Y10, Y6, Y14; \
+	VFMADD231PS Y11, Y2, Y14; \
+	VFMADD231PS Y12, Y0, Y14
+
+// DYMASK: R13 = lanes16 + 64 − 4·(Wo − j), the mask of the r = Wo − j
+// valid dy lanes (4(R13): r − 1 lanes, for dy[j+1 …]).
+#define DYMASK \
+	LEAQ lanes16<>(SB), R13; \
+	ADDQ $64, R13; \
+	LEAQ (R13)(CX*4), R13; \
+	SUBQ R9, R13; \
+	SUBQ R9, R13; \
+	SUBQ R9, R13; \
+	SUBQ R9, R13
+
+// DXMASK: R13 = lanes16 + 64 − 4·(W − 2j), the masks of the valid dx floats.
+#define DXMASK \
+	LEAQ lanes16<>(SB), R13; \
+	ADDQ $64, R13; \
+	LEAQ (R13)(CX*8), R13; \
+	SUBQ R12, R13; \
+	SUBQ R12, R13; \
+	SUBQ R12, R13; \
+	SUBQ R12, R13
+
+#define STOREMASKED \
+	DXMASK; \
+	VMOVDQU    (R13), Y15; \
+	VMASKMOVPS Y11, Y15, (DI)(CX*8); \
+	VMOVDQU    32(R13), Y15; \
+	VMASKMOVPS Y12, Y15, 32(DI)(CX*8)
+
+// func dxS2AVX2(dx, dy []float32, k *[9]float32, h, w, ho, wo int, zero []float32)
+TEXT ·dxS2AVX2(SB), NOSPLIT, $0-112
+	MOVQ dx_base+0(FP), DI
+	MOVQ dy_base+24(FP), SI
+	MOVQ k+48(FP), AX
+	MOVQ h+56(FP), R8
+	MOVQ w+64(FP), R12
+	MOVQ ho+72(FP), R11
+	MOVQ wo+80(FP), R9
+	MOVQ zero_base+88(FP), R10
+	VBROADCASTSS 0(AX), Y0
+	VBROADCASTSS 4(AX), Y1
+	VBROADCASTSS 8(AX), Y2
+	VBROADCASTSS 12(AX), Y3
+	VBROADCASTSS 16(AX), Y4
+	VBROADCASTSS 20(AX), Y5
+	VBROADCASTSS 24(AX), Y6
+	VBROADCASTSS 28(AX), Y7
+	VBROADCASTSS 32(AX), Y8
+	XORQ BX, BX
+
+xrow:
+	CMPQ  BX, R8
+	JGE   xdone
+	MOVQ  BX, AX
+	SHRQ  $1, AX          // i
+	MOVQ  AX, DX
+	IMULQ R9, AX
+	LEAQ  (SI)(AX*4), AX  // dy row i
+	XORQ  CX, CX
+	TESTQ $1, BX
+	JNZ   xodd
+
+xeven:
+	LEAQ 8(CX), R13
+	CMPQ R13, R9
+	JGE  xevenlast
+	VMOVUPS (AX)(CX*4), Y9
+	VMOVUPS 4(AX)(CX*4), Y10
+	EVENEO
+	IL
+	VMOVUPS Y11, (DI)(CX*8)
+	VMOVUPS Y12, 32(DI)(CX*8)
+	ADDQ    $8, CX
+	JMP     xeven
+
+xevenlast:
+	CMPQ CX, R9
+	JGE  xnext
+	DYMASK
+	VMOVDQU    (R13), Y15
+	VMASKMOVPS (AX)(CX*4), Y15, Y9
+	VMOVDQU    4(R13), Y15
+	VMASKMOVPS 4(AX)(CX*4), Y15, Y10
+	EVENEO
+	IL
+	STOREMASKED
+	JMP xnext
+
+xodd:
+	INCQ DX               // i+1
+	CMPQ DX, R11
+	MOVQ R10, DX
+	JGE  xoddblock
+	MOVQ R9, DX
+	LEAQ (AX)(DX*4), DX   // dy row i+1
+
+xoddblock:
+	LEAQ 8(CX), R13
+	CMPQ R13, R9
+	JGE  xoddlast
+	VMOVUPS (AX)(CX*4), Y9
+	VMOVUPS 4(AX)(CX*4), Y10
+	VMOVUPS (DX)(CX*4), Y11
+	VMOVUPS 4(DX)(CX*4), Y12
+	ODDEO
+	IL
+	VMOVUPS Y11, (DI)(CX*8)
+	VMOVUPS Y12, 32(DI)(CX*8)
+	ADDQ    $8, CX
+	JMP     xoddblock
+
+xoddlast:
+	CMPQ CX, R9
+	JGE  xnext
+	DYMASK
+	VMOVDQU    (R13), Y15
+	VMASKMOVPS (AX)(CX*4), Y15, Y9
+	VMASKMOVPS (DX)(CX*4), Y15, Y11
+	VMOVDQU    4(R13), Y15
+	VMASKMOVPS 4(AX)(CX*4), Y15, Y10
+	VMASKMOVPS 4(DX)(CX*4), Y15, Y12
+	ODDEO
+	IL
+	STOREMASKED
+
+xnext:
+	LEAQ (DI)(R12*4), DI
+	INCQ BX
+	JMP  xrow
+
+xdone:
+	VZEROUPPER
+	RET
