@@ -11,6 +11,19 @@ package layers
 func dwForward[T Float](g geom, y, x, k []T) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
+	if y32, ok := any(y).([]float32); ok && haveAVX2 && isSmall3x3s1(g) {
+		x32, k32 := any(x).([]float32), any(k).([]float32)
+		_, _, _ = y32[g.N*g.O*hw-1], x32[g.N*g.C*hw-1], k32[g.O*9-1] // the assembly trusts these lengths
+		tab := newSmallTab(g.H, g.W)
+		parallelFor(g.N*g.O, 16, func(p0, p1 int) {
+			for p := p0; p < p1; p++ {
+				n, co := p/g.O, p%g.O
+				c := co / M
+				convSmallAVX2(y32[p*hw:(p+1)*hw], x32[(n*g.C+c)*hw:(n*g.C+c+1)*hw], (*[9]float32)(k32[co*9:co*9+9]), tab)
+			}
+		})
+		return
+	}
 	if is3x3s1(g) {
 		zero := make([]T, g.W)
 		parallelFor(g.N*g.O, 4, func(p0, p1 int) {
@@ -111,6 +124,23 @@ func dwPlaneForward3s1[T Float](g geom, y, x, k []T) {
 func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
+	if dx32, ok := any(dx).([]float32); ok && haveAVX2 && M == 1 && isSmall3x3s1(g) {
+		// As below, with the small-plane kernel.
+		dy32, k32 := any(dy).([]float32), any(k).([]float32)
+		_, _, _ = dx32[g.N*g.C*hw-1], dy32[g.N*g.C*hw-1], k32[g.C*9-1] // the assembly trusts these lengths
+		tab := newSmallTab(g.H, g.W)
+		parallelFor(g.N*g.C, 16, func(p0, p1 int) {
+			for p := p0; p < p1; p++ {
+				c := p % g.C
+				var r [9]float32
+				for i := range r {
+					r[i] = k32[c*9+8-i]
+				}
+				convSmallAVX2(dx32[p*hw:(p+1)*hw], dy32[p*hw:(p+1)*hw], &r, tab)
+			}
+		})
+		return
+	}
 	if is3x3s1(g) && M == 1 {
 		// The input gradient of a 3×3 stride-1 convolution is the same
 		// convolution of dy with the kernel rotated by 180°.
@@ -196,6 +226,19 @@ func dwPlaneBackwardInput[T Float](g geom, dx, dy, k []T, lo, hi []int) {
 func dwBackwardKernel[T Float](g geom, dk, x, dy []T) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
+	if dk32, ok := any(dk).([]float32); ok && haveAVX2 && isSmall3x3s1(g) {
+		x32, dy32 := any(x).([]float32), any(dy).([]float32)
+		_, _, _ = dk32[g.O*9-1], x32[g.N*g.C*hw-1], dy32[g.N*g.O*hw-1] // the assembly trusts these lengths
+		tab := newSmallTab(g.H, g.W)
+		parallelFor(g.O, 1, func(c0, c1 int) {
+			for co := c0; co < c1; co++ {
+				acc := (*[9]float32)(dk32[co*9 : co*9+9])
+				*acc = [9]float32{}
+				kgradSmallAVX2(acc, dy32[co*hw:], x32[co/M*hw:], g.N, g.C*hw, g.O*hw, tab)
+			}
+		})
+		return
+	}
 	lo, hi := tapRanges(g)
 	parallelFor(g.O, 1, func(c0, c1 int) {
 		for co := c0; co < c1; co++ {

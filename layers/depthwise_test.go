@@ -208,6 +208,10 @@ func TestDepthwiseFloat32MatchesFloat64(t *testing.T) {
 	for w := 3; w <= 21; w++ {
 		cases = append(cases, dwCase{2, 3, 1 + w%5, w, 1, 3, 1, Pad(1), false})
 	}
+	for _, hw := range [][2]int{{1, 1}, {1, 5}, {2, 2}, {3, 3}, {4, 4}, {2, 9}, {5, 7}, {7, 7}, {8, 8}, {3, 21}, {1, 64}} {
+		// small planes (≤ 64 floats), with multiplier 1 and 2
+		cases = append(cases, dwCase{3, 4, hw[0], hw[1], 1, 3, 1, Pad(1), false}, dwCase{2, 3, hw[0], hw[1], 2, 3, 1, Pad(1), false})
+	}
 	for w := 3; w <= 40; w++ { // stride 2: every final-block size, odd and even
 		cases = append(cases, dwCase{2, 2, 1 + w%6, w, 1, 3, 2, Pad(1), false})
 	}

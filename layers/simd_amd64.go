@@ -37,3 +37,9 @@ func kgradS2AVX2(acc *[9]float32, dy, x []float32, h, w, ho, wo int, zero []floa
 
 //go:noescape
 func dxS2AVX2(dx, dy []float32, k *[9]float32, h, w, ho, wo int, zero []float32)
+
+//go:noescape
+func convSmallAVX2(y, x []float32, k *[9]float32, tab *smallTab)
+
+//go:noescape
+func kgradSmallAVX2(acc *[9]float32, dy, x []float32, n, xstride, dystride int, tab *smallTab)

@@ -29,3 +29,9 @@ func kgradS2AVX2(acc *[9]float32, dy, x []float32, h, w, ho, wo int, zero []floa
 func dxS2AVX2(dx, dy []float32, k *[9]float32, h, w, ho, wo int, zero []float32) {
 	panic("no AVX2 kernels")
 }
+
+func convSmallAVX2(y, x []float32, k *[9]float32, tab *smallTab) { panic("no AVX2 kernels") }
+
+func kgradSmallAVX2(acc *[9]float32, dy, x []float32, n, xstride, dystride int, tab *smallTab) {
+	panic("no AVX2 kernels")
+}
