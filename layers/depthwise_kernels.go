@@ -120,6 +120,15 @@ func dwPlaneForward3s1[T Float](g geom, y, x, k []T) {
 	}
 }
 
+// rot180 returns the 3×3 kernel k[:9] rotated by 180°.
+func rot180[T Float](k []T) [9]T {
+	var r [9]T
+	for i := range r {
+		r[i] = k[8-i]
+	}
+	return r
+}
+
 // dwBackwardInput computes dx (N, C, H, W) from dy (N, C·M, Ho, Wo) and k.
 func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
 	M := g.O / g.C
@@ -131,11 +140,7 @@ func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
 		tab := newSmallTab(g.H, g.W)
 		parallelFor(g.N*g.C, 16, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
-				c := p % g.C
-				var r [9]float32
-				for i := range r {
-					r[i] = k32[c*9+8-i]
-				}
+				r := rot180(k32[p%g.C*9:])
 				convSmallAVX2(dx32[p*hw:(p+1)*hw], dy32[p*hw:(p+1)*hw], &r, tab)
 			}
 		})
@@ -147,11 +152,7 @@ func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
 		zero := make([]T, g.W)
 		parallelFor(g.N*g.C, 4, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
-				c := p % g.C
-				var r [9]T
-				for i := range r {
-					r[i] = k[c*9+8-i]
-				}
+				r := rot180(k[p%g.C*9:])
 				conv3x3s1(dx[p*hw:(p+1)*hw], dy[p*hw:(p+1)*hw], &r, g.H, g.W, zero)
 			}
 		})

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "simd_amd64.h"
 
 // AVX2 + FMA kernels of the 3×3, stride-1, padding-1 depthwise convolution
 // (see conv3x3s1 and dwPlaneBackwardKernel3s1 for the Go versions they must
@@ -9,25 +10,7 @@
 // read the zero row. A row's last n mod 8 columns use masked loads and
 // stores, so nothing outside the slices is touched.
 
-// lanes<>: eight −1 then eight 0; 32 bytes from lanes<>+4·(8−r) is a mask
-// of r leading lanes.
-DATA lanes<>+0(SB)/4, $0xffffffff
-DATA lanes<>+4(SB)/4, $0xffffffff
-DATA lanes<>+8(SB)/4, $0xffffffff
-DATA lanes<>+12(SB)/4, $0xffffffff
-DATA lanes<>+16(SB)/4, $0xffffffff
-DATA lanes<>+20(SB)/4, $0xffffffff
-DATA lanes<>+24(SB)/4, $0xffffffff
-DATA lanes<>+28(SB)/4, $0xffffffff
-DATA lanes<>+32(SB)/4, $0
-DATA lanes<>+36(SB)/4, $0
-DATA lanes<>+40(SB)/4, $0
-DATA lanes<>+44(SB)/4, $0
-DATA lanes<>+48(SB)/4, $0
-DATA lanes<>+52(SB)/4, $0
-DATA lanes<>+56(SB)/4, $0
-DATA lanes<>+60(SB)/4, $0
-GLOBL lanes<>(SB), RODATA|NOPTR, $64
+LANES16
 
 // func conv3x3s1AVX2(y, x []float32, k *[9]float32, h, w int, zero []float32)
 // y[oy][ox] = Σ k[3ky+kx]·x[oy+ky−1][ox+kx−1] for 1 ≤ ox ≤ w−2.
@@ -38,15 +21,7 @@ TEXT ·conv3x3s1AVX2(SB), NOSPLIT, $0-96
 	MOVQ h+56(FP), R8
 	MOVQ w+64(FP), R12
 	MOVQ zero_base+72(FP), R10
-	VBROADCASTSS 0(AX), Y0
-	VBROADCASTSS 4(AX), Y1
-	VBROADCASTSS 8(AX), Y2
-	VBROADCASTSS 12(AX), Y3
-	VBROADCASTSS 16(AX), Y4
-	VBROADCASTSS 20(AX), Y5
-	VBROADCASTSS 24(AX), Y6
-	VBROADCASTSS 28(AX), Y7
-	VBROADCASTSS 32(AX), Y8
+	BCAST9
 	MOVQ R12, R11
 	SHLQ $2, R11         // row stride in bytes
 	SUBQ $2, R12         // n: interior columns
@@ -56,7 +31,7 @@ TEXT ·conv3x3s1AVX2(SB), NOSPLIT, $0-96
 	SUBQ R13, CX         // r = n mod 8
 	MOVQ $8, DX
 	SUBQ CX, DX
-	LEAQ lanes<>(SB), AX
+	LEAQ lanes16<>+32(SB), AX
 	VMOVDQU (AX)(DX*4), Y12 // mask of r lanes
 	ADDQ $4, DI          // output column 1
 	XORQ BX, BX          // oy
@@ -134,14 +109,6 @@ cdone:
 	VZEROUPPER
 	RET
 
-#define HSUMADD(Y, X, off) \
-	VEXTRACTF128 $1, Y, X9; \
-	VADDPS       X9, X, X; \
-	VHADDPS      X, X, X; \
-	VHADDPS      X, X, X; \
-	VADDSS       off(AX), X, X; \
-	VMOVSS       X, off(AX)
-
 // func kgrad3x3s1AVX2(acc *[9]float32, dy, x []float32, h, w int, zero []float32)
 // acc[3ky+kx] += Σ dy[oy][ox]·x[oy+ky−1][ox+kx−1] over 1 ≤ ox ≤ w−2.
 TEXT ·kgrad3x3s1AVX2(SB), NOSPLIT, $0-96
@@ -150,15 +117,7 @@ TEXT ·kgrad3x3s1AVX2(SB), NOSPLIT, $0-96
 	MOVQ h+56(FP), R8
 	MOVQ w+64(FP), R12
 	MOVQ zero_base+72(FP), R10
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
+	ZERO9
 	MOVQ R12, R11
 	SHLQ $2, R11
 	SUBQ $2, R12
@@ -168,7 +127,7 @@ TEXT ·kgrad3x3s1AVX2(SB), NOSPLIT, $0-96
 	SUBQ R13, CX
 	MOVQ $8, DX
 	SUBQ CX, DX
-	LEAQ lanes<>(SB), AX
+	LEAQ lanes16<>+32(SB), AX
 	VMOVDQU (AX)(DX*4), Y12
 	ADDQ $4, DI          // dy column 1
 	XORQ BX, BX
@@ -240,14 +199,6 @@ knext:
 
 kdone:
 	MOVQ acc+0(FP), AX
-	HSUMADD(Y0, X0, 0)
-	HSUMADD(Y1, X1, 4)
-	HSUMADD(Y2, X2, 8)
-	HSUMADD(Y3, X3, 12)
-	HSUMADD(Y4, X4, 16)
-	HSUMADD(Y5, X5, 20)
-	HSUMADD(Y6, X6, 24)
-	HSUMADD(Y7, X7, 28)
-	HSUMADD(Y8, X8, 32)
+	REDUCE9
 	VZEROUPPER
 	RET

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "simd_amd64.h"
 
 // AVX2 + FMA kernels of the 3×3, stride-2, padding-1 depthwise convolution
 // (see dwPlaneForward3s2 and dwPlaneBackwardKernel3s2 for the Go versions
@@ -12,25 +13,7 @@
 // loads and stores, so nothing outside the slices is touched. Rows above
 // and below the plane read the zero row. They need Wo = ⌈W/2⌉.
 
-// lanes16<>: sixteen −1 then sixteen 0; 64 bytes from lanes16<>+4·(16−r)
-// mask r leading lanes of two registers.
-DATA lanes16<>+0(SB)/8, $-1
-DATA lanes16<>+8(SB)/8, $-1
-DATA lanes16<>+16(SB)/8, $-1
-DATA lanes16<>+24(SB)/8, $-1
-DATA lanes16<>+32(SB)/8, $-1
-DATA lanes16<>+40(SB)/8, $-1
-DATA lanes16<>+48(SB)/8, $-1
-DATA lanes16<>+56(SB)/8, $-1
-DATA lanes16<>+64(SB)/8, $0
-DATA lanes16<>+72(SB)/8, $0
-DATA lanes16<>+80(SB)/8, $0
-DATA lanes16<>+88(SB)/8, $0
-DATA lanes16<>+96(SB)/8, $0
-DATA lanes16<>+104(SB)/8, $0
-DATA lanes16<>+112(SB)/8, $0
-DATA lanes16<>+120(SB)/8, $0
-GLOBL lanes16<>(SB), RODATA|NOPTR, $128
+LANES16
 
 // rot<>: VPERMPS indices moving lane i to lane i+1 (lane 7 to lane 0).
 DATA rot<>+0(SB)/4, $7
@@ -91,15 +74,7 @@ TEXT ·convS2AVX2(SB), NOSPLIT, $0-112
 	MOVQ ho+72(FP), R8
 	MOVQ wo+80(FP), R9
 	MOVQ zero_base+88(FP), R10
-	VBROADCASTSS 0(AX), Y0
-	VBROADCASTSS 4(AX), Y1
-	VBROADCASTSS 8(AX), Y2
-	VBROADCASTSS 12(AX), Y3
-	VBROADCASTSS 16(AX), Y4
-	VBROADCASTSS 20(AX), Y5
-	VBROADCASTSS 24(AX), Y6
-	VBROADCASTSS 28(AX), Y7
-	VBROADCASTSS 32(AX), Y8
+	BCAST9
 	LEAQ rot<>(SB), AX
 	VMOVDQU (AX), Y15
 	XORQ BX, BX
@@ -180,13 +155,6 @@ fdone:
 	VFMADD231PS Y11, Y12, A1; \
 	VFMADD231PS Y10, Y12, A2
 
-#define HSUMADD(Y, X, off) \
-	VEXTRACTF128 $1, Y, X9; \
-	VADDPS       X9, X, X; \
-	VHADDPS      X, X, X; \
-	VHADDPS      X, X, X; \
-	VADDSS       off(AX), X, X; \
-	VMOVSS       X, off(AX)
 
 // func kgradS2AVX2(acc *[9]float32, dy, x []float32, h, w, ho, wo int, zero []float32)
 TEXT ·kgradS2AVX2(SB), NOSPLIT, $0-112
@@ -198,15 +166,7 @@ TEXT ·kgradS2AVX2(SB), NOSPLIT, $0-112
 	MOVQ ho+72(FP), R8
 	MOVQ wo+80(FP), R9
 	MOVQ zero_base+88(FP), R10
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
+	ZERO9
 	LEAQ rot<>(SB), AX
 	VMOVDQU (AX), Y15
 	XORQ BX, BX
@@ -285,15 +245,7 @@ knext:
 
 kdone:
 	MOVQ acc+0(FP), AX
-	HSUMADD(Y0, X0, 0)
-	HSUMADD(Y1, X1, 4)
-	HSUMADD(Y2, X2, 8)
-	HSUMADD(Y3, X3, 12)
-	HSUMADD(Y4, X4, 16)
-	HSUMADD(Y5, X5, 20)
-	HSUMADD(Y6, X6, 24)
-	HSUMADD(Y7, X7, 28)
-	HSUMADD(Y8, X8, 32)
+	REDUCE9
 	VZEROUPPER
 	RET
 
@@ -361,15 +313,7 @@ TEXT ·dxS2AVX2(SB), NOSPLIT, $0-112
 	MOVQ ho+72(FP), R11
 	MOVQ wo+80(FP), R9
 	MOVQ zero_base+88(FP), R10
-	VBROADCASTSS 0(AX), Y0
-	VBROADCASTSS 4(AX), Y1
-	VBROADCASTSS 8(AX), Y2
-	VBROADCASTSS 12(AX), Y3
-	VBROADCASTSS 16(AX), Y4
-	VBROADCASTSS 20(AX), Y5
-	VBROADCASTSS 24(AX), Y6
-	VBROADCASTSS 28(AX), Y7
-	VBROADCASTSS 32(AX), Y8
+	BCAST9
 	XORQ BX, BX
 
 xrow:

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "simd_amd64.h"
 
 // AVX2 + FMA kernels of the 3×3, stride-1, padding-1 depthwise convolution
 // on small planes (H·W ≤ 64: MobileNet's last feature maps), a whole plane
@@ -25,15 +26,7 @@ TEXT ·convSmallAVX2(SB), NOSPLIT, $0-64
 	MOVQ x_base+24(FP), SI
 	MOVQ k+48(FP), AX
 	MOVQ tab+56(FP), DX
-	VBROADCASTSS 0(AX), Y0
-	VBROADCASTSS 4(AX), Y1
-	VBROADCASTSS 8(AX), Y2
-	VBROADCASTSS 12(AX), Y3
-	VBROADCASTSS 16(AX), Y4
-	VBROADCASTSS 20(AX), Y5
-	VBROADCASTSS 24(AX), Y6
-	VBROADCASTSS 28(AX), Y7
-	VBROADCASTSS 32(AX), Y8
+	BCAST9
 	MOVQ 2632(DX), CX
 	XORQ BX, BX
 	MOVQ DX, R8
@@ -65,13 +58,6 @@ cvec:
 	VMASKMOVPS  (R9)(BX*1), Y10, Y11; \
 	VFMADD231PS Y11, Y9, A
 
-#define HSUMADD(Y, X, off) \
-	VEXTRACTF128 $1, Y, X9; \
-	VADDPS       X9, X, X; \
-	VHADDPS      X, X, X; \
-	VHADDPS      X, X, X; \
-	VADDSS       off(AX), X, X; \
-	VMOVSS       X, off(AX)
 
 // func kgradSmallAVX2(acc *[9]float32, dy, x []float32, n, xstride, dystride int, tab *smallTab)
 // acc[t] += Σ over n planes (x and dy advancing by their strides, in floats).
@@ -84,15 +70,7 @@ TEXT ·kgradSmallAVX2(SB), NOSPLIT, $0-88
 	MOVQ dystride+72(FP), R12
 	SHLQ $2, R12
 	MOVQ tab+80(FP), DX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
+	ZERO9
 	TESTQ R10, R10
 	JLE   kdone
 
@@ -124,14 +102,6 @@ kvec:
 
 kdone:
 	MOVQ acc+0(FP), AX
-	HSUMADD(Y0, X0, 0)
-	HSUMADD(Y1, X1, 4)
-	HSUMADD(Y2, X2, 8)
-	HSUMADD(Y3, X3, 12)
-	HSUMADD(Y4, X4, 16)
-	HSUMADD(Y5, X5, 20)
-	HSUMADD(Y6, X6, 24)
-	HSUMADD(Y7, X7, 28)
-	HSUMADD(Y8, X8, 32)
+	REDUCE9
 	VZEROUPPER
 	RET

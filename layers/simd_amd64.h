@@ -1,0 +1,70 @@
+// Shared by the AVX2 kernels (#include "simd_amd64.h").
+
+// HSUMADD adds the sum of Y's eight lanes (X is Y's low half) to the
+// float32 at off(AX); it clobbers X9.
+#define HSUMADD(Y, X, off) \
+	VEXTRACTF128 $1, Y, X9; \
+	VADDPS       X9, X, X; \
+	VHADDPS      X, X, X; \
+	VHADDPS      X, X, X; \
+	VADDSS       off(AX), X, X; \
+	VMOVSS       X, off(AX)
+
+// REDUCE9 adds the lane sums of Y0 … Y8 to the nine float32s at AX (the
+// kernel-gradient accumulators of a 3×3 tap).
+#define REDUCE9 \
+	HSUMADD(Y0, X0, 0); \
+	HSUMADD(Y1, X1, 4); \
+	HSUMADD(Y2, X2, 8); \
+	HSUMADD(Y3, X3, 12); \
+	HSUMADD(Y4, X4, 16); \
+	HSUMADD(Y5, X5, 20); \
+	HSUMADD(Y6, X6, 24); \
+	HSUMADD(Y7, X7, 28); \
+	HSUMADD(Y8, X8, 32)
+
+// ZERO9 clears Y0 … Y8.
+#define ZERO9 \
+	VXORPS Y0, Y0, Y0; \
+	VXORPS Y1, Y1, Y1; \
+	VXORPS Y2, Y2, Y2; \
+	VXORPS Y3, Y3, Y3; \
+	VXORPS Y4, Y4, Y4; \
+	VXORPS Y5, Y5, Y5; \
+	VXORPS Y6, Y6, Y6; \
+	VXORPS Y7, Y7, Y7; \
+	VXORPS Y8, Y8, Y8
+
+// BCAST9 broadcasts the nine float32s at AX into Y0 … Y8 (a 3×3 kernel).
+#define BCAST9 \
+	VBROADCASTSS 0(AX), Y0; \
+	VBROADCASTSS 4(AX), Y1; \
+	VBROADCASTSS 8(AX), Y2; \
+	VBROADCASTSS 12(AX), Y3; \
+	VBROADCASTSS 16(AX), Y4; \
+	VBROADCASTSS 20(AX), Y5; \
+	VBROADCASTSS 24(AX), Y6; \
+	VBROADCASTSS 28(AX), Y7; \
+	VBROADCASTSS 32(AX), Y8
+
+// LANES16 defines the file's lanes16<>: sixteen −1 then sixteen 0, so the
+// 32 bytes at lanes16<>+4·(16−r) mask r leading lanes (0 ≤ r ≤ 8), and the
+// 64 bytes there mask r leading lanes of a register pair (0 ≤ r ≤ 16).
+#define LANES16 \
+	DATA lanes16<>+0(SB)/8, $-1; \
+	DATA lanes16<>+8(SB)/8, $-1; \
+	DATA lanes16<>+16(SB)/8, $-1; \
+	DATA lanes16<>+24(SB)/8, $-1; \
+	DATA lanes16<>+32(SB)/8, $-1; \
+	DATA lanes16<>+40(SB)/8, $-1; \
+	DATA lanes16<>+48(SB)/8, $-1; \
+	DATA lanes16<>+56(SB)/8, $-1; \
+	DATA lanes16<>+64(SB)/8, $0; \
+	DATA lanes16<>+72(SB)/8, $0; \
+	DATA lanes16<>+80(SB)/8, $0; \
+	DATA lanes16<>+88(SB)/8, $0; \
+	DATA lanes16<>+96(SB)/8, $0; \
+	DATA lanes16<>+104(SB)/8, $0; \
+	DATA lanes16<>+112(SB)/8, $0; \
+	DATA lanes16<>+120(SB)/8, $0; \
+	GLOBL lanes16<>(SB), RODATA|NOPTR, $128
