@@ -8,7 +8,10 @@
 // it and a TapeMachine runs it, so the layers mix with any other Gorgonia
 // code. The heavy layers are custom ops with their own backward ops, computed
 // in float32 or float64, parallel over the cores, with matrix products through
-// package blas.
+// package blas. On amd64 CPUs with AVX2 and FMA the float32 BatchNorm + ReLU
+// loops and the 3×3 depthwise kernels (stride 1 and 2) run as Go assembly
+// (no cgo); other CPUs, and builds with -tags purego, run the plain Go
+// kernels. Kernels reports which.
 //
 // Variables live in a Store, by hierarchical name ("block3/pw/bn/scale"); a
 // Builder adds layers to one graph under a name scope (Builder.In). Several

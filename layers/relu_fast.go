@@ -10,6 +10,15 @@ import "math"
 // multiple of 8; the Go version finishes the tail. Tests hold the two
 // against each other.
 
+// Kernels names the element-wise kernels this build and CPU run: "avx2"
+// (the assembly) or "go".
+func Kernels() string {
+	if haveAVX2 {
+		return "avx2"
+	}
+	return "go"
+}
+
 // signMask32 is all ones when z > 0 (strictly; −0 and negatives give 0).
 func signMask32(bits uint32) uint32 {
 	return uint32(-int32(bits)>>31) &^ uint32(int32(bits)>>31)

@@ -57,7 +57,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "blas: %s; threads: %d; depthwise: %s\n", backend, *threads, impl)
+	fmt.Fprintf(os.Stderr, "blas: %s; threads: %d; depthwise: %s; kernels: %s\n", backend, *threads, impl, layers.Kernels())
 	if *cpuprof != "" {
 		f, err := os.Create(*cpuprof)
 		if err != nil {

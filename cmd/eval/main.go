@@ -20,6 +20,7 @@ import (
 
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/internal/cli"
+	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/train"
 )
 
@@ -67,7 +68,7 @@ func run(args []string) error {
 	if *asJSON {
 		info = os.Stderr
 	}
-	fmt.Fprintf(info, "blas: %s; threads: %d\n", backend, *threads)
+	fmt.Fprintf(info, "blas: %s; threads: %d; kernels: %s\n", backend, *threads, layers.Kernels())
 	m, hdr, err := train.LoadModel(pos[0], impl)
 	if err != nil {
 		return err

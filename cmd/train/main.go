@@ -20,6 +20,7 @@ import (
 
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/internal/cli"
+	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/train"
 )
@@ -93,7 +94,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("blas: %s; threads: %d; depthwise: %s\n", backend, *threads, impl)
+	fmt.Printf("blas: %s; threads: %d; depthwise: %s; kernels: %s\n", backend, *threads, impl, layers.Kernels())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
