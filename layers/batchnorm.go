@@ -175,6 +175,28 @@ func planeSums(k bnKernel, f func(p, c int) (float64, float64)) (s0, s1 []float6
 	return s0, s1
 }
 
+// planes32 reports whether the many-planes float32 kernels apply: small
+// planes (a multiple of 4 floats, at most 64), where per-plane calls would
+// cost more than the arithmetic.
+func (k bnKernel) planes32() bool { return haveAVX2 && k.inner%4 == 0 && k.inner <= 64 }
+
+// planeSums32 is planeSums for the many-planes kernels: f fills the float32
+// sums of planes [lo, hi).
+func planeSums32(k bnKernel, f func(lo, hi int, p0, p1 []float32)) (s0, s1 []float64) {
+	np := k.n * k.c
+	p0, p1 := buffer[float32](k.sc, 202, np), buffer[float32](k.sc, 203, np)
+	parallelFor(np, max(1, 4096/k.inner), func(lo, hi int) { f(lo, hi, p0[lo:hi], p1[lo:hi]) })
+	s0, s1 = make([]float64, k.c), make([]float64, k.c)
+	for p, c := 0, 0; p < np; p++ {
+		s0[c] += float64(p0[p])
+		s1[c] += float64(p1[p])
+		if c++; c == k.c {
+			c = 0
+		}
+	}
+	return s0, s1
+}
+
 func bnForward[T Float](k bnKernel, training bool, y, x, scale, bias, runMean, runVar []T) {
 	st := k.st
 	st.training = training
@@ -187,9 +209,20 @@ func bnForward[T Float](k bnKernel, training bool, y, x, scale, bias, runMean, r
 		for c := range shift {
 			shift[c] = float64(x[c*k.inner])
 		}
-		s, ss := planeSums(k, func(p, c int) (float64, float64) {
-			return sumSq(x[p*k.inner:(p+1)*k.inner], T(shift[c]))
-		})
+		var s, ss []float64
+		if x32, ok := any(x).([]float32); ok && k.planes32() {
+			sh := make([]float32, k.c)
+			for c := range sh {
+				sh[c] = float32(shift[c])
+			}
+			s, ss = planeSums32(k, func(lo, hi int, p0, p1 []float32) {
+				sumSqPlanesAVX2(x32[lo*k.inner:hi*k.inner], sh, p0, p1, k.inner, lo%k.c, k.c)
+			})
+		} else {
+			s, ss = planeSums(k, func(p, c int) (float64, float64) {
+				return sumSq(x[p*k.inner:(p+1)*k.inner], T(shift[c]))
+			})
+		}
 		for c := 0; c < k.c; c++ {
 			m := s[c] / count
 			v := max(ss[c]/count-m*m, 0)
@@ -212,6 +245,13 @@ func bnForward[T Float](k bnKernel, training bool, y, x, scale, bias, runMean, r
 	for c := 0; c < k.c; c++ {
 		a[c] = T(float64(scale[c]) * st.invstd[c])
 		b[c] = T(float64(bias[c]) - float64(scale[c])*st.invstd[c]*st.mean[c])
+	}
+	if y32, ok := any(y).([]float32); ok && k.planes32() && k.cfg.Activation == ReLU {
+		x32, a32, b32 := any(x).([]float32), any(a).([]float32), any(b).([]float32)
+		parallelFor(k.n*k.c, max(1, 4096/k.inner), func(lo, hi int) {
+			affineReLUPlanesAVX2(y32[lo*k.inner:hi*k.inner], x32[lo*k.inner:hi*k.inner], a32, b32, k.inner, lo%k.c, k.c, hi-lo)
+		})
+		return
 	}
 	parallelFor(k.n*k.c, max(1, 4096/max(k.inner, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
@@ -319,9 +359,19 @@ func bnBackward[T Float](k bnKernel, dx, x, scale, bias, dy []T) {
 		m[c] = T(st.mean[c])
 	}
 	// Pass 1 (reads only): Σdy' and Σdy'·(x−mean).
-	sdy, sdyx := planeSums(k, func(p, c int) (float64, float64) {
-		return bnSums(k.cfg.Activation, x[p*k.inner:(p+1)*k.inner], dy[p*k.inner:(p+1)*k.inner], a[c], b[c], m[c])
-	})
+	var sdy, sdyx []float64
+	x32, fast := any(x).([]float32)
+	fast = fast && k.planes32() && k.cfg.Activation == ReLU
+	if fast {
+		dy32, a32, b32, m32 := any(dy).([]float32), any(a).([]float32), any(b).([]float32), any(m).([]float32)
+		sdy, sdyx = planeSums32(k, func(lo, hi int, p0, p1 []float32) {
+			reluSumsPlanesAVX2(x32[lo*k.inner:hi*k.inner], dy32[lo*k.inner:hi*k.inner], a32, b32, m32, p0, p1, k.inner, lo%k.c, k.c)
+		})
+	} else {
+		sdy, sdyx = planeSums(k, func(p, c int) (float64, float64) {
+			return bnSums(k.cfg.Activation, x[p*k.inner:(p+1)*k.inner], dy[p*k.inner:(p+1)*k.inner], a[c], b[c], m[c])
+		})
+	}
 	c1, c2 := make([]T, k.c), make([]T, k.c)
 	for c := 0; c < k.c; c++ {
 		sdyx[c] *= st.invstd[c] // Σ dy'·x̂
@@ -334,6 +384,14 @@ func bnBackward[T Float](k bnKernel, dx, x, scale, bias, dy []T) {
 	// Pass 2: dx = scale·invstd·(dy' − Σdy'/M − x̂·Σdy'x̂/M) in training;
 	// scale·invstd·dy' in inference (the statistics are constants there:
 	// c1 = c2 = 0).
+	if fast {
+		dx32, dy32 := any(dx).([]float32), any(dy).([]float32)
+		a32, b32, m32, k1, k2 := any(a).([]float32), any(b).([]float32), any(m).([]float32), any(c1).([]float32), any(c2).([]float32)
+		parallelFor(k.n*k.c, max(1, 4096/k.inner), func(lo, hi int) {
+			reluApplyPlanesAVX2(dx32[lo*k.inner:hi*k.inner], x32[lo*k.inner:hi*k.inner], dy32[lo*k.inner:hi*k.inner], a32, b32, m32, k1, k2, k.inner, lo%k.c, k.c, hi-lo)
+		})
+		return
+	}
 	parallelFor(k.n*k.c, max(1, 4096/max(k.inner, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			c := p % k.c

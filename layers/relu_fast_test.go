@@ -152,7 +152,8 @@ func BenchmarkReLU32Kernels(b *testing.B) {
 // over plane sizes that exercise the vector loops and their tails.
 func TestBatchNormFloat32MatchesFloat64(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 9))
-	for _, tc := range []struct{ n, c, inner int }{{2, 3, 1}, {2, 5, 3}, {3, 4, 16}, {1, 2, 17}, {4, 3, 64}, {2, 2, 1024}} {
+	for _, tc := range []struct{ n, c, inner int }{{2, 3, 1}, {2, 5, 3}, {3, 4, 16}, {1, 2, 17}, {4, 3, 64}, {2, 2, 1024},
+		{3, 7, 4}, {2, 5, 8}, {2, 3, 12}, {5, 9, 16}, {1, 3, 60}, {2, 3, 68}, {64, 37, 4}} { // many-planes kernels: inner%4 == 0, ≤ 64
 		for _, act := range []Activation{ReLU, ReLU6, Linear} {
 			for _, training := range []bool{true, false} {
 				size := tc.n * tc.c * tc.inner

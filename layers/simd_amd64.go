@@ -43,3 +43,15 @@ func convSmallAVX2(y, x []float32, k *[9]float32, tab *smallTab)
 
 //go:noescape
 func kgradSmallAVX2(acc *[9]float32, dy, x []float32, n, xstride, dystride int, tab *smallTab)
+
+//go:noescape
+func sumSqPlanesAVX2(x, shift, s0, s1 []float32, inner, c0, c int)
+
+//go:noescape
+func affineReLUPlanesAVX2(y, x, a, b []float32, inner, c0, c, planes int)
+
+//go:noescape
+func reluSumsPlanesAVX2(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int)
+
+//go:noescape
+func reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)

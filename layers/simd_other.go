@@ -35,3 +35,17 @@ func convSmallAVX2(y, x []float32, k *[9]float32, tab *smallTab) { panic("no AVX
 func kgradSmallAVX2(acc *[9]float32, dy, x []float32, n, xstride, dystride int, tab *smallTab) {
 	panic("no AVX2 kernels")
 }
+
+func sumSqPlanesAVX2(x, shift, s0, s1 []float32, inner, c0, c int) { panic("no AVX2 kernels") }
+
+func affineReLUPlanesAVX2(y, x, a, b []float32, inner, c0, c, planes int) {
+	panic("no AVX2 kernels")
+}
+
+func reluSumsPlanesAVX2(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int) {
+	panic("no AVX2 kernels")
+}
+
+func reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
+	panic("no AVX2 kernels")
+}
