@@ -36,3 +36,42 @@ func BenchmarkTrainStep(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkTrainerStep times Trainer.Step alone (batch 128, alpha 0.75,
+// random data) and reports what a step allocates: the ops reuse their
+// outputs and scratch across steps, so bytes/op stays far below one
+// activation tensor.
+func BenchmarkTrainerStep(b *testing.B) {
+	blas.Use(blas.Auto)
+	m, err := model.New(model.CIFAR10(0.75), model.Options{Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 128
+	tr, err := NewTrainer(m, batch, NewSGD(0.9, 5e-4, true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	r := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, batch*3*32*32)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	y := make([]int, batch)
+	for i := range y {
+		y[i] = r.IntN(10)
+	}
+	for range 2 { // warm-up: buffers are allocated on the first steps
+		if _, _, err := tr.Step(x, y, 0.01); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, _, err := tr.Step(x, y, 0.01); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
