@@ -1,7 +1,9 @@
 // Package blas selects the matrix-multiply backend used by this project's
 // layers and by Gorgonia's own ops.
 //
-// Two backends exist: pure Go (gonum, always available) and OpenBLAS, loaded
+// Two backends exist: pure Go (always available: on amd64 with AVX2 and FMA
+// our own blocked float32 GEMM with an assembly micro-kernel, sgemm.go;
+// elsewhere, and for float64, gonum's) and OpenBLAS, loaded
 // at run time with dlopen (github.com/ebitengine/purego), so that the build
 // stays pure Go (CGO_ENABLED=0 works) and a binary runs on machines with or
 // without the library. OpenBLAS is put in single-threaded mode: its own worker
@@ -29,7 +31,7 @@ import (
 // Backend names accepted by Use.
 const (
 	Auto     = "auto"     // OpenBLAS when it loads, else Go
-	Go       = "go"       // gonum's pure-Go GEMM
+	Go       = "go"       // the pure-Go GEMM (sgemm.go with AVX2, else gonum)
 	OpenBLAS = "openblas" // OpenBLAS loaded at run time; an error when it cannot be loaded
 )
 
@@ -45,7 +47,7 @@ type impl interface {
 
 var (
 	mu      sync.RWMutex
-	current impl = goImpl{}
+	current = pureGo()
 )
 
 // Use selects the backend: Auto, Go or OpenBLAS. It also routes Gorgonia's
@@ -55,7 +57,7 @@ func Use(name string) (string, error) {
 	var b impl
 	switch name {
 	case Go:
-		b = goImpl{}
+		b = pureGo()
 	case OpenBLAS:
 		ob, err := loadOpenBLAS()
 		if err != nil {
@@ -66,7 +68,7 @@ func Use(name string) (string, error) {
 		if ob, err := loadOpenBLAS(); err == nil {
 			b = ob
 		} else {
-			b = goImpl{}
+			b = pureGo()
 		}
 	default:
 		return "", fmt.Errorf("blas: unknown backend %q (want auto, go or openblas)", name)
@@ -170,6 +172,24 @@ func tr(t bool) blas.Transpose {
 		return blas.Trans
 	}
 	return blas.NoTrans
+}
+
+// goAVX2 is the pure-Go backend on CPUs with AVX2 and FMA: float32 through
+// sgemmAVX2 (single-threaded, split by Gemm), float64 through gonum.
+type goAVX2 struct{ goImpl }
+
+func (goAVX2) name() string   { return "go (avx2 sgemm)" }
+func (goAVX2) parallel() bool { return false }
+func (goAVX2) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmAVX2(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// pureGo is the pure-Go backend for this CPU.
+func pureGo() impl {
+	if haveAVX2 {
+		return goAVX2{}
+	}
+	return goImpl{}
 }
 
 type goImpl struct{}

@@ -103,3 +103,62 @@ func TestUseUnknown(t *testing.T) {
 		t.Fatal("Use(mkl) gave no error")
 	}
 }
+
+// TestSgemmAVX2 holds the pure-Go backend's float32 GEMM (blocked, with the
+// assembly micro-kernel) to the float64 definition: every transpose, leading
+// dimensions above the minimum, alpha and beta including 0 and 1, k = 0, and
+// sizes around the tile (6×16) and block (96, 256, 2048) edges.
+func TestSgemmAVX2(t *testing.T) {
+	if !haveAVX2 {
+		t.Skip("no AVX2/FMA on this CPU (or -tags purego): gonum serves float32")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	shapes := [][3]int{{1, 1, 1}, {6, 16, 1}, {5, 15, 3}, {7, 17, 9}, {13, 33, 0}, {97, 40, 257}, {12, 2049, 20}, {192, 96, 64}}
+	for _, s := range shapes {
+		m, n, k := s[0], s[1], s[2]
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				for _, ab := range [][2]float32{{1, 0}, {0.5, 1}, {-1.5, 0.25}, {0, 2}} {
+					lda, ldb, ldc := k+3, n+2, n+5
+					if tA {
+						lda = m + 1
+					}
+					if tB {
+						ldb = k + 4
+					}
+					rows := func(r, ld int) []float64 {
+						v := make([]float64, max(r*ld, 1))
+						for i := range v {
+							v[i] = rng.NormFloat64()
+						}
+						return v
+					}
+					a, b, c := rows(max(m, k), lda), rows(max(k, n), ldb), rows(m, ldc)
+					want := append([]float64(nil), c...)
+					naiveGemm(tA, tB, m, n, k, float64(ab[0]), f64(to32(a)), lda, f64(to32(b)), ldb, float64(ab[1]), want, ldc)
+					got := to32(c)
+					sgemmAVX2(tA, tB, m, n, k, ab[0], to32(a), lda, to32(b), ldb, ab[1], got, ldc)
+					for i := range want {
+						if i%ldc >= n { // outside C: untouched
+							if got[i] != float32(c[i]) {
+								t.Fatalf("%v tA=%v tB=%v: wrote c[%d] outside the matrix", s, tA, tB, i)
+							}
+							continue
+						}
+						if d := math.Abs(float64(got[i]) - want[i]); d > 1e-5*float64(k+1)*(1+math.Abs(want[i])) {
+							t.Fatalf("%v tA=%v tB=%v alpha,beta=%v: c[%d]=%v want %v", s, tA, tB, ab, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func f64(x []float32) []float64 {
+	r := make([]float64, len(x))
+	for i, v := range x {
+		r[i] = float64(v)
+	}
+	return r
+}

@@ -1,0 +1,73 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func sgemm6x16(k int, a, b, c *float32, ldc int, alpha float32)
+// C[0:6][0:16] += alpha · Σ_p a[6p+i]·b[16p+j]: the micro-kernel of
+// sgemmAVX2, over packed panels (a: 6 rows, k-major; b: 16 columns,
+// k-major); ldc in floats. k ≥ 1.
+TEXT ·sgemm6x16(SB), NOSPLIT, $0-44
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+loop:
+	VMOVUPS      (DI), Y12
+	VMOVUPS      32(DI), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         $24, SI
+	ADDQ         $64, DI
+	DECQ         CX
+	JNZ          loop
+
+	VBROADCASTSS alpha+40(FP), Y14
+
+#define ROW(A0, A1) \
+	VMOVUPS     (DX), Y12; \
+	VFMADD231PS A0, Y14, Y12; \
+	VMOVUPS     Y12, (DX); \
+	VMOVUPS     32(DX), Y13; \
+	VFMADD231PS A1, Y14, Y13; \
+	VMOVUPS     Y13, 32(DX); \
+	ADDQ        R8, DX
+
+	ROW(Y0, Y1)
+	ROW(Y2, Y3)
+	ROW(Y4, Y5)
+	ROW(Y6, Y7)
+	ROW(Y8, Y9)
+	ROW(Y10, Y11)
+	VZEROUPPER
+	RET
