@@ -35,7 +35,6 @@ func conv3x3s1[T Float](y, x []T, k *[9]T, h, w int, zero []T) {
 	for oy := 0; oy < h; oy++ {
 		a, b, c := rows3(x, oy, h, w, zero)
 		yr := y[oy*w : (oy+1)*w]
-		yr[0] = k1*a[0] + k2*a[1] + k4*b[0] + k5*b[1] + k7*c[0] + k8*c[1]
 		n := w - 2
 		a0, a1, a2 := a[0:n], a[1:n+1], a[2:n+2]
 		b0, b1, b2 := b[0:n], b[1:n+1], b[2:n+2]
@@ -48,11 +47,12 @@ func conv3x3s1[T Float](y, x []T, k *[9]T, h, w int, zero []T) {
 		for i := range mid {
 			mid[i] = k0*a0[i] + k1*a1[i] + k2*a2[i] + k3*b0[i] + k4*b1[i] + k5*b2[i] + k6*c0[i] + k7*c1[i] + k8*c2[i]
 		}
-		yr[w-1] = k0*a[w-2] + k1*a[w-1] + k3*b[w-2] + k4*b[w-1] + k6*c[w-2] + k7*c[w-1]
 	}
+	conv3x3s1Edges(y, x, k, h, w, zero)
 }
 
-// conv3x3s1Edges computes columns 0 and w−1 of conv3x3s1.
+// conv3x3s1Edges computes columns 0 and w−1 of conv3x3s1 (both paths
+// compute the interior columns, then call this).
 func conv3x3s1Edges[T Float](y, x []T, k *[9]T, h, w int, zero []T) {
 	k0, k1, k2, k3, k4, k5, k6, k7, k8 := k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8]
 	for oy := 0; oy < h; oy++ {

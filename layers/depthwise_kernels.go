@@ -327,12 +327,8 @@ func dwPlaneBackwardKernel3s1[T Float](g geom, acc, x, dy []T) {
 		x32, dy32 := any(x).([]float32), any(dy).([]float32)
 		h := g.H
 		_, _, _ = acc32[8], x32[h*W-1], dy32[h*W-1] // the assembly trusts these lengths
-		var zero [64]float32
-		z := zero[:]
-		if W > len(zero) {
-			z = make([]float32, W)
-		}
-		kgrad3x3s1AVX2((*[9]float32)(acc32), dy32, x32, h, W, z)
+		var zb [64]float32
+		kgrad3x3s1AVX2((*[9]float32)(acc32), dy32, x32, h, W, zeroRow(&zb, W))
 		// The edge columns: output column 0 meets taps 1, 2 (x[0], x[1]);
 		// column W−1 taps 0, 1 (x[W−2], x[W−1]).
 		for oy := 0; oy < h; oy++ {
