@@ -137,7 +137,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if o.Recipe.Epochs > r.Epochs { // allow extending a finished run
 			r.Epochs = o.Recipe.Epochs
 		}
-		fmt.Fprintf(logw, "resuming %s at epoch %d, batch %d (step %d); model and recipe from the checkpoint\n", o.Resume, h.Epoch, h.Batch, h.Step)
 	} else {
 		var err error
 		if m, err = model.New(o.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise}); err != nil {
@@ -147,6 +146,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	hdr.Recipe = r
 	cfg := m.Config
+	if o.Train.Len() < r.BatchSize {
+		return nil, fmt.Errorf("train: %d training images make no batch of %d (raise --limit or lower --batch-size)", o.Train.Len(), r.BatchSize)
+	}
+	fmt.Fprintf(logw, "MobileNet v1 %s alpha %g resolution %d: %d train, %d test images, %d epochs, batch %d, out %s\n",
+		cfg.Name, cfg.Alpha, cfg.Resolution, o.Train.Len(), o.Test.Len(), r.Epochs, r.BatchSize, o.OutDir)
+	if o.Resume != "" {
+		fmt.Fprintf(logw, "resuming %s at epoch %d, batch %d (step %d); model and recipe from the checkpoint\n", o.Resume, hdr.Epoch, hdr.Batch, hdr.Step)
+	}
 
 	loader, err := data.NewLoader(o.Train, data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Shuffle: true, Augment: r.Augment, Seed: r.Seed, DropLast: true})
 	if err != nil {

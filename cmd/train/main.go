@@ -109,26 +109,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *resume != "" { // the banner shows the run being resumed, not the flags
-		h, _, err := train.ReadCheckpoint(*resume)
-		if err != nil {
-			return err
-		}
+	if *resume != "" {
 		epochsSet := false
 		fs.Visit(func(f *flag.Flag) { epochsSet = epochsSet || f.Name == "epochs" })
 		if !epochsSet {
-			r.Epochs = 0 // keep the checkpoint's (a newer default must not extend an old run)
-		}
-		cfg, r.BatchSize = h.Config, h.Recipe.BatchSize
-		if r.Epochs < h.Recipe.Epochs {
-			r.Epochs = h.Recipe.Epochs
+			r.Epochs = 0 // keep the checkpoint's: a newer default must not extend an old run
 		}
 	}
-	if trainSet.Len() < r.BatchSize {
-		return fmt.Errorf("%d training images make no batch of %d (raise --limit or lower --batch-size)", trainSet.Len(), r.BatchSize)
-	}
-	fmt.Printf("MobileNet v1 %s alpha %g resolution %d: %d train, %d test images, %d epochs, batch %d, out %s\n",
-		cfg.Name, cfg.Alpha, cfg.Resolution, trainSet.Len(), testSet.Len(), r.Epochs, r.BatchSize, *out)
 	res, err := train.Run(ctx, train.Options{Recipe: r, Config: cfg, Depthwise: impl, OutDir: *out, Resume: *resume,
 		Train: trainSet, Test: testSet, Log: os.Stderr})
 	if err != nil {

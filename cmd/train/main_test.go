@@ -23,6 +23,7 @@ func binary(t *testing.T) string {
 func TestBadInvocations(t *testing.T) {
 	bin := binary(t)
 	empty := t.TempDir()
+	small := fakeCIFAR(t, 10) // 50 training images
 	for _, c := range []struct {
 		args []string
 		want string
@@ -38,6 +39,7 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"--resolution", "8"}, "resolution 8"},
 		{[]string{"--bogus"}, "bogus"},
 		{[]string{"stray"}, "stray"},
+		{[]string{"--no-download", "--data", small, "--out", t.TempDir()}, "train: 50 training images make no batch of 128"},
 	} {
 		cmd := exec.Command(bin, c.args...)
 		out, err := cmd.CombinedOutput()
@@ -51,6 +53,9 @@ func TestBadInvocations(t *testing.T) {
 		}
 		if !strings.Contains(text, c.want) {
 			t.Errorf("%v: output %q lacks %q", c.args, text, c.want)
+		}
+		if strings.Contains(text, "train: train:") {
+			t.Errorf("%v: the message names the command twice: %q", c.args, text)
 		}
 	}
 }
@@ -139,8 +144,8 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("resumed run: %v\n%s", err, rerr.String())
 	}
-	if !strings.Contains(rout.String(), "alpha 0.25 resolution 16") || !strings.Contains(rout.String(), "50 epochs, batch 8") {
-		t.Errorf("the resumed run's banner does not describe the checkpoint's run:\n%s", rout.String())
+	if !strings.Contains(rerr.String(), "alpha 0.25 resolution 16") || !strings.Contains(rerr.String(), "50 epochs, batch 8") {
+		t.Errorf("the resumed run's banner does not describe the checkpoint's run:\n%s", rerr.String())
 	}
 	if !strings.Contains(rerr.String(), "resuming") {
 		t.Errorf("resumed run did not say it resumed:\n%s", rerr.String())

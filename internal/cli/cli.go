@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/gomobilenet/mobilenet/blas"
 	"github.com/gomobilenet/mobilenet/layers"
@@ -20,7 +21,11 @@ func Main(name string, run func(args []string) error) {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		msg := err.Error()
+		if !strings.HasPrefix(msg, name+": ") { // the train package already names itself
+			msg = name + ": " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		os.Exit(1)
 	}
 }
