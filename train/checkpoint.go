@@ -28,7 +28,8 @@ import (
 // Tensor kinds: "param" (learnable weights), "state" (BatchNorm running
 // statistics, dropout step counters) and "velocity" (the optimizer's momentum
 // buffer of the param of the same name). A reader needs only the header and
-// the offsets; for instance in Python:
+// the offsets; scripts/read_checkpoint.py is a complete reader (tested
+// against this package), and its core is, in Python:
 //
 //	import json, struct, zlib, numpy as np
 //	b = open("best.bin", "rb").read()
