@@ -1,0 +1,63 @@
+package train_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/layers"
+	"github.com/gomobilenet/mobilenet/model"
+	"github.com/gomobilenet/mobilenet/train"
+)
+
+// colours returns n images whose class k is written in their colour: red
+// rises and green falls with k, blue is noise.
+func colours(n int, seed byte) *data.Dataset {
+	ds := &data.Dataset{Pixels: make([]byte, n*data.ImageBytes), Labels: make([]byte, n), Classes: data.DefaultClassNames}
+	for i := 0; i < n; i++ {
+		k := i % 10
+		ds.Labels[i] = byte(k)
+		img := ds.Image(i)
+		for p := 0; p < 1024; p++ {
+			noise := byte(p*7+i*13) + seed
+			img[p] = byte(25*k) + noise%10
+			img[1024+p] = byte(240-25*k) + noise%10
+			img[2048+p] = noise
+		}
+	}
+	return ds
+}
+
+// Run trains a small MobileNet, evaluating it after every epoch and writing
+// last.bin, best.bin and metrics.jsonl to OutDir; LoadModel rebuilds the
+// model from a checkpoint alone.
+func ExampleRun() {
+	out, _ := os.MkdirTemp("", "mobilenet-example")
+	defer os.RemoveAll(out)
+
+	r := train.DefaultRecipe()
+	r.Epochs, r.BatchSize, r.EvalBatch, r.LR, r.WarmupEpochs = 6, 20, 50, 0.05, 0.5
+	cfg := model.CIFAR10(0.25)
+	cfg.Resolution = 16 // images are resized to the model's resolution
+	res, err := train.Run(context.Background(), train.Options{Recipe: r, Config: cfg, OutDir: out,
+		Train: colours(200, 1), Test: colours(100, 2)})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("epochs:", res.Epochs)
+	fmt.Println("better than chance:", res.BestAcc > 0.3)
+
+	_, hdr, err := train.LoadModel(filepath.Join(out, "best.bin"), layers.Fused)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("checkpoint:", hdr.Config.Name, hdr.Config.Alpha, hdr.TestAcc == res.BestAcc)
+	// Output:
+	// epochs: 6
+	// better than chance: true
+	// checkpoint: cifar10 0.25 true
+}
