@@ -307,3 +307,75 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	b.ReportMetric(float64(images)/b.Elapsed().Seconds(), "images/s")
 }
+
+func TestCutout(t *testing.T) {
+	const s = ImageSize
+	for _, c := range []struct{ cx, cy, size, x0, x1, y0, y1 int }{
+		{16, 16, 8, 12, 20, 12, 20},
+		{0, 0, 8, 0, 4, 0, 4},       // clipped at the top-left
+		{31, 30, 8, 27, 32, 26, 32}, // clipped at the bottom-right
+		{10, 5, 5, 8, 13, 3, 8},     // odd size: centred
+		{3, 3, 32, 0, 19, 0, 19},    // larger than the rest of the image
+	} {
+		img := make([]float32, ImageBytes)
+		for i := range img {
+			img[i] = 1
+		}
+		cutout(img, c.cx, c.cy, c.size)
+		for ch := 0; ch < 3; ch++ {
+			for y := 0; y < s; y++ {
+				for x := 0; x < s; x++ {
+					in := x >= c.x0 && x < c.x1 && y >= c.y0 && y < c.y1
+					if v := img[ch*s*s+y*s+x]; (v == 0) != in {
+						t.Fatalf("cutout at (%d,%d) size %d: pixel (%d,%d,%d) = %v", c.cx, c.cy, c.size, ch, x, y, v)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestLoaderCutout: with Cutout the batches are those without it except for
+// one blanked square of at most Cutout×Cutout per image (the crop, flip and
+// order draws are unchanged), placed differently from image to image.
+func TestLoaderCutout(t *testing.T) {
+	root := t.TempDir()
+	writeFake(t, root, 13)
+	ds, _ := Load(root, Train, 0)
+	base := LoaderConfig{BatchSize: 16, Shuffle: true, Augment: true, Seed: 9}
+	withCut := base
+	withCut.Cutout = 8
+	la, _ := NewLoader(ds, base)
+	lb, err := NewLoader(ds, withCut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := <-la.Epoch(context.Background(), 2, 0), <-lb.Epoch(context.Background(), 2, 0)
+	const plane = ImageSize * ImageSize
+	corners := map[int]bool{}
+	for i := 0; i < a.N; i++ {
+		x0, y0, x1, y1 := ImageSize, ImageSize, -1, -1
+		for p := 0; p < plane; p++ {
+			for ch := 0; ch < 3; ch++ {
+				va, vb := a.X[i*3*plane+ch*plane+p], b.X[i*3*plane+ch*plane+p]
+				if vb != va && vb != 0 {
+					t.Fatalf("image %d: pixel %d changed from %v to %v", i, p, va, vb)
+				}
+			}
+			if b.X[i*3*plane+p] != a.X[i*3*plane+p] {
+				x, y := p%ImageSize, p/ImageSize
+				x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+			}
+		}
+		if x1 >= 0 && (x1-x0 >= 8 || y1-y0 >= 8) {
+			t.Errorf("image %d: changed pixels span %dx%d, more than the 8x8 cutout", i, x1-x0+1, y1-y0+1)
+		}
+		corners[y0*ImageSize+x0] = true
+	}
+	if len(corners) < a.N/2 {
+		t.Errorf("cutout squares at only %d places for %d images", len(corners), a.N)
+	}
+	if _, err := NewLoader(ds, LoaderConfig{BatchSize: 4, Cutout: 33}); err == nil {
+		t.Error("cutout 33 accepted")
+	}
+}

@@ -17,11 +17,15 @@ var (
 
 // LoaderConfig configures a Loader.
 type LoaderConfig struct {
-	BatchSize  int    // images per batch (required)
-	Resolution int    // output height and width; 32 keeps the images as they are (default 32)
-	Shuffle    bool   // a new permutation each epoch
-	Augment    bool   // random crop (4 pixels of zero padding) and horizontal flip, drawn per image
-	Seed       uint64 // shuffling and augmentation depend only on Seed, the epoch and the batch index
+	BatchSize  int  // images per batch (required)
+	Resolution int  // output height and width; 32 keeps the images as they are (default 32)
+	Shuffle    bool // a new permutation each epoch
+	Augment    bool // random crop (4 pixels of zero padding) and horizontal flip, drawn per image
+	// Cutout > 0 sets a Cutout×Cutout square of each image to the mean
+	// (0 after normalisation), its centre drawn uniformly over the image
+	// and the square clipped at the borders (DeVries & Taylor, 2017).
+	Cutout int
+	Seed   uint64 // shuffling and augmentation depend only on Seed, the epoch and the batch index
 	// DropLast drops the last partial batch (training, whose graph has a
 	// fixed batch size). Otherwise the last batch is padded with zeros to
 	// BatchSize and Batch.N says how many images are real.
@@ -62,6 +66,8 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 		return nil, fmt.Errorf("loader: batch size %d: must be positive", cfg.BatchSize)
 	case cfg.Resolution < 1:
 		return nil, fmt.Errorf("loader: resolution %d: must be positive", cfg.Resolution)
+	case cfg.Cutout < 0 || cfg.Cutout > ImageSize:
+		return nil, fmt.Errorf("loader: cutout %d: must be in [0, %d]", cfg.Cutout, ImageSize)
 	case ds.Len() == 0:
 		return nil, fmt.Errorf("loader: empty dataset")
 	case cfg.DropLast && ds.Len() < cfg.BatchSize:
@@ -155,6 +161,8 @@ func (l *Loader) fill(b *Batch, order []int, epoch int) {
 	b.X = make([]float32, bs*3*r*r)
 	b.Y = make([]int, bs)
 	rng := rand.New(rand.NewPCG(l.cfg.Seed^0xa5a5, uint64(epoch)<<32|uint64(b.Index)))
+	// Cutout draws from its own stream: turning it on leaves the crops and flips as they were.
+	cut := rand.New(rand.NewPCG(l.cfg.Seed^0xc07c07, uint64(epoch)<<32|uint64(b.Index)))
 	var img [ImageBytes]float32
 	for i := lo; i < hi; i++ {
 		idx := order[i]
@@ -164,6 +172,9 @@ func (l *Loader) fill(b *Batch, order []int, epoch int) {
 			dx, dy, flip = rng.IntN(9)-4, rng.IntN(9)-4, rng.IntN(2) == 1
 		}
 		prepare(img[:], l.ds.Image(idx), dx, dy, flip)
+		if l.cfg.Cutout > 0 {
+			cutout(img[:], cut.IntN(ImageSize), cut.IntN(ImageSize), l.cfg.Cutout)
+		}
 		resize(b.X[(i-lo)*3*r*r:(i-lo+1)*3*r*r], img[:], r)
 	}
 }
@@ -195,6 +206,20 @@ func prepare(dst []float32, src []byte, dx, dy int, flip bool) {
 				}
 				row[x] = (float32(plane[sy*s+sx])/255 - m) * inv
 			}
+		}
+	}
+}
+
+// cutout zeroes the size×size square centred at (cx, cy) (the top-left of
+// the centre for even sizes) in every channel of a 3×32×32 image, clipped
+// at the borders.
+func cutout(img []float32, cx, cy, size int) {
+	const s = ImageSize
+	x0, y0 := max(cx-size/2, 0), max(cy-size/2, 0)
+	x1, y1 := min(cx-size/2+size, s), min(cy-size/2+size, s)
+	for c := 0; c < 3; c++ {
+		for y := y0; y < y1; y++ {
+			clear(img[c*s*s+y*s+x0 : c*s*s+y*s+x1])
 		}
 	}
 }

@@ -37,7 +37,10 @@ type Recipe struct {
 	// 2016); evaluation always uses the plain labels.
 	LabelSmoothing float64 `json:"label_smoothing"`
 	Augment        bool    `json:"augment"`
-	Seed           uint64  `json:"seed"`
+	// Cutout > 0 blanks a random Cutout×Cutout square of every training
+	// image (DeVries & Taylor, 2017); 0 turns it off.
+	Cutout int    `json:"cutout,omitempty"`
+	Seed   uint64 `json:"seed"`
 }
 
 // DefaultRecipe is the recipe cmd/train uses.
@@ -62,6 +65,8 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("weight decay %g: must not be negative", r.WeightDecay)
 	case r.WarmupEpochs < 0:
 		return fmt.Errorf("warm-up %g epochs: must not be negative", r.WarmupEpochs)
+	case r.Cutout < 0 || r.Cutout > data.ImageSize:
+		return fmt.Errorf("cutout %d: must be in [0, %d]", r.Cutout, data.ImageSize)
 	case !(r.LabelSmoothing >= 0 && r.LabelSmoothing < 1):
 		return fmt.Errorf("label smoothing %g: must be in [0, 1)", r.LabelSmoothing)
 	}
@@ -155,7 +160,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		fmt.Fprintf(logw, "resuming %s at epoch %d, batch %d (step %d); model and recipe from the checkpoint\n", o.Resume, hdr.Epoch, hdr.Batch, hdr.Step)
 	}
 
-	loader, err := data.NewLoader(o.Train, data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Shuffle: true, Augment: r.Augment, Seed: r.Seed, DropLast: true})
+	loader, err := data.NewLoader(o.Train, data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Shuffle: true, Augment: r.Augment, Cutout: r.Cutout, Seed: r.Seed, DropLast: true})
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}

@@ -48,6 +48,7 @@ func run(args []string) error {
 		smoothing  = fs.Float64("label-smoothing", def.LabelSmoothing, "label smoothing ε in [0, 1): train against (1−ε)·one-hot + ε/10")
 		wd         = fs.Float64("weight-decay", def.WeightDecay, "weight decay on conv and dense weights (not depthwise filters, BatchNorm parameters nor biases)")
 		noAugment  = fs.Bool("no-augment", false, "disable random crop and flip")
+		cutout     = fs.Int("cutout", def.Cutout, "blank a random NxN square of each training image (Cutout; 0 = off)")
 		dataDir    = fs.String("data", "./data", "folder holding (or to receive) cifar-10-batches-bin")
 		out        = fs.String("out", "checkpoints", "output folder for checkpoints and logs")
 		seed       = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation)")
@@ -86,7 +87,7 @@ func run(args []string) error {
 		return fmt.Errorf("--limit %d: must not be negative", *limit)
 	}
 	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, Momentum: *momentum, Nesterov: true,
-		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Seed: *seed}
+		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Cutout: *cutout, Seed: *seed}
 	if err := r.Validate(); err != nil {
 		return err
 	}
