@@ -45,7 +45,7 @@ type Recipe struct {
 
 // DefaultRecipe is the recipe cmd/train uses.
 func DefaultRecipe() Recipe {
-	return Recipe{Epochs: 40, BatchSize: 128, EvalBatch: 250, LR: 0.1, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Seed: 1}
+	return Recipe{Epochs: 100, BatchSize: 128, EvalBatch: 250, LR: 0.1, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Seed: 1}
 }
 
 // Validate reports what is wrong with the recipe.
