@@ -24,7 +24,10 @@ import (
 	"github.com/gomobilenet/mobilenet/train"
 )
 
-func main() { cli.Main("eval", run) }
+func main() {
+	cli.TuneGC()
+	cli.Main("eval", run)
+}
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)

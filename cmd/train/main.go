@@ -25,7 +25,10 @@ import (
 	"github.com/gomobilenet/mobilenet/train"
 )
 
-func main() { cli.Main("train", run) }
+func main() {
+	cli.TuneGC()
+	cli.Main("train", run)
+}
 
 func run(args []string) error {
 	def := train.DefaultRecipe()
