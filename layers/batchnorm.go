@@ -161,7 +161,7 @@ type bnKernel struct {
 // planeSums returns, per channel, Σ f(plane) over the batch, f giving two sums.
 func planeSums(k bnKernel, f func(p, c int) (float64, float64)) (s0, s1 []float64) {
 	np := k.n * k.c
-	p0, p1 := buffer[float64](k.sc, 200, np), buffer[float64](k.sc, 201, np)
+	p0, p1 := buffer[float64](k.sc, roleBNSums64, 0, np), buffer[float64](k.sc, roleBNSums64, 1, np)
 	parallelFor(np, max(1, 4096/max(k.inner, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			p0[p], p1[p] = f(p, p%k.c)
@@ -184,7 +184,7 @@ func (k bnKernel) planes32() bool { return haveAVX2 && k.inner%4 == 0 && k.inner
 // sums of planes [lo, hi).
 func planeSums32(k bnKernel, f func(lo, hi int, p0, p1 []float32)) (s0, s1 []float64) {
 	np := k.n * k.c
-	p0, p1 := buffer[float32](k.sc, 202, np), buffer[float32](k.sc, 203, np)
+	p0, p1 := buffer[float32](k.sc, roleBNSums32, 0, np), buffer[float32](k.sc, roleBNSums32, 1, np)
 	parallelFor(np, max(1, 4096/k.inner), func(lo, hi int) { f(lo, hi, p0[lo:hi], p1[lo:hi]) })
 	s0, s1 = make([]float64, k.c), make([]float64, k.c)
 	for p, c := 0, 0; p < np; p++ {

@@ -106,8 +106,8 @@ func unpack[T Float](dst, xp []T, n, c, p int) {
 func convForward[T Float](sc *scratch, g geom, y, x, w []T) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
 	if g.packed() {
-		xp := buffer[T](sc, 0, g.C*g.N*hw)
-		yp := buffer[T](sc, 1, g.O*g.N*hw)
+		xp := buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
+		yp := buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
 		pack(xp, x, g.N, g.C, hw)
 		blas.Gemm(false, false, g.O, g.N*hw, g.C, 1, w, g.C, xp, g.N*hw, 0, yp, g.N*hw)
 		unpack(y, yp, g.N, g.O, hw)
@@ -128,8 +128,8 @@ func convForward[T Float](sc *scratch, g geom, y, x, w []T) {
 func convBackwardInput[T Float](sc *scratch, g geom, dx, dy, w []T) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
 	if g.packed() {
-		dyp := buffer[T](sc, 0, g.O*g.N*hw)
-		dxp := buffer[T](sc, 1, g.C*g.N*hw)
+		dyp := buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
+		dxp := buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
 		pack(dyp, dy, g.N, g.O, hw)
 		blas.Gemm(true, false, g.C, g.N*hw, g.O, 1, w, K, dyp, g.N*hw, 0, dxp, g.N*hw)
 		unpack(dx, dxp, g.N, g.C, hw)
@@ -151,8 +151,8 @@ func convBackwardInput[T Float](sc *scratch, g geom, dx, dy, w []T) {
 func convBackwardWeight[T Float](sc *scratch, g geom, dw, x, dy []T) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
 	if g.packed() {
-		dyp := buffer[T](sc, 0, g.O*g.N*hw)
-		xp := buffer[T](sc, 1, g.C*g.N*hw)
+		dyp := buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
+		xp := buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
 		pack(dyp, dy, g.N, g.O, hw)
 		pack(xp, x, g.N, g.C, hw)
 		blas.Gemm(false, true, g.O, g.C, g.N*hw, 1, dyp, g.N*hw, xp, g.N*hw, 0, dw, g.C)
@@ -165,7 +165,7 @@ func convBackwardWeight[T Float](sc *scratch, g geom, dw, x, dy []T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			acc := buffer[T](sc, 100+wi, g.O*K)
+			acc := buffer[T](sc, roleWeightAcc, wi, g.O*K)
 			clear(acc)
 			col := colBuffer[T](sc, g)(wi)
 			for n := g.N * wi / workers; n < g.N*(wi+1)/workers; n++ {
@@ -196,7 +196,7 @@ func colBuffer[T Float](sc *scratch, g geom) func(worker int) []T {
 		if g.pointwise() {
 			return nil
 		}
-		return buffer[T](sc, 2+worker, g.C*g.KH*g.KW*g.Ho*g.Wo)
+		return buffer[T](sc, roleCol, worker, g.C*g.KH*g.KW*g.Ho*g.Wo)
 	}
 }
 

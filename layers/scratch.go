@@ -5,23 +5,46 @@ import "sync"
 // scratch holds temporary buffers shared by the ops of one graph (a
 // Builder's): the tape machine runs one op at a time, so ops can reuse the
 // same packing and im2col buffers instead of allocating their own each step.
-// Slots tell apart the buffers one op needs at once.
+// A buffer is keyed by its role and an index (the worker, for buffers each
+// goroutine of a parallel kernel owns), so that buffers in use at the same
+// time never share memory, however many workers run.
 type scratch struct {
 	mu   sync.Mutex
-	bufs map[int]any
+	bufs map[slot]any
 }
 
-// buffer returns slot's buffer with n elements (contents undefined).
-func buffer[T Float](s *scratch, slot, n int) []T {
+// role says what a scratch buffer is for. Each role has its own buffers:
+// add a role rather than reusing one whose buffers may be live.
+type role uint8
+
+const (
+	rolePackIn    role = iota // a batched pointwise GEMM's packed input (C × N·HW)
+	rolePackOut               // its packed output, or the packed dy of its backward ops
+	roleCol                   // a worker's im2col matrix
+	roleWeightAcc             // a worker's partial weight gradient
+	roleBNSums64              // BatchNorm's per-plane partial sums, float64 (index 0 and 1)
+	roleBNSums32              // the same, float32, for the many-planes kernels
+)
+
+// slot keys one scratch buffer.
+type slot struct {
+	role  role
+	index int
+}
+
+// buffer returns the buffer of role and index with n elements (contents
+// undefined).
+func buffer[T Float](s *scratch, r role, index, n int) []T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.bufs == nil {
-		s.bufs = map[int]any{}
+		s.bufs = map[slot]any{}
 	}
-	if b, ok := s.bufs[slot].([]T); ok && cap(b) >= n {
+	k := slot{r, index}
+	if b, ok := s.bufs[k].([]T); ok && cap(b) >= n {
 		return b[:n]
 	}
 	b := make([]T, n)
-	s.bufs[slot] = b
+	s.bufs[k] = b
 	return b
 }
