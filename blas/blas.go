@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
@@ -61,7 +62,7 @@ func Use(name string) (string, error) {
 	case OpenBLAS:
 		ob, err := loadOpenBLAS()
 		if err != nil {
-			return "", fmt.Errorf("blas: --blas openblas: %w", err)
+			return "", fmt.Errorf("blas: openblas: %w", err)
 		}
 		b = ob
 	case Auto, "":
@@ -74,19 +75,33 @@ func Use(name string) (string, error) {
 		return "", fmt.Errorf("blas: unknown backend %q (want auto, go or openblas)", name)
 	}
 	mu.Lock()
-	current = b
+	current, envErr = b, nil
 	mu.Unlock()
-	G.Use(gorgoniaBLAS{Implementation: gonum.Implementation{}})
 	return b.name(), nil
 }
 
+// envErr is a bad MOBILENET_BLAS, reported by Ready until Use overrides it.
+var envErr error
+
 func init() {
+	G.Use(gorgoniaBLAS{Implementation: gonum.Implementation{}})
 	if name := os.Getenv("MOBILENET_BLAS"); name != "" {
 		if _, err := Use(name); err != nil {
-			fmt.Fprintln(os.Stderr, "MOBILENET_BLAS:", err)
-			os.Exit(2)
+			envErr = fmt.Errorf("blas: environment variable MOBILENET_BLAS=%q: %s", name, strings.TrimPrefix(err.Error(), "blas: "))
 		}
 	}
+}
+
+// Ready reports whether the backend was configured as asked: it returns the
+// error of a bad MOBILENET_BLAS (an unknown name, or openblas where the
+// library cannot be loaded) until a call of Use chooses a backend. Until
+// then the pure-Go backend runs. The layers' ops call it, so that a bad
+// setting fails the graph's run with this error instead of running
+// silently on another backend (importing the package never exits).
+func Ready() error {
+	mu.RLock()
+	defer mu.RUnlock()
+	return envErr
 }
 
 // Name returns the name of the backend in use.

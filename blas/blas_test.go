@@ -1,8 +1,12 @@
 package blas
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -161,4 +165,29 @@ func f64(x []float32) []float64 {
 		r[i] = float64(v)
 	}
 	return r
+}
+
+// TestBadEnvironmentDoesNotExit: a bad MOBILENET_BLAS used to end any
+// program importing the package (os.Exit from init). Now the process runs,
+// Ready reports the setting, and Use overrides it.
+func TestBadEnvironmentDoesNotExit(t *testing.T) {
+	if os.Getenv("BLAS_ENV_CHILD") == "1" {
+		err := Ready()
+		if err == nil || !strings.Contains(err.Error(), `MOBILENET_BLAS="mkl"`) {
+			fmt.Println("Ready:", err)
+			os.Exit(3)
+		}
+		if _, err := Use(Go); err != nil || Ready() != nil {
+			fmt.Println("after Use:", err, Ready())
+			os.Exit(4)
+		}
+		fmt.Println("child ok")
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBadEnvironmentDoesNotExit$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "BLAS_ENV_CHILD=1", "MOBILENET_BLAS=mkl")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "child ok") {
+		t.Fatalf("child with MOBILENET_BLAS=mkl: %v\n%s", err, out)
+	}
 }

@@ -5,6 +5,9 @@ package data
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -124,4 +127,17 @@ func readClassNames(path string) ([]string, error) {
 		return nil, fmt.Errorf("read %s: %d class names, want %d", path, len(names), NumClasses)
 	}
 	return names, nil
+}
+
+// Fingerprint identifies the dataset's contents (its labels and pixels, in
+// order): the first 16 hexadecimal digits of their SHA-256. Checkpoints
+// record it so that a resumed run can tell that it is given other data.
+func (d *Dataset) Fingerprint() string {
+	h := sha256.New()
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(d.Len()))
+	h.Write(n[:])
+	h.Write(d.Labels)
+	h.Write(d.Pixels)
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 
 	"github.com/chewxy/hm"
+	"github.com/gomobilenet/mobilenet/blas"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -89,6 +90,9 @@ func (o *opSpec) Do(in ...G.Value) (G.Value, error) { return o.run(in, false) }
 func (o *opSpec) UnsafeDo(in ...G.Value) (G.Value, error) { return o.run(in, o.overwrite > 0) }
 
 func (o *opSpec) run(in []G.Value, inPlace bool) (G.Value, error) {
+	if err := blas.Ready(); err != nil {
+		return nil, fmt.Errorf("%s: %w", o.name, err)
+	}
 	if len(in) != len(o.in) {
 		return nil, fmt.Errorf("%s: got %d inputs, want %d", o.name, len(in), len(o.in))
 	}

@@ -37,8 +37,11 @@ func affineReLU32(y, x []float32, a, b float32) {
 func affineReLU32Go(y, x []float32, a, b float32) {
 	y = y[:len(x)]
 	for i, v := range x {
-		bits := math.Float32bits(a*v + b)
-		y[i] = math.Float32frombits(bits & signMask32(bits))
+		z := a*v + b
+		if z <= 0 { // −0 becomes 0; NaN (of either sign) stays NaN
+			z = 0
+		}
+		y[i] = z
 	}
 }
 

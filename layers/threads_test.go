@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -126,5 +129,32 @@ func TestGradientsIndependentOfThreads(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestBadBLASEnvironmentFailsTheRun: with a bad MOBILENET_BLAS the layers'
+// ops return its error (the process neither exits nor silently runs on
+// another backend).
+func TestBadBLASEnvironmentFailsTheRun(t *testing.T) {
+	if os.Getenv("LAYERS_ENV_CHILD") == "1" {
+		g := G.NewGraph()
+		s, _ := NewStore(tensor.Float32, 1)
+		b := NewBuilder(g, s)
+		x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(1, 2, 3, 3), G.WithName("x"), G.WithValue(tensor.New(tensor.WithShape(1, 2, 3, 3), tensor.Of(tensor.Float32))))
+		pw, _ := NewPointwiseConv2D(b.In("pw"), PointwiseConfig{In: 2, Out: 2})
+		if _, err := pw.Fwd(x); err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(g)
+		defer vm.Close()
+		err := vm.RunAll()
+		fmt.Println("run:", err)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBadBLASEnvironmentFailsTheRun$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "LAYERS_ENV_CHILD=1", "MOBILENET_BLAS=mkl")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `MOBILENET_BLAS="mkl": unknown backend "mkl"`) {
+		t.Fatalf("child with MOBILENET_BLAS=mkl: %v\n%s", err, out)
 	}
 }

@@ -85,6 +85,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("stem stride %d: must be 1 or 2", c.StemStride)
 	case c.Resolution < c.MinResolution():
 		return fmt.Errorf("resolution %d: too small, the %s network needs at least %d", c.Resolution, c.Name, c.MinResolution())
+	case c.Resolution > MaxResolution:
+		return fmt.Errorf("resolution %d: too large, at most %d", c.Resolution, MaxResolution)
 	case c.Dropout < 0 || c.Dropout >= 1:
 		return fmt.Errorf("dropout %g: must be in [0, 1)", c.Dropout)
 	}

@@ -55,6 +55,9 @@ type Header struct {
 	Recipe  Recipe       `json:"recipe"`   // the training hyper-parameters
 	BestAcc float64      `json:"best_acc"` // best test accuracy so far
 	TestAcc float64      `json:"test_acc"` // test accuracy of the last evaluation
+	// Data identifies the training and test data (absent in checkpoints
+	// written before it existed, and in WriteModel's).
+	Data    *DataRecord  `json:"data,omitempty"`
 	Tensors []TensorInfo `json:"tensors"`
 }
 
@@ -194,20 +197,30 @@ func parseCheckpoint(b []byte) (Header, []Tensor, error) {
 		vals := make([]float32, n)
 		src := data[info.Offset:]
 		for j := range vals {
-			vals[j] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*j:]))
+			v := math.Float32frombits(binary.LittleEndian.Uint32(src[4*j:]))
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return h, nil, fmt.Errorf("%w: %s %s has a non-finite value (%v at index %d)", ErrNotCheckpoint, info.Kind, info.Name, v, j)
+			}
+			vals[j] = v
 		}
 		ts[i] = Tensor{Info: info, Data: vals}
 	}
 	return h, ts, nil
 }
 
+// product is the element count of a shape, or -1 for a negative dimension
+// or a count past 2^40 (no checkpoint is that large; it keeps the size
+// arithmetic from overflowing).
 func product(s []int) int {
 	n := 1
 	for _, d := range s {
-		if d < 0 {
+		if d < 0 || d > 1<<40 {
 			return -1
 		}
 		n *= d
+		if n > 1<<40 {
+			return -1
+		}
 	}
 	return n
 }

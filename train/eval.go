@@ -37,6 +37,9 @@ type Evaluator struct {
 
 // NewEvaluator builds the inference graph over the model's variables.
 func NewEvaluator(m *model.Model, batch int) (*Evaluator, error) {
+	if err := CheckMemory(m.Config, 0, batch); err != nil {
+		return nil, err
+	}
 	g := G.NewGraph()
 	net, err := m.Build(g, batch)
 	if err != nil {

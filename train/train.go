@@ -89,6 +89,11 @@ type Options struct {
 	// StopAfter > 0 stops (as an interruption would) once that many epochs
 	// are complete; a resumed run continues exactly.
 	StopAfter int
+	// AllowDataChange lets a resumed run continue on data other than the
+	// checkpoint's (a different --limit, or other files): the schedule
+	// and the position in the epoch then no longer match the data. Without
+	// it such a resume fails with ErrDataChanged.
+	AllowDataChange bool
 }
 
 // Result summarises a run.
@@ -101,8 +106,23 @@ type Result struct {
 	Model       *model.Model
 }
 
-// ErrDiverged is returned when the loss becomes NaN or infinite.
+// ErrTooFewImages is returned (wrapped) when the training set does not fill
+// one batch.
+var ErrTooFewImages = errors.New("too few training images")
+
+// ErrDiverged is returned when the training or the test loss becomes NaN
+// or infinite.
 var ErrDiverged = errors.New("training diverged")
+
+// diverged is the ErrDiverged error for what happened, saying which
+// checkpoint is left.
+func diverged(outDir, what string) error {
+	last := "no checkpoint was written yet"
+	if _, err := os.Stat(filepath.Join(outDir, "last.bin")); err == nil {
+		last = "the last good checkpoint, " + filepath.Join(outDir, "last.bin") + ", is untouched"
+	}
+	return fmt.Errorf("%w: %s; %s; try a lower learning rate", ErrDiverged, what, last)
+}
 
 // Run trains until the recipe's last epoch, an interruption (ctx
 // cancelled: the current step finishes and last.bin is written) or an error.
@@ -123,41 +143,53 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	opt := NewSGD(r.Momentum, r.WeightDecay, r.Nesterov)
-	var m *model.Model
+	// A resumed run takes its model, recipe and optimizer settings from the
+	// checkpoint: read it before building anything from the recipe.
 	var hdr Header
+	var saved []Tensor
 	if o.Resume != "" {
 		h, ts, err := ReadCheckpoint(o.Resume)
 		if err != nil {
 			return nil, err
 		}
-		if m, err = model.New(h.Config, model.Options{Seed: h.Recipe.Seed, Depthwise: o.Depthwise}); err != nil {
+		if err := checkData(h.Data, o.Train, o.Test, o.AllowDataChange); err != nil {
 			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)
 		}
-		if err := restore(m, opt, ts); err != nil {
-			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)
-		}
-		hdr = h
+		hdr, saved = h, ts
 		r = h.Recipe
 		if o.Recipe.Epochs > r.Epochs { // allow extending a finished run
 			r.Epochs = o.Recipe.Epochs
 		}
 	} else {
-		var err error
-		if m, err = model.New(o.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise}); err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
 		hdr = Header{Config: o.Config}
 	}
 	hdr.Recipe = r
+	hdr.Data = describeData(o.Train, o.Test)
+	opt := NewSGD(r.Momentum, r.WeightDecay, r.Nesterov)
+	m, err := model.New(hdr.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise})
+	if err != nil {
+		if o.Resume != "" {
+			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)
+		}
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	if o.Resume != "" {
+		if err := restore(m, opt, saved); err != nil {
+			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)
+		}
+	}
 	cfg := m.Config
 	if o.Train.Len() < r.BatchSize {
-		return nil, fmt.Errorf("train: %d training images make no batch of %d (raise --limit or lower --batch-size)", o.Train.Len(), r.BatchSize)
+		return nil, fmt.Errorf("train: %w: %d images make no batch of %d", ErrTooFewImages, o.Train.Len(), r.BatchSize)
 	}
+	if err := CheckMemory(cfg, r.BatchSize, r.EvalBatch); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	removeStaleTemps(o.OutDir)
 	fmt.Fprintf(logw, "MobileNet v1 %s alpha %g resolution %d: %d train, %d test images, %d epochs, batch %d, out %s\n",
 		cfg.Name, cfg.Alpha, cfg.Resolution, o.Train.Len(), o.Test.Len(), r.Epochs, r.BatchSize, o.OutDir)
 	if o.Resume != "" {
-		fmt.Fprintf(logw, "resuming %s at epoch %d, batch %d (step %d); model and recipe from the checkpoint\n", o.Resume, hdr.Epoch, hdr.Batch, hdr.Step)
+		fmt.Fprintf(logw, "resuming %s at epoch %d, batch %d (step %d); model, recipe and optimizer settings from the checkpoint\n", o.Resume, hdr.Epoch, hdr.Batch, hdr.Step)
 	}
 
 	loader, err := data.NewLoader(o.Train, data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Shuffle: true, Augment: r.Augment, Cutout: r.Cutout, Seed: r.Seed, DropLast: true})
@@ -215,11 +247,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			}
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				cancel()
-				last := "no checkpoint was written yet"
-				if _, err := os.Stat(filepath.Join(o.OutDir, "last.bin")); err == nil {
-					last = "the last good checkpoint, " + filepath.Join(o.OutDir, "last.bin") + ", is untouched"
-				}
-				return res, fmt.Errorf("%w: loss is %v at epoch %d, batch %d (step %d); %s; try a lower --lr", ErrDiverged, l, epoch+1, hdr.Batch+1, hdr.Step, last)
+				return res, diverged(o.OutDir, fmt.Sprintf("training loss is %v at epoch %d, batch %d (step %d)", l, epoch+1, hdr.Batch+1, hdr.Step))
 			}
 			correct += c
 			seen += r.BatchSize
@@ -247,6 +275,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		ev, err := eval.Run(context.Background(), o.Test, logw)
 		if err != nil {
 			return res, err
+		}
+		if math.IsNaN(ev.Loss) || math.IsInf(ev.Loss, 0) {
+			return res, diverged(o.OutDir, fmt.Sprintf("test loss is %v after epoch %d", ev.Loss, epoch+1))
 		}
 		m.SetTraining(true)
 		hdr.Epoch, hdr.Batch, hdr.TestAcc = epoch+1, 0, ev.Accuracy
@@ -318,6 +349,9 @@ type Trainer struct {
 
 // NewTrainer builds the training graph for the given batch size.
 func NewTrainer(m *model.Model, batch int, opt *SGD) (*Trainer, error) {
+	if err := CheckMemory(m.Config, batch, 0); err != nil {
+		return nil, err
+	}
 	g := G.NewGraph()
 	net, err := m.Build(g, batch)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -102,19 +103,26 @@ func firstLoss(t *testing.T, dir string) float64 {
 }
 
 // TestResumeIsExact: 2 epochs, stop, resume for 2 more equals 4 in one go.
+// The run uses non-default optimizer settings and the resumed half is given
+// the default recipe: the checkpoint's settings must win (they once did not:
+// the optimizer was built from the flags before the checkpoint was read).
 func TestResumeIsExact(t *testing.T) {
-	full := smallOptions(t, t.TempDir())
+	custom := func(o Options) Options {
+		o.Recipe.Momentum, o.Recipe.WeightDecay, o.Recipe.Nesterov = 0.8, 1e-4, false
+		return o
+	}
+	full := custom(smallOptions(t, t.TempDir()))
 	a, err := Run(context.Background(), full)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	half := smallOptions(t, dir)
+	half := custom(smallOptions(t, dir))
 	half.StopAfter = 2
 	if res, err := Run(context.Background(), half); err != nil || !res.Interrupted || res.Epochs != 2 {
 		t.Fatalf("first half: %+v, %v", res, err)
 	}
-	rest := smallOptions(t, dir)
+	rest := smallOptions(t, dir) // default momentum, weight decay and Nesterov
 	rest.Resume = filepath.Join(dir, "last.bin")
 	b, err := Run(context.Background(), rest)
 	if err != nil {
@@ -126,6 +134,67 @@ func TestResumeIsExact(t *testing.T) {
 			if x[i] != y[i] {
 				t.Fatalf("%s[%d]: %v in one go, %v resumed", v.Name, i, x[i], y[i])
 			}
+		}
+	}
+	h, _, err := ReadCheckpoint(filepath.Join(dir, "last.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := h.Recipe; r.Momentum != 0.8 || r.WeightDecay != 1e-4 || r.Nesterov {
+		t.Errorf("the resumed run's checkpoint records momentum %g, weight decay %g, Nesterov %v; the run used 0.8, 1e-4, false", r.Momentum, r.WeightDecay, r.Nesterov)
+	}
+}
+
+// TestResumeRefusesOtherData: a run resumed on other training or test data
+// (another limit, other images) fails with ErrDataChanged saying what
+// differs, unless AllowDataChange.
+func TestResumeRefusesOtherData(t *testing.T) {
+	dir := t.TempDir()
+	half := smallOptions(t, dir)
+	half.StopAfter = 1
+	if _, err := Run(context.Background(), half); err != nil {
+		t.Fatal(err)
+	}
+	last := filepath.Join(dir, "last.bin")
+	h, _, err := ReadCheckpoint(last)
+	if err != nil || h.Data == nil || h.Data.TrainImages != 200 || h.Data.TestImages != 90 || len(h.Data.TrainFingerprint) != 16 {
+		t.Fatalf("checkpoint data record %+v, %v", h.Data, err)
+	}
+	orig, err := os.ReadFile(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fewer := learnable(200, 1)
+	fewer.Labels, fewer.Pixels = fewer.Labels[:180], fewer.Pixels[:180*data.ImageBytes]
+	changed := learnable(200, 1)
+	changed.Pixels[5]++
+	for _, c := range []struct {
+		name        string
+		train, test *data.Dataset
+		want        string
+	}{
+		{"a smaller limit", fewer, nil, "training set: 180 images"},
+		{"one pixel changed", changed, nil, "training set: 200 images (fingerprint"},
+		{"another test set", nil, learnable(90, 3), "test set: 90 images"},
+	} {
+		o := smallOptions(t, dir)
+		o.Resume = last
+		if c.train != nil {
+			o.Train = c.train
+		}
+		if c.test != nil {
+			o.Test = c.test
+		}
+		_, err := Run(context.Background(), o)
+		if !errors.Is(err, ErrDataChanged) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want ErrDataChanged saying %q", c.name, err, c.want)
+		}
+		o.AllowDataChange, o.StopAfter = true, 2
+		if _, err := Run(context.Background(), o); err != nil {
+			t.Errorf("%s, allowed: %v", c.name, err)
+		}
+		if err := os.WriteFile(last, orig, 0o644); err != nil { // undo the allowed run
+			t.Fatal(err)
 		}
 	}
 }
@@ -309,5 +378,66 @@ func TestLabelSmoothing(t *testing.T) {
 	}
 	if _, _, err := (func() (float64, int, error) { tr.LabelSmoothing = 1; return tr.Step(x, y, 0) })(); err == nil {
 		t.Error("label smoothing 1: no error")
+	}
+}
+
+// TestNonFiniteRefused: a checkpoint with a NaN or infinite value (and a
+// valid checksum) is refused, naming the tensor.
+func TestNonFiniteRefused(t *testing.T) {
+	dir := t.TempDir()
+	cfg := model.CIFAR10(0.25)
+	m, err := model.New(cfg, model.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		ts, _ := snapshot(m, nil)
+		ts[3].Data[7] = bad
+		p := filepath.Join(dir, "bad.bin")
+		if err := WriteCheckpoint(p, Header{Config: cfg}, ts); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := LoadModel(p, 0)
+		if !errors.Is(err, ErrNotCheckpoint) || !strings.Contains(err.Error(), ts[3].Info.Name+" has a non-finite value") {
+			t.Errorf("%v in %s: error %v", bad, ts[3].Info.Name, err)
+		}
+	}
+}
+
+// TestNonFiniteEvaluationIsDivergence: when training stays finite but the
+// test loss is not (here: running variances made negative in a resumed
+// checkpoint), the run stops with ErrDiverged and keeps the last
+// checkpoint, instead of failing to write NaN into the metrics log.
+func TestNonFiniteEvaluationIsDivergence(t *testing.T) {
+	dir := t.TempDir()
+	half := smallOptions(t, dir)
+	half.StopAfter = 1
+	if _, err := Run(context.Background(), half); err != nil {
+		t.Fatal(err)
+	}
+	last := filepath.Join(dir, "last.bin")
+	h, ts, err := ReadCheckpoint(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ts {
+		if strings.HasSuffix(ts[i].Info.Name, "running_var") {
+			for j := range ts[i].Data {
+				ts[i].Data[j] = -100
+			}
+		}
+	}
+	if err := WriteCheckpoint(last, h, ts); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(last)
+	o := smallOptions(t, dir)
+	o.Resume = last
+	_, err = Run(context.Background(), o)
+	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "test loss is NaN after epoch 2") || !strings.Contains(err.Error(), "untouched") {
+		t.Fatalf("error %v, want ErrDiverged for the test loss", err)
+	}
+	if after, _ := os.ReadFile(last); !bytes.Equal(before, after) {
+		t.Error("last.bin was rewritten after the divergence")
 	}
 }

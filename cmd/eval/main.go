@@ -60,8 +60,8 @@ func run(args []string) error {
 	if len(pos) != 1 {
 		return fmt.Errorf("want one checkpoint path, got %d (usage: eval [flags] CHECKPOINT)", len(pos))
 	}
-	if *batch <= 0 || *limit < 0 || *threads <= 0 {
-		return fmt.Errorf("--batch-size, --threads must be positive and --limit non-negative")
+	if *batch <= 0 || *limit < 0 {
+		return fmt.Errorf("--batch-size must be positive and --limit non-negative")
 	}
 	backend, impl, err := cli.Compute(*threads, *blasName, *depthwise)
 	if err != nil {
@@ -79,6 +79,11 @@ func run(args []string) error {
 	if m.Config.Classes != data.NumClasses {
 		return fmt.Errorf("checkpoint %s: the model has %d classes, CIFAR-10 has %d", pos[0], m.Config.Classes, data.NumClasses)
 	}
+	ev, err := train.NewEvaluator(m, *batch)
+	if err != nil {
+		return err
+	}
+	defer ev.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := data.Ensure(ctx, *dataDir, !*noDownload, data.Official(os.Stderr)); err != nil {
@@ -88,11 +93,6 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	ev, err := train.NewEvaluator(m, *batch)
-	if err != nil {
-		return err
-	}
-	defer ev.Close()
 	res, err := ev.Run(ctx, test, os.Stderr)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +39,22 @@ func TestBadCheckpoints(t *testing.T) {
 	os.WriteFile(random, bytes.Repeat([]byte("not a checkpoint "), 100), 0o644)
 	other := write("other.bin", model.CIFAR10(0.25), model.CIFAR10(0.5))
 	imagenet := write("imagenet.bin", model.ImageNet(0.25), model.ImageNet(0.25))
+	// Valid checksums, impossible contents.
+	huge := model.CIFAR10(0.25)
+	huge.Resolution = 100000
+	tooLarge := write("huge.bin", model.CIFAR10(0.25), huge)
+	big := model.CIFAR10(0.25)
+	big.Resolution = 2048
+	noFit := write("big.bin", model.CIFAR10(0.25), big)
+	h, ts, err := train.ReadCheckpoint(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts[2].Data[0] = float32(math.NaN())
+	nan := filepath.Join(dir, "nan.bin")
+	if err := train.WriteCheckpoint(nan, h, ts); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -49,6 +66,10 @@ func TestBadCheckpoints(t *testing.T) {
 		{[]string{filepath.Join(dir, "absent.bin")}, "no such file"},
 		{nil, "want one checkpoint"},
 		{[]string{"--batch-size", "0", good}, "positive"},
+		{[]string{"--threads", "100000", good}, "--threads 100000: must be in [1, 1024]"},
+		{[]string{tooLarge}, "resolution 100000: too large"},
+		{[]string{noFit}, "does not fit in memory"},
+		{[]string{nan}, ts[2].Info.Name + " has a non-finite value"},
 		{[]string{"--no-download", "--data", t.TempDir(), good}, "CIFAR-10 not found"},
 	} {
 		out, err := exec.Command(bin, c.args...).CombinedOutput()

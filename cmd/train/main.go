@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -58,6 +59,7 @@ func run(args []string) error {
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 		resume     = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin); the model and recipe come from it, --epochs may extend it")
 		limit      = fs.Int("limit", 0, "use only the first N images of each split (0 = all)")
+		allowData  = fs.Bool("allow-data-change", false, "with --resume: continue even if the data differs from the checkpoint's (e.g. another --limit)")
 		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		blasName   = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
@@ -94,6 +96,11 @@ func run(args []string) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
+	if *resume == "" {
+		if err := train.CheckMemory(cfg, r.BatchSize, r.EvalBatch); err != nil {
+			return err
+		}
+	}
 	backend, impl, err := cli.Compute(*threads, *blasName, *depthwise)
 	if err != nil {
 		return err
@@ -121,8 +128,15 @@ func run(args []string) error {
 		}
 	}
 	res, err := train.Run(ctx, train.Options{Recipe: r, Config: cfg, Depthwise: impl, OutDir: *out, Resume: *resume,
-		Train: trainSet, Test: testSet, Log: os.Stderr})
-	if err != nil {
+		Train: trainSet, Test: testSet, Log: os.Stderr, AllowDataChange: *allowData})
+	switch {
+	case errors.Is(err, train.ErrDataChanged):
+		return fmt.Errorf("%w (give the --data and --limit the run started with, or --allow-data-change)", err)
+	case errors.Is(err, train.ErrDiverged):
+		return fmt.Errorf("%w (--lr)", err)
+	case errors.Is(err, train.ErrTooFewImages):
+		return fmt.Errorf("%w (raise --limit or lower --batch-size)", err)
+	case err != nil:
 		return err
 	}
 	if res.Interrupted {

@@ -38,9 +38,13 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"--blas", "mkl", "--no-download", "--data", empty}, "mkl"},
 		{[]string{"--config", "mnist"}, "mnist"},
 		{[]string{"--resolution", "8"}, "resolution 8"},
+		{[]string{"--resolution", "100000"}, "resolution 100000: too large"},
+		{[]string{"--resolution", "2048", "--no-download", "--data", empty}, "does not fit in memory"},
+		{[]string{"--threads", "100000"}, "--threads 100000: must be in [1, 1024]"},
+		{[]string{"--lr", "100", "--epochs", "1", "--batch-size", "16", "--alpha", "0.25", "--resolution", "16", "--no-download", "--data", small, "--out", t.TempDir()}, "training diverged"},
 		{[]string{"--bogus"}, "bogus"},
 		{[]string{"stray"}, "stray"},
-		{[]string{"--no-download", "--data", small, "--out", t.TempDir()}, "train: 50 training images make no batch of 128"},
+		{[]string{"--no-download", "--data", small, "--out", t.TempDir()}, "train: too few training images: 50 images make no batch of 128 (raise --limit or lower --batch-size)"},
 	} {
 		cmd := exec.Command(bin, c.args...)
 		out, err := cmd.CombinedOutput()

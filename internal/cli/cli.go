@@ -31,6 +31,10 @@ func Main(name string, run func(args []string) error) {
 	}
 }
 
+// MaxThreads bounds --threads: beyond the cores there is nothing to gain,
+// and tens of thousands of threads exhaust the Go runtime's limit.
+const MaxThreads = 1024
+
 // Compute sets the number of threads and the BLAS backend and parses the
 // depthwise implementation; it returns the backend's name.
 func Compute(threads int, blasName, depthwise string) (string, layers.DepthwiseImpl, error) {
@@ -38,8 +42,8 @@ func Compute(threads int, blasName, depthwise string) (string, layers.DepthwiseI
 	if err != nil {
 		return "", 0, err
 	}
-	if threads < 1 {
-		return "", 0, fmt.Errorf("--threads %d: must be positive", threads)
+	if threads < 1 || threads > MaxThreads {
+		return "", 0, fmt.Errorf("--threads %d: must be in [1, %d]", threads, MaxThreads)
 	}
 	runtime.GOMAXPROCS(threads)
 	backend, err := blas.Use(blasName)

@@ -1,0 +1,98 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/internal/sysmem"
+	"github.com/gomobilenet/mobilenet/model"
+)
+
+// DataRecord identifies the data a run trains and evaluates on: image
+// counts and content fingerprints (data.Dataset.Fingerprint). A checkpoint
+// stores it; resuming on other data is refused unless asked for.
+type DataRecord struct {
+	TrainImages      int    `json:"train_images"`
+	TrainFingerprint string `json:"train_fingerprint"`
+	TestImages       int    `json:"test_images"`
+	TestFingerprint  string `json:"test_fingerprint"`
+}
+
+func describeData(trainSet, testSet *data.Dataset) *DataRecord {
+	return &DataRecord{TrainImages: trainSet.Len(), TrainFingerprint: trainSet.Fingerprint(),
+		TestImages: testSet.Len(), TestFingerprint: testSet.Fingerprint()}
+}
+
+// ErrDataChanged is returned (wrapped) when a run is resumed on data other
+// than its checkpoint's.
+var ErrDataChanged = errors.New("the data differs from the checkpoint's")
+
+// checkData compares the checkpoint's data record with the data at hand.
+// Checkpoints written before the record existed (rec == nil) pass.
+func checkData(rec *DataRecord, trainSet, testSet *data.Dataset, allow bool) error {
+	if rec == nil || allow {
+		return nil
+	}
+	now := describeData(trainSet, testSet)
+	var diffs []string
+	if rec.TrainImages != now.TrainImages || rec.TrainFingerprint != now.TrainFingerprint {
+		diffs = append(diffs, fmt.Sprintf("training set: %d images (fingerprint %s) now, %d (%s) in the checkpoint", now.TrainImages, now.TrainFingerprint, rec.TrainImages, rec.TrainFingerprint))
+	}
+	if rec.TestImages != now.TestImages || rec.TestFingerprint != now.TestFingerprint {
+		diffs = append(diffs, fmt.Sprintf("test set: %d images (fingerprint %s) now, %d (%s) in the checkpoint", now.TestImages, now.TestFingerprint, rec.TestImages, rec.TestFingerprint))
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrDataChanged, strings.Join(diffs, "; "))
+}
+
+// ErrTooLarge is returned (wrapped) when a graph would not fit in the
+// memory this machine has available.
+var ErrTooLarge = errors.New("does not fit in memory")
+
+// CheckMemory refuses a training run (a training graph of batch trainBatch
+// and an inference graph of batch evalBatch; either may be 0 for none)
+// whose estimated memory exceeds what the machine has available.
+func CheckMemory(cfg model.Config, trainBatch, evalBatch int) error {
+	var need int64
+	for _, g := range []struct {
+		batch    int
+		training bool
+	}{{trainBatch, true}, {evalBatch, false}} {
+		if g.batch == 0 {
+			continue
+		}
+		n, err := cfg.MemoryEstimate(g.batch, g.training)
+		if err != nil {
+			return err
+		}
+		need += n
+	}
+	avail, ok := sysmem.Available()
+	if !ok || need <= avail {
+		return nil
+	}
+	what := fmt.Sprintf("training at batch %d and evaluation at batch %d", trainBatch, evalBatch)
+	switch {
+	case evalBatch == 0:
+		what = fmt.Sprintf("training at batch %d", trainBatch)
+	case trainBatch == 0:
+		what = fmt.Sprintf("inference at batch %d", evalBatch)
+	}
+	return fmt.Errorf("MobileNet %s alpha %g resolution %d, %s: needs about %s, %w (%s available); lower the batch size or the resolution",
+		cfg.Name, cfg.Alpha, cfg.Resolution, what, sysmem.Format(need), ErrTooLarge, sysmem.Format(avail))
+}
+
+// removeStaleTemps deletes the temporary files of checkpoint writes that
+// were cut short (a killed process leaves them; they are never read).
+func removeStaleTemps(dir string) {
+	names, _ := filepath.Glob(filepath.Join(dir, ".*.bin.tmp-*"))
+	for _, n := range names {
+		os.Remove(n)
+	}
+}
