@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -84,19 +85,8 @@ func Load(root string, split Split, limit int) (*Dataset, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
-		if len(b) == 0 || len(b)%RecordBytes != 0 {
-			return nil, fmt.Errorf("read %s: %d bytes is not a whole number of %d-byte records (truncated or not CIFAR-10)", path, len(b), RecordBytes)
-		}
-		for r := 0; r < len(b)/RecordBytes; r++ {
-			if limit > 0 && d.Len() >= limit {
-				break
-			}
-			rec := b[r*RecordBytes : (r+1)*RecordBytes]
-			if rec[0] >= NumClasses {
-				return nil, fmt.Errorf("read %s: record %d has label %d, outside 0-9", path, r, rec[0])
-			}
-			d.Labels = append(d.Labels, rec[0])
-			d.Pixels = append(d.Pixels, rec[1:]...)
+		if err := d.appendRecords(b, limit); err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
 	}
 	if names, err := readClassNames(filepath.Join(dir, "batches.meta.txt")); err == nil {
@@ -107,24 +97,55 @@ func Load(root string, split Split, limit int) (*Dataset, error) {
 	return d, nil
 }
 
+// appendRecords adds the images of b, a file of the binary release (label
+// byte, then 3,072 pixel bytes, per record), up to limit images in all
+// (0: no limit).
+func (d *Dataset) appendRecords(b []byte, limit int) error {
+	if len(b) == 0 || len(b)%RecordBytes != 0 {
+		return fmt.Errorf("%d bytes is not a whole number of %d-byte records (truncated or not CIFAR-10)", len(b), RecordBytes)
+	}
+	for r := 0; r < len(b)/RecordBytes; r++ {
+		if limit > 0 && d.Len() >= limit {
+			break
+		}
+		rec := b[r*RecordBytes : (r+1)*RecordBytes]
+		if rec[0] >= NumClasses {
+			return fmt.Errorf("record %d has label %d, outside 0-9", r, rec[0])
+		}
+		d.Labels = append(d.Labels, rec[0])
+		d.Pixels = append(d.Pixels, rec[1:]...)
+	}
+	return nil
+}
+
 func readClassNames(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	names, err := parseClassNames(f)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return names, nil
+}
+
+// parseClassNames reads batches.meta.txt: one class name a line, blank
+// lines ignored, exactly NumClasses names.
+func parseClassNames(r io.Reader) ([]string, error) {
 	var names []string
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		if s := strings.TrimSpace(sc.Text()); s != "" {
 			names = append(names, s)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err
 	}
 	if len(names) != NumClasses {
-		return nil, fmt.Errorf("read %s: %d class names, want %d", path, len(names), NumClasses)
+		return nil, fmt.Errorf("%d class names, want %d", len(names), NumClasses)
 	}
 	return names, nil
 }

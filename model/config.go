@@ -81,6 +81,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("alpha %g: must be in (0, 1.5]", c.Alpha)
 	case c.Classes < 2:
 		return fmt.Errorf("classes %d: need at least 2", c.Classes)
+	case c.Classes > MaxClasses:
+		return fmt.Errorf("classes %d: at most %d", c.Classes, MaxClasses)
 	case c.StemStride != 1 && c.StemStride != 2:
 		return fmt.Errorf("stem stride %d: must be 1 or 2", c.StemStride)
 	case c.Resolution < c.MinResolution():

@@ -10,6 +10,9 @@ import (
 // below it fits a given machine.
 const MaxResolution = 2048
 
+// MaxClasses bounds Config.Classes (ImageNet-21k has 21,841).
+const MaxClasses = 1 << 20
+
 // Copies of the activations a graph holds at its peak, measured with
 // cmd/bench (peak RSS at alpha 0.25 and 0.75, CIFAR-10, float32): a training
 // step keeps every op's output and its gradient (2.2 copies, rounded up for

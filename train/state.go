@@ -78,14 +78,40 @@ func LoadModel(path string, depthwise layers.DepthwiseImpl) (*model.Model, Heade
 	if err != nil {
 		return nil, h, err
 	}
-	m, err := model.New(h.Config, model.Options{Depthwise: depthwise})
+	m, err := modelFrom(h, ts, depthwise)
 	if err != nil {
 		return nil, h, fmt.Errorf("load checkpoint %s: %w", path, err)
 	}
-	if err := restore(m, nil, ts); err != nil {
-		return nil, h, fmt.Errorf("load checkpoint %s: %w", path, err)
-	}
 	return m, h, nil
+}
+
+// modelFrom builds the model a checkpoint's header describes and loads its
+// variables.
+func modelFrom(h Header, ts []Tensor, depthwise layers.DepthwiseImpl) (*model.Model, error) {
+	// Compare sizes before building: a header may describe a model far
+	// larger than the file (a billion classes) that would not fit in memory.
+	rows, err := h.Config.Summary()
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	want, _ := model.Totals(rows)
+	have := 0
+	for _, t := range ts {
+		if t.Info.Kind == "param" {
+			have += len(t.Data)
+		}
+	}
+	if have != want {
+		return nil, fmt.Errorf("the checkpoint holds %d parameters, its configuration (%s alpha %g, %d classes) has %d", have, h.Config.Name, h.Config.Alpha, h.Config.Classes, want)
+	}
+	m, err := model.New(h.Config, model.Options{Depthwise: depthwise})
+	if err != nil {
+		return nil, err
+	}
+	if err := restore(m, nil, ts); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // WriteModel writes a checkpoint of a model's variables alone (no optimizer

@@ -227,7 +227,7 @@ func TestCheckpointErrors(t *testing.T) {
 		{write("random.bin", bytes.Repeat([]byte{7, 1, 3}, 500)), "foreign"},
 		{write("flipped.bin", flipped), "checksum"},
 		{write("empty.bin", nil), "foreign"},
-		{mismatch, "shape"},
+		{mismatch, "parameters"},
 		{filepath.Join(dir, "absent.bin"), "no such file"},
 	} {
 		_, _, err := LoadModel(c.path, 0)

@@ -61,7 +61,7 @@ func TestBadCheckpoints(t *testing.T) {
 	}{
 		{[]string{truncated}, "checksum"},
 		{[]string{random}, "foreign"},
-		{[]string{other}, "shape"},
+		{[]string{other}, "parameters"},
 		{[]string{imagenet}, "1000 classes"},
 		{[]string{filepath.Join(dir, "absent.bin")}, "no such file"},
 		{nil, "want one checkpoint"},

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomobilenet/mobilenet/train"
 )
 
 // binary builds the command once per test run.
@@ -154,5 +157,74 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 	}
 	if !strings.Contains(rerr.String(), "resuming") {
 		t.Errorf("resumed run did not say it resumed:\n%s", rerr.String())
+	}
+}
+
+// TestKillDuringCheckpoint kills the command with SIGKILL at random moments,
+// many times, in a run whose epochs are short enough that checkpoint writes
+// are a good share of its time; each new start resumes from last.bin. After
+// every kill last.bin and best.bin load, and the temporary files of writes
+// cut short are removed by the next run.
+func TestKillDuringCheckpoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	bin := binary(t)
+	data := fakeCIFAR(t, 32)
+	out := t.TempDir()
+	last, best := filepath.Join(out, "last.bin"), filepath.Join(out, "best.bin")
+	r := rand.New(rand.NewPCG(1, 2))
+	midWrite := 0
+	const kills = 20
+	for i := 0; i < kills; i++ {
+		args := []string{"--alpha", "0.25", "--resolution", "16", "--batch-size", "16", "--eval-batch-size", "32", "--epochs", "100000",
+			"--limit", "32", "--data", data, "--no-download", "--out", out}
+		if _, err := os.Stat(last); err == nil {
+			args = append(args, "--resume", last)
+		}
+		cmd := exec.Command(bin, args...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(300+r.IntN(700)) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		if strings.Contains(stderr.String(), "panic") {
+			t.Fatalf("run %d panicked:\n%s", i, stderr.String())
+		}
+		temps, _ := filepath.Glob(filepath.Join(out, ".*.tmp-*"))
+		if len(temps) > 0 {
+			midWrite++
+		}
+		for _, p := range []string{last, best} {
+			if _, err := os.Stat(p); err != nil {
+				continue // not written yet
+			}
+			if _, _, err := train.LoadModel(p, 0); err != nil {
+				t.Fatalf("after kill %d: %v", i, err)
+			}
+		}
+	}
+	if _, err := os.Stat(last); err != nil {
+		t.Fatalf("no last.bin after %d runs", kills)
+	}
+	t.Logf("%d of %d kills landed during a checkpoint write", midWrite, kills)
+	// A last run, stopped cleanly, leaves no temporary file behind.
+	cmd := exec.Command(bin, "--data", data, "--no-download", "--out", out, "--resume", last, "--limit", "32")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("final run: %v", err)
+	}
+	if temps, _ := filepath.Glob(filepath.Join(out, ".*.tmp-*")); len(temps) > 0 {
+		t.Errorf("temporary files left after a clean run: %v", temps)
+	}
+	if _, _, err := train.LoadModel(last, 0); err != nil {
+		t.Fatal(err)
 	}
 }
