@@ -189,20 +189,24 @@ func tr(t bool) blas.Transpose {
 	return blas.NoTrans
 }
 
-// goAVX2 is the pure-Go backend on CPUs with AVX2 and FMA: float32 through
-// sgemmAVX2 (single-threaded, split by Gemm), float64 through gonum.
-type goAVX2 struct{ goImpl }
+// goAsm is the pure-Go backend on CPUs with AVX2 or AVX-512: float32
+// through sgemmBlocked with the tier's micro-kernel (single-threaded, split
+// by Gemm), float64 through gonum.
+type goAsm struct {
+	goImpl
+	mk *microKernel
+}
 
-func (goAVX2) name() string   { return "go (avx2 sgemm)" }
-func (goAVX2) parallel() bool { return false }
-func (goAVX2) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmAVX2(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+func (g goAsm) name() string { return "go (" + g.mk.name + " sgemm)" }
+func (goAsm) parallel() bool { return false }
+func (g goAsm) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmBlocked(g.mk, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // pureGo is the pure-Go backend for this CPU.
 func pureGo() impl {
-	if haveAVX2 {
-		return goAVX2{}
+	if mk := bestKernel(); mk != nil {
+		return goAsm{mk: mk}
 	}
 	return goImpl{}
 }

@@ -108,16 +108,24 @@ func TestUseUnknown(t *testing.T) {
 	}
 }
 
-// TestSgemmAVX2 holds the pure-Go backend's float32 GEMM (blocked, with the
-// assembly micro-kernel) to the float64 definition: every transpose, leading
-// dimensions above the minimum, alpha and beta including 0 and 1, k = 0, and
-// sizes around the tile (6×16) and block (96, 256, 2048) edges.
-func TestSgemmAVX2(t *testing.T) {
-	if !haveAVX2 {
-		t.Skip("no AVX2/FMA on this CPU (or -tags purego): gonum serves float32")
+// TestSgemmKernels holds the pure-Go backend's float32 GEMM (blocked, with
+// each assembly micro-kernel this CPU runs) to the float64 definition: every
+// transpose, leading dimensions above the minimum, alpha and beta including
+// 0 and 1, k = 0, and sizes around the tiles (6×16 … 14×32) and the block
+// (96, 256, 2048) edges.
+func TestSgemmKernels(t *testing.T) {
+	ks := allKernels()
+	if len(ks) == 0 {
+		t.Skip("no AVX2/FMA on this CPU (or -tags purego, or MOBILENET_KERNELS=go): gonum serves float32")
 	}
+	for _, mk := range ks {
+		testKernel(t, mk)
+	}
+}
+
+func testKernel(t *testing.T, mk *microKernel) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	shapes := [][3]int{{1, 1, 1}, {6, 16, 1}, {5, 15, 3}, {7, 17, 9}, {13, 33, 0}, {97, 40, 257}, {12, 2049, 20}, {192, 96, 64}}
+	shapes := [][3]int{{1, 1, 1}, {6, 16, 1}, {5, 15, 3}, {7, 17, 9}, {13, 33, 0}, {97, 40, 257}, {12, 2049, 20}, {192, 96, 64}, {14, 64, 5}, {29, 97, 3}, {8, 2017, 2}}
 	for _, s := range shapes {
 		m, n, k := s[0], s[1], s[2]
 		for _, tA := range []bool{false, true} {
@@ -141,16 +149,16 @@ func TestSgemmAVX2(t *testing.T) {
 					want := append([]float64(nil), c...)
 					naiveGemm(tA, tB, m, n, k, float64(ab[0]), f64(to32(a)), lda, f64(to32(b)), ldb, float64(ab[1]), want, ldc)
 					got := to32(c)
-					sgemmAVX2(tA, tB, m, n, k, ab[0], to32(a), lda, to32(b), ldb, ab[1], got, ldc)
+					sgemmBlocked(mk, tA, tB, m, n, k, ab[0], to32(a), lda, to32(b), ldb, ab[1], got, ldc)
 					for i := range want {
 						if i%ldc >= n { // outside C: untouched
 							if got[i] != float32(c[i]) {
-								t.Fatalf("%v tA=%v tB=%v: wrote c[%d] outside the matrix", s, tA, tB, i)
+								t.Fatalf("%s %v tA=%v tB=%v: wrote c[%d] outside the matrix", mk.name, s, tA, tB, i)
 							}
 							continue
 						}
 						if d := math.Abs(float64(got[i]) - want[i]); d > 1e-5*float64(k+1)*(1+math.Abs(want[i])) {
-							t.Fatalf("%v tA=%v tB=%v alpha,beta=%v: c[%d]=%v want %v", s, tA, tB, ab, i, got[i], want[i])
+							t.Fatalf("%s %v tA=%v tB=%v alpha,beta=%v: c[%d]=%v want %v", mk.name, s, tA, tB, ab, i, got[i], want[i])
 						}
 					}
 				}
@@ -189,5 +197,78 @@ func TestBadEnvironmentDoesNotExit(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "child ok") {
 		t.Fatalf("child with MOBILENET_BLAS=mkl: %v\n%s", err, out)
+	}
+}
+
+// withBackend runs f with the backend set to b.
+func withBackend(b impl, f func()) {
+	mu.Lock()
+	old := current
+	current = b
+	mu.Unlock()
+	defer func() {
+		mu.Lock()
+		current = old
+		mu.Unlock()
+	}()
+	f()
+}
+
+// TestGemmPacked: products with a prepacked left operand equal the
+// definition under every micro-kernel and under gonum (which does not
+// pack), for both transposes of A and B, with the Packed reused across
+// shapes; float64 goes through unpacked.
+func TestGemmPacked(t *testing.T) {
+	backends := []impl{goImpl{}}
+	for _, mk := range allKernels() {
+		backends = append(backends, goAsm{mk: mk})
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var p *Packed
+	for _, be := range backends {
+		withBackend(be, func() {
+			for _, s := range [][3]int{{48, 1024, 24}, {13, 37, 300}, {1, 5, 1}, {96, 64, 520}, {7, 3, 0}} {
+				m, n, k := s[0], s[1], s[2]
+				for _, tA := range []bool{false, true} {
+					for _, tB := range []bool{false, true} {
+						lda, ldb, ldc := k+1, n+3, n+2
+						if tA {
+							lda = m + 2
+						}
+						if tB {
+							ldb = k + 5
+						}
+						rnd := func(r, ld int) []float64 {
+							v := make([]float64, max(r*ld, 1))
+							for i := range v {
+								v[i] = rng.NormFloat64()
+							}
+							return v
+						}
+						a, b, c := rnd(max(m, k), lda), rnd(max(k, n), ldb), rnd(m, ldc)
+						want := append([]float64(nil), c...)
+						naiveGemm(tA, tB, m, n, k, 0.5, f64(to32(a)), lda, f64(to32(b)), ldb, 0.25, want, ldc)
+						p = Pack(p, tA, m, k, to32(a), lda)
+						got := to32(c)
+						GemmPacked(p, tB, n, float32(0.5), to32(b), ldb, 0.25, got, ldc)
+						got64 := append([]float64(nil), c...)
+						GemmPacked(Pack(nil, tA, m, k, a, lda), tB, n, 0.5, b, ldb, 0.25, got64, ldc)
+						want64 := append([]float64(nil), c...)
+						naiveGemm(tA, tB, m, n, k, 0.5, a, lda, b, ldb, 0.25, want64, ldc)
+						for i := range want {
+							if i%ldc >= n {
+								continue
+							}
+							if d := math.Abs(float64(got[i]) - want[i]); d > 1e-5*float64(k+1)*(1+math.Abs(want[i])) {
+								t.Fatalf("%s %v tA=%v tB=%v: c[%d]=%v want %v", be.name(), s, tA, tB, i, got[i], want[i])
+							}
+							if d := math.Abs(got64[i] - want64[i]); d > 1e-12*float64(k+1)*(1+math.Abs(want64[i])) {
+								t.Fatalf("float64 %v: c[%d]=%v want %v", s, i, got64[i], want64[i])
+							}
+						}
+					}
+				}
+			}
+		})
 	}
 }

@@ -2,10 +2,29 @@
 
 package blas
 
-import "golang.org/x/sys/cpu"
+import "github.com/gomobilenet/mobilenet/internal/cpu"
 
-// haveAVX2 reports whether sgemm6x16 (sgemm_amd64.s) can run.
-var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// haveAVX2 and haveAVX512 report which micro-kernels run: the tier
+// internal/cpu chose (the CPU's best, or MOBILENET_KERNELS).
+var (
+	haveAVX2   = cpu.Active() >= cpu.AVX2
+	haveAVX512 = cpu.Active() >= cpu.AVX512
+)
 
 //go:noescape
 func sgemm6x16(k int, a, b, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func sgemm12x32AVX512(k int, a, b, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func sgemm8x32AVX512(k int, a, b, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func sgemm6x64AVX512(k int, a, b, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func sgemm14x32AVX512(k int, a, b, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func sgemm8x48AVX512(k int, a, b, c *float32, ldc int, alpha float32)

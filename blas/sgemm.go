@@ -2,33 +2,52 @@ package blas
 
 import "sync"
 
-// A float32 GEMM for the pure-Go backend on CPUs with AVX2 and FMA: the
+// A float32 GEMM for the pure-Go backend on CPUs with AVX2 or AVX-512: the
 // usual blocked scheme (Goto and van de Geijn, 2008) — op(B) packed in
-// kc×nc blocks of 16-column panels, op(A) in mc×kc blocks of 6-row panels,
-// and a 6×16 assembly micro-kernel that keeps the tile of C in twelve
-// registers. Edge tiles go through a small buffer. Single-threaded: Gemm
-// splits the product over goroutines.
+// kc×nc blocks of NR-column panels, op(A) in mc×kc blocks of MR-row panels,
+// and an MR×NR assembly micro-kernel that keeps the tile of C in registers
+// (6×16 in twelve YMM registers with AVX2, 12×32 in twenty-four ZMM
+// registers with AVX-512). Edge tiles go through a small buffer.
+// Single-threaded: Gemm splits the product over goroutines.
 
-const (
-	gemmMR = 6    // rows of the micro-kernel's tile
-	gemmNR = 16   // columns
-	gemmKC = 256  // depth of a packed block
-	gemmMC = 96   // rows of a packed block of A (a multiple of MR)
-	gemmNC = 2048 // columns of a packed block of B (a multiple of NR)
-)
+// microKernel is one tile shape and its kernel: C[0:mr][0:nr] += alpha·A·B
+// over packed panels.
+type microKernel struct {
+	name   string
+	mr, nr int
+	mc, nc int // rows of a packed block of A, columns of one of B
+	fn     func(k int, a, b, c *float32, ldc int, alpha float32)
+}
+
+const gemmKC = 256 // depth of a packed block
 
 // gemmBufs are the packing buffers of one call, pooled across calls.
 type gemmBufs struct {
-	a, b []float32
-	tile [gemmMR * gemmNR]float32
+	a, b, tile []float32
 }
 
-var gemmPool = sync.Pool{New: func() any {
-	return &gemmBufs{a: make([]float32, gemmMC*gemmKC), b: make([]float32, gemmKC*gemmNC)}
-}}
+var gemmPools sync.Map // *microKernel → *sync.Pool of *gemmBufs
 
-// sgemmAVX2 computes C = alpha·op(A)·op(B) + beta·C (row-major).
-func sgemmAVX2(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func (mk *microKernel) bufs() (*gemmBufs, *sync.Pool) {
+	p, ok := gemmPools.Load(mk)
+	if !ok {
+		p, _ = gemmPools.LoadOrStore(mk, &sync.Pool{New: func() any {
+			return &gemmBufs{a: make([]float32, mk.mc*gemmKC), b: make([]float32, gemmKC*mk.nc), tile: make([]float32, mk.mr*mk.nr)}
+		}})
+	}
+	pool := p.(*sync.Pool)
+	return pool.Get().(*gemmBufs), pool
+}
+
+// sgemmBlocked computes C = alpha·op(A)·op(B) + beta·C (row-major) with
+// micro-kernel mk.
+func sgemmBlocked(mk *microKernel, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmPanels(mk, nil, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmPanels is sgemmBlocked, with op(A) taken from pa when it is not nil
+// (packed once for many products) instead of packed block by block.
+func sgemmPanels(mk *microKernel, pa *Packed, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -47,33 +66,45 @@ func sgemmAVX2(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b 
 	if k == 0 || alpha == 0 {
 		return
 	}
-	bufs := gemmPool.Get().(*gemmBufs)
-	defer gemmPool.Put(bufs)
-	for jc := 0; jc < n; jc += gemmNC {
-		nb := min(gemmNC, n-jc)
+	bufs, pool := mk.bufs()
+	defer pool.Put(bufs)
+	mr, nr := mk.mr, mk.nr
+	mc := mk.mc
+	if pa != nil {
+		mc = m // A is packed whole: no row blocks
+	}
+	for jc := 0; jc < n; jc += mk.nc {
+		nb := min(mk.nc, n-jc)
 		for pc := 0; pc < k; pc += gemmKC {
 			kb := min(gemmKC, k-pc)
-			packB(bufs.b, tB, b, ldb, pc, jc, kb, nb)
-			for ic := 0; ic < m; ic += gemmMC {
-				mb := min(gemmMC, m-ic)
-				packA(bufs.a, tA, a, lda, ic, pc, mb, kb)
-				for i0 := 0; i0 < mb; i0 += gemmMR {
-					ap := &bufs.a[i0*kb]
-					for j0 := 0; j0 < nb; j0 += gemmNR {
-						bp := &bufs.b[j0*kb]
+			packB(bufs.b, nr, tB, b, ldb, pc, jc, kb, nb)
+			for ic := 0; ic < m; ic += mc {
+				mb := min(mc, m-ic)
+				ablock := bufs.a
+				if pa != nil {
+					ablock = pa.data[pa.mUp*pc:]
+				} else {
+					packA(bufs.a, mr, tA, a, lda, ic, pc, mb, kb)
+				}
+				// B's micro-panel stays in L1 while A's panels stream from L2.
+				for j0 := 0; j0 < nb; j0 += nr {
+					bp := &bufs.b[j0*kb]
+					for i0 := 0; i0 < mb; i0 += mr {
+						ap := &ablock[i0*kb]
 						ci := (ic+i0)*ldc + jc + j0
-						if i0+gemmMR <= mb && j0+gemmNR <= nb {
-							_ = c[ci+(gemmMR-1)*ldc+gemmNR-1] // the kernel writes the whole tile
-							sgemm6x16(kb, ap, bp, &c[ci], ldc, alpha)
+						if i0+mr <= mb && j0+nr <= nb {
+							_ = c[ci+(mr-1)*ldc+nr-1] // the kernel writes the whole tile
+							mk.fn(kb, ap, bp, &c[ci], ldc, alpha)
 							continue
 						}
 						// Edge tile: compute into the buffer, add the valid part.
-						clear(bufs.tile[:])
-						sgemm6x16(kb, ap, bp, &bufs.tile[0], gemmNR, alpha)
-						for i := 0; i < min(gemmMR, mb-i0); i++ {
-							row := c[ci+i*ldc : ci+i*ldc+min(gemmNR, nb-j0)]
+						tile := bufs.tile
+						clear(tile)
+						mk.fn(kb, ap, bp, &tile[0], nr, alpha)
+						for i := 0; i < min(mr, mb-i0); i++ {
+							row := c[ci+i*ldc : ci+i*ldc+min(nr, nb-j0)]
 							for j := range row {
-								row[j] += bufs.tile[i*gemmNR+j]
+								row[j] += tile[i*nr+j]
 							}
 						}
 					}
@@ -83,49 +114,129 @@ func sgemmAVX2(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b 
 	}
 }
 
-// packB writes op(B)[pc:pc+kb, jc:jc+nb] as 16-column panels, each k-major
-// (panel p, row r, column j at p·kb·16 + r·16 + j), zero past column nb.
-func packB(dst []float32, tB bool, b []float32, ldb, pc, jc, kb, nb int) {
-	for j0 := 0; j0 < nb; j0 += gemmNR {
-		panel := dst[j0*kb : j0*kb+kb*gemmNR]
-		w := min(gemmNR, nb-j0)
-		for r := 0; r < kb; r++ {
-			out := panel[r*gemmNR : r*gemmNR+gemmNR]
-			if !tB {
-				row := b[(pc+r)*ldb+jc+j0:]
-				copy(out[:w], row[:w])
-			} else {
-				for j := 0; j < w; j++ {
-					out[j] = b[(jc+j0+j)*ldb+pc+r]
+// Packed is a left operand op(A) (m × k) prepared once for many products
+// with different right operands, as a convolution's weights are for every
+// sample: with the pure-Go backend's assembly GEMM it holds A packed in the
+// micro-kernel's panels, so each product skips that copy; with other
+// backends it only remembers A. Build it with Pack; reuse one Packed across
+// steps to keep its buffer.
+type Packed struct {
+	m, k int
+	tA   bool
+	a32  []float32
+	a64  []float64
+	lda  int
+	mk   *microKernel // kernel whose panels data holds; nil: not packed
+	mUp  int          // m rounded up to the kernel's rows
+	data []float32    // for each block of gemmKC columns of op(A) at pc: mUp×kb panels at mUp·pc
+}
+
+// Pack prepares op(A) (m × k; A is m×k, or k×m when tA) for GemmPacked,
+// reusing dst's buffer when dst is not nil. A must not change while the
+// Packed is in use.
+func Pack[T Float](dst *Packed, tA bool, m, k int, a []T, lda int) *Packed {
+	if dst == nil {
+		dst = &Packed{}
+	}
+	*dst = Packed{m: m, k: k, tA: tA, lda: lda, data: dst.data[:0]}
+	switch a := any(a).(type) {
+	case []float64:
+		dst.a64 = a
+		return dst
+	case []float32:
+		dst.a32 = a
+	}
+	g, ok := get().(goAsm)
+	if !ok || m == 0 || k == 0 {
+		return dst
+	}
+	mk := g.mk
+	dst.mk = mk
+	dst.mUp = (m + mk.mr - 1) / mk.mr * mk.mr
+	need := dst.mUp * k
+	if cap(dst.data) < need {
+		dst.data = make([]float32, need)
+	}
+	dst.data = dst.data[:need]
+	for pc := 0; pc < k; pc += gemmKC {
+		kb := min(gemmKC, k-pc)
+		packA(dst.data[dst.mUp*pc:], mk.mr, tA, dst.a32, lda, 0, pc, m, kb)
+	}
+	return dst
+}
+
+// GemmPacked computes C = alpha·op(A)·op(B) + beta·C with op(A) from p (m×k),
+// op(B) k×n, on the calling goroutine (as Gemm1).
+func GemmPacked[T Float](p *Packed, tB bool, n int, alpha T, b []T, ldb int, beta T, c []T, ldc int) {
+	if p.m == 0 || n == 0 {
+		return
+	}
+	switch c := any(c).(type) {
+	case []float64:
+		Gemm1(p.tA, tB, p.m, n, p.k, float64(alpha), p.a64, p.lda, any(b).([]float64), ldb, float64(beta), c, ldc)
+	case []float32:
+		b := any(b).([]float32)
+		if g, ok := get().(goAsm); ok && p.mk == g.mk && p.mk != nil {
+			sgemmPanels(p.mk, p, p.tA, tB, p.m, n, p.k, float32(alpha), p.a32, p.lda, b, ldb, float32(beta), c, ldc)
+			return
+		}
+		Gemm1(p.tA, tB, p.m, n, p.k, float32(alpha), p.a32, p.lda, b, ldb, float32(beta), c, ldc)
+	}
+}
+
+// packB writes op(B)[pc:pc+kb, jc:jc+nb] as nr-column panels, each k-major
+// (panel p, row r, column j at p·kb·nr + r·nr + j), zero past column nb.
+func packB(dst []float32, nr int, tB bool, b []float32, ldb, pc, jc, kb, nb int) {
+	for j0 := 0; j0 < nb; j0 += nr {
+		panel := dst[j0*kb : j0*kb+kb*nr]
+		w := min(nr, nb-j0)
+		if tB {
+			// op(B) = Bᵀ: column j of the panel is row jc+j0+j of B, read
+			// along its length.
+			for j := 0; j < w; j++ {
+				src := b[(jc+j0+j)*ldb+pc : (jc+j0+j)*ldb+pc+kb]
+				for r, v := range src {
+					panel[r*nr+j] = v
 				}
 			}
+			for r := 0; r < kb; r++ {
+				clear(panel[r*nr+w : r*nr+nr])
+			}
+			continue
+		}
+		for r := 0; r < kb; r++ {
+			out := panel[r*nr : r*nr+nr]
+			copy(out[:w], b[(pc+r)*ldb+jc+j0:])
 			clear(out[w:])
 		}
 	}
 }
 
-// packA writes op(A)[ic:ic+mb, pc:pc+kb] as 6-row panels, each k-major
-// (panel p, column r, row i at p·kb·6 + r·6 + i), zero past row mb.
-func packA(dst []float32, tA bool, a []float32, lda, ic, pc, mb, kb int) {
-	for i0 := 0; i0 < mb; i0 += gemmMR {
-		panel := dst[i0*kb : i0*kb+kb*gemmMR]
-		h := min(gemmMR, mb-i0)
-		for i := 0; i < gemmMR; i++ {
+// packA writes op(A)[ic:ic+mb, pc:pc+kb] as mr-row panels, each k-major
+// (panel p, column r, row i at p·kb·mr + r·mr + i), zero past row mb.
+func packA(dst []float32, mr int, tA bool, a []float32, lda, ic, pc, mb, kb int) {
+	for i0 := 0; i0 < mb; i0 += mr {
+		panel := dst[i0*kb : i0*kb+kb*mr]
+		h := min(mr, mb-i0)
+		if tA {
+			// op(A) = Aᵀ: row r of the panel is a contiguous run of A's row pc+r.
+			for r := 0; r < kb; r++ {
+				out := panel[r*mr : r*mr+mr]
+				copy(out[:h], a[(pc+r)*lda+ic+i0:])
+				clear(out[h:])
+			}
+			continue
+		}
+		for i := 0; i < mr; i++ {
 			if i >= h {
 				for r := 0; r < kb; r++ {
-					panel[r*gemmMR+i] = 0
+					panel[r*mr+i] = 0
 				}
 				continue
 			}
-			if !tA {
-				row := a[(ic+i0+i)*lda+pc : (ic+i0+i)*lda+pc+kb]
-				for r, v := range row {
-					panel[r*gemmMR+i] = v
-				}
-			} else {
-				for r := 0; r < kb; r++ {
-					panel[r*gemmMR+i] = a[(pc+r)*lda+ic+i0+i]
-				}
+			row := a[(ic+i0+i)*lda+pc : (ic+i0+i)*lda+pc+kb]
+			for r, v := range row {
+				panel[r*mr+i] = v
 			}
 		}
 	}

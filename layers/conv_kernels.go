@@ -113,6 +113,7 @@ func convForward[T Float](sc *scratch, g geom, y, x, w []T) {
 		unpack(y, yp, g.N, g.O, hw)
 		return
 	}
+	pw := packWeights(sc, rolePackedW, false, g.O, K, w, K) // the weights, packed once for every sample
 	perSample(g.N, colBuffer[T](sc, g), func(n int, col []T) {
 		xn := x[n*g.C*hw : (n+1)*g.C*hw]
 		if col == nil {
@@ -120,7 +121,7 @@ func convForward[T Float](sc *scratch, g geom, y, x, w []T) {
 		} else {
 			im2col(g, col, xn)
 		}
-		blas.Gemm1(false, false, g.O, ohw, K, 1, w, K, col, ohw, 0, y[n*g.O*ohw:(n+1)*g.O*ohw], ohw)
+		blas.GemmPacked(pw, false, ohw, 1, col, ohw, 0, y[n*g.O*ohw:(n+1)*g.O*ohw], ohw)
 	})
 }
 
@@ -135,14 +136,15 @@ func convBackwardInput[T Float](sc *scratch, g geom, dx, dy, w []T) {
 		unpack(dx, dxp, g.N, g.C, hw)
 		return
 	}
+	wt := packWeights(sc, rolePackedW, true, K, g.O, w, K) // Wᵀ, packed once for every sample
 	perSample(g.N, colBuffer[T](sc, g), func(n int, col []T) {
 		dxn := dx[n*g.C*hw : (n+1)*g.C*hw]
 		dyn := dy[n*g.O*ohw : (n+1)*g.O*ohw]
 		if col == nil {
-			blas.Gemm1(true, false, K, ohw, g.O, 1, w, K, dyn, ohw, 0, dxn, ohw)
+			blas.GemmPacked(wt, false, ohw, 1, dyn, ohw, 0, dxn, ohw)
 			return
 		}
-		blas.Gemm1(true, false, K, ohw, g.O, 1, w, K, dyn, ohw, 0, col, ohw)
+		blas.GemmPacked(wt, false, ohw, 1, dyn, ohw, 0, col, ohw)
 		col2im(g, dxn, col)
 	})
 }

@@ -1,6 +1,10 @@
 package layers
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/gomobilenet/mobilenet/blas"
+)
 
 // scratch holds temporary buffers shared by the ops of one graph (a
 // Builder's): the tape machine runs one op at a time, so ops can reuse the
@@ -9,8 +13,9 @@ import "sync"
 // goroutine of a parallel kernel owns), so that buffers in use at the same
 // time never share memory, however many workers run.
 type scratch struct {
-	mu   sync.Mutex
-	bufs map[slot]any
+	mu     sync.Mutex
+	bufs   map[slot]any
+	packed map[role]*blas.Packed
 }
 
 // role says what a scratch buffer is for. Each role has its own buffers:
@@ -24,6 +29,7 @@ const (
 	roleWeightAcc             // a worker's partial weight gradient
 	roleBNSums64              // BatchNorm's per-plane partial sums, float64 (index 0 and 1)
 	roleBNSums32              // the same, float32, for the many-planes kernels
+	rolePackedW               // a convolution\'s weights packed for its per-sample GEMMs
 )
 
 // slot keys one scratch buffer.
@@ -47,4 +53,17 @@ func buffer[T Float](s *scratch, r role, index, n int) []T {
 	b := make([]T, n)
 	s.bufs[k] = b
 	return b
+}
+
+// packWeights packs op(A) for GemmPacked into role's buffer (kept across calls).
+// The Packed is read-only afterwards and may be shared by goroutines.
+func packWeights[T Float](s *scratch, r role, tA bool, m, k int, a []T, lda int) *blas.Packed {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.packed == nil {
+		s.packed = map[role]*blas.Packed{}
+	}
+	p := blas.Pack(s.packed[r], tA, m, k, a, lda)
+	s.packed[r] = p
+	return p
 }

@@ -2,12 +2,12 @@
 
 package layers
 
-import "golang.org/x/sys/cpu"
+import "github.com/gomobilenet/mobilenet/internal/cpu"
 
-// haveAVX2 reports whether the AVX2 + FMA kernels of simd_amd64.s can run
-// (x/sys/cpu also checks that the OS saves the YMM registers). Build with
-// -tags purego to leave them out.
-var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// haveAVX2 reports whether the AVX2 + FMA kernels of the .s files run: the
+// tier internal/cpu chose (the CPU's best, or MOBILENET_KERNELS=go to leave
+// them out; -tags purego builds without them).
+var haveAVX2 = cpu.Active() >= cpu.AVX2
 
 // The kernels take lengths that are multiples of 8 (any rest is ignored).
 
