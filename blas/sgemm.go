@@ -17,6 +17,7 @@ type microKernel struct {
 	mr, nr int
 	mc, nc int // rows of a packed block of A, columns of one of B
 	fn     func(k int, a, b, c *float32, ldc int, alpha float32)
+	set    func(k int, a, b, c *float32, ldc int, alpha float32) // C = alpha·A·B: the first depth block when beta = 0
 }
 
 const gemmKC = 256 // depth of a packed block
@@ -51,7 +52,10 @@ func sgemmPanels(mk *microKernel, pa *Packed, tA, tB bool, m, n, k int, alpha fl
 	if m == 0 || n == 0 {
 		return
 	}
-	if beta != 1 {
+	// beta = 0: the first depth block stores into C instead of adding, so
+	// that C is neither cleared nor read first.
+	overwrite := beta == 0 && k > 0 && alpha != 0
+	if beta != 1 && !overwrite {
 		for i := 0; i < m; i++ {
 			row := c[i*ldc : i*ldc+n]
 			if beta == 0 {
@@ -77,6 +81,11 @@ func sgemmPanels(mk *microKernel, pa *Packed, tA, tB bool, m, n, k int, alpha fl
 		nb := min(mk.nc, n-jc)
 		for pc := 0; pc < k; pc += gemmKC {
 			kb := min(gemmKC, k-pc)
+			store := overwrite && pc == 0
+			kern := mk.fn
+			if store {
+				kern = mk.set
+			}
 			packB(bufs.b, nr, tB, b, ldb, pc, jc, kb, nb)
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
@@ -94,15 +103,19 @@ func sgemmPanels(mk *microKernel, pa *Packed, tA, tB bool, m, n, k int, alpha fl
 						ci := (ic+i0)*ldc + jc + j0
 						if i0+mr <= mb && j0+nr <= nb {
 							_ = c[ci+(mr-1)*ldc+nr-1] // the kernel writes the whole tile
-							mk.fn(kb, ap, bp, &c[ci], ldc, alpha)
+							kern(kb, ap, bp, &c[ci], ldc, alpha)
 							continue
 						}
-						// Edge tile: compute into the buffer, add the valid part.
+						// Edge tile: compute into the buffer, store or add
+						// the valid part.
 						tile := bufs.tile
-						clear(tile)
-						mk.fn(kb, ap, bp, &tile[0], nr, alpha)
+						mk.set(kb, ap, bp, &tile[0], nr, alpha)
 						for i := 0; i < min(mr, mb-i0); i++ {
 							row := c[ci+i*ldc : ci+i*ldc+min(nr, nb-j0)]
+							if store {
+								copy(row, tile[i*nr:])
+								continue
+							}
 							for j := range row {
 								row[j] += tile[i*nr+j]
 							}

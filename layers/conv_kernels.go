@@ -103,13 +103,24 @@ func unpack[T Float](dst, xp []T, n, c, p int) {
 }
 
 // convForward computes y (N, O, Ho, Wo) = conv(x, w), w being (O, C·KH·KW).
-func convForward[T Float](sc *scratch, g geom, y, x, w []T) {
+func convForward[T Float](sc *scratch, g geom, y, x, w []T) { convForwardEp(sc, g, y, x, w, nil) }
+
+// convForwardEp is convForward with an epilogue applied to each output
+// channel's plane while it is in cache (nil: none).
+func convForwardEp[T Float](sc *scratch, g geom, y, x, w []T, ep *epilogue[T]) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
 	if g.packed() {
 		xp := buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
 		yp := buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
 		pack(xp, x, g.N, g.C, hw)
 		blas.Gemm(false, false, g.O, g.N*hw, g.C, 1, w, g.C, xp, g.N*hw, 0, yp, g.N*hw)
+		if ep != nil {
+			parallelFor(g.O, 1, func(o0, o1 int) {
+				for o := o0; o < o1; o++ {
+					ep.plane(yp[o*g.N*hw:(o+1)*g.N*hw], o)
+				}
+			})
+		}
 		unpack(y, yp, g.N, g.O, hw)
 		return
 	}
@@ -121,7 +132,13 @@ func convForward[T Float](sc *scratch, g geom, y, x, w []T) {
 		} else {
 			im2col(g, col, xn)
 		}
-		blas.GemmPacked(pw, false, ohw, 1, col, ohw, 0, y[n*g.O*ohw:(n+1)*g.O*ohw], ohw)
+		yn := y[n*g.O*ohw : (n+1)*g.O*ohw]
+		blas.GemmPacked(pw, false, ohw, 1, col, ohw, 0, yn, ohw)
+		if ep != nil {
+			for o := 0; o < g.O; o++ {
+				ep.plane(yn[o*ohw:(o+1)*ohw], o)
+			}
+		}
 	})
 }
 

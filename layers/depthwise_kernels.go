@@ -8,7 +8,11 @@ package layers
 // contiguous rows.
 
 // dwForward computes y (N, C·M, Ho, Wo) from x (N, C, H, W) and k (C·M, KH·KW).
-func dwForward[T Float](g geom, y, x, k []T) {
+func dwForward[T Float](g geom, y, x, k []T) { dwForwardEp(g, y, x, k, nil) }
+
+// dwForwardEp is dwForward with an epilogue applied to each output plane
+// while it is in cache (nil: none).
+func dwForwardEp[T Float](g geom, y, x, k []T, ep *epilogue[T]) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
 	if y32, ok := any(y).([]float32); ok && haveAVX2 && isSmall3x3s1(g) {
@@ -21,6 +25,7 @@ func dwForward[T Float](g geom, y, x, k []T) {
 				c := co / M
 				convSmallAVX2(y32[p*hw:(p+1)*hw], x32[(n*g.C+c)*hw:(n*g.C+c+1)*hw], (*[9]float32)(k32[co*9:co*9+9]), tab)
 			}
+			ep.planes(y, p0, p1, hw, g.O)
 		})
 		return
 	}
@@ -32,6 +37,7 @@ func dwForward[T Float](g geom, y, x, k []T) {
 				c := co / M
 				conv3x3s1(y[p*ohw:(p+1)*ohw], x[(n*g.C+c)*hw:(n*g.C+c+1)*hw], (*[9]T)(k[co*9:co*9+9]), g.H, g.W, zero)
 			}
+			ep.planes(y, p0, p1, ohw, g.O)
 		})
 		return
 	}
@@ -42,6 +48,7 @@ func dwForward[T Float](g geom, y, x, k []T) {
 			c := co / M
 			dwPlaneForward(g, y[p*ohw:(p+1)*ohw], x[(n*g.C+c)*hw:(n*g.C+c+1)*hw], k[co*kk:(co+1)*kk], lo, hi)
 		}
+		ep.planes(y, p0, p1, ohw, g.O)
 	})
 }
 

@@ -61,7 +61,18 @@ type Net struct {
 func (n *Net) Learnables() G.Nodes { return n.Builder.Learnables() }
 
 // Build adds the network to g for inputs of the given batch size.
-func (m *Model) Build(g *G.ExprGraph, batch int) (*Net, error) {
+func (m *Model) Build(g *G.ExprGraph, batch int) (*Net, error) { return m.build(g, batch, false) }
+
+// BuildInference adds the network to g for inference only: every BatchNorm
+// is folded into the convolution before it (layers.FoldBatchNorm), which
+// saves a pass over every activation. It computes what Build's graph does
+// in inference mode (to float32 rounding), from the same variables, and has
+// no gradient.
+func (m *Model) BuildInference(g *G.ExprGraph, batch int) (*Net, error) {
+	return m.build(g, batch, true)
+}
+
+func (m *Model) build(g *G.ExprGraph, batch int, fold bool) (*Net, error) {
 	if batch <= 0 {
 		return nil, fmt.Errorf("model: batch size %d: must be positive", batch)
 	}
@@ -79,11 +90,13 @@ func (m *Model) Build(g *G.ExprGraph, batch int) (*Net, error) {
 	if err != nil {
 		return nil, wrap(err)
 	}
-	h, err := stem.Fwd(x)
-	if err != nil {
-		return nil, wrap(err)
+	var h *G.Node
+	if fold {
+		h, err = layers.FoldBatchNorm(stem, bn, x)
+	} else if h, err = stem.Fwd(x); err == nil {
+		h, err = bn.Fwd(h)
 	}
-	if h, err = bn.Fwd(h); err != nil {
+	if err != nil {
 		return nil, wrap(err)
 	}
 	in := c.Channels(stemChannels)
@@ -93,7 +106,12 @@ func (m *Model) Build(g *G.ExprGraph, batch int) (*Net, error) {
 		if err != nil {
 			return nil, wrap(err)
 		}
-		if h, err = l.Fwd(h); err != nil {
+		if fold {
+			h, err = l.FwdInference(h)
+		} else {
+			h, err = l.Fwd(h)
+		}
+		if err != nil {
 			return nil, wrap(err)
 		}
 		in = out

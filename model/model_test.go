@@ -182,3 +182,57 @@ func TestGradientSpotCheck(t *testing.T) {
 		t.Fatalf("checked %d gradients", checked)
 	}
 }
+
+// TestBuildInferenceMatchesBuild: the folded inference graph gives the
+// logits of the training graph in inference mode, from the same variables,
+// at alpha 0.5 with perturbed BatchNorm statistics.
+func TestBuildInferenceMatchesBuild(t *testing.T) {
+	cfg := CIFAR10(0.5)
+	m, err := New(cfg, Options{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(8, 9))
+	for _, v := range m.Store.Vars() {
+		d := v.Value.Data().([]float32)
+		switch {
+		case strings.HasSuffix(v.Name, "running_var"):
+			for i := range d {
+				d[i] = 0.5 + r.Float32()
+			}
+		case strings.HasSuffix(v.Name, "running_mean"), strings.HasSuffix(v.Name, "/bias"):
+			for i := range d {
+				d[i] = 0.2 * float32(r.NormFloat64())
+			}
+		}
+	}
+	m.SetTraining(false)
+	x := make([]float32, 4*3*32*32)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	logits := func(build func(*G.ExprGraph, int) (*Net, error)) []float32 {
+		g := G.NewGraph()
+		net, err := build(g, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := G.Let(net.Input, tensor.New(tensor.WithShape(4, 3, 32, 32), tensor.WithBacking(x))); err != nil {
+			t.Fatal(err)
+		}
+		var v G.Value
+		G.Read(net.Logits, &v)
+		vm := G.NewTapeMachine(g)
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), v.Data().([]float32)...)
+	}
+	want, got := logits(m.Build), logits(m.BuildInference)
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("logit %d: folded %v, unfolded %v", i, got[i], want[i])
+		}
+	}
+}

@@ -5,15 +5,16 @@ repository root: python3 scripts/gen_sgemm_avx512.py."""
 
 SHAPES = [(12, 2), (8, 2), (6, 4), (14, 2), (8, 3)]
 
-def kernel(mr, nv):
+def kernel(mr, nv, store=False):
     nr = 16 * nv
-    name = f"sgemm{mr}x{nr}AVX512"
+    name = f"sgemm{mr}x{nr}AVX512" + ("Set" if store else "")
     acc = lambda i, v: f"Z{i * nv + v}"
     bregs = [f"Z{28 + v}" for v in range(nv)]
     out = []
     w = out.append
+    op = "=" if store else "+="
     w(f"// func {name}(k int, a, b, c *float32, ldc int, alpha float32)")
-    w(f"// C[0:{mr}][0:{nr}] += alpha · Σ_p a[{mr}p+i]·b[{nr}p+j], over packed panels")
+    w(f"// C[0:{mr}][0:{nr}] {op} alpha · Σ_p a[{mr}p+i]·b[{nr}p+j], over packed panels")
     w("// (a: k-major rows, b: k-major columns); ldc in floats; k ≥ 1.")
     w(f"TEXT ·{name}(SB), NOSPLIT, $0-44")
     w("\tMOVQ k+0(FP), CX")
@@ -26,7 +27,8 @@ def kernel(mr, nv):
         for v in range(nv):
             w(f"\tVPXORD {acc(i, v)}, {acc(i, v)}, {acc(i, v)}")
     w("")
-    w(f"loop{mr}x{nr}:")
+    label = f"loop{mr}x{nr}" + ("set" if store else "")
+    w(f"{label}:")
     for v in range(nv):
         w(f"\tVMOVUPS {64 * v}(DI), {bregs[v]}")
     for i in range(mr):
@@ -44,14 +46,17 @@ def kernel(mr, nv):
     w(f"\tADDQ ${4 * mr}, SI")
     w(f"\tADDQ ${4 * nr}, DI")
     w("\tDECQ CX")
-    w(f"\tJNZ loop{mr}x{nr}")
+    w(f"\tJNZ {label}")
     w("")
     alpha, tmp = "Z28", "Z29"  # the B registers are free after the loop
     w(f"\tVBROADCASTSS alpha+40(FP), {alpha}")
     for i in range(mr):
         for v in range(nv):
-            w(f"\tVMOVUPS {64 * v}(DX), {tmp}")
-            w(f"\tVFMADD231PS {acc(i, v)}, {alpha}, {tmp}")
+            if store:
+                w(f"\tVMULPS {acc(i, v)}, {alpha}, {tmp}")
+            else:
+                w(f"\tVMOVUPS {64 * v}(DX), {tmp}")
+                w(f"\tVFMADD231PS {acc(i, v)}, {alpha}, {tmp}")
             w(f"\tVMOVUPS {tmp}, {64 * v}(DX)")
         if i < mr - 1:
             w("\tADDQ R8, DX")
@@ -73,4 +78,5 @@ body = []
 for mr, nv in SHAPES:
     check(mr, nv)
     body.append(kernel(mr, nv))
+    body.append(kernel(mr, nv, store=True))
 open("blas/sgemm_avx512_amd64.s", "w").write(head + "\n" + "\n\n".join(body) + "\n")

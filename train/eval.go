@@ -41,7 +41,7 @@ func NewEvaluator(m *model.Model, batch int) (*Evaluator, error) {
 		return nil, err
 	}
 	g := G.NewGraph()
-	net, err := m.Build(g, batch)
+	net, err := m.BuildInference(g, batch)
 	if err != nil {
 		return nil, err
 	}

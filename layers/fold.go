@@ -1,0 +1,161 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// epilogue is what a fused inference op applies to each output plane of a
+// convolution while it is still in cache: y = act(y + bias[channel]).
+type epilogue[T Float] struct {
+	bias []T
+	ones []T // 1 per channel, for the many-planes kernel
+	act  Activation
+}
+
+// plane applies the epilogue to the plane of channel c (nothing when e is nil).
+func (e *epilogue[T]) plane(y []T, c int) {
+	if e != nil {
+		affineAct(e.act, y, y, 1, e.bias[c])
+	}
+}
+
+// planes applies the epilogue to planes [p0, p1) of inner elements each,
+// plane p being of channel p mod nch: in one call of the many-planes kernel
+// where it applies (small planes, ReLU, float32), else plane by plane.
+func (e *epilogue[T]) planes(y []T, p0, p1, inner, nch int) {
+	if e == nil {
+		return
+	}
+	if y32, ok := any(y).([]float32); ok && haveAVX2 && e.act == ReLU && inner%4 == 0 && inner <= 64 {
+		seg := y32[p0*inner : p1*inner]
+		affineReLUPlanesAVX2(seg, seg, any(e.ones).([]float32), any(e.bias).([]float32), inner, p0%nch, nch, p1-p0)
+		return
+	}
+	for p := p0; p < p1; p++ {
+		e.plane(y[p*inner:(p+1)*inner], p%nch)
+	}
+}
+
+// FoldBatchNorm applies conv (a *Conv2D, *PointwiseConv2D or
+// *DepthwiseConv2D) and then bn to x as one op, for inference: bn's
+// running statistics, scale and bias are folded into the convolution's
+// weights (w'[o] = scale[o]/√(var[o]+ε)·w[o]) and a per-channel bias
+// (bias − scale·mean/√(var+ε), plus the folded convolution bias), and bn's
+// activation is applied to each output plane while it is in cache: one pass
+// over the output instead of two. The fold is recomputed from the current
+// variables at every run, so the folded graph follows training; it equals
+// conv then bn in inference mode to float32 rounding, and it changes
+// nothing (the running statistics are only read). The result has no
+// gradient: training graphs use the layers' Fwd.
+func FoldBatchNorm(conv Layer, bn *BatchNorm, x *G.Node) (*G.Node, error) {
+	var (
+		w, cb *G.Node
+		g     geom
+		err   error
+		sc    *scratch
+		dw    bool
+	)
+	switch l := conv.(type) {
+	case *PointwiseConv2D:
+		w, cb, sc = l.weight, l.bias, l.sc
+		g, err = l.geom(x.Shape())
+	case *Conv2D:
+		w, cb, sc = l.weight, l.bias, l.sc
+		g, err = l.geom(x.Shape())
+	case *DepthwiseConv2D:
+		w, cb, dw = l.weight, l.bias, true
+		g, err = l.geom(x.Shape())
+	default:
+		return nil, fmt.Errorf("fold batchnorm: %T is not a convolution layer", conv)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fold batchnorm: %w", err)
+	}
+	if bn.cfg.Channels != g.O {
+		return nil, fmt.Errorf("fold batchnorm: %s has %d channels, the convolution gives %d", bn.name, bn.cfg.Channels, g.O)
+	}
+	xs, ws, cs, ys := x.Shape().Clone(), w.Shape().Clone(), tensor.Shape{g.O}, tensor.Shape{g.N, g.O, g.Ho, g.Wo}
+	in := []tensor.Shape{xs, ws, cs, cs}
+	inputs := []*G.Node{x, w, bn.scale, bn.bias}
+	if cb != nil {
+		in = append(in, cs)
+		inputs = append(inputs, cb)
+	}
+	st := &foldState{}
+	f := &opSpec{name: "foldedConvBN", params: fmt.Sprintf("%v %v %v id%d", g, dw, bn.cfg, bn.b.nextID()), in: in, out: ys,
+		f32: func(o []float32, in [][]float32) {
+			wf, ep := fold(st32(st), bn, in[1], in[2], in[3], optional(in, 4), g.O)
+			if dw {
+				dwForwardEp(g, o, in[0], wf, ep)
+			} else {
+				convForwardEp(sc, g, o, in[0], wf, ep)
+			}
+		},
+		f64: func(o []float64, in [][]float64) {
+			wf, ep := fold(st64(st), bn, in[1], in[2], in[3], optional(in, 4), g.O)
+			if dw {
+				dwForwardEp(g, o, in[0], wf, ep)
+			} else {
+				convForwardEp(sc, g, o, in[0], wf, ep)
+			}
+		},
+		symDiff: func(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+			return nil, fmt.Errorf("%s: a folded convolution + BatchNorm is for inference and has no gradient (build training graphs with Fwd)", bn.name)
+		}}
+	y, err := f.apply(inputs...)
+	if err != nil {
+		return nil, fmt.Errorf("fold batchnorm %s: %w", bn.name, err)
+	}
+	return y, nil
+}
+
+func optional[T Float](in [][]T, i int) []T {
+	if i < len(in) {
+		return in[i]
+	}
+	return nil
+}
+
+// foldState holds a folded op's buffers, kept across runs.
+type foldState struct {
+	w32, b32, o32 []float32
+	w64, b64, o64 []float64
+}
+
+type foldBufs[T Float] struct{ w, b, ones *[]T }
+
+func st32(s *foldState) foldBufs[float32] { return foldBufs[float32]{&s.w32, &s.b32, &s.o32} }
+func st64(s *foldState) foldBufs[float64] { return foldBufs[float64]{&s.w64, &s.b64, &s.o64} }
+
+// fold computes the folded weights (each output channel's weights times
+// a = scale/√(var+ε)) and the epilogue (bias b = beta + a·(convBias − mean),
+// bn's activation) from the current variables.
+func fold[T Float](bufs foldBufs[T], bn *BatchNorm, w, scale, beta, convBias []T, o int) ([]T, *epilogue[T]) {
+	if cap(*bufs.w) < len(w) {
+		*bufs.w = make([]T, len(w))
+		*bufs.b = make([]T, o)
+		*bufs.ones = make([]T, o)
+		for i := range *bufs.ones {
+			(*bufs.ones)[i] = 1
+		}
+	}
+	wf, bf := (*bufs.w)[:len(w)], (*bufs.b)[:o]
+	mean, vr := bn.runMean.Value.Data().([]T), bn.runVar.Value.Data().([]T)
+	per := len(w) / o
+	for c := 0; c < o; c++ {
+		a := float64(scale[c]) / math.Sqrt(float64(vr[c])+bn.cfg.Epsilon)
+		cbias := 0.0
+		if convBias != nil {
+			cbias = float64(convBias[c])
+		}
+		bf[c] = T(float64(beta[c]) + a*(cbias-float64(mean[c])))
+		for i, v := range w[c*per : (c+1)*per] {
+			wf[c*per+i] = T(a * float64(v))
+		}
+	}
+	return wf, &epilogue[T]{bias: bf, ones: (*bufs.ones)[:o], act: bn.cfg.Activation}
+}
