@@ -31,7 +31,7 @@ import (
 
 // Backend names accepted by Use.
 const (
-	Auto     = "auto"     // OpenBLAS when it loads, else Go
+	Auto     = "auto"     // whichever of OpenBLAS and Go is measured faster here (OpenBLAS never when it runs generic kernels)
 	Go       = "go"       // the pure-Go GEMM (sgemm.go with AVX2, else gonum)
 	OpenBLAS = "openblas" // OpenBLAS loaded at run time; an error when it cannot be loaded
 )
@@ -66,11 +66,12 @@ func Use(name string) (string, error) {
 		}
 		b = ob
 	case Auto, "":
-		if ob, err := loadOpenBLAS(); err == nil {
-			b = ob
-		} else {
-			b = pureGo()
-		}
+		var why string
+		b, why = chooseAuto()
+		mu.Lock()
+		current, envErr = b, nil
+		mu.Unlock()
+		return b.name() + "; auto: " + why, nil
 	default:
 		return "", fmt.Errorf("blas: unknown backend %q (want auto, go or openblas)", name)
 	}

@@ -272,3 +272,34 @@ func TestGemmPacked(t *testing.T) {
 		})
 	}
 }
+
+// TestPickAuto: Auto never picks OpenBLAS where it runs generic kernels or
+// is not measured faster than the pure-Go GEMM, and always where the
+// pure-Go backend has no assembly.
+func TestPickAuto(t *testing.T) {
+	for _, c := range []struct {
+		loaded  bool
+		core    string
+		asm     bool
+		goSec   float64
+		obSec   float64
+		want    bool
+		wantWhy string
+	}{
+		{false, "", true, 0, 0, false, "not found"},
+		{true, "Prescott", true, 0, 0, false, "generic Prescott"},
+		{true, "Haswell", true, 1.0, 0.5, true, "2.00x"},
+		{true, "Haswell", true, 1.0, 0.98, false, "1.02x"},
+		{true, "SkylakeX", true, 0.5, 1.0, false, "0.50x"},
+		{true, "Prescott", false, 0, 0, true, "no assembly"},
+	} {
+		got, why := pickAuto(c.loaded, c.core, c.asm, c.goSec, c.obSec)
+		if got != c.want || !strings.Contains(why, c.wantWhy) {
+			t.Errorf("pickAuto(%v, %q, %v, %g, %g) = %v, %q; want %v, %q", c.loaded, c.core, c.asm, c.goSec, c.obSec, got, why, c.want, c.wantWhy)
+		}
+	}
+	name, err := Use(Auto)
+	if err != nil || !strings.Contains(name, "; auto: ") {
+		t.Errorf("Use(Auto) = %q, %v: want the reason of the choice", name, err)
+	}
+}

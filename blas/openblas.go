@@ -18,6 +18,7 @@ const (
 type openBLAS struct {
 	lib     string
 	version string
+	core    string // the kernel set OpenBLAS chose for this CPU (openblas_get_corename), "" when unknown
 	sgemm_  func(order, tA, tB, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32)
 	dgemm_  func(order, tA, tB, m, n, k int32, alpha float64, a *float64, lda int32, b *float64, ldb int32, beta float64, c *float64, ldc int32)
 }
@@ -72,6 +73,11 @@ func dlopenOpenBLAS() (ob *openBLAS, err error) {
 	purego.RegisterLibFunc(&setThreads, h, "openblas_set_num_threads")
 	setThreads(1)
 	ob.version = "openblas"
+	if _, e := purego.Dlsym(h, "openblas_get_corename"); e == nil {
+		var core func() string
+		purego.RegisterLibFunc(&core, h, "openblas_get_corename")
+		ob.core = core()
+	}
 	if _, e := purego.Dlsym(h, "openblas_get_config"); e == nil {
 		var cfg func() string
 		purego.RegisterLibFunc(&cfg, h, "openblas_get_config")
@@ -82,7 +88,13 @@ func dlopenOpenBLAS() (ob *openBLAS, err error) {
 	return ob, nil
 }
 
-func (o *openBLAS) name() string   { return fmt.Sprintf("%s (%s, 1 thread per call)", o.version, o.lib) }
+func (o *openBLAS) name() string {
+	core := ""
+	if o.core != "" {
+		core = o.core + " kernels, "
+	}
+	return fmt.Sprintf("%s (%s%s, 1 thread per call)", o.version, core, o.lib)
+}
 func (o *openBLAS) parallel() bool { return false }
 
 func ctr(t bool) int32 {

@@ -153,7 +153,8 @@ func emit(backend string, impl layers.DepthwiseImpl, alpha float64, threads int,
 		name = "openblas"
 	}
 	line, _ := json.Marshal(map[string]any{"impl": "gorgonia", "alpha": alpha, "threads": threads, "mode": mode, "batch": batch,
-		"step_s": round(t, 4), "images_per_s": round(float64(batch)/t, 1), "peak_rss_mib": ru.Maxrss / 1024, "blas": name, "depthwise": impl.String()})
+		"step_s": round(t, 4), "images_per_s": round(float64(batch)/t, 1), "peak_rss_mib": ru.Maxrss / 1024, "blas": name, "depthwise": impl.String(),
+		"cpu": cli.CPUName(), "kernels": layers.Kernels(), "blas_detail": backend})
 	fmt.Println(string(line))
 }
 

@@ -65,3 +65,17 @@ func TuneGC() {
 		debug.SetGCPercent(25)
 	}
 }
+
+// CPUName is the processor's model name ("AMD EPYC", "Intel(R) Xeon(R)
+// Platinum 8488C", from /proc/cpuinfo), or the architecture where unknown.
+func CPUName() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return runtime.GOARCH
+}

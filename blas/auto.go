@@ -1,0 +1,93 @@
+package blas
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// genericCores are OpenBLAS kernel sets without AVX2: what an OpenBLAS
+// build older than the CPU falls back to (OpenBLAS 0.3.21 runs Prescott's
+// SSE3 kernels on Sapphire Rapids Xeons, at a sixth of our AVX2 GEMM).
+var genericCores = map[string]bool{
+	"prescott": true, "nehalem": true, "core2": true, "penryn": true, "dunnington": true, "atom": true,
+	"katmai": true, "coppermine": true, "northwood": true, "banias": true, "opteron": true, "barcelona": true,
+	"bobcat": true, "nano": true, "sandybridge": true, "bulldozer": true, "piledriver": true, "generic": true,
+}
+
+// pickAuto decides Auto's backend from what is known: whether OpenBLAS
+// loaded, the core it reports, whether the pure-Go backend has assembly
+// kernels, and (when both were timed) the seconds each took for the same
+// products. OpenBLAS is chosen only where it is measured faster (by 5%, so
+// that noise does not flip the choice), or where the pure-Go backend has no
+// assembly (gonum's GEMM is several times slower than any OpenBLAS).
+func pickAuto(loaded bool, core string, goAsm bool, goSec, obSec float64) (useOpenBLAS bool, why string) {
+	switch {
+	case !loaded:
+		return false, "OpenBLAS not found"
+	case !goAsm:
+		return true, "no assembly GEMM for this CPU"
+	case genericCores[strings.ToLower(core)]:
+		return false, fmt.Sprintf("OpenBLAS runs its generic %s kernels on this CPU", core)
+	case obSec > 0 && goSec > 0 && goSec > 1.05*obSec:
+		return true, fmt.Sprintf("OpenBLAS measured %.2fx as fast", goSec/obSec)
+	case obSec > 0 && goSec > 0:
+		return false, fmt.Sprintf("OpenBLAS measured %.2fx as fast", goSec/obSec)
+	}
+	return false, "not measured"
+}
+
+// chooseAuto is Use(Auto): OpenBLAS or the pure-Go backend, whichever is
+// faster here, and why.
+func chooseAuto() (impl, string) {
+	g := pureGo()
+	_, asm := g.(goAsm)
+	ob, err := loadOpenBLAS()
+	if err != nil {
+		_, why := pickAuto(false, "", asm, 0, 0)
+		return g, why
+	}
+	var goSec, obSec float64
+	if asm && !genericCores[strings.ToLower(ob.core)] {
+		goSec, obSec = calibrate(g), calibrate(ob)
+	}
+	if use, why := pickAuto(true, ob.core, asm, goSec, obSec); use {
+		return ob, why
+	} else {
+		return g, why
+	}
+}
+
+// calibrate times a backend on two MobileNet-sized products (a per-sample
+// pointwise convolution, and a batched one on small maps, as package layers
+// runs them), single-threaded: the best of three rounds, in seconds.
+func calibrate(be impl) float64 {
+	type shape struct{ m, n, k, reps int }
+	shapes := []shape{{96, 256, 96, 24}, {384, 2048, 384, 1}}
+	bufs := make([][3][]float32, len(shapes))
+	for i, s := range shapes {
+		a, b, c := make([]float32, s.m*s.k), make([]float32, s.k*s.n), make([]float32, s.m*s.n)
+		for j := range a {
+			a[j] = float32(j%7) * 0.25
+		}
+		for j := range b {
+			b[j] = float32(j%5) * 0.5
+		}
+		bufs[i] = [3][]float32{a, b, c}
+	}
+	round := func() float64 {
+		t := time.Now()
+		for i, s := range shapes {
+			for r := 0; r < s.reps; r++ {
+				be.sgemm(false, false, s.m, s.n, s.k, 1, bufs[i][0], s.k, bufs[i][1], s.n, 0, bufs[i][2], s.n)
+			}
+		}
+		return time.Since(t).Seconds()
+	}
+	round() // warm-up: page faults, OpenBLAS's buffers
+	best := round()
+	for i := 0; i < 2; i++ {
+		best = min(best, round())
+	}
+	return best
+}
