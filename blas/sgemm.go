@@ -240,6 +240,10 @@ func packA(dst []float32, mr int, tA bool, a []float32, lda, ic, pc, mb, kb int)
 			}
 			continue
 		}
+		if h == mr && mr == 12 {
+			packA12(panel, a[(ic+i0)*lda+pc:], lda, kb)
+			continue
+		}
 		for i := 0; i < mr; i++ {
 			if i >= h {
 				for r := 0; r < kb; r++ {
@@ -252,5 +256,22 @@ func packA(dst []float32, mr int, tA bool, a []float32, lda, ic, pc, mb, kb int)
 				panel[r*mr+i] = v
 			}
 		}
+	}
+}
+
+// packA12 writes a full 12-row panel of a non-transposed A (rows at a,
+// a+lda, …; kb columns) k-major, reading the twelve rows side by side and
+// writing the panel in order.
+func packA12(panel, a []float32, lda, kb int) {
+	_ = a[11*lda+kb-1]
+	r0, r1, r2, r3 := a[0*lda:0*lda+kb], a[1*lda:1*lda+kb], a[2*lda:2*lda+kb], a[3*lda:3*lda+kb]
+	r4, r5, r6, r7 := a[4*lda:4*lda+kb], a[5*lda:5*lda+kb], a[6*lda:6*lda+kb], a[7*lda:7*lda+kb]
+	r8, r9, r10, r11 := a[8*lda:8*lda+kb], a[9*lda:9*lda+kb], a[10*lda:10*lda+kb], a[11*lda:11*lda+kb]
+	panel = panel[:12*kb]
+	for r := 0; r < kb; r++ {
+		o := panel[r*12 : r*12+12 : r*12+12]
+		o[0], o[1], o[2], o[3] = r0[r], r1[r], r2[r], r3[r]
+		o[4], o[5], o[6], o[7] = r4[r], r5[r], r6[r], r7[r]
+		o[8], o[9], o[10], o[11] = r8[r], r9[r], r10[r], r11[r]
 	}
 }
