@@ -78,10 +78,55 @@ func (m *Model) build(g *G.ExprGraph, batch int, fold bool) (*Net, error) {
 	}
 	c := m.Config
 	b := layers.NewBuilder(g, m.Store)
+	ls, err := m.layers(b)
+	if err != nil {
+		return nil, err
+	}
 	r := c.Resolution
 	x := G.NewTensor(g, m.Store.Dtype(), 4, G.WithShape(batch, 3, r, r), G.WithName("input"))
-	wrap := func(err error) error { return fmt.Errorf("model: %w", err) }
+	h := x
+	for i := 0; i < len(ls); i++ {
+		l := ls[i]
+		if fold {
+			if bn, ok := next(ls, i).(*layers.BatchNorm); ok {
+				if h, err = layers.FoldBatchNorm(l, bn, h); err != nil {
+					return nil, fmt.Errorf("model: %w", err)
+				}
+				i++
+				continue
+			}
+			if blk, ok := l.(*layers.SeparableBlock); ok {
+				if h, err = blk.FwdInference(h); err != nil {
+					return nil, fmt.Errorf("model: %w", err)
+				}
+				continue
+			}
+		}
+		if h, err = l.Fwd(h); err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+	}
+	return &Net{Graph: g, Input: x, Logits: h, Builder: b}, nil
+}
 
+func next(ls []layers.Layer, i int) layers.Layer {
+	if i+1 < len(ls) {
+		return ls[i+1]
+	}
+	return nil
+}
+
+// Layers lists the network's layers in order (stem convolution, its
+// BatchNorm, the thirteen separable blocks, pooling, dropout when
+// configured, the classifier) over the model's variables: what exporters
+// walk.
+func (m *Model) Layers() ([]layers.Layer, error) {
+	return m.layers(layers.NewBuilder(G.NewGraph(), m.Store))
+}
+
+func (m *Model) layers(b *layers.Builder) ([]layers.Layer, error) {
+	c := m.Config
+	wrap := func(err error) error { return fmt.Errorf("model: %w", err) }
 	stem, err := layers.NewConv2D(b.In("stem"), layers.Conv2DConfig{In: 3, Out: c.Channels(stemChannels), Stride: c.StemStride, Padding: layers.Pad(1), NoInputGrad: true})
 	if err != nil {
 		return nil, wrap(err)
@@ -90,15 +135,7 @@ func (m *Model) build(g *G.ExprGraph, batch int, fold bool) (*Net, error) {
 	if err != nil {
 		return nil, wrap(err)
 	}
-	var h *G.Node
-	if fold {
-		h, err = layers.FoldBatchNorm(stem, bn, x)
-	} else if h, err = stem.Fwd(x); err == nil {
-		h, err = bn.Fwd(h)
-	}
-	if err != nil {
-		return nil, wrap(err)
-	}
+	ls := []layers.Layer{stem, bn}
 	in := c.Channels(stemChannels)
 	for i, blk := range body {
 		out := c.Channels(blk.out)
@@ -106,35 +143,20 @@ func (m *Model) build(g *G.ExprGraph, batch int, fold bool) (*Net, error) {
 		if err != nil {
 			return nil, wrap(err)
 		}
-		if fold {
-			h, err = l.FwdInference(h)
-		} else {
-			h, err = l.Fwd(h)
-		}
-		if err != nil {
-			return nil, wrap(err)
-		}
+		ls = append(ls, l)
 		in = out
 	}
-	if h, err = layers.GlobalAvgPool(h); err != nil {
-		return nil, wrap(err)
-	}
+	ls = append(ls, layers.GlobalAvgPooling{})
 	if c.Dropout > 0 {
 		d, err := layers.NewDropout(b.In("dropout"), c.Dropout)
 		if err != nil {
 			return nil, wrap(err)
 		}
-		if h, err = d.Fwd(h); err != nil {
-			return nil, wrap(err)
-		}
+		ls = append(ls, d)
 	}
 	fc, err := layers.NewDense(b.In("fc"), layers.DenseConfig{In: in, Out: c.Classes})
 	if err != nil {
 		return nil, wrap(err)
 	}
-	logits, err := fc.Fwd(h)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	return &Net{Graph: g, Input: x, Logits: logits, Builder: b}, nil
+	return append(ls, fc), nil
 }

@@ -7,11 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"github.com/gomobilenet/mobilenet/blas"
+	"github.com/gomobilenet/mobilenet/internal/cpu"
 	"github.com/gomobilenet/mobilenet/layers"
 )
 
@@ -44,6 +46,9 @@ func Compute(threads int, blasName, depthwise string) (string, layers.DepthwiseI
 	}
 	if threads < 1 || threads > MaxThreads {
 		return "", 0, fmt.Errorf("--threads %d: must be in [1, %d]", threads, MaxThreads)
+	}
+	if err := cpu.Err(); err != nil {
+		return "", 0, err
 	}
 	runtime.GOMAXPROCS(threads)
 	backend, err := blas.Use(blasName)
@@ -78,4 +83,31 @@ func CPUName() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// WriteFileAtomic writes b to path through a temporary file in the same
+// folder, synced and renamed over path: a crash leaves the old file or the
+// new one, never half of one.
+func WriteFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err = f.Write(b); err == nil {
+		if err = f.Chmod(0o644); err == nil {
+			err = f.Sync()
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomobilenet/mobilenet/model"
+	"github.com/gomobilenet/mobilenet/train"
+)
+
+// TestCommand exports a checkpoint and refuses bad invocations with one
+// line each.
+func TestCommand(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "export")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	m, err := model.New(model.CIFAR10(0.25), model.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(dir, "m.bin")
+	if err := train.WriteModel(ckpt, m, m.Config); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "m.onnx")
+	text, err := exec.Command(bin, "--summary", ckpt, out).CombinedOutput()
+	if err != nil {
+		t.Fatalf("export: %v\n%s", err, text)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Size() < 100000 {
+		t.Fatalf("no model written: %v", err)
+	}
+	if !strings.Contains(string(text), "215642 parameters") {
+		t.Errorf("summary lacks the parameter count:\n%s", text)
+	}
+	bad := filepath.Join(dir, "bad.bin")
+	os.WriteFile(bad, []byte("garbage"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{ckpt}, "want a checkpoint and an output path"},
+		{[]string{bad, out}, "not a valid checkpoint"},
+		{[]string{ckpt, filepath.Join(dir, "no/such/dir/m.onnx")}, "write"},
+		{[]string{"--bogus", ckpt, out}, "bogus"},
+	} {
+		text, err := exec.Command(bin, c.args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(text), c.want) || strings.Contains(string(text), "goroutine") {
+			t.Errorf("%v: %v, output %q, want an error saying %q", c.args, err, text, c.want)
+		}
+	}
+}

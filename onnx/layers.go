@@ -1,0 +1,225 @@
+package onnx
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+
+	"github.com/gomobilenet/mobilenet/layers"
+	pb "github.com/gomobilenet/mobilenet/onnx/internal/onnxpb"
+)
+
+// exporters is the table from layer types to ONNX nodes: one row per type.
+// Each adds the nodes of layer l applied to tensor x and returns the name
+// of its output, keeping e.shape up to date.
+var exporters map[reflect.Type]func(e *exporter, l layers.Layer, x string) (string, error)
+
+func init() { // in init: the block's row refers back to the table
+	exporters = map[reflect.Type]func(e *exporter, l layers.Layer, x string) (string, error){
+		reflect.TypeOf(&layers.Conv2D{}):          func(e *exporter, l layers.Layer, x string) (string, error) { return e.conv(l, nil, x) },
+		reflect.TypeOf(&layers.PointwiseConv2D{}): func(e *exporter, l layers.Layer, x string) (string, error) { return e.conv(l, nil, x) },
+		reflect.TypeOf(&layers.DepthwiseConv2D{}): func(e *exporter, l layers.Layer, x string) (string, error) { return e.conv(l, nil, x) },
+		reflect.TypeOf(&layers.BatchNorm{}): func(e *exporter, l layers.Layer, x string) (string, error) {
+			return e.batchNorm(l.(*layers.BatchNorm), x)
+		},
+		reflect.TypeOf(&layers.SeparableBlock{}):  (*exporter).block,
+		reflect.TypeOf(layers.GlobalAvgPooling{}): (*exporter).pool,
+		reflect.TypeOf(&layers.Dropout{}):         func(_ *exporter, _ layers.Layer, x string) (string, error) { return x, nil }, // identity in inference
+		reflect.TypeOf(&layers.Dense{}):           (*exporter).dense,
+	}
+}
+
+// layer exports one layer through the table.
+func (e *exporter) layer(l layers.Layer, x string) (string, error) {
+	f, ok := exporters[reflect.TypeOf(l)]
+	if !ok {
+		return "", fmt.Errorf("onnx: no ONNX export for layer type %T (add a row to the table in onnx/layers.go)", l)
+	}
+	return f(e, l, x)
+}
+
+// foldedConv exports conv followed by bn with bn folded into it.
+func (e *exporter) foldedConv(conv layers.Layer, bn *layers.BatchNorm, x string) (string, error) {
+	y, err := e.conv(conv, bn, x)
+	if err != nil {
+		return "", err
+	}
+	return e.activation(bn.Config().Activation, y, bn.Name()), nil
+}
+
+// convSpec is what the convolution layers have in common.
+type convSpec struct {
+	name            string
+	w, bias         []float32
+	o, cin, k, s    int
+	group           int
+	pad             layers.Padding
+	depthwiseFactor int
+}
+
+func specOf(l layers.Layer) (convSpec, error) {
+	var (
+		s   convSpec
+		err error
+	)
+	switch c := l.(type) {
+	case *layers.PointwiseConv2D:
+		return specOf(&c.Conv2D)
+	case *layers.Conv2D:
+		cfg := c.Config()
+		s = convSpec{name: c.Name(), o: cfg.Out, cin: cfg.In, k: cfg.Kernel, s: cfg.Stride, group: 1, pad: cfg.Padding}
+		if s.w, _, err = layers.Float32s(c.Weight()); err == nil && c.Bias() != nil {
+			s.bias, _, err = layers.Float32s(c.Bias())
+		}
+	case *layers.DepthwiseConv2D:
+		cfg := c.Config()
+		s = convSpec{name: c.Name(), o: cfg.Channels * cfg.Multiplier, cin: cfg.Channels, k: cfg.Kernel, s: cfg.Stride, group: cfg.Channels, pad: cfg.Padding}
+		if s.w, _, err = layers.Float32s(c.Weight()); err == nil && c.Bias() != nil {
+			s.bias, _, err = layers.Float32s(c.Bias())
+		}
+	default:
+		return s, fmt.Errorf("onnx: %T is not a convolution", l)
+	}
+	if err != nil {
+		return s, fmt.Errorf("onnx: %s: %w", s.name, err)
+	}
+	return s, nil
+}
+
+// conv exports a convolution as Conv, with bn folded in when bn is not nil
+// (its activation is then the caller's).
+func (e *exporter) conv(l layers.Layer, bn *layers.BatchNorm, x string) (string, error) {
+	s, err := specOf(l)
+	if err != nil {
+		return "", err
+	}
+	if len(e.shape) != 3 || e.shape[0] != s.cin {
+		return "", fmt.Errorf("onnx: %s: input %v, want (%d, H, W)", s.name, e.shape, s.cin)
+	}
+	h, w := e.shape[1], e.shape[2]
+	pt, pb_, pl, pr := s.pad.Pads(h, w, s.k, s.k, s.s, s.s)
+	ho, wo := (h+pt+pb_-s.k)/s.s+1, (w+pl+pr-s.k)/s.s+1
+	if ho < 1 || wo < 1 {
+		return "", fmt.Errorf("onnx: %s: input %dx%d too small for kernel %d", s.name, h, w, s.k)
+	}
+	weight, bias := s.w, s.bias
+	per := len(weight) / s.o
+	if bn != nil {
+		if bn.Config().Channels != s.o {
+			return "", fmt.Errorf("onnx: %s gives %d channels, %s has %d", s.name, s.o, bn.Name(), bn.Config().Channels)
+		}
+		a, b, err := foldScale(bn, s.bias)
+		if err != nil {
+			return "", fmt.Errorf("onnx: %s: %w", bn.Name(), err)
+		}
+		weight = make([]float32, len(s.w))
+		for c := 0; c < s.o; c++ {
+			for i := 0; i < per; i++ {
+				weight[c*per+i] = a[c] * s.w[c*per+i]
+			}
+		}
+		bias = b
+	}
+	inputs := []string{x, e.init(s.name+"/weight", []int{s.o, s.cin / s.group, s.k, s.k}, weight)}
+	if bias != nil {
+		inputs = append(inputs, e.init(s.name+"/bias", []int{s.o}, bias))
+	}
+	attrs := []*pb.AttributeProto{attrInts("kernel_shape", s.k, s.k), attrInts("strides", s.s, s.s),
+		attrInts("pads", pt, pl, pb_, pr), attrInts("dilations", 1, 1), attrInt("group", s.group)}
+	y := e.node("Conv", inputs, attrs)
+	e.shape = []int{s.o, ho, wo}
+	e.stats.Params += len(s.w) + len(s.bias)
+	e.stats.MACs += s.o * (s.cin / s.group) * s.k * s.k * ho * wo
+	if bn != nil {
+		e.stats.Params += 2 * s.o // the folded BatchNorm's scale and shift
+	}
+	return y, nil
+}
+
+// batchNorm exports an unfolded BatchNorm (and its activation).
+func (e *exporter) batchNorm(bn *layers.BatchNorm, x string) (string, error) {
+	c := bn.Config().Channels
+	if len(e.shape) == 0 || e.shape[0] != c {
+		return "", fmt.Errorf("onnx: %s: input %v, want %d channels", bn.Name(), e.shape, c)
+	}
+	scale, _, err := layers.Float32s(bn.Scale())
+	if err != nil {
+		return "", fmt.Errorf("onnx: %s: %w", bn.Name(), err)
+	}
+	shift, _, err := layers.Float32s(bn.Shift())
+	if err != nil {
+		return "", fmt.Errorf("onnx: %s: %w", bn.Name(), err)
+	}
+	n := bn.Name()
+	y := e.node("BatchNormalization", []string{x, e.init(n+"/scale", []int{c}, scale), e.init(n+"/bias", []int{c}, shift),
+		e.init(n+"/running_mean", []int{c}, values32(bn.RunningMean())), e.init(n+"/running_var", []int{c}, values32(bn.RunningVar()))},
+		[]*pb.AttributeProto{attrFloat("epsilon", float32(bn.Config().Epsilon))})
+	e.stats.Params += 2 * c
+	return e.activation(bn.Config().Activation, y, n), nil
+}
+
+// block exports a depthwise-separable block: its four layers.
+func (e *exporter) block(l layers.Layer, x string) (string, error) {
+	b := l.(*layers.SeparableBlock)
+	var err error
+	if e.opt.NoFold {
+		for _, sub := range []layers.Layer{b.DW, b.DWBN, b.PW, b.PWBN} {
+			if x, err = e.layer(sub, x); err != nil {
+				return "", err
+			}
+		}
+		return x, nil
+	}
+	if x, err = e.foldedConv(b.DW, b.DWBN, x); err != nil {
+		return "", err
+	}
+	return e.foldedConv(b.PW, b.PWBN, x)
+}
+
+// pool exports global average pooling: GlobalAveragePool then Flatten.
+func (e *exporter) pool(_ layers.Layer, x string) (string, error) {
+	if len(e.shape) != 3 {
+		return "", fmt.Errorf("onnx: global average pooling of a %v tensor", e.shape)
+	}
+	y := e.node("GlobalAveragePool", []string{x}, nil)
+	y = e.node("Flatten", []string{y}, []*pb.AttributeProto{attrInt("axis", 1)})
+	e.shape = []int{e.shape[0]}
+	return y, nil
+}
+
+// dense exports a fully connected layer as Gemm (transB: the weight is
+// (Out, In)).
+func (e *exporter) dense(l layers.Layer, x string) (string, error) {
+	d := l.(*layers.Dense)
+	cfg := d.Config()
+	if len(e.shape) != 1 || e.shape[0] != cfg.In {
+		return "", fmt.Errorf("onnx: %s: input %v, want (%d)", d.Name(), e.shape, cfg.In)
+	}
+	w, _, err := layers.Float32s(d.Weight())
+	if err != nil {
+		return "", fmt.Errorf("onnx: %s: %w", d.Name(), err)
+	}
+	inputs := []string{x, e.init(d.Name()+"/weight", []int{cfg.Out, cfg.In}, w)}
+	e.stats.Params += len(w)
+	if d.Bias() != nil {
+		b, _, err := layers.Float32s(d.Bias())
+		if err != nil {
+			return "", fmt.Errorf("onnx: %s: %w", d.Name(), err)
+		}
+		inputs = append(inputs, e.init(d.Name()+"/bias", []int{cfg.Out}, b))
+		e.stats.Params += len(b)
+	}
+	y := e.node("Gemm", inputs, []*pb.AttributeProto{attrInt("transB", 1)})
+	e.shape = []int{cfg.Out}
+	e.stats.MACs += cfg.In * cfg.Out
+	return y, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
