@@ -2,10 +2,8 @@ package onnx_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
-	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -195,11 +193,9 @@ func TestExportSequence(t *testing.T) {
 	if _, _, err := onnx.Sequence([]layers.Layer{conv}, 3, 16, 16, onnx.Options{}); err == nil {
 		t.Error("a sequence that does not end in logits: no error")
 	}
-	_ = math.Abs
-	_ = context.Background
 }
 
 type unknown struct{}
 
 func (unknown) Fwd(x *G.Node) (*G.Node, error) { return x, nil }
-func (unknown) Learnables() G.Nodes           { return nil }
+func (unknown) Learnables() G.Nodes            { return nil }
