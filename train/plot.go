@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/color"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -24,25 +26,8 @@ func PlotMetrics(dir string) error {
 		return fmt.Errorf("plot: %w", err)
 	}
 	defer f.Close()
-	var trL, teL, trA, teA plotter.XYs
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r struct {
-			Epoch     float64 `json:"epoch"`
-			TrainLoss float64 `json:"train_loss"`
-			TestLoss  float64 `json:"test_loss"`
-			TrainAcc  float64 `json:"train_acc"`
-			TestAcc   float64 `json:"test_acc"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return fmt.Errorf("plot: %s: %w", path, err)
-		}
-		trL = append(trL, plotter.XY{X: r.Epoch, Y: r.TrainLoss})
-		teL = append(teL, plotter.XY{X: r.Epoch, Y: r.TestLoss})
-		trA = append(trA, plotter.XY{X: r.Epoch, Y: r.TrainAcc})
-		teA = append(teA, plotter.XY{X: r.Epoch, Y: r.TestAcc})
-	}
-	if err := sc.Err(); err != nil {
+	trL, teL, trA, teA, err := readMetrics(f)
+	if err != nil {
 		return fmt.Errorf("plot: %s: %w", path, err)
 	}
 	if len(trL) == 0 {
@@ -70,6 +55,36 @@ func PlotMetrics(dir string) error {
 		return fmt.Errorf("plot: %w", err)
 	}
 	return out.Close()
+}
+
+// readMetrics parses metrics.jsonl (one JSON object per epoch) into the
+// four curves; values that cannot be drawn (NaN, ±Inf, beyond float32) are
+// an error.
+func readMetrics(r io.Reader) (trL, teL, trA, teA plotter.XYs, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		var m struct {
+			Epoch     float64 `json:"epoch"`
+			TrainLoss float64 `json:"train_loss"`
+			TestLoss  float64 `json:"test_loss"`
+			TrainAcc  float64 `json:"train_acc"`
+			TestAcc   float64 `json:"test_acc"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		for _, v := range []float64{m.Epoch, m.TrainLoss, m.TestLoss, m.TrainAcc, m.TestAcc} {
+			if math.IsNaN(v) || math.Abs(v) > math.MaxFloat32 {
+				return nil, nil, nil, nil, fmt.Errorf("line %d: value %g cannot be plotted", line, v)
+			}
+		}
+		trL = append(trL, plotter.XY{X: m.Epoch, Y: m.TrainLoss})
+		teL = append(teL, plotter.XY{X: m.Epoch, Y: m.TestLoss})
+		trA = append(trA, plotter.XY{X: m.Epoch, Y: m.TrainAcc})
+		teA = append(teA, plotter.XY{X: m.Epoch, Y: m.TestAcc})
+	}
+	return trL, teL, trA, teA, sc.Err()
 }
 
 func curves(title, ylabel string, train, test plotter.XYs) (*plot.Plot, error) {
