@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/onnx"
@@ -123,7 +124,7 @@ func TestExportMatchesRuntimes(t *testing.T) {
 	}{
 		{"cifar10 alpha 0.25 folded", model.CIFAR10(0.25), 128, onnx.Options{}},
 		{"cifar10 alpha 0.5 unfolded softmax", model.CIFAR10(0.5), 128, onnx.Options{NoFold: true, Softmax: true}},
-		{"cifar10 alpha 0.25 normalised in the graph", model.CIFAR10(0.25), 128, onnx.Options{WithNormalization: true, Mean: [3]float32{0.49, 0.48, 0.45}, Std: [3]float32{0.25, 0.24, 0.26}}},
+		{"cifar10 alpha 0.25 normalised in the graph", model.CIFAR10(0.25), 128, onnx.Options{WithNormalization: true, Mean: data.Mean, Std: data.Std}},
 		{"imagenet alpha 0.25 at 128", func() model.Config { c := model.ImageNet(0.25); c.Resolution = 128; c.Classes = 17; return c }(), 128, onnx.Options{}},
 		{"cifar10 alpha 0.75 folded", model.CIFAR10(0.75), 128, onnx.Options{}},
 		{"imagenet alpha 1.0 at 224", model.ImageNet(1), 16, onnx.Options{}},
@@ -144,11 +145,7 @@ func TestExportMatchesRuntimes(t *testing.T) {
 				t.Errorf("export totals %d params, %d mult-adds; the model has %d, %d", st.Params, st.MACs, params, macs)
 			}
 			res := c.cfg.Resolution
-			r := rand.New(rand.NewPCG(3, 4))
-			x := make([]float32, c.n*3*res*res)
-			for i := range x {
-				x[i] = r.Float32()
-			}
+			x := testImages(t, c.n, res)
 			ours := x
 			if c.opt.WithNormalization { // the graph normalises; ours takes normalised input
 				ours = make([]float32, len(x))
@@ -193,6 +190,28 @@ func TestExportSequence(t *testing.T) {
 	if _, _, err := onnx.Sequence([]layers.Layer{conv}, 3, 16, 16, onnx.Options{}); err == nil {
 		t.Error("a sequence that does not end in logits: no error")
 	}
+}
+
+// testImages returns n images of res×res pixels in [0, 1]: CIFAR-10's
+// first test images where CIFAR10_DIR points at the data (and res is 32),
+// else random pixels.
+func testImages(t *testing.T, n, res int) []float32 {
+	x := make([]float32, n*3*res*res)
+	if dir := os.Getenv("CIFAR10_DIR"); dir != "" && res == data.ImageSize {
+		ds, err := data.Load(dir, data.Test, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range ds.Pixels {
+			x[i] = float32(p) / 255
+		}
+		return x
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	return x
 }
 
 type unknown struct{}
