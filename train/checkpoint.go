@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/model"
 )
 
@@ -57,8 +58,13 @@ type Header struct {
 	TestAcc float64      `json:"test_acc"` // test accuracy of the last evaluation
 	// Data identifies the training and test data (absent in checkpoints
 	// written before it existed, and in WriteModel's).
-	Data    *DataRecord  `json:"data,omitempty"`
-	Tensors []TensorInfo `json:"tensors"`
+	Data *DataRecord `json:"data,omitempty"`
+	// Classes names the classifier's outputs, and Input is the
+	// preprocessing the model was trained with (both absent in checkpoints
+	// written before they existed: see ClassNames and Preprocess).
+	Classes []string         `json:"class_names,omitempty"`
+	Input   *data.Preprocess `json:"input,omitempty"`
+	Tensors []TensorInfo     `json:"tensors"`
 }
 
 // TensorInfo locates one tensor in the data section.
@@ -223,4 +229,30 @@ func product(s []int) int {
 		}
 	}
 	return n
+}
+
+// ClassNames are the names of the checkpoint's classes: the recorded ones,
+// CIFAR-10's for older CIFAR-10 checkpoints of 10 classes, else "class 0",
+// "class 1", …; recorded reports which.
+func (h Header) ClassNames() (names []string, recorded bool) {
+	if len(h.Classes) == h.Config.Classes {
+		return h.Classes, true
+	}
+	if h.Config.Name == "cifar10" && h.Config.Classes == data.NumClasses {
+		return data.DefaultClassNames, false
+	}
+	names = make([]string, h.Config.Classes)
+	for i := range names {
+		names[i] = fmt.Sprintf("class %d", i)
+	}
+	return names, false
+}
+
+// Preprocess is the checkpoint's input preprocessing: the recorded one, or
+// CIFAR-10's for older checkpoints (the only data they were trained on).
+func (h Header) Preprocess() data.Preprocess {
+	if h.Input != nil {
+		return *h.Input
+	}
+	return data.CIFAR10Preprocess()
 }

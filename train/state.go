@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 
+	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 	"gorgonia.org/tensor"
@@ -121,5 +122,10 @@ func WriteModel(path string, m *model.Model, cfg model.Config) error {
 	if err != nil {
 		return fmt.Errorf("write checkpoint %s: %w", path, err)
 	}
-	return WriteCheckpoint(path, Header{Config: cfg}, ts)
+	h := Header{Config: cfg}
+	if cfg.Name == "cifar10" && cfg.Classes == data.NumClasses {
+		pre := data.CIFAR10Preprocess()
+		h.Classes, h.Input = data.DefaultClassNames, &pre
+	}
+	return WriteCheckpoint(path, h, ts)
 }

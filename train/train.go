@@ -165,6 +165,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	hdr.Recipe = r
 	hdr.Data = describeData(o.Train, o.Test)
+	hdr.Classes = o.Train.Classes
+	pre := data.CIFAR10Preprocess()
+	hdr.Input = &pre
 	opt := NewSGD(r.Momentum, r.WeightDecay, r.Nesterov)
 	m, err := model.New(hdr.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise})
 	if err != nil {

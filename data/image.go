@@ -1,0 +1,149 @@
+package data
+
+import (
+	"fmt"
+	"image"
+	_ "image/jpeg" // decoders registered for DecodeFile
+	_ "image/png"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/image/draw"
+)
+
+// Resize modes of Preprocess.
+const (
+	// ResizeExact scales the whole image to resolution × resolution (no
+	// resampling when it already has that size): what CIFAR-10 models,
+	// trained on whole 32×32 images, expect.
+	ResizeExact = "exact"
+	// ResizeCenterCrop scales the shorter side to resolution/0.875 and
+	// crops the centre (torchvision's ImageNet evaluation).
+	ResizeCenterCrop = "center-crop"
+)
+
+// Preprocess is how an image becomes a model's input: resized, then each
+// channel normalised as (pixel/255 − Mean)/Std. Checkpoints store it so that
+// prediction uses exactly what training used.
+type Preprocess struct {
+	Mean   [3]float32 `json:"mean"`
+	Std    [3]float32 `json:"std"`
+	Resize string     `json:"resize"` // ResizeExact or ResizeCenterCrop
+}
+
+// CIFAR10Preprocess is the preprocessing of the CIFAR-10 models.
+func CIFAR10Preprocess() Preprocess { return Preprocess{Mean: Mean, Std: Std, Resize: ResizeExact} }
+
+// Validate reports what is wrong with the preprocessing.
+func (p Preprocess) Validate() error {
+	for c, s := range p.Std {
+		if !(s > 0) {
+			return fmt.Errorf("preprocess: std %g of channel %d: must be positive", s, c)
+		}
+	}
+	if p.Resize != ResizeExact && p.Resize != ResizeCenterCrop {
+		return fmt.Errorf("preprocess: unknown resize %q (want %s or %s)", p.Resize, ResizeExact, ResizeCenterCrop)
+	}
+	return nil
+}
+
+// Apply writes img as a normalised 3 × res × res float32 tensor into dst
+// (len 3·res·res). Scaling uses Catmull-Rom filtering, which antialiases
+// when shrinking.
+func (p Preprocess) Apply(dst []float32, img image.Image, res int) error {
+	if len(dst) != 3*res*res {
+		return fmt.Errorf("preprocess: %d values for a %d×%d image", len(dst), res, res)
+	}
+	b := img.Bounds()
+	if b.Dx() < 1 || b.Dy() < 1 {
+		return fmt.Errorf("preprocess: empty image")
+	}
+	src := b
+	if p.Resize == ResizeCenterCrop {
+		// The crop of the scaled image, mapped back onto the original:
+		// a square of side shorter·0.875 at the centre.
+		side := min(b.Dx(), b.Dy())
+		crop := max(1, int(float64(side)*0.875+0.5))
+		x0, y0 := b.Min.X+(b.Dx()-crop)/2, b.Min.Y+(b.Dy()-crop)/2
+		src = image.Rect(x0, y0, x0+crop, y0+crop)
+	}
+	rgba := image.NewRGBA(image.Rect(0, 0, res, res))
+	if src.Dx() == res && src.Dy() == res {
+		draw.Draw(rgba, rgba.Bounds(), img, src.Min, draw.Src) // no resampling: converts grey, CMYK, paletted to RGB
+	} else {
+		draw.CatmullRom.Scale(rgba, rgba.Bounds(), img, src, draw.Src, nil)
+	}
+	plane := res * res
+	var inv [3]float32
+	for c := range inv {
+		inv[c] = 1 / p.Std[c]
+	}
+	for i := 0; i < plane; i++ {
+		px := rgba.Pix[4*i : 4*i+3]
+		for c := 0; c < 3; c++ {
+			dst[c*plane+i] = (float32(px[c])/255 - p.Mean[c]) * inv[c]
+		}
+	}
+	return nil
+}
+
+// DecodeFile reads a JPEG or PNG image; the error names the file.
+func DecodeFile(path string) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a readable JPEG or PNG image: %w", path, err)
+	}
+	return img, nil
+}
+
+// IsImageFile reports whether a file name has a JPEG or PNG extension.
+func IsImageFile(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".jpg", ".jpeg", ".png":
+		return true
+	}
+	return false
+}
+
+// ImagePaths expands files and folders (walked recursively, in sorted
+// order) into the image files among them; a named file is kept whatever its
+// extension, so that decoding can say what is wrong with it.
+func ImagePaths(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && IsImageFile(d.Name()) {
+				found = append(found, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("%s: no JPEG or PNG images in the folder", a)
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}

@@ -1,0 +1,113 @@
+package data
+
+import (
+	"image"
+	"image/color"
+	"image/jpeg"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPreprocess: an image of the model's size passes unresampled and
+// normalised; grey and CMYK images become RGB; centre cropping keeps the
+// centre; larger images are scaled with antialiasing (a fine checkerboard
+// averages to grey rather than aliasing).
+func TestPreprocess(t *testing.T) {
+	p := CIFAR10Preprocess()
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rgba := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	for i := 0; i < 16; i++ {
+		rgba.Set(i%4, i/4, color.RGBA{byte(i * 10), byte(i * 5), 200, 255})
+	}
+	out := make([]float32, 3*16)
+	if err := p.Apply(out, rgba, 4); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 16; i++ {
+		want := (float32(i*10)/255 - Mean[0]) / Std[0]
+		if math.Abs(float64(out[i]-want)) > 1e-6 {
+			t.Fatalf("red[%d] = %v, want %v", i, out[i], want)
+		}
+	}
+	grey := image.NewGray(image.Rect(0, 0, 4, 4))
+	grey.Pix[5] = 128
+	cmyk := image.NewCMYK(image.Rect(0, 0, 4, 4))
+	for _, img := range []image.Image{grey, cmyk} {
+		if err := p.Apply(out, img, 4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Centre crop: a 40×20 image, white centre column band, black elsewhere.
+	wide := image.NewRGBA(image.Rect(0, 0, 40, 20))
+	for y := 0; y < 20; y++ {
+		for x := 10; x < 30; x++ {
+			wide.Set(x, y, color.White)
+		}
+	}
+	c := Preprocess{Mean: [3]float32{}, Std: [3]float32{1, 1, 1}, Resize: ResizeCenterCrop}
+	small := make([]float32, 3*8*8)
+	if err := c.Apply(small, wide, 8); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range small {
+		if v < 0.99 {
+			t.Fatalf("centre crop took in black at %d (%v)", i, v)
+		}
+	}
+	// Antialiasing: a 1-pixel checkerboard scaled 64 → 8 is mid-grey.
+	board := image.NewGray(image.Rect(0, 0, 64, 64))
+	for i := range board.Pix {
+		if (i%64+i/64)%2 == 0 {
+			board.Pix[i] = 255
+		}
+	}
+	c.Resize = ResizeExact
+	if err := c.Apply(small, board, 8); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range small {
+		if math.Abs(float64(v)-0.5) > 0.1 {
+			t.Fatalf("checkerboard pixel %d = %v after shrinking, want ≈ 0.5", i, v)
+		}
+	}
+	for _, bad := range []Preprocess{{Std: [3]float32{1, 0, 1}, Resize: ResizeExact}, {Std: [3]float32{1, 1, 1}, Resize: "stretch"}} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+	if err := p.Apply(out[:5], rgba, 4); err == nil {
+		t.Error("wrong destination size: no error")
+	}
+}
+
+func TestImagePaths(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "cats", "more"), 0o755)
+	f, _ := os.Create(filepath.Join(dir, "cats", "b.jpg"))
+	jpeg.Encode(f, image.NewRGBA(image.Rect(0, 0, 2, 2)), nil)
+	f.Close()
+	os.WriteFile(filepath.Join(dir, "cats", "more", "a.PNG"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "cats", "readme.txt"), nil, 0o644)
+	got, err := ImagePaths([]string{filepath.Join(dir, "cats")})
+	if err != nil || len(got) != 2 || !strings.HasSuffix(got[0], "b.jpg") {
+		t.Fatalf("ImagePaths = %v, %v", got, err)
+	}
+	if _, err := DecodeFile(filepath.Join(dir, "cats", "b.jpg")); err != nil {
+		t.Error(err)
+	}
+	if _, err := DecodeFile(filepath.Join(dir, "cats", "readme.txt")); err == nil || !strings.Contains(err.Error(), "readme.txt") {
+		t.Errorf("decoding a text file: %v", err)
+	}
+	if _, err := ImagePaths([]string{filepath.Join(dir, "cats", "more", "..", "..", "none")}); err == nil {
+		t.Error("absent path: no error")
+	}
+	empty := t.TempDir()
+	if _, err := ImagePaths([]string{empty}); err == nil || !strings.Contains(err.Error(), "no JPEG or PNG") {
+		t.Errorf("empty folder: %v", err)
+	}
+}
