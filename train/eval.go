@@ -24,6 +24,109 @@ type EvalResult struct {
 	Classes   []string  `json:"classes"`
 	Seconds   float64   `json:"seconds"`
 	ImagesPS  float64   `json:"images_per_s"`
+	// Flip is the same evaluation with flip test-time augmentation (the
+	// mean of the logits of each image and its mirror image), when the
+	// Evaluator's TTA asked for it; the figures above stay the plain ones.
+	Flip *EvalResult `json:"tta_flip,omitempty"`
+}
+
+// TTA names a test-time augmentation: "" (none) or TTAFlip.
+const TTAFlip = "flip"
+
+// ParseTTA checks a test-time augmentation's name.
+func ParseTTA(s string) (string, error) {
+	switch s {
+	case "", "none":
+		return "", nil
+	case TTAFlip:
+		return TTAFlip, nil
+	}
+	return "", fmt.Errorf("test-time augmentation %q: want none or flip", s)
+}
+
+// tally accumulates predictions into a confusion matrix and a loss sum.
+type tally struct {
+	res     EvalResult
+	lossSum float64
+}
+
+func newTally(k int, classes []string) *tally {
+	t := &tally{res: EvalResult{Classes: classes, Confusion: make([][]int, k)}}
+	for i := range t.res.Confusion {
+		t.res.Confusion[i] = make([]int, k)
+	}
+	return t
+}
+
+func (t *tally) add(logits []float32, y []int, n, k int) error {
+	for i := 0; i < n; i++ {
+		row := logits[i*k : (i+1)*k]
+		pred, lse := argmaxLSE(row)
+		if y[i] >= k {
+			return fmt.Errorf("evaluate: label %d but the model has %d classes", y[i], k)
+		}
+		t.lossSum += lse - float64(row[y[i]])
+		t.res.Confusion[y[i]][pred]++
+		t.res.Images++
+	}
+	return nil
+}
+
+func (t *tally) finish() EvalResult {
+	res := t.res
+	correct := 0
+	res.PerClass = make([]float64, len(res.Confusion))
+	for c := range res.Confusion {
+		n := 0
+		for p, v := range res.Confusion[c] {
+			n += v
+			if p == c {
+				correct += v
+			}
+		}
+		if n > 0 {
+			res.PerClass[c] = float64(res.Confusion[c][c]) / float64(n)
+		}
+	}
+	res.Accuracy = float64(correct) / float64(max(res.Images, 1))
+	res.Loss = t.lossSum / float64(max(res.Images, 1))
+	return res
+}
+
+// Mirror writes the horizontal mirror images of x (images of 3×res×res
+// values) into dst.
+func Mirror(dst, x []float32, res int) {
+	for r := 0; r < len(x)/res; r++ {
+		src, out := x[r*res:(r+1)*res], dst[r*res:(r+1)*res]
+		for j := range out {
+			out[j] = src[res-1-j]
+		}
+	}
+}
+
+// LogitsTTA is Logits with test-time augmentation tta ("" or TTAFlip):
+// for flip, the mean of the logits of the batch and of its mirror images.
+func (e *Evaluator) LogitsTTA(x []float32, tta string) ([]float32, error) {
+	plain, err := e.Logits(x)
+	if err != nil || tta == "" {
+		return plain, err
+	}
+	flipped, err := e.flipLogits(x)
+	if err != nil {
+		return nil, err
+	}
+	for i := range plain {
+		plain[i] = (plain[i] + flipped[i]) / 2
+	}
+	return plain, nil
+}
+
+func (e *Evaluator) flipLogits(x []float32) ([]float32, error) {
+	if len(e.mirror) != len(x) {
+		e.mirror = make([]float32, len(x))
+	}
+	Mirror(e.mirror, x, e.m.Config.Resolution)
+	return e.Logits(e.mirror)
 }
 
 // Evaluator runs a model in inference mode on batches of a fixed size.
@@ -33,6 +136,10 @@ type Evaluator struct {
 	net    *model.Net
 	vm     G.VM
 	logits G.Value
+	mirror []float32
+	// TTA makes Run also evaluate with this test-time augmentation ("" or
+	// TTAFlip), reported in EvalResult.Flip.
+	TTA string
 }
 
 // NewEvaluator builds the inference graph over the model's variables.
@@ -91,10 +198,7 @@ func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Write
 		return EvalResult{}, err
 	}
 	k := e.m.Config.Classes
-	res := EvalResult{Classes: ds.Classes, Confusion: make([][]int, k)}
-	for i := range res.Confusion {
-		res.Confusion[i] = make([]int, k)
-	}
+	plain, flip := newTally(k, ds.Classes), newTally(k, ds.Classes)
 	var bar *progressbar.ProgressBar
 	if progress != nil {
 		bar = newBar(progress, ds.Len(), "evaluating")
@@ -102,48 +206,41 @@ func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Write
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var lossSum float64
 	for b := range l.Epoch(ctx, 0, 0) {
 		logits, err := e.Logits(b.X)
 		if err != nil {
-			return res, err
+			return plain.res, err
 		}
-		for i := 0; i < b.N; i++ {
-			row := logits[i*k : (i+1)*k]
-			pred, lse := argmaxLSE(row)
-			y := b.Y[i]
-			if y >= k {
-				return res, fmt.Errorf("evaluate: label %d but the model has %d classes", y, k)
+		if err := plain.add(logits, b.Y, b.N, k); err != nil {
+			return plain.res, err
+		}
+		if e.TTA == TTAFlip {
+			fl, err := e.flipLogits(b.X)
+			if err != nil {
+				return plain.res, err
 			}
-			lossSum += lse - float64(row[y])
-			res.Confusion[y][pred]++
-			res.Images++
+			for i := range fl {
+				fl[i] = (fl[i] + logits[i]) / 2
+			}
+			if err := flip.add(fl, b.Y, b.N, k); err != nil {
+				return plain.res, err
+			}
 		}
 		if bar != nil {
 			bar.Add(b.N)
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return res, err
+		return plain.res, err
 	}
+	res := plain.finish()
 	res.Seconds = time.Since(start).Seconds()
 	res.ImagesPS = float64(res.Images) / res.Seconds
-	correct := 0
-	res.PerClass = make([]float64, k)
-	for c := range res.Confusion {
-		n := 0
-		for p, v := range res.Confusion[c] {
-			n += v
-			if p == c {
-				correct += v
-			}
-		}
-		if n > 0 {
-			res.PerClass[c] = float64(res.Confusion[c][c]) / float64(n)
-		}
+	if e.TTA == TTAFlip {
+		f := flip.finish()
+		f.Seconds, f.ImagesPS = res.Seconds, res.ImagesPS
+		res.Flip = &f
 	}
-	res.Accuracy = float64(correct) / float64(res.Images)
-	res.Loss = lossSum / float64(res.Images)
 	return res, nil
 }
 

@@ -1,7 +1,9 @@
 package train
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
 
 	"github.com/gomobilenet/mobilenet/layers"
 	"gorgonia.org/tensor"
@@ -28,4 +30,16 @@ func abs64(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+func readFileT(path string) ([]byte, error) { return os.ReadFile(path) }
+
+func splitLines(b []byte) [][]byte {
+	var out [][]byte
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if len(bytes.TrimSpace(l)) > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -9,9 +9,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// snapshot collects the model's variables and the optimizer's velocities as
-// checkpoint tensors.
-func snapshot(m *model.Model, opt *SGD) ([]Tensor, error) {
+// snapshot collects the model's variables, the optimizer's velocities and
+// the weight average (kind "ema", when e is not nil) as checkpoint tensors.
+func snapshot(m *model.Model, opt *SGD, e ...*ema) ([]Tensor, error) {
 	var ts []Tensor
 	for _, v := range m.Store.Vars() {
 		d, ok := v.Value.Data().([]float32)
@@ -31,7 +31,42 @@ func snapshot(m *model.Model, opt *SGD) ([]Tensor, error) {
 			}
 		}
 	}
+	if len(e) > 0 && e[0] != nil {
+		for i, v := range e[0].vars {
+			ts = append(ts, Tensor{Info: TensorInfo{Name: v.Name, Kind: "ema", Shape: v.Value.Shape().Clone()}, Data: append([]float32(nil), e[0].shadow[i]...)})
+		}
+	}
 	return ts, nil
+}
+
+// restoreEMA loads a checkpoint's weight average into e; false when the
+// checkpoint has none.
+func restoreEMA(e *ema, ts []Tensor) bool {
+	byName := map[string][]float32{}
+	for _, t := range ts {
+		if t.Info.Kind == "ema" {
+			byName[t.Info.Name] = t.Data
+		}
+	}
+	if len(byName) == 0 {
+		return false
+	}
+	for i, v := range e.vars {
+		if d, ok := byName[v.Name]; ok && len(d) == len(e.shadow[i]) {
+			copy(e.shadow[i], d)
+		}
+	}
+	return true
+}
+
+// hasEMA reports whether a checkpoint holds a weight average.
+func hasEMA(ts []Tensor) bool {
+	for _, t := range ts {
+		if t.Info.Kind == "ema" {
+			return true
+		}
+	}
+	return false
 }
 
 // restore copies checkpoint tensors into the model (every variable must be
@@ -67,13 +102,19 @@ func restore(m *model.Model, opt *SGD, ts []Tensor) error {
 			}
 		}
 	}
+	for _, t := range ts {
+		if t.Info.Kind == "ema" {
+			used++
+		}
+	}
 	if used != len(ts) {
 		return fmt.Errorf("the checkpoint has %d tensors the model does not use (another model configuration?)", len(ts)-used)
 	}
 	return nil
 }
 
-// LoadModel rebuilds a model from a checkpoint alone.
+// LoadModel rebuilds a model from a checkpoint alone, with the averaged
+// weights when the checkpoint holds an average (Recipe.EMA).
 func LoadModel(path string, depthwise layers.DepthwiseImpl) (*model.Model, Header, error) {
 	h, ts, err := ReadCheckpoint(path)
 	if err != nil {
@@ -111,6 +152,11 @@ func modelFrom(h Header, ts []Tensor, depthwise layers.DepthwiseImpl) (*model.Mo
 	}
 	if err := restore(m, nil, ts); err != nil {
 		return nil, err
+	}
+	if hasEMA(ts) { // the averaged weights are the ones to use
+		e := newEMA(m, 0)
+		restoreEMA(e, ts)
+		e.swap()
 	}
 	return m, nil
 }

@@ -39,8 +39,16 @@ type Recipe struct {
 	Augment        bool    `json:"augment"`
 	// Cutout > 0 blanks a random Cutout×Cutout square of every training
 	// image (DeVries & Taylor, 2017); 0 turns it off.
-	Cutout int    `json:"cutout,omitempty"`
-	Seed   uint64 `json:"seed"`
+	Cutout int `json:"cutout,omitempty"`
+	// EMA > 0 keeps an exponential moving average of the weights and
+	// BatchNorm statistics, updated after every step (avg = EMA·avg +
+	// (1−EMA)·current); each epoch evaluates it beside the raw weights,
+	// checkpoints store it, and cmd/eval and cmd/predict use it. 0 is off.
+	EMA float64 `json:"ema,omitempty"`
+	// TTA "flip" also evaluates each epoch with flip test-time
+	// augmentation, logged separately ("" is off).
+	TTA  string `json:"tta,omitempty"`
+	Seed uint64 `json:"seed"`
 }
 
 // DefaultRecipe is the recipe cmd/train uses.
@@ -69,6 +77,11 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("cutout %d: must be in [0, %d]", r.Cutout, data.ImageSize)
 	case !(r.LabelSmoothing >= 0 && r.LabelSmoothing < 1):
 		return fmt.Errorf("label smoothing %g: must be in [0, 1)", r.LabelSmoothing)
+	case !(r.EMA >= 0 && r.EMA < 1):
+		return fmt.Errorf("EMA decay %g: must be in [0, 1)", r.EMA)
+	}
+	if _, err := ParseTTA(r.TTA); err != nil {
+		return err
 	}
 	return nil
 }
@@ -214,8 +227,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer eval.Close()
 
+	eval.TTA = r.TTA
+	var avg *ema
+	if r.EMA > 0 {
+		avg = newEMA(m, r.EMA)
+		if o.Resume != "" && !restoreEMA(avg, saved) {
+			fmt.Fprintf(logw, "the checkpoint has no weight average: it starts from the current weights\n")
+		}
+	}
 	save := func(name string) error {
-		ts, err := snapshot(m, opt)
+		ts, err := snapshot(m, opt, avg)
 		if err != nil {
 			return err
 		}
@@ -252,6 +273,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				cancel()
 				return res, diverged(o.OutDir, fmt.Sprintf("training loss is %v at epoch %d, batch %d (step %d)", l, epoch+1, hdr.Batch+1, hdr.Step))
 			}
+			if avg != nil {
+				avg.update(hdr.Step)
+			}
 			correct += c
 			seen += r.BatchSize
 			lossSum += l * float64(r.BatchSize)
@@ -282,24 +306,50 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if math.IsNaN(ev.Loss) || math.IsInf(ev.Loss, 0) {
 			return res, diverged(o.OutDir, fmt.Sprintf("test loss is %v after epoch %d", ev.Loss, epoch+1))
 		}
+		// The figure a checkpoint stands for is the one cmd/eval
+		// reproduces from it: the average's when there is one.
+		reported := ev
+		var evAvg EvalResult
+		if avg != nil {
+			avg.swap()
+			evAvg, err = eval.Run(context.Background(), o.Test, logw)
+			avg.swap()
+			if err != nil {
+				return res, err
+			}
+			reported = evAvg
+		}
 		m.SetTraining(true)
-		hdr.Epoch, hdr.Batch, hdr.TestAcc = epoch+1, 0, ev.Accuracy
-		res.Epochs, res.LastAcc = hdr.Epoch, ev.Accuracy
+		hdr.Epoch, hdr.Batch, hdr.TestAcc = epoch+1, 0, reported.Accuracy
+		res.Epochs, res.LastAcc = hdr.Epoch, reported.Accuracy
 		if seen > 0 {
 			res.LastLoss = lossSum / float64(seen)
 		}
-		improved := ev.Accuracy > hdr.BestAcc
+		improved := reported.Accuracy > hdr.BestAcc
 		if improved {
-			hdr.BestAcc = ev.Accuracy
-			res.BestAcc = ev.Accuracy
+			hdr.BestAcc = reported.Accuracy
+			res.BestAcc = reported.Accuracy
 		}
 		rec := map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": sched.At(hdr.Step - 1), "train_loss": res.LastLoss,
 			"train_acc": float64(correct) / float64(max(seen, 1)), "test_loss": ev.Loss, "test_acc": ev.Accuracy,
 			"train_seconds": trainTime, "train_images_per_s": float64(seen) / trainTime, "eval_images_per_s": ev.ImagesPS}
+		extra := ""
+		if ev.Flip != nil {
+			rec["test_acc_tta_flip"], rec["test_loss_tta_flip"] = ev.Flip.Accuracy, ev.Flip.Loss
+			extra += fmt.Sprintf(" | flip TTA %.4f", ev.Flip.Accuracy)
+		}
+		if avg != nil {
+			rec["test_acc_ema"], rec["test_loss_ema"] = evAvg.Accuracy, evAvg.Loss
+			extra += fmt.Sprintf(" | EMA %.4f", evAvg.Accuracy)
+			if evAvg.Flip != nil {
+				rec["test_acc_ema_tta_flip"] = evAvg.Flip.Accuracy
+				extra += fmt.Sprintf(" (flip %.4f)", evAvg.Flip.Accuracy)
+			}
+		}
 		if err := appendJSON(filepath.Join(o.OutDir, "metrics.jsonl"), rec); err != nil {
 			return res, err
 		}
-		fmt.Fprintf(logw, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.0fs, %.0f img/s\n", hdr.Epoch, r.Epochs, res.LastLoss, rec["train_acc"], ev.Loss, ev.Accuracy, trainTime, rec["train_images_per_s"])
+		fmt.Fprintf(logw, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f%s | %.0fs, %.0f img/s\n", hdr.Epoch, r.Epochs, res.LastLoss, rec["train_acc"], ev.Loss, ev.Accuracy, extra, trainTime, rec["train_images_per_s"])
 		if err := save("last.bin"); err != nil {
 			return res, err
 		}

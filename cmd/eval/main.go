@@ -44,6 +44,7 @@ func run(args []string) error {
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		blasName   = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
+		tta        = fs.String("tta", "none", "also evaluate with test-time augmentation: flip (the mean of the logits of each image and its mirror image)")
 	)
 	// Accept flags before or after the checkpoint path.
 	var pos []string
@@ -79,11 +80,16 @@ func run(args []string) error {
 	if m.Config.Classes != data.NumClasses {
 		return fmt.Errorf("checkpoint %s: the model has %d classes, CIFAR-10 has %d", pos[0], m.Config.Classes, data.NumClasses)
 	}
+	ttaName, err := train.ParseTTA(*tta)
+	if err != nil {
+		return err
+	}
 	ev, err := train.NewEvaluator(m, *batch)
 	if err != nil {
 		return err
 	}
 	defer ev.Close()
+	ev.TTA = ttaName
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := data.Ensure(ctx, *dataDir, !*noDownload, data.Official(os.Stderr)); err != nil {
@@ -100,11 +106,15 @@ func run(args []string) error {
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(map[string]any{"checkpoint": pos[0], "config": m.Config, "epoch": hdr.Epoch,
 			"accuracy": res.Accuracy, "loss": res.Loss, "per_class": res.PerClass, "confusion": res.Confusion,
-			"classes": res.Classes, "images": res.Images, "images_per_s": res.ImagesPS})
+			"classes": res.Classes, "images": res.Images, "images_per_s": res.ImagesPS, "tta_flip": res.Flip})
 	}
 	c := m.Config
 	fmt.Printf("checkpoint %s: MobileNet v1 %s alpha %g resolution %d, epoch %d\n", pos[0], c.Name, c.Alpha, c.Resolution, hdr.Epoch)
-	fmt.Printf("top-1 accuracy %.4f, mean loss %.4f, %d images, %.0f images/s\n\n", res.Accuracy, res.Loss, res.Images, res.ImagesPS)
+	fmt.Printf("top-1 accuracy %.4f, mean loss %.4f, %d images, %.0f images/s\n", res.Accuracy, res.Loss, res.Images, res.ImagesPS)
+	if res.Flip != nil {
+		fmt.Printf("with flip test-time augmentation: top-1 accuracy %.4f, mean loss %.4f (the table below is without)\n", res.Flip.Accuracy, res.Flip.Loss)
+	}
+	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', tabwriter.AlignRight)
 	short := make([]string, len(res.Classes))
 	for i, n := range res.Classes {

@@ -57,6 +57,7 @@ func run(args []string) error {
 		batch    = fs.Int("batch-size", 64, "images per inference batch")
 		threads  = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 		blasName = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
+		tta      = fs.String("tta", "none", "test-time augmentation: flip (the mean of the logits of each image and its mirror image)")
 	)
 	var pos []string
 	for len(args) > 0 { // flags before or after the paths
@@ -74,6 +75,10 @@ func run(args []string) error {
 	}
 	if *top < 1 || *batch < 1 {
 		return fmt.Errorf("--top and --batch-size must be positive")
+	}
+	ttaName, err := train.ParseTTA(*tta)
+	if err != nil {
+		return err
 	}
 	if _, _, err := cli.Compute(*threads, *blasName, "fused"); err != nil {
 		return err
@@ -129,7 +134,7 @@ func run(args []string) error {
 			continue
 		}
 		clear(x[len(ok)*3*res*res:])
-		logits, err := ev.Logits(x)
+		logits, err := ev.LogitsTTA(x, ttaName)
 		if err != nil {
 			return err
 		}

@@ -53,6 +53,8 @@ func run(args []string) error {
 		wd         = fs.Float64("weight-decay", def.WeightDecay, "weight decay on conv and dense weights (not depthwise filters, BatchNorm parameters nor biases)")
 		noAugment  = fs.Bool("no-augment", false, "disable random crop and flip")
 		cutout     = fs.Int("cutout", def.Cutout, "blank a random NxN square of each training image (Cutout; 0 = off)")
+		emaDecay   = fs.Float64("ema", def.EMA, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and evaluate it each epoch; checkpoints then stand for it (0 = off)")
+		tta        = fs.String("tta", def.TTA, "also evaluate each epoch with test-time augmentation: flip (or none)")
 		dataDir    = fs.String("data", "./data", "folder holding (or to receive) cifar-10-batches-bin")
 		out        = fs.String("out", "checkpoints", "output folder for checkpoints and logs")
 		seed       = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation)")
@@ -92,7 +94,10 @@ func run(args []string) error {
 		return fmt.Errorf("--limit %d: must not be negative", *limit)
 	}
 	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, Momentum: *momentum, Nesterov: true,
-		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Cutout: *cutout, Seed: *seed}
+		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Cutout: *cutout, EMA: *emaDecay, Seed: *seed}
+	if r.TTA, err = train.ParseTTA(*tta); err != nil {
+		return err
+	}
 	if err := r.Validate(); err != nil {
 		return err
 	}
