@@ -46,17 +46,9 @@ func run(args []string) error {
 		blasName   = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
 		tta        = fs.String("tta", "none", "also evaluate with test-time augmentation: flip (the mean of the logits of each image and its mirror image)")
 	)
-	// Accept flags before or after the checkpoint path.
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
+	pos, err := cli.Parse(fs, args) // flags before or after the paths
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
 		return fmt.Errorf("want one checkpoint path, got %d (usage: eval [flags] CHECKPOINT)", len(pos))

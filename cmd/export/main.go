@@ -40,16 +40,9 @@ func run(args []string) error {
 		norm    = fs.Bool("with-normalization", false, "normalise in the graph: the input is RGB pixels in [0, 1]")
 		summary = fs.Bool("summary", false, "print the exported graph's parameters and multiply-adds")
 	)
-	var pos []string
-	for len(args) > 0 { // flags before or after the paths
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
+	pos, err := cli.Parse(fs, args) // flags before or after the paths
+	if err != nil {
+		return err
 	}
 	if len(pos) != 2 {
 		return fmt.Errorf("want a checkpoint and an output path, got %d arguments (usage: export [flags] CHECKPOINT OUT.onnx)", len(pos))

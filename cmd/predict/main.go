@@ -59,16 +59,9 @@ func run(args []string) error {
 		blasName = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
 		tta      = fs.String("tta", "none", "test-time augmentation: flip (the mean of the logits of each image and its mirror image)")
 	)
-	var pos []string
-	for len(args) > 0 { // flags before or after the paths
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
+	pos, err := cli.Parse(fs, args) // flags before or after the paths
+	if err != nil {
+		return err
 	}
 	if len(pos) < 2 {
 		return fmt.Errorf("want a checkpoint and at least one image or folder (usage: predict [flags] CHECKPOINT IMAGE...)")

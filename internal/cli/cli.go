@@ -111,3 +111,20 @@ func WriteFileAtomic(path string, b []byte) error {
 	}
 	return nil
 }
+
+// Parse parses fs's flags wherever they stand among args (before, between
+// or after the positional arguments) and returns the positional ones.
+func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			pos = append(pos, args[0])
+			args = args[1:]
+		}
+	}
+	return pos, nil
+}
