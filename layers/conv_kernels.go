@@ -2,6 +2,7 @@ package layers
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomobilenet/mobilenet/blas"
 )
@@ -180,6 +181,8 @@ func convBackwardWeight[T Float](sc *scratch, g geom, dw, x, dy []T) {
 	workers := min(workerCount(), g.N)
 	partial := make([][]T, workers)
 	var wg sync.WaitGroup
+	// A fixed share of samples per worker, summed in a fixed order: the
+	// gradient is the same bit for bit at every run (exact resume).
 	for wi := 0; wi < workers; wi++ {
 		wg.Add(1)
 		go func() {
@@ -224,12 +227,13 @@ func colBuffer[T Float](sc *scratch, g geom) func(worker int) []T {
 func perSample[T Float](n int, newScratch func(worker int) []T, body func(n int, scratch []T)) {
 	workers := min(workerCount(), n)
 	var wg sync.WaitGroup
+	var next atomic.Int64 // samples handed out one at a time, so that the cores balance
 	for wi := 0; wi < workers; wi++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			s := newScratch(wi)
-			for i := n * wi / workers; i < n*(wi+1)/workers; i++ {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
 				body(i, s)
 			}
 		}()
