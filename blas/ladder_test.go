@@ -16,10 +16,15 @@ var ladder = []struct {
 	{"pw7-11", 384, 384, 16, 5}, {"pw12", 384, 768, 4, 1}, {"pw13", 768, 768, 4, 1},
 }
 
-// BenchmarkLadder times the ladder on one thread with each micro-kernel
-// (go test ./blas -run X -bench Ladder): ms per step and GFLOP/s.
+// BenchmarkLadder times the ladder on one thread with each micro-kernel,
+// unpacked and with the weights packed once per layer as package layers
+// does, and with OpenBLAS where it loads (go test ./blas -run X -bench
+// Ladder): ms per step and GFLOP/s.
 func BenchmarkLadder(b *testing.B) {
 	const batch = 128
+	if ob, err := loadOpenBLAS(); err == nil {
+		b.Run("openblas "+ob.core, func(b *testing.B) { ladderBench(b, batch, ob.sgemm) })
+	}
 	for _, mk := range allKernels() {
 		for _, prepack := range []bool{false, true} {
 			name := mk.name
@@ -71,4 +76,29 @@ func BenchmarkLadder(b *testing.B) {
 			})
 		}
 	}
+}
+
+// ladderBench times the ladder through one GEMM function.
+func ladderBench(b *testing.B, batch int, gemm func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)) {
+	b.StopTimer()
+	flops := 0.0
+	for it := 0; it < b.N; it++ {
+		for _, l := range ladder {
+			n, reps := l.hw, batch
+			if l.hw < 64 {
+				n, reps = batch*l.hw, 1
+			}
+			a, x, y := make([]float32, l.o*l.c), make([]float32, l.c*n), make([]float32, l.o*n)
+			if it == 0 {
+				flops += 2 * float64(l.o*l.c*n*reps*l.cnt)
+			}
+			b.StartTimer()
+			for r := 0; r < reps*l.cnt; r++ {
+				gemm(false, false, l.o, n, l.c, 1, a, l.c, x, n, 0, y, n)
+			}
+			b.StopTimer()
+		}
+	}
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/step")
 }
