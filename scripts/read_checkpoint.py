@@ -11,7 +11,8 @@ import numpy as np
 
 def load(path, kinds=("param", "state")):
     """Return (header, {name: float32 array}) for the tensors of the given kinds
-    (param: weights; state: BatchNorm running statistics; velocity: optimizer)."""
+    (param: weights; state: BatchNorm running statistics; velocity: optimizer;
+    ema: the weight average, when training kept one)."""
     b = open(path, "rb").read()
     if len(b) < 20 or b[:8] != b"MNETCKPT":
         raise ValueError(f"{path}: not a MobileNet checkpoint")

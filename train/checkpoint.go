@@ -27,8 +27,9 @@ import (
 //	end-4      uint32    CRC-32 (IEEE) of every byte before it
 //
 // Tensor kinds: "param" (learnable weights), "state" (BatchNorm running
-// statistics, dropout step counters) and "velocity" (the optimizer's momentum
-// buffer of the param of the same name). A reader needs only the header and
+// statistics, dropout step counters), "velocity" (the optimizer's momentum
+// buffer of the param of the same name) and "ema" (the moving average of the
+// param or state of the same name, with Recipe.EMA; loaders use it). A reader needs only the header and
 // the offsets; scripts/read_checkpoint.py is a complete reader (tested
 // against this package), and its core is, in Python:
 //
@@ -70,7 +71,7 @@ type Header struct {
 // TensorInfo locates one tensor in the data section.
 type TensorInfo struct {
 	Name   string `json:"name"`
-	Kind   string `json:"kind"` // param, state or velocity
+	Kind   string `json:"kind"` // param, state, velocity or ema
 	Dtype  string `json:"dtype"`
 	Shape  []int  `json:"shape"`
 	Offset int64  `json:"offset"`
