@@ -198,10 +198,15 @@ type goAsm struct {
 	mk *microKernel
 }
 
-func (g goAsm) name() string { return "go (" + g.mk.name + " sgemm)" }
+func (g goAsm) name() string {
+	if g.mk == kernelFor(g.mk, 12, 32) && g.mk == kernelFor(g.mk, 6, 64) {
+		return "go (" + g.mk.name + " sgemm)"
+	}
+	return "go (" + g.mk.name + " and 12x32 sgemm, by shape)"
+}
 func (goAsm) parallel() bool { return false }
 func (g goAsm) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmBlocked(g.mk, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemmBlocked(kernelFor(g.mk, m, n), tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // pureGo is the pure-Go backend for this CPU.

@@ -11,3 +11,5 @@ const (
 func allKernels() []*microKernel { return nil }
 
 func bestKernel() *microKernel { return nil }
+
+func kernelFor(def *microKernel, m, n int) *microKernel { return def }

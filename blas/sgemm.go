@@ -163,7 +163,7 @@ func Pack[T Float](dst *Packed, tA bool, m, k int, a []T, lda int) *Packed {
 	if !ok || m == 0 || k == 0 {
 		return dst
 	}
-	mk := g.mk
+	mk := kernelFor(g.mk, m, 0)
 	dst.mk = mk
 	dst.mUp = (m + mk.mr - 1) / mk.mr * mk.mr
 	need := dst.mUp * k
@@ -189,7 +189,7 @@ func GemmPacked[T Float](p *Packed, tB bool, n int, alpha T, b []T, ldb int, bet
 		Gemm1(p.tA, tB, p.m, n, p.k, float64(alpha), p.a64, p.lda, any(b).([]float64), ldb, float64(beta), c, ldc)
 	case []float32:
 		b := any(b).([]float32)
-		if g, ok := get().(goAsm); ok && p.mk == g.mk && p.mk != nil {
+		if _, ok := get().(goAsm); ok && p.mk != nil { // packed under this process's tier
 			sgemmPanels(p.mk, p, p.tA, tB, p.m, n, p.k, float32(alpha), p.a32, p.lda, b, ldb, float32(beta), c, ldc)
 			return
 		}
