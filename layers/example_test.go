@@ -120,3 +120,50 @@ func ExampleNewDepthwiseConv2D() {
 	// (4, 16, 8, 8) (16, 1, 3, 3)
 	// depthwise conv dw: input shape (4, 3, 15, 16) has 3 channels, layer expects 8
 }
+
+// An inference graph with each BatchNorm folded into the convolution before
+// it: the same outputs as conv then BatchNorm in inference mode, in one
+// pass.
+func ExampleFoldBatchNorm() {
+	store, _ := layers.NewStore(tensor.Float32, 1)
+	build := func(fold bool) []float32 {
+		g := G.NewGraph()
+		b := layers.NewBuilder(g, store)
+		conv, _ := layers.NewPointwiseConv2D(b.In("pw"), layers.PointwiseConfig{In: 3, Out: 4})
+		bn, _ := layers.NewBatchNorm(b.In("pw/bn"), layers.BatchNormConfig{Channels: 4, Activation: layers.ReLU})
+		img := make([]float32, 2*3*8*8)
+		for i := range img {
+			img[i] = float32(i%13) / 13
+		}
+		x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2, 3, 8, 8), G.WithValue(tensor.New(tensor.WithShape(2, 3, 8, 8), tensor.WithBacking(img))))
+		var y *G.Node
+		if fold {
+			y = G.Must(layers.FoldBatchNorm(conv, bn, x))
+		} else {
+			y = G.Must(bn.Fwd(G.Must(conv.Fwd(x))))
+		}
+		var v G.Value
+		G.Read(y, &v)
+		vm := G.NewTapeMachine(g)
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			log.Fatal(err)
+		}
+		return v.Data().([]float32)
+	}
+	store.Mode().SetTraining(false) // BatchNorm on its running statistics
+	plain, folded := build(false), build(true)
+	worst := 0.0
+	for i := range plain {
+		worst = max(worst, float64(abs(plain[i]-folded[i])))
+	}
+	fmt.Println(len(folded), "outputs, largest difference below 1e-5:", worst < 1e-5)
+	// Output: 512 outputs, largest difference below 1e-5: true
+}
+
+func abs(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
