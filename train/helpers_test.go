@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"testing"
 
 	"github.com/gomobilenet/mobilenet/layers"
+	"github.com/gomobilenet/mobilenet/model"
 	"gorgonia.org/tensor"
 )
 
@@ -42,4 +44,18 @@ func splitLines(b []byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// sameVars fails unless two models' variables are equal bit for bit (a run
+// in one go against a stopped and resumed one).
+func sameVars(t *testing.T, a, b *model.Model) {
+	t.Helper()
+	for _, v := range a.Store.Vars() {
+		x, y := v.Value.Data().([]float32), b.Store.Var(v.Name).Value.Data().([]float32)
+		for i := range x {
+			if x[i] != y[i] {
+				t.Fatalf("%s[%d]: %v in one go, %v resumed", v.Name, i, x[i], y[i])
+			}
+		}
+	}
 }

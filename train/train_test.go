@@ -128,14 +128,7 @@ func TestResumeIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range a.Model.Store.Vars() {
-		x, y := v.Value.Data().([]float32), b.Model.Store.Var(v.Name).Value.Data().([]float32)
-		for i := range x {
-			if x[i] != y[i] {
-				t.Fatalf("%s[%d]: %v in one go, %v resumed", v.Name, i, x[i], y[i])
-			}
-		}
-	}
+	sameVars(t, a.Model, b.Model)
 	h, _, err := ReadCheckpoint(filepath.Join(dir, "last.bin"))
 	if err != nil {
 		t.Fatal(err)
