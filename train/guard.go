@@ -33,11 +33,10 @@ var ErrDataChanged = errors.New("the data differs from the checkpoint's")
 
 // checkData compares the checkpoint's data record with the data at hand.
 // Checkpoints written before the record existed (rec == nil) pass.
-func checkData(rec *DataRecord, trainSet, testSet *data.Dataset, allow bool) error {
+func checkData(rec, now *DataRecord, allow bool) error {
 	if rec == nil || allow {
 		return nil
 	}
-	now := describeData(trainSet, testSet)
 	var diffs []string
 	if rec.TrainImages != now.TrainImages || rec.TrainFingerprint != now.TrainFingerprint {
 		diffs = append(diffs, fmt.Sprintf("training set: %d images (fingerprint %s) now, %d (%s) in the checkpoint", now.TrainImages, now.TrainFingerprint, rec.TrainImages, rec.TrainFingerprint))

@@ -160,12 +160,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// checkpoint: read it before building anything from the recipe.
 	var hdr Header
 	var saved []Tensor
+	dataNow := describeData(o.Train, o.Test) // hashes every image: once
 	if o.Resume != "" {
 		h, ts, err := ReadCheckpoint(o.Resume)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkData(h.Data, o.Train, o.Test, o.AllowDataChange); err != nil {
+		if err := checkData(h.Data, dataNow, o.AllowDataChange); err != nil {
 			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)
 		}
 		hdr, saved = h, ts
@@ -177,7 +178,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		hdr = Header{Config: o.Config}
 	}
 	hdr.Recipe = r
-	hdr.Data = describeData(o.Train, o.Test)
+	hdr.Data = dataNow
 	hdr.Classes = o.Train.Classes
 	pre := data.CIFAR10Preprocess()
 	hdr.Input = &pre
