@@ -56,6 +56,7 @@ var (
 // use, e.g. "openblas 0.3.21 (libopenblas.so.0)" or "go (gonum)".
 func Use(name string) (string, error) {
 	var b impl
+	note := ""
 	switch name {
 	case Go:
 		b = pureGo()
@@ -68,17 +69,14 @@ func Use(name string) (string, error) {
 	case Auto, "":
 		var why string
 		b, why = chooseAuto()
-		mu.Lock()
-		current, envErr = b, nil
-		mu.Unlock()
-		return b.name() + "; auto: " + why, nil
+		note = "; auto: " + why
 	default:
 		return "", fmt.Errorf("blas: unknown backend %q (want auto, go or openblas)", name)
 	}
 	mu.Lock()
 	current, envErr = b, nil
 	mu.Unlock()
-	return b.name(), nil
+	return b.name() + note, nil
 }
 
 // envErr is a bad MOBILENET_BLAS, reported by Ready until Use overrides it.
@@ -199,10 +197,10 @@ type goAsm struct {
 }
 
 func (g goAsm) name() string {
-	if g.mk == kernelFor(g.mk, 12, 32) && g.mk == kernelFor(g.mk, 6, 64) {
-		return "go (" + g.mk.name + " sgemm)"
+	if alt := kernelFor(g.mk, 12, 32); alt != g.mk { // a second kernel for some shapes
+		return "go (" + g.mk.name + " and " + alt.name + " sgemm, by shape)"
 	}
-	return "go (" + g.mk.name + " and 12x32 sgemm, by shape)"
+	return "go (" + g.mk.name + " sgemm)"
 }
 func (goAsm) parallel() bool { return false }
 func (g goAsm) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {

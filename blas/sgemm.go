@@ -6,8 +6,9 @@ import "sync"
 // usual blocked scheme (Goto and van de Geijn, 2008) — op(B) packed in
 // kc×nc blocks of NR-column panels, op(A) in mc×kc blocks of MR-row panels,
 // and an MR×NR assembly micro-kernel that keeps the tile of C in registers
-// (6×16 in twelve YMM registers with AVX2, 12×32 in twenty-four ZMM
-// registers with AVX-512). Edge tiles go through a small buffer.
+// (6×16 in twelve YMM registers with AVX2; with AVX-512 6×64 or 12×32 in
+// twenty-four ZMM registers, kernelFor choosing by shape). Edge tiles go
+// through a small buffer.
 // Single-threaded: Gemm splits the product over goroutines.
 
 // microKernel is one tile shape and its kernel: C[0:mr][0:nr] += alpha·A·B
@@ -18,6 +19,7 @@ type microKernel struct {
 	mc, nc int // rows of a packed block of A, columns of one of B
 	fn     func(k int, a, b, c *float32, ldc int, alpha float32)
 	set    func(k int, a, b, c *float32, ldc int, alpha float32) // C = alpha·A·B: the first depth block when beta = 0
+	pool   sync.Pool                                             // of *gemmBufs sized for this kernel
 }
 
 const gemmKC = 256 // depth of a packed block
@@ -27,17 +29,12 @@ type gemmBufs struct {
 	a, b, tile []float32
 }
 
-var gemmPools sync.Map // *microKernel → *sync.Pool of *gemmBufs
-
-func (mk *microKernel) bufs() (*gemmBufs, *sync.Pool) {
-	p, ok := gemmPools.Load(mk)
-	if !ok {
-		p, _ = gemmPools.LoadOrStore(mk, &sync.Pool{New: func() any {
-			return &gemmBufs{a: make([]float32, mk.mc*gemmKC), b: make([]float32, gemmKC*mk.nc), tile: make([]float32, mk.mr*mk.nr)}
-		}})
+// bufs returns packing buffers for this kernel's blocks, from its pool.
+func (mk *microKernel) bufs() *gemmBufs {
+	if b, ok := mk.pool.Get().(*gemmBufs); ok {
+		return b
 	}
-	pool := p.(*sync.Pool)
-	return pool.Get().(*gemmBufs), pool
+	return &gemmBufs{a: make([]float32, mk.mc*gemmKC), b: make([]float32, gemmKC*mk.nc), tile: make([]float32, mk.mr*mk.nr)}
 }
 
 // sgemmBlocked computes C = alpha·op(A)·op(B) + beta·C (row-major) with
@@ -70,8 +67,8 @@ func sgemmPanels(mk *microKernel, pa *Packed, tA, tB bool, m, n, k int, alpha fl
 	if k == 0 || alpha == 0 {
 		return
 	}
-	bufs, pool := mk.bufs()
-	defer pool.Put(bufs)
+	bufs := mk.bufs()
+	defer mk.pool.Put(bufs)
 	mr, nr := mk.mr, mk.nr
 	mc := mk.mc
 	if pa != nil {
