@@ -88,7 +88,7 @@ func FoldBatchNorm(conv Layer, bn *BatchNorm, x *G.Node) (*G.Node, error) {
 	st := &foldState{}
 	f := &opSpec{name: "foldedConvBN", params: fmt.Sprintf("%v %v %v id%d", g, dw, bn.cfg, bn.b.nextID()), in: in, out: ys,
 		f32: func(o []float32, in [][]float32) {
-			wf, ep := fold(st32(st), bn, in[1], in[2], in[3], optional(in, 4), g.O)
+			wf, ep := fold(&st.f32, bn, in[1], in[2], in[3], optional(in, 4), g.O)
 			if dw {
 				dwForwardEp(g, o, in[0], wf, ep)
 			} else {
@@ -96,7 +96,7 @@ func FoldBatchNorm(conv Layer, bn *BatchNorm, x *G.Node) (*G.Node, error) {
 			}
 		},
 		f64: func(o []float64, in [][]float64) {
-			wf, ep := fold(st64(st), bn, in[1], in[2], in[3], optional(in, 4), g.O)
+			wf, ep := fold(&st.f64, bn, in[1], in[2], in[3], optional(in, 4), g.O)
 			if dw {
 				dwForwardEp(g, o, in[0], wf, ep)
 			} else {
@@ -122,40 +122,46 @@ func optional[T Float](in [][]T, i int) []T {
 
 // foldState holds a folded op's buffers, kept across runs.
 type foldState struct {
-	w32, b32, o32 []float32
-	w64, b64, o64 []float64
+	f32 foldBuf[float32]
+	f64 foldBuf[float64]
 }
 
-type foldBufs[T Float] struct{ w, b, ones *[]T }
+type foldBuf[T Float] struct {
+	w, bias, ones []T
+	a, b          []float64
+}
 
-func st32(s *foldState) foldBufs[float32] { return foldBufs[float32]{&s.w32, &s.b32, &s.o32} }
-func st64(s *foldState) foldBufs[float64] { return foldBufs[float64]{&s.w64, &s.b64, &s.o64} }
+// foldCoefficients fills a and b (one per channel) with the affine map of a
+// BatchNorm in inference mode over a convolution's output without its bias:
+// a = scale/√(var+ε), b = shift + a·(convBias − mean); convBias may be nil.
+func foldCoefficients[T Float](a, b []float64, scale, shift, mean, vr, convBias []T, eps float64) {
+	for c := range a {
+		a[c] = float64(scale[c]) / math.Sqrt(float64(vr[c])+eps)
+		cb := 0.0
+		if convBias != nil {
+			cb = float64(convBias[c])
+		}
+		b[c] = float64(shift[c]) + a[c]*(cb-float64(mean[c]))
+	}
+}
 
-// fold computes the folded weights (each output channel's weights times
-// a = scale/√(var+ε)) and the epilogue (bias b = beta + a·(convBias − mean),
-// bn's activation) from the current variables.
-func fold[T Float](bufs foldBufs[T], bn *BatchNorm, w, scale, beta, convBias []T, o int) ([]T, *epilogue[T]) {
-	if cap(*bufs.w) < len(w) {
-		*bufs.w = make([]T, len(w))
-		*bufs.b = make([]T, o)
-		*bufs.ones = make([]T, o)
-		for i := range *bufs.ones {
-			(*bufs.ones)[i] = 1
+// fold computes the folded weights (each output channel's weights times a)
+// and the epilogue (bias b, bn's activation) from the current variables.
+func fold[T Float](buf *foldBuf[T], bn *BatchNorm, w, scale, shift, convBias []T, o int) ([]T, *epilogue[T]) {
+	if len(buf.w) != len(w) {
+		buf.w, buf.bias, buf.ones = make([]T, len(w)), make([]T, o), make([]T, o)
+		buf.a, buf.b = make([]float64, o), make([]float64, o)
+		for i := range buf.ones {
+			buf.ones[i] = 1
 		}
 	}
-	wf, bf := (*bufs.w)[:len(w)], (*bufs.b)[:o]
-	mean, vr := bn.runMean.Value.Data().([]T), bn.runVar.Value.Data().([]T)
+	foldCoefficients(buf.a, buf.b, scale, shift, bn.runMean.Value.Data().([]T), bn.runVar.Value.Data().([]T), convBias, bn.cfg.Epsilon)
 	per := len(w) / o
 	for c := 0; c < o; c++ {
-		a := float64(scale[c]) / math.Sqrt(float64(vr[c])+bn.cfg.Epsilon)
-		cbias := 0.0
-		if convBias != nil {
-			cbias = float64(convBias[c])
-		}
-		bf[c] = T(float64(beta[c]) + a*(cbias-float64(mean[c])))
+		buf.bias[c] = T(buf.b[c])
 		for i, v := range w[c*per : (c+1)*per] {
-			wf[c*per+i] = T(a * float64(v))
+			buf.w[c*per+i] = T(buf.a[c] * float64(v))
 		}
 	}
-	return wf, &epilogue[T]{bias: bf, ones: (*bufs.ones)[:o], act: bn.cfg.Activation}
+	return buf.w, &epilogue[T]{bias: buf.bias, ones: buf.ones, act: bn.cfg.Activation}
 }

@@ -95,15 +95,50 @@ func Float32s(n *G.Node) ([]float32, tensor.Shape, error) {
 		return nil, nil, fmt.Errorf("node %v has no value", n)
 	}
 	v := n.Value()
-	switch d := v.Data().(type) {
+	d, ok := float32s(v.Data())
+	if !ok {
+		return nil, nil, fmt.Errorf("node %s: value of type %T", n.Name(), v.Data())
+	}
+	return d, v.Shape().Clone(), nil
+}
+
+// Float32s returns the variable's values as float32s (a copy for float64
+// variables).
+func (v *Var) Float32s() []float32 {
+	d, _ := float32s(v.Value.Data())
+	return d
+}
+
+func float32s(data any) ([]float32, bool) {
+	switch d := data.(type) {
 	case []float32:
-		return d, v.Shape().Clone(), nil
+		return d, true
 	case []float64:
 		r := make([]float32, len(d))
 		for i, x := range d {
 			r[i] = float32(x)
 		}
-		return r, v.Shape().Clone(), nil
+		return r, true
 	}
-	return nil, nil, fmt.Errorf("node %s: value of type %T", n.Name(), v.Data())
+	return nil, false
+}
+
+// FoldCoefficients is, per channel, the affine map the layer applies in
+// inference mode (running statistics) to the output z of a convolution
+// without its bias convBias (nil: none): act(a·z + b), from the current
+// variables, with a = scale/√(var+ε) and b = shift + a·(convBias − mean).
+// FoldBatchNorm and the ONNX exporter fold BatchNorms with it.
+func (l *BatchNorm) FoldCoefficients(convBias []float32) (a, b []float64, err error) {
+	scale, _, err := Float32s(l.scale)
+	if err != nil {
+		return nil, nil, err
+	}
+	shift, _, err := Float32s(l.bias)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := l.cfg.Channels
+	a, b = make([]float64, c), make([]float64, c)
+	foldCoefficients(a, b, scale, shift, l.runMean.Float32s(), l.runVar.Float32s(), convBias, l.cfg.Epsilon)
+	return a, b, nil
 }

@@ -108,17 +108,17 @@ func (e *exporter) conv(l layers.Layer, bn *layers.BatchNorm, x string) (string,
 		if bn.Config().Channels != s.o {
 			return "", fmt.Errorf("onnx: %s gives %d channels, %s has %d", s.name, s.o, bn.Name(), bn.Config().Channels)
 		}
-		a, b, err := foldScale(bn, s.bias)
+		a, b, err := bn.FoldCoefficients(s.bias)
 		if err != nil {
 			return "", fmt.Errorf("onnx: %s: %w", bn.Name(), err)
 		}
-		weight = make([]float32, len(s.w))
+		weight, bias = make([]float32, len(s.w)), make([]float32, s.o)
 		for c := 0; c < s.o; c++ {
+			bias[c] = float32(b[c])
 			for i := 0; i < per; i++ {
-				weight[c*per+i] = a[c] * s.w[c*per+i]
+				weight[c*per+i] = float32(a[c] * float64(s.w[c*per+i]))
 			}
 		}
-		bias = b
 	}
 	inputs := []string{x, e.init(s.name+"/weight", []int{s.o, s.cin / s.group, s.k, s.k}, weight)}
 	if bias != nil {
@@ -152,7 +152,7 @@ func (e *exporter) batchNorm(bn *layers.BatchNorm, x string) (string, error) {
 	}
 	n := bn.Name()
 	y := e.node("BatchNormalization", []string{x, e.init(n+"/scale", []int{c}, scale), e.init(n+"/bias", []int{c}, shift),
-		e.init(n+"/running_mean", []int{c}, values32(bn.RunningMean())), e.init(n+"/running_var", []int{c}, values32(bn.RunningVar()))},
+		e.init(n+"/running_mean", []int{c}, bn.RunningMean().Float32s()), e.init(n+"/running_var", []int{c}, bn.RunningVar().Float32s())},
 		[]*pb.AttributeProto{attrFloat("epsilon", float32(bn.Config().Epsilon))})
 	e.stats.Params += 2 * c
 	return e.activation(bn.Config().Activation, y, n), nil

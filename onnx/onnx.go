@@ -20,7 +20,6 @@ package onnx
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
@@ -223,43 +222,4 @@ func (e *exporter) activation(act layers.Activation, x, scope string) string {
 		return e.node("Clip", []string{x, lo, hi}, nil)
 	}
 	return x
-}
-
-// foldScale is a = scale/√(var+ε) and the folded bias beta + a·(cb − mean).
-func foldScale(bn *layers.BatchNorm, convBias []float32) (a, b []float32, err error) {
-	scale, _, err := layers.Float32s(bn.Scale())
-	if err != nil {
-		return nil, nil, err
-	}
-	beta, _, err := layers.Float32s(bn.Shift())
-	if err != nil {
-		return nil, nil, err
-	}
-	mean, vr := values32(bn.RunningMean()), values32(bn.RunningVar())
-	c := len(scale)
-	a, b = make([]float32, c), make([]float32, c)
-	for i := 0; i < c; i++ {
-		ai := float64(scale[i]) / math.Sqrt(float64(vr[i])+bn.Config().Epsilon)
-		cb := 0.0
-		if convBias != nil {
-			cb = float64(convBias[i])
-		}
-		a[i] = float32(ai)
-		b[i] = float32(float64(beta[i]) + ai*(cb-float64(mean[i])))
-	}
-	return a, b, nil
-}
-
-func values32(v *layers.Var) []float32 {
-	switch d := v.Value.Data().(type) {
-	case []float32:
-		return d
-	case []float64:
-		r := make([]float32, len(d))
-		for i, x := range d {
-			r[i] = float32(x)
-		}
-		return r
-	}
-	return nil
 }
