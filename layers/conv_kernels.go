@@ -115,12 +115,8 @@ func convForwardEp[T Float](sc *scratch, g geom, y, x, w []T, ep *epilogue[T]) {
 		yp := buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
 		pack(xp, x, g.N, g.C, hw)
 		blas.Gemm(false, false, g.O, g.N*hw, g.C, 1, w, g.C, xp, g.N*hw, 0, yp, g.N*hw)
-		if ep != nil {
-			parallelFor(g.O, 1, func(o0, o1 int) {
-				for o := o0; o < o1; o++ {
-					ep.plane(yp[o*g.N*hw:(o+1)*g.N*hw], o)
-				}
-			})
+		if ep != nil { // row o of the packed product is channel o
+			parallelFor(g.O, 1, func(o0, o1 int) { ep.planes(yp, o0, o1, g.N*hw, g.O) })
 		}
 		unpack(y, yp, g.N, g.O, hw)
 		return
@@ -135,11 +131,7 @@ func convForwardEp[T Float](sc *scratch, g geom, y, x, w []T, ep *epilogue[T]) {
 		}
 		yn := y[n*g.O*ohw : (n+1)*g.O*ohw]
 		blas.GemmPacked(pw, false, ohw, 1, col, ohw, 0, yn, ohw)
-		if ep != nil {
-			for o := 0; o < g.O; o++ {
-				ep.plane(yn[o*ohw:(o+1)*ohw], o)
-			}
-		}
+		ep.planes(yn, 0, g.O, ohw, g.O)
 	})
 }
 
