@@ -16,13 +16,6 @@ type epilogue[T Float] struct {
 	act  Activation
 }
 
-// plane applies the epilogue to the plane of channel c (nothing when e is nil).
-func (e *epilogue[T]) plane(y []T, c int) {
-	if e != nil {
-		affineAct(e.act, y, y, 1, e.bias[c])
-	}
-}
-
 // planes applies the epilogue to planes [p0, p1) of inner elements each,
 // plane p being of channel p mod nch: in one call of the many-planes kernel
 // where it applies (small planes, ReLU, float32), else plane by plane.
@@ -36,7 +29,7 @@ func (e *epilogue[T]) planes(y []T, p0, p1, inner, nch int) {
 		return
 	}
 	for p := p0; p < p1; p++ {
-		e.plane(y[p*inner:(p+1)*inner], p%nch)
+		affineAct(e.act, y[p*inner:(p+1)*inner], y[p*inner:(p+1)*inner], 1, e.bias[p%nch])
 	}
 }
 
