@@ -111,22 +111,24 @@ func (e *Evaluator) LogitsTTA(x []float32, tta string) ([]float32, error) {
 	if err != nil || tta == "" {
 		return plain, err
 	}
-	flipped, err := e.flipLogits(x)
-	if err != nil {
-		return nil, err
-	}
-	for i := range plain {
-		plain[i] = (plain[i] + flipped[i]) / 2
-	}
-	return plain, nil
+	return e.flipMean(x, plain)
 }
 
-func (e *Evaluator) flipLogits(x []float32) ([]float32, error) {
+// flipMean returns the mean of plain (the logits of x) and the logits of
+// x's mirror images.
+func (e *Evaluator) flipMean(x, plain []float32) ([]float32, error) {
 	if len(e.mirror) != len(x) {
 		e.mirror = make([]float32, len(x))
 	}
 	Mirror(e.mirror, x, e.m.Config.Resolution)
-	return e.Logits(e.mirror)
+	fl, err := e.Logits(e.mirror)
+	if err != nil {
+		return nil, err
+	}
+	for i := range fl {
+		fl[i] = (fl[i] + plain[i]) / 2
+	}
+	return fl, nil
 }
 
 // Evaluator runs a model in inference mode on batches of a fixed size.
@@ -215,12 +217,9 @@ func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Write
 			return plain.res, err
 		}
 		if e.TTA == TTAFlip {
-			fl, err := e.flipLogits(b.X)
+			fl, err := e.flipMean(b.X, logits)
 			if err != nil {
 				return plain.res, err
-			}
-			for i := range fl {
-				fl[i] = (fl[i] + logits[i]) / 2
 			}
 			if err := flip.add(fl, b.Y, b.N, k); err != nil {
 				return plain.res, err
