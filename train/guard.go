@@ -87,7 +87,8 @@ func CheckMemory(cfg model.Config, trainBatch, evalBatch int) error {
 		cfg.Name, cfg.Alpha, cfg.Resolution, what, sysmem.Format(need), ErrTooLarge, sysmem.Format(avail))
 }
 
-// removeStaleTemps deletes the temporary files of checkpoint writes that
+// removeStaleTemps deletes the temporary files (atomicfile.Write's
+// ".NAME.tmp-*") of checkpoint writes that
 // were cut short (a killed process leaves them; they are never read).
 func removeStaleTemps(dir string) {
 	names, _ := filepath.Glob(filepath.Join(dir, ".*.bin.tmp-*"))

@@ -14,6 +14,7 @@ import (
 	"fmt"
 
 	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/internal/atomicfile"
 	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/onnx"
@@ -62,7 +63,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := cli.WriteFileAtomic(pos[1], b); err != nil {
+	if err := atomicfile.Write(pos[1], b); err != nil {
 		return fmt.Errorf("write %s: %w", pos[1], err)
 	}
 	c := m.Config

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -83,33 +82,6 @@ func CPUName() string {
 		}
 	}
 	return runtime.GOARCH
-}
-
-// WriteFileAtomic writes b to path through a temporary file in the same
-// folder, synced and renamed over path: a crash leaves the old file or the
-// new one, never half of one.
-func WriteFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err = f.Write(b); err == nil {
-		if err = f.Chmod(0o644); err == nil {
-			err = f.Sync()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
 }
 
 // Parse parses fs's flags wherever they stand among args (before, between
