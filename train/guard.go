@@ -88,8 +88,8 @@ func CheckMemory(cfg model.Config, trainBatch, evalBatch int) error {
 }
 
 // removeStaleTemps deletes the temporary files (atomicfile.Write's
-// ".NAME.tmp-*") of checkpoint writes that
-// were cut short (a killed process leaves them; they are never read).
+// ".NAME.tmp-*") of checkpoint writes that were cut short (a killed process
+// leaves them; they are never read).
 func removeStaleTemps(dir string) {
 	names, _ := filepath.Glob(filepath.Join(dir, ".*.bin.tmp-*"))
 	for _, n := range names {
