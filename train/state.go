@@ -59,16 +59,6 @@ func restoreEMA(e *ema, ts []Tensor) bool {
 	return true
 }
 
-// hasEMA reports whether a checkpoint holds a weight average.
-func hasEMA(ts []Tensor) bool {
-	for _, t := range ts {
-		if t.Info.Kind == "ema" {
-			return true
-		}
-	}
-	return false
-}
-
 // restore copies checkpoint tensors into the model (every variable must be
 // present with its shape, and nothing else) and, when opt is not nil, the
 // velocities into the optimizer.
@@ -153,9 +143,7 @@ func modelFrom(h Header, ts []Tensor, depthwise layers.DepthwiseImpl) (*model.Mo
 	if err := restore(m, nil, ts); err != nil {
 		return nil, err
 	}
-	if hasEMA(ts) { // the averaged weights are the ones to use
-		e := newEMA(m, 0)
-		restoreEMA(e, ts)
+	if e := newEMA(m, 0); restoreEMA(e, ts) { // the averaged weights are the ones to use
 		e.swap()
 	}
 	return m, nil
