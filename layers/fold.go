@@ -33,6 +33,22 @@ func (e *epilogue[T]) planes(y []T, p0, p1, inner, nch int) {
 	}
 }
 
+// FoldsInto reports whether ls[i] is a convolution (*Conv2D,
+// *PointwiseConv2D or *DepthwiseConv2D) followed by a BatchNorm, which
+// FoldBatchNorm can fold into it, and returns that BatchNorm: how inference
+// builders and exporters walk a sequence of layers.
+func FoldsInto(ls []Layer, i int) (*BatchNorm, bool) {
+	if i+1 >= len(ls) {
+		return nil, false
+	}
+	switch ls[i].(type) {
+	case *Conv2D, *PointwiseConv2D, *DepthwiseConv2D:
+		bn, ok := ls[i+1].(*BatchNorm)
+		return bn, ok
+	}
+	return nil, false
+}
+
 // FoldBatchNorm applies conv (a *Conv2D, *PointwiseConv2D or
 // *DepthwiseConv2D) and then bn to x as one op, for inference: bn's
 // running statistics, scale and bias are folded into the convolution's

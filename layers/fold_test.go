@@ -191,3 +191,20 @@ func TestFoldHasNoGradient(t *testing.T) {
 		t.Error("folding a BatchNorm into a BatchNorm gave no error")
 	}
 }
+
+// TestFoldsInto: only a convolution directly followed by a BatchNorm folds.
+func TestFoldsInto(t *testing.T) {
+	s, _ := NewStore(tensor.Float32, 1)
+	b := NewBuilder(G.NewGraph(), s)
+	conv, _ := NewConv2D(b.In("c"), Conv2DConfig{In: 3, Out: 4})
+	dw, _ := NewDepthwiseConv2D(b.In("d"), DepthwiseConfig{Channels: 4})
+	bn, _ := NewBatchNorm(b.In("bn"), BatchNormConfig{Channels: 4})
+	fc, _ := NewDense(b.In("fc"), DenseConfig{In: 4, Out: 4})
+	ls := []Layer{conv, bn, dw, GlobalAvgPooling{}, fc, bn, dw, bn}
+	for i, want := range []bool{true, false, false, false, false, false, true, false} {
+		got, ok := FoldsInto(ls, i)
+		if ok != want || (ok && got != bn) {
+			t.Errorf("FoldsInto(ls, %d) = %v, %v; want %v", i, got, ok, want)
+		}
+	}
+}

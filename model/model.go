@@ -88,7 +88,7 @@ func (m *Model) build(g *G.ExprGraph, batch int, fold bool) (*Net, error) {
 	for i := 0; i < len(ls); i++ {
 		l := ls[i]
 		if fold {
-			if bn, ok := next(ls, i).(*layers.BatchNorm); ok {
+			if bn, ok := layers.FoldsInto(ls, i); ok {
 				if h, err = layers.FoldBatchNorm(l, bn, h); err != nil {
 					return nil, fmt.Errorf("model: %w", err)
 				}
@@ -107,13 +107,6 @@ func (m *Model) build(g *G.ExprGraph, batch int, fold bool) (*Net, error) {
 		}
 	}
 	return &Net{Graph: g, Input: x, Logits: h, Builder: b}, nil
-}
-
-func next(ls []layers.Layer, i int) layers.Layer {
-	if i+1 < len(ls) {
-		return ls[i+1]
-	}
-	return nil
 }
 
 // Layers lists the network's layers in order (stem convolution, its

@@ -87,7 +87,7 @@ func Sequence(ls []layers.Layer, c, h, w int, opt Options) ([]byte, Stats, error
 	for i := 0; i < len(ls); i++ {
 		l := ls[i]
 		var err error
-		if bn, ok := nextBN(ls, i); ok && !opt.NoFold {
+		if bn, ok := layers.FoldsInto(ls, i); ok && !opt.NoFold {
 			if x, err = e.foldedConv(l, bn, x); err != nil {
 				return nil, Stats{}, err
 			}
@@ -139,18 +139,6 @@ func Sequence(ls []layers.Layer, c, h, w int, opt Options) ([]byte, Stats, error
 		return nil, Stats{}, fmt.Errorf("onnx: %w", err)
 	}
 	return b, e.stats, nil
-}
-
-func nextBN(ls []layers.Layer, i int) (*layers.BatchNorm, bool) {
-	if i+1 >= len(ls) {
-		return nil, false
-	}
-	switch ls[i].(type) {
-	case *layers.Conv2D, *layers.PointwiseConv2D, *layers.DepthwiseConv2D:
-		bn, ok := ls[i+1].(*layers.BatchNorm)
-		return bn, ok
-	}
-	return nil, false
 }
 
 // exporter accumulates one graph. shape is the current tensor's shape
