@@ -8,14 +8,23 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// BatchNormConfig configures a BatchNorm. Zero fields take the defaults.
+// BatchNormConfig configures a BatchNorm. Every field means what it says,
+// zero included (Momentum 0 keeps the running statistics where they are);
+// DefaultBatchNormConfig gives PyTorch's values.
 type BatchNormConfig struct {
 	Channels int     // C (required)
-	Momentum float64 // running = (1-Momentum)·running + Momentum·batch (PyTorch's convention); default 0.1
-	Epsilon  float64 // added to the variance; default 1e-5
-	// Activation fused after the affine transform (default Linear). Fusing
-	// ReLU saves a pass over the activations and a stored tensor.
+	Momentum float64 // running = (1-Momentum)·running + Momentum·batch (PyTorch's convention), in [0, 1]
+	Epsilon  float64 // added to the variance, ≥ 0
+	// Activation fused after the affine transform (the zero value is
+	// Linear). Fusing ReLU saves a pass over the activations and a stored
+	// tensor.
 	Activation Activation
+}
+
+// DefaultBatchNormConfig is PyTorch's BatchNorm2d: momentum 0.1, epsilon
+// 1e-5, no activation.
+func DefaultBatchNormConfig(channels int) BatchNormConfig {
+	return BatchNormConfig{Channels: channels, Momentum: 0.1, Epsilon: 1e-5}
 }
 
 // BatchNorm normalises each channel of an (N, C, H, W) or (N, C) input:
@@ -30,6 +39,7 @@ type BatchNorm struct {
 	cfg             BatchNormConfig
 	scale, bias     *G.Node
 	runMean, runVar *Var
+	scaleVar        *Var
 	mode            *Mode
 	b               *Builder
 }
@@ -37,19 +47,13 @@ type BatchNorm struct {
 // NewBatchNorm creates the layer's variables in the Builder's scope.
 func NewBatchNorm(b *Builder, cfg BatchNormConfig) (*BatchNorm, error) {
 	name := "batchnorm " + b.Scope()
-	if cfg.Momentum == 0 {
-		cfg.Momentum = 0.1
-	}
-	if cfg.Epsilon == 0 {
-		cfg.Epsilon = 1e-5
-	}
 	switch {
 	case cfg.Channels <= 0:
 		return nil, fmt.Errorf("%s: %d channels: must be positive", name, cfg.Channels)
 	case cfg.Momentum < 0 || cfg.Momentum > 1:
 		return nil, fmt.Errorf("%s: momentum %g: must be in [0, 1]", name, cfg.Momentum)
 	case cfg.Epsilon < 0:
-		return nil, fmt.Errorf("%s: epsilon %g: must be positive", name, cfg.Epsilon)
+		return nil, fmt.Errorf("%s: epsilon %g: must not be negative", name, cfg.Epsilon)
 	case !cfg.Activation.valid():
 		return nil, fmt.Errorf("%s: unknown activation %v", name, cfg.Activation)
 	}
@@ -62,6 +66,7 @@ func NewBatchNorm(b *Builder, cfg BatchNormConfig) (*BatchNorm, error) {
 	if l.bias, err = b.param("bias", shape, false, constInit(0)); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	l.scaleVar = b.s.vars[b.path("scale")]
 	if l.runMean, err = b.state("running_mean", shape, constInit(0)); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -73,6 +78,14 @@ func NewBatchNorm(b *Builder, cfg BatchNormConfig) (*BatchNorm, error) {
 
 // Learnables returns the scale and the bias.
 func (l *BatchNorm) Learnables() G.Nodes { return G.Nodes{l.scale, l.bias} }
+
+// Frozen reports whether the layer's parameters are frozen
+// (Store.SetTrainable): it then normalises with its running statistics in
+// every mode and leaves them unchanged.
+func (l *BatchNorm) Frozen() bool { return l.scaleVar.Frozen }
+
+// training reports whether the layer normalises with batch statistics now.
+func (l *BatchNorm) training() bool { return l.mode.Training() && !l.Frozen() }
 
 // RunningStats returns the running mean and variance variables.
 func (l *BatchNorm) RunningStats() (mean, variance *Var) { return l.runMean, l.runVar }
@@ -97,7 +110,7 @@ func (l *BatchNorm) Fwd(x *G.Node) (*G.Node, error) {
 	cs := tensor.Shape{c}
 	st := &bnState{mean: make([]float64, c), invstd: make([]float64, c), sumDy: make([]float64, c), sumDyXhat: make([]float64, c)}
 	params := fmt.Sprintf("%v id%d", xs, l.b.nextID())
-	cfg, mode := l.cfg, l.mode
+	cfg := l.cfg
 	k := bnKernel{sc: l.b.reg.scratch, n: n, c: c, inner: inner, cfg: cfg, st: st}
 
 	gscale := &opSpec{name: "batchnormDscale", params: params, in: []tensor.Shape{xs}, out: cs,
@@ -111,10 +124,10 @@ func (l *BatchNorm) Fwd(x *G.Node) (*G.Node, error) {
 		f64: func(o []float64, in [][]float64) { bnBackward(k, o, in[0], in[1], in[2], in[3]) }}
 	fwd := &opSpec{name: "batchnorm", params: params, in: []tensor.Shape{xs, cs, cs}, out: xs,
 		f32: func(o []float32, in [][]float32) {
-			bnForward(k, mode.Training(), o, in[0], in[1], in[2], l.runMean.Value.Data().([]float32), l.runVar.Value.Data().([]float32))
+			bnForward(k, l.training(), o, in[0], in[1], in[2], l.runMean.Value.Data().([]float32), l.runVar.Value.Data().([]float32))
 		},
 		f64: func(o []float64, in [][]float64) {
-			bnForward(k, mode.Training(), o, in[0], in[1], in[2], l.runMean.Value.Data().([]float64), l.runVar.Value.Data().([]float64))
+			bnForward(k, l.training(), o, in[0], in[1], in[2], l.runMean.Value.Data().([]float64), l.runVar.Value.Data().([]float64))
 		},
 		diffWRT: []bool{true, true, true},
 		symDiff: func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {

@@ -12,7 +12,7 @@ import (
 
 func bnBuild(c int, act Activation, cfg func(*BatchNormConfig)) func(b *Builder, x *G.Node) (*G.Node, error) {
 	return func(b *Builder, x *G.Node) (*G.Node, error) {
-		bc := BatchNormConfig{Channels: c, Activation: act}
+		bc := BatchNormConfig{Channels: c, Momentum: 0.1, Epsilon: 1e-5, Activation: act}
 		if cfg != nil {
 			cfg(&bc)
 		}
@@ -66,7 +66,7 @@ func TestBatchNormTrainingNormalises(t *testing.T) {
 	var bn *BatchNorm
 	build := func(b *Builder, x *G.Node) (*G.Node, error) {
 		var err error
-		bn, err = NewBatchNorm(b.In("bn"), BatchNormConfig{Channels: c, Momentum: 0.3})
+		bn, err = NewBatchNorm(b.In("bn"), BatchNormConfig{Channels: c, Momentum: 0.3, Epsilon: 1e-5})
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +140,7 @@ func TestBatchNormBadConfig(t *testing.T) {
 			t.Errorf("%+v: no error", cfg)
 		}
 	}
-	l, _ := NewBatchNorm(b.In("ok"), BatchNormConfig{Channels: 3})
+	l, _ := NewBatchNorm(b.In("ok"), BatchNormConfig{Channels: 3, Momentum: 0.1, Epsilon: 1e-5})
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2, 4, 3, 3))
 	if _, err := l.Fwd(x); err == nil {
 		t.Error("wrong channel count: no error")

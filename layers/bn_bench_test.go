@@ -47,7 +47,7 @@ func BenchmarkBNGraph(b *testing.B) {
 	bl := NewBuilder(g, s)
 	xv := tensor.New(tensor.WithShape(128, 24, 32, 32), tensor.WithBacking(make([]float32, 128*24*1024)))
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(128, 24, 32, 32), G.WithValue(xv))
-	l, _ := NewBatchNorm(bl.In("bn"), BatchNormConfig{Channels: 24, Activation: ReLU})
+	l, _ := NewBatchNorm(bl.In("bn"), BatchNormConfig{Channels: 24, Momentum: 0.1, Epsilon: 1e-5, Activation: ReLU})
 	y, _ := l.Fwd(x)
 	_ = y
 	vm := G.NewTapeMachine(g)

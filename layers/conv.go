@@ -7,17 +7,42 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Conv2DConfig configures a standard convolution. Zero fields take the
-// defaults shown.
+// Conv2DConfig configures a standard or grouped convolution. Kernel, Stride
+// and Groups take the defaults shown when zero (zero is not a size); the
+// other fields mean what their zero value says.
 type Conv2DConfig struct {
 	In, Out int     // channels (required)
-	Kernel  int     // square kernel size (default 3)
-	Stride  int     // default 1
-	Padding Padding // default Same()
-	Bias    bool    // learnable per-channel bias (default none)
+	Kernel  int     // square kernel size (0: DefaultKernel)
+	Stride  int     // 0: 1
+	Padding Padding // the zero value is Same()
+	// Groups splits the channels into groups convolved separately (PyTorch's
+	// groups; 0: 1): input channels g·In/Groups … and output channels
+	// g·Out/Groups … form group g, and the weight is (Out, In/Groups, K, K).
+	// Groups must divide In and Out. Groups = In is a depthwise convolution
+	// and runs DepthwiseConv2D's fused kernels.
+	Groups int
+	Bias   bool // learnable per-channel bias
+	Init   Init // weight and bias initialisation (the zero value is UniformFanIn)
 	// NoInputGrad skips the gradient with respect to the input: set it on a
 	// first layer, whose input is the data, to save one GEMM per step.
 	NoInputGrad bool
+}
+
+// DefaultKernel is the kernel size of convolutions configured with Kernel 0.
+const DefaultKernel = 3
+
+func kernelOrDefault(k int) int {
+	if k == 0 {
+		return DefaultKernel
+	}
+	return k
+}
+
+func oneIfZero(n int) int {
+	if n == 0 {
+		return 1
+	}
+	return n
 }
 
 // Conv2D is a standard 2-D convolution over NCHW tensors (cross-correlation,
@@ -32,27 +57,32 @@ type Conv2D struct {
 
 // NewConv2D creates the layer's variables in the Builder's scope.
 func NewConv2D(b *Builder, cfg Conv2DConfig) (*Conv2D, error) {
-	if cfg.Kernel == 0 {
-		cfg.Kernel = 3
-	}
-	if cfg.Stride == 0 {
-		cfg.Stride = 1
-	}
+	cfg.Kernel = kernelOrDefault(cfg.Kernel)
+	cfg.Stride = oneIfZero(cfg.Stride)
 	return newConv(b, "conv "+b.Scope(), cfg)
 }
 
 func newConv(b *Builder, name string, cfg Conv2DConfig) (*Conv2D, error) {
+	cfg.Groups = oneIfZero(cfg.Groups)
 	if err := checkConvConfig(name, cfg.In, cfg.Out, cfg.Kernel, cfg.Kernel, cfg.Stride, cfg.Stride, cfg.Padding); err != nil {
 		return nil, err
 	}
+	if gr := cfg.Groups; gr < 0 || cfg.In%gr != 0 || cfg.Out%gr != 0 {
+		return nil, fmt.Errorf("%s: %d groups: must divide both channel counts (%d -> %d)", name, gr, cfg.In, cfg.Out)
+	}
+	if !cfg.Init.valid() {
+		return nil, fmt.Errorf("%s: unknown initialisation %v", name, cfg.Init)
+	}
 	l := &Conv2D{name: name, cfg: cfg, sc: b.reg.scratch}
-	k := cfg.Kernel
+	// No weight decay on depthwise filters, as DepthwiseConv2D.
+	k, gr := cfg.Kernel, cfg.Groups
+	fanIn, fanOut := cfg.In/gr*k*k, cfg.Out/gr*k*k
 	var err error
-	if l.weight, err = b.param("weight", tensor.Shape{cfg.Out, cfg.In, k, k}, true, heNormal(cfg.Out*k*k)); err != nil {
+	if l.weight, err = b.param("weight", tensor.Shape{cfg.Out, cfg.In / gr, k, k}, !l.depthwise(), cfg.Init.convWeight(fanIn, fanOut)); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if cfg.Bias {
-		if l.bias, err = b.param("bias", tensor.Shape{cfg.Out}, false, constInit(0)); err != nil {
+		if l.bias, err = b.param("bias", tensor.Shape{cfg.Out}, false, cfg.Init.bias(fanIn)); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -64,8 +94,14 @@ func (l *Conv2D) Learnables() G.Nodes { return nonNil(l.weight, l.bias) }
 
 func (l *Conv2D) geom(in tensor.Shape) (geom, error) {
 	c := l.cfg
-	return resolveGeom(l.name, in, c.In, c.Out, c.Kernel, c.Kernel, c.Stride, c.Stride, c.Padding)
+	g, err := resolveGeom(l.name, in, c.In, c.Out, c.Kernel, c.Kernel, c.Stride, c.Stride, c.Padding)
+	g.G = c.Groups
+	return g, err
 }
+
+// depthwise reports whether the convolution is depthwise (one group per
+// input channel), computed by the depthwise kernels.
+func (l *Conv2D) depthwise() bool { return l.cfg.Groups > 1 && l.cfg.Groups == l.cfg.In }
 
 // OutShape is the output shape for an input of shape in.
 func (l *Conv2D) OutShape(in tensor.Shape) (tensor.Shape, error) {
@@ -82,7 +118,12 @@ func (l *Conv2D) Fwd(x *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	y, err := convOp(x, l.weight, g, !l.cfg.NoInputGrad, l.sc)
+	var y *G.Node
+	if l.depthwise() {
+		y, err = depthwiseFused(x, l.weight, g)
+	} else {
+		y, err = convOp(x, l.weight, g, !l.cfg.NoInputGrad, l.sc)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.name, err)
 	}
@@ -92,11 +133,14 @@ func (l *Conv2D) Fwd(x *G.Node) (*G.Node, error) {
 	return y, nil
 }
 
-// PointwiseConfig configures a PointwiseConv2D.
+// PointwiseConfig configures a PointwiseConv2D; the fields are
+// Conv2DConfig's.
 type PointwiseConfig struct {
 	In, Out     int  // channels (required)
-	Bias        bool // learnable per-channel bias (default none)
-	NoInputGrad bool // as in Conv2DConfig
+	Groups      int  // 0: 1 (ShuffleNet's grouped 1×1 convolutions use more)
+	Bias        bool // learnable per-channel bias
+	Init        Init // the zero value is UniformFanIn
+	NoInputGrad bool
 }
 
 // PointwiseConv2D is a 1×1 convolution, In → Out channels, computed as a
@@ -107,7 +151,7 @@ type PointwiseConv2D struct{ Conv2D }
 
 // NewPointwiseConv2D creates the layer's variables in the Builder's scope.
 func NewPointwiseConv2D(b *Builder, cfg PointwiseConfig) (*PointwiseConv2D, error) {
-	c, err := newConv(b, "pointwise conv "+b.Scope(), Conv2DConfig{In: cfg.In, Out: cfg.Out, Kernel: 1, Stride: 1, Padding: Pad(0), Bias: cfg.Bias, NoInputGrad: cfg.NoInputGrad})
+	c, err := newConv(b, "pointwise conv "+b.Scope(), Conv2DConfig{In: cfg.In, Out: cfg.Out, Kernel: 1, Stride: 1, Padding: Pad(0), Groups: cfg.Groups, Bias: cfg.Bias, Init: cfg.Init, NoInputGrad: cfg.NoInputGrad})
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,11 @@ func (g geom) pointwise() bool {
 // below 64 positions a plane (MobileNet's 4×4 and 2×2 maps) the per-sample
 // products are too thin. Measured at 64/128/512/2048 with cmd/bench: 64 is
 // best by a few percent at alpha 0.25 and 0.75, even at 1.0.
-func (g geom) packed() bool { return g.pointwise() && g.H*g.W < 64 && g.N > 1 }
+func (g geom) packed() bool { return g.pointwise() && g.H*g.W < 64 && g.N > 1 && !g.grouped() }
+
+// grouped reports whether the convolution has more than one group (the
+// depthwise case, one group per input channel, runs the depthwise kernels).
+func (g geom) grouped() bool { return g.G > 1 }
 
 // im2col writes the (C·KH·KW) × (Ho·Wo) patch matrix of one input plane set.
 func im2col[T Float](g geom, col, x []T) {
@@ -110,6 +114,10 @@ func convForward[T Float](sc *scratch, g geom, y, x, w []T) { convForwardEp(sc, 
 // channel's plane while it is in cache (nil: none).
 func convForwardEp[T Float](sc *scratch, g geom, y, x, w []T, ep *epilogue[T]) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
+	if g.grouped() {
+		groupedForward(sc, g, y, x, w, ep)
+		return
+	}
 	if g.packed() {
 		xp := buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
 		yp := buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
@@ -138,6 +146,10 @@ func convForwardEp[T Float](sc *scratch, g geom, y, x, w []T, ep *epilogue[T]) {
 // convBackwardInput computes dx from dy and w.
 func convBackwardInput[T Float](sc *scratch, g geom, dx, dy, w []T) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
+	if g.grouped() {
+		groupedBackwardInput(sc, g, dx, dy, w)
+		return
+	}
 	if g.packed() {
 		dyp := buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
 		dxp := buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
@@ -170,6 +182,9 @@ func convBackwardWeight[T Float](sc *scratch, g geom, dw, x, dy []T) {
 		blas.Gemm(false, true, g.O, g.C, g.N*hw, 1, dyp, g.N*hw, xp, g.N*hw, 0, dw, g.C)
 		return
 	}
+	if g.grouped() {
+		K /= g.G
+	}
 	workers := min(workerCount(), g.N)
 	partial := make([][]T, workers)
 	var wg sync.WaitGroup
@@ -189,7 +204,15 @@ func convBackwardWeight[T Float](sc *scratch, g geom, dw, x, dy []T) {
 					im2col(g, col, xn)
 					c = col
 				}
-				blas.Gemm1(false, true, g.O, K, ohw, 1, dy[n*g.O*ohw:(n+1)*g.O*ohw], ohw, c, ohw, 1, acc, K)
+				dyn := dy[n*g.O*ohw : (n+1)*g.O*ohw]
+				if g.grouped() { // group gi: dW[gi] += dY[gi]·col[gi]ᵀ
+					og := g.O / g.G
+					for gi := 0; gi < g.G; gi++ {
+						blas.Gemm1(false, true, og, K, ohw, 1, dyn[gi*og*ohw:], ohw, c[gi*K*ohw:], ohw, 1, acc[gi*og*K:], K)
+					}
+					continue
+				}
+				blas.Gemm1(false, true, g.O, K, ohw, 1, dyn, ohw, c, ohw, 1, acc, K)
 			}
 			partial[wi] = acc
 		}()
@@ -201,6 +224,46 @@ func convBackwardWeight[T Float](sc *scratch, g geom, dw, x, dy []T) {
 			dw[i] += v
 		}
 	}
+}
+
+// Grouped convolutions: per sample, the im2col matrix of all channels (its
+// rows are grouped by input channel, so group gi's rows are one block), then
+// one product per group with that group's block of the weight, whose shape
+// is (O, C/G·KH·KW).
+
+func groupedForward[T Float](sc *scratch, g geom, y, x, w []T, ep *epilogue[T]) {
+	kg, og, ohw, hw := g.C/g.G*g.KH*g.KW, g.O/g.G, g.Ho*g.Wo, g.H*g.W
+	perSample(g.N, colBuffer[T](sc, g), func(n int, col []T) {
+		xn := x[n*g.C*hw : (n+1)*g.C*hw]
+		if col == nil {
+			col = xn
+		} else {
+			im2col(g, col, xn)
+		}
+		yn := y[n*g.O*ohw : (n+1)*g.O*ohw]
+		for gi := 0; gi < g.G; gi++ {
+			blas.Gemm1(false, false, og, ohw, kg, 1, w[gi*og*kg:], kg, col[gi*kg*ohw:], ohw, 0, yn[gi*og*ohw:], ohw)
+		}
+		ep.planes(yn, 0, g.O, ohw, g.O)
+	})
+}
+
+func groupedBackwardInput[T Float](sc *scratch, g geom, dx, dy, w []T) {
+	kg, og, ohw, hw := g.C/g.G*g.KH*g.KW, g.O/g.G, g.Ho*g.Wo, g.H*g.W
+	perSample(g.N, colBuffer[T](sc, g), func(n int, col []T) {
+		dxn := dx[n*g.C*hw : (n+1)*g.C*hw]
+		dyn := dy[n*g.O*ohw : (n+1)*g.O*ohw]
+		c := col
+		if c == nil {
+			c = dxn
+		}
+		for gi := 0; gi < g.G; gi++ { // col[gi] = W[gi]ᵀ·dY[gi]
+			blas.Gemm1(true, false, kg, ohw, og, 1, w[gi*og*kg:], kg, dyn[gi*og*ohw:], ohw, 0, c[gi*kg*ohw:], ohw)
+		}
+		if col != nil {
+			col2im(g, dxn, col)
+		}
+	})
 }
 
 // colBuffer returns a maker of im2col buffers (none for pointwise

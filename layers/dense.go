@@ -8,11 +8,15 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// DenseConfig configures a Dense layer.
+// DenseConfig configures a Dense layer; DefaultDenseConfig adds the bias.
 type DenseConfig struct {
 	In, Out int  // features (required)
-	NoBias  bool // omit the bias (default: with bias)
+	Bias    bool // learnable bias
+	Init    Init // weight initialisation (the zero value is UniformFanIn)
 }
+
+// DefaultDenseConfig is PyTorch's Linear: with a bias.
+func DefaultDenseConfig(in, out int) DenseConfig { return DenseConfig{In: in, Out: out, Bias: true} }
 
 // Dense is a fully connected layer: y = x·Wᵀ + b for x (N, In). Its weight
 // has shape (Out, In) (PyTorch's layout), named "<scope>/weight"; its bias
@@ -23,20 +27,23 @@ type Dense struct {
 	weight, bias *G.Node
 }
 
-// NewDense creates the layer's variables in the Builder's scope. The weight
-// is drawn from N(0, 0.01²) and the bias is zero, as torchvision's MobileNets.
+// NewDense creates the layer's variables in the Builder's scope, initialised
+// as cfg.Init says.
 func NewDense(b *Builder, cfg DenseConfig) (*Dense, error) {
 	name := "dense " + b.Scope()
 	if cfg.In <= 0 || cfg.Out <= 0 {
 		return nil, fmt.Errorf("%s: features %d -> %d: must be positive", name, cfg.In, cfg.Out)
 	}
+	if !cfg.Init.valid() {
+		return nil, fmt.Errorf("%s: unknown initialisation %v", name, cfg.Init)
+	}
 	l := &Dense{name: name, cfg: cfg}
 	var err error
-	if l.weight, err = b.param("weight", tensor.Shape{cfg.Out, cfg.In}, true, normalInit(0.01)); err != nil {
+	if l.weight, err = b.param("weight", tensor.Shape{cfg.Out, cfg.In}, true, cfg.Init.denseWeight(cfg.In)); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if !cfg.NoBias {
-		if l.bias, err = b.param("bias", tensor.Shape{cfg.Out}, false, constInit(0)); err != nil {
+	if cfg.Bias {
+		if l.bias, err = b.param("bias", tensor.Shape{cfg.Out}, false, cfg.Init.bias(cfg.In)); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}

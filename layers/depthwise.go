@@ -43,28 +43,24 @@ func ParseDepthwiseImpl(s string) (DepthwiseImpl, error) {
 	return 0, fmt.Errorf("unknown depthwise implementation %q (want fused or perchannel)", s)
 }
 
-// DepthwiseConfig configures a DepthwiseConv2D. Zero fields take the
-// defaults shown.
+// DepthwiseConfig configures a DepthwiseConv2D. Multiplier, Kernel and
+// Stride take the defaults shown when zero (zero is not a size); the other
+// fields mean what their zero value says.
 type DepthwiseConfig struct {
 	Channels   int           // input channels C (required)
-	Multiplier int           // depth multiplier M: output channels are C·M (default 1)
-	Kernel     int           // square kernel size (default 3)
-	Stride     int           // stride in both directions (default 1)
-	Padding    Padding       // default Same()
-	Bias       bool          // add a learnable per-channel bias (default none)
-	Impl       DepthwiseImpl // default Fused
+	Multiplier int           // depth multiplier M: output channels are C·M (0: 1)
+	Kernel     int           // square kernel size (0: DefaultKernel)
+	Stride     int           // stride in both directions (0: 1)
+	Padding    Padding       // the zero value is Same()
+	Bias       bool          // add a learnable per-channel bias
+	Impl       DepthwiseImpl // the zero value is Fused
+	Init       Init          // the zero value is UniformFanIn
 }
 
 func (c *DepthwiseConfig) defaults() {
-	if c.Multiplier == 0 {
-		c.Multiplier = 1
-	}
-	if c.Kernel == 0 {
-		c.Kernel = 3
-	}
-	if c.Stride == 0 {
-		c.Stride = 1
-	}
+	c.Multiplier = oneIfZero(c.Multiplier)
+	c.Kernel = kernelOrDefault(c.Kernel)
+	c.Stride = oneIfZero(c.Stride)
 }
 
 // DepthwiseConv2D is a grouped convolution with one group per input channel:
@@ -91,17 +87,20 @@ func NewDepthwiseConv2D(b *Builder, cfg DepthwiseConfig) (*DepthwiseConv2D, erro
 	if cfg.Impl != Fused && cfg.Impl != PerChannel {
 		return nil, fmt.Errorf("%s: unknown implementation %v", name, cfg.Impl)
 	}
+	if !cfg.Init.valid() {
+		return nil, fmt.Errorf("%s: unknown initialisation %v", name, cfg.Init)
+	}
 	l := &DepthwiseConv2D{name: name, cfg: cfg}
 	o, k := cfg.Channels*cfg.Multiplier, cfg.Kernel
 	var err error
-	// fan_out of a depthwise kernel is M·K·K (torchvision's kaiming_normal_, mode fan_out).
+	// fan_in of a depthwise kernel is K·K, fan_out M·K·K (one group per channel).
 	// No weight decay: the paper (Howard et al., 2017, section 4) puts "very
 	// little or no weight decay" on depthwise filters, which have few parameters.
-	if l.weight, err = b.param("weight", tensor.Shape{o, 1, k, k}, false, heNormal(cfg.Multiplier*k*k)); err != nil {
+	if l.weight, err = b.param("weight", tensor.Shape{o, 1, k, k}, false, cfg.Init.convWeight(k*k, cfg.Multiplier*k*k)); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if cfg.Bias {
-		if l.bias, err = b.param("bias", tensor.Shape{o}, false, constInit(0)); err != nil {
+		if l.bias, err = b.param("bias", tensor.Shape{o}, false, cfg.Init.bias(k*k)); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -122,7 +121,9 @@ func (l *DepthwiseConv2D) OutShape(in tensor.Shape) (tensor.Shape, error) {
 
 func (l *DepthwiseConv2D) geom(in tensor.Shape) (geom, error) {
 	c := l.cfg
-	return resolveGeom(l.name, in, c.Channels, c.Channels*c.Multiplier, c.Kernel, c.Kernel, c.Stride, c.Stride, c.Padding)
+	g, err := resolveGeom(l.name, in, c.Channels, c.Channels*c.Multiplier, c.Kernel, c.Kernel, c.Stride, c.Stride, c.Padding)
+	g.G = c.Channels
+	return g, err
 }
 
 // Fwd applies the layer to x of shape (N, C, H, W).

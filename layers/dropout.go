@@ -22,9 +22,15 @@ type Dropout struct {
 	b    *Builder
 }
 
-// NewDropout creates the layer in the Builder's scope; rate is in [0, 1).
-func NewDropout(b *Builder, rate float64) (*Dropout, error) {
+// DropoutConfig configures a Dropout.
+type DropoutConfig struct {
+	Rate float64 // probability of zeroing an element, in [0, 1); 0 is the identity
+}
+
+// NewDropout creates the layer in the Builder's scope.
+func NewDropout(b *Builder, cfg DropoutConfig) (*Dropout, error) {
 	name := "dropout " + b.Scope()
+	rate := cfg.Rate
 	if rate < 0 || rate >= 1 {
 		return nil, fmt.Errorf("%s: rate %g: must be in [0, 1)", name, rate)
 	}
@@ -34,6 +40,9 @@ func NewDropout(b *Builder, rate float64) (*Dropout, error) {
 	}
 	return &Dropout{name: name, rate: rate, step: step, mode: b.Mode(), b: b}, nil
 }
+
+// Learnables is empty: dropout has no parameters.
+func (l *Dropout) Learnables() G.Nodes { return nil }
 
 // Fwd applies the layer to x (any shape).
 func (l *Dropout) Fwd(x *G.Node) (*G.Node, error) {

@@ -29,9 +29,11 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	bn, _ := layers.NewBatchNorm(b.In("stem/bn"), layers.BatchNormConfig{Channels: 8, Activation: layers.ReLU})
-	block, _ := layers.NewSeparableBlock(b.In("block1"), layers.SeparableConfig{In: 8, Out: 16, Stride: 2})
-	fc, _ := layers.NewDense(b.In("fc"), layers.DenseConfig{In: 16, Out: classes})
+	bn, _ := layers.NewBatchNorm(b.In("stem/bn"), layers.BatchNormConfig{Channels: 8, Momentum: 0.1, Epsilon: 1e-5, Activation: layers.ReLU})
+	sep := layers.DefaultSeparableConfig(8, 16)
+	sep.Stride = 2
+	block, _ := layers.NewSeparableBlock(b.In("block1"), sep)
+	fc, _ := layers.NewDense(b.In("fc"), layers.DefaultDenseConfig(16, classes))
 
 	h1 := G.Must(stem.Fwd(x))
 	h1 = G.Must(bn.Fwd(h1))
@@ -130,7 +132,7 @@ func ExampleFoldBatchNorm() {
 		g := G.NewGraph()
 		b := layers.NewBuilder(g, store)
 		conv, _ := layers.NewPointwiseConv2D(b.In("pw"), layers.PointwiseConfig{In: 3, Out: 4})
-		bn, _ := layers.NewBatchNorm(b.In("pw/bn"), layers.BatchNormConfig{Channels: 4, Activation: layers.ReLU})
+		bn, _ := layers.NewBatchNorm(b.In("pw/bn"), layers.BatchNormConfig{Channels: 4, Momentum: 0.1, Epsilon: 1e-5, Activation: layers.ReLU})
 		img := make([]float32, 2*3*8*8)
 		for i := range img {
 			img[i] = float32(i%13) / 13

@@ -73,7 +73,7 @@ func FoldBatchNorm(conv Layer, bn *BatchNorm, x *G.Node) (*G.Node, error) {
 		w, cb, sc = l.weight, l.bias, l.sc
 		g, err = l.geom(x.Shape())
 	case *Conv2D:
-		w, cb, sc = l.weight, l.bias, l.sc
+		w, cb, sc, dw = l.weight, l.bias, l.sc, l.depthwise()
 		g, err = l.geom(x.Shape())
 	case *DepthwiseConv2D:
 		w, cb, dw = l.weight, l.bias, true

@@ -70,7 +70,7 @@ func checkFold(t *testing.T, label string, dt tensor.Dtype, xShape []int, newCon
 		if err != nil {
 			return nil, err
 		}
-		bn, err := NewBatchNorm(b.In("c/bn"), BatchNormConfig{Channels: o, Activation: act})
+		bn, err := NewBatchNorm(b.In("c/bn"), BatchNormConfig{Channels: o, Momentum: 0.1, Epsilon: 1e-5, Activation: act})
 		if err != nil {
 			return nil, err
 		}
@@ -177,7 +177,7 @@ func TestFoldHasNoGradient(t *testing.T) {
 	s, _ := NewStore(tensor.Float64, 1)
 	b := NewBuilder(g, s)
 	pw, _ := NewPointwiseConv2D(b.In("pw"), PointwiseConfig{In: 2, Out: 3})
-	bn, _ := NewBatchNorm(b.In("pw/bn"), BatchNormConfig{Channels: 3})
+	bn, _ := NewBatchNorm(b.In("pw/bn"), BatchNormConfig{Channels: 3, Momentum: 0.1, Epsilon: 1e-5})
 	x := G.NewTensor(g, tensor.Float64, 4, G.WithShape(1, 2, 4, 4), G.WithName("x"), G.WithValue(randDense(rand.New(rand.NewPCG(1, 2)), 1, 2, 4, 4)))
 	y, err := FoldBatchNorm(pw, bn, x)
 	if err != nil {
@@ -198,8 +198,8 @@ func TestFoldsInto(t *testing.T) {
 	b := NewBuilder(G.NewGraph(), s)
 	conv, _ := NewConv2D(b.In("c"), Conv2DConfig{In: 3, Out: 4})
 	dw, _ := NewDepthwiseConv2D(b.In("d"), DepthwiseConfig{Channels: 4})
-	bn, _ := NewBatchNorm(b.In("bn"), BatchNormConfig{Channels: 4})
-	fc, _ := NewDense(b.In("fc"), DenseConfig{In: 4, Out: 4})
+	bn, _ := NewBatchNorm(b.In("bn"), BatchNormConfig{Channels: 4, Momentum: 0.1, Epsilon: 1e-5})
+	fc, _ := NewDense(b.In("fc"), DefaultDenseConfig(4, 4))
 	ls := []Layer{conv, bn, dw, GlobalAvgPooling{}, fc, bn, dw, bn}
 	for i, want := range []bool{true, false, false, false, false, false, true, false} {
 		got, ok := FoldsInto(ls, i)

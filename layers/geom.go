@@ -49,6 +49,7 @@ func samePad(in, k, s int) (int, int) {
 type geom struct {
 	N, C, H, W int // input
 	O          int // output channels
+	G          int // groups (0 or 1: none)
 	KH, KW     int
 	SH, SW     int
 	PT, PB     int
@@ -57,7 +58,7 @@ type geom struct {
 }
 
 func (g geom) String() string {
-	return fmt.Sprintf("%dx%dx%dx%d->%d k%dx%d s%dx%d p%d,%d,%d,%d", g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.SH, g.SW, g.PT, g.PB, g.PL, g.PR)
+	return fmt.Sprintf("%dx%dx%dx%d->%d k%dx%d s%dx%d p%d,%d,%d,%d g%d", g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.SH, g.SW, g.PT, g.PB, g.PL, g.PR, g.G)
 }
 
 // resolveGeom checks x's shape against the layer's configuration and

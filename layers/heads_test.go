@@ -12,7 +12,7 @@ func TestHeadGradients(t *testing.T) {
 		return GlobalAvgPool(x)
 	}}, 30)
 	checkGrad(t, gradCase{name: "dense", xShape: []int{3, 5}, build: func(b *Builder, x *G.Node) (*G.Node, error) {
-		l, err := NewDense(b.In("fc"), DenseConfig{In: 5, Out: 4})
+		l, err := NewDense(b.In("fc"), DefaultDenseConfig(5, 4))
 		if err != nil {
 			return nil, err
 		}
@@ -28,7 +28,7 @@ func TestHeadGradients(t *testing.T) {
 		return G.Reshape(l, tensor.Shape{1}) // checkGrad multiplies by R
 	}}, 12)
 	checkGrad(t, gradCase{name: "separable", xShape: []int{2, 3, 6, 5}, build: func(b *Builder, x *G.Node) (*G.Node, error) {
-		l, err := NewSeparableBlock(b.In("block"), SeparableConfig{In: 3, Out: 4, Stride: 2})
+		l, err := NewSeparableBlock(b.In("block"), stridedSeparable(3, 4, 2))
 		if err != nil {
 			return nil, err
 		}
@@ -43,7 +43,7 @@ func TestDropout(t *testing.T) {
 		xv.Data().([]float64)[i] = 1
 	}
 	build := func(b *Builder, x *G.Node) (*G.Node, error) {
-		d, err := NewDropout(b.In("drop"), 0.25)
+		d, err := NewDropout(b.In("drop"), DropoutConfig{Rate: 0.25})
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +69,14 @@ func TestDropout(t *testing.T) {
 			t.Fatal("inference dropout is not the identity")
 		}
 	}
-	if _, err := NewDropout(NewBuilder(G.NewGraph(), s).In("bad"), 1); err == nil {
+	if _, err := NewDropout(NewBuilder(G.NewGraph(), s).In("bad"), DropoutConfig{Rate: 1}); err == nil {
 		t.Error("rate 1: no error")
 	}
+}
+
+// stridedSeparable is MobileNet's block at a stride.
+func stridedSeparable(in, out, stride int) SeparableConfig {
+	c := DefaultSeparableConfig(in, out)
+	c.Stride = stride
+	return c
 }

@@ -19,6 +19,3 @@ var (
 	_ Layer = (*Dense)(nil)
 	_ Layer = (*Dropout)(nil)
 )
-
-// Learnables is empty: dropout has no parameters.
-func (l *Dropout) Learnables() G.Nodes { return nil }

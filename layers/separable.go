@@ -6,18 +6,29 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// SeparableConfig configures a depthwise-separable block.
+// SeparableConfig configures a depthwise-separable block. Stride, Kernel
+// and Multiplier take the defaults shown when zero (zero is not a size);
+// the other fields mean what they say, zero included: start from
+// DefaultSeparableConfig for MobileNet's block.
 type SeparableConfig struct {
 	In, Out    int           // channels (required)
-	Stride     int           // stride of the depthwise convolution (default 1)
-	Kernel     int           // depthwise kernel size (default 3)
-	Multiplier int           // depth multiplier of the depthwise convolution (default 1)
-	Impl       DepthwiseImpl // depthwise implementation (default Fused)
-	Activation Activation    // after each BatchNorm (default ReLU; set Linear explicitly with LinearOutput)
+	Stride     int           // stride of the depthwise convolution (0: 1)
+	Kernel     int           // depthwise kernel size (0: DefaultKernel)
+	Multiplier int           // depth multiplier of the depthwise convolution (0: 1)
+	Impl       DepthwiseImpl // depthwise implementation (the zero value is Fused)
+	Init       Init          // weight initialisation (the zero value is UniformFanIn)
+	Activation Activation    // after each BatchNorm (the zero value is Linear)
 	// LinearOutput leaves the pointwise BatchNorm without activation.
 	LinearOutput bool
-	Momentum     float64 // BatchNorm momentum (default 0.1)
-	Epsilon      float64 // BatchNorm epsilon (default 1e-5)
+	Momentum     float64 // BatchNorm momentum, as BatchNormConfig
+	Epsilon      float64 // BatchNorm epsilon, as BatchNormConfig
+}
+
+// DefaultSeparableConfig is MobileNet v1's block: 3×3 depthwise at stride
+// 1, ReLU after both BatchNorms, BatchNorm momentum 0.1 and epsilon 1e-5.
+func DefaultSeparableConfig(in, out int) SeparableConfig {
+	bn := DefaultBatchNormConfig(in)
+	return SeparableConfig{In: in, Out: out, Stride: 1, Kernel: DefaultKernel, Multiplier: 1, Activation: ReLU, Momentum: bn.Momentum, Epsilon: bn.Epsilon}
 }
 
 // SeparableBlock is MobileNet's depthwise-separable convolution: a K×K
@@ -33,26 +44,21 @@ type SeparableBlock struct {
 
 // NewSeparableBlock creates the block's layers in the Builder's scope.
 func NewSeparableBlock(b *Builder, cfg SeparableConfig) (*SeparableBlock, error) {
-	if cfg.Kernel == 0 {
-		cfg.Kernel = 3
-	}
-	if cfg.Activation == Linear {
-		cfg.Activation = ReLU
-	}
+	cfg.Kernel = kernelOrDefault(cfg.Kernel)
 	outAct := cfg.Activation
 	if cfg.LinearOutput {
 		outAct = Linear
 	}
 	var blk SeparableBlock
 	var err error
-	if blk.DW, err = NewDepthwiseConv2D(b.In("dw"), DepthwiseConfig{Channels: cfg.In, Multiplier: cfg.Multiplier, Kernel: cfg.Kernel, Stride: cfg.Stride, Padding: Pad((cfg.Kernel - 1) / 2), Impl: cfg.Impl}); err != nil {
+	if blk.DW, err = NewDepthwiseConv2D(b.In("dw"), DepthwiseConfig{Channels: cfg.In, Multiplier: cfg.Multiplier, Kernel: cfg.Kernel, Stride: cfg.Stride, Padding: Pad((cfg.Kernel - 1) / 2), Impl: cfg.Impl, Init: cfg.Init}); err != nil {
 		return nil, err
 	}
 	mid := cfg.In * max(cfg.Multiplier, 1)
 	if blk.DWBN, err = NewBatchNorm(b.In("dw").In("bn"), BatchNormConfig{Channels: mid, Momentum: cfg.Momentum, Epsilon: cfg.Epsilon, Activation: cfg.Activation}); err != nil {
 		return nil, err
 	}
-	if blk.PW, err = NewPointwiseConv2D(b.In("pw"), PointwiseConfig{In: mid, Out: cfg.Out}); err != nil {
+	if blk.PW, err = NewPointwiseConv2D(b.In("pw"), PointwiseConfig{In: mid, Out: cfg.Out, Init: cfg.Init}); err != nil {
 		return nil, err
 	}
 	if blk.PWBN, err = NewBatchNorm(b.In("pw").In("bn"), BatchNormConfig{Channels: cfg.Out, Momentum: cfg.Momentum, Epsilon: cfg.Epsilon, Activation: outAct}); err != nil {

@@ -40,11 +40,11 @@ func netGrads(t *testing.T, procs int, dt tensor.Dtype, n int) map[string][]floa
 	if err != nil {
 		t.Fatal(err)
 	}
-	bn1, _ := NewBatchNorm(b.In("stem/bn"), BatchNormConfig{Channels: 8, Activation: ReLU})
+	bn1, _ := NewBatchNorm(b.In("stem/bn"), BatchNormConfig{Channels: 8, Momentum: 0.1, Epsilon: 1e-5, Activation: ReLU})
 	pw, _ := NewPointwiseConv2D(b.In("pw"), PointwiseConfig{In: 8, Out: 6})
-	bn2, _ := NewBatchNorm(b.In("pw/bn"), BatchNormConfig{Channels: 6, Activation: ReLU6})
-	blk, _ := NewSeparableBlock(b.In("block"), SeparableConfig{In: 6, Out: 7, Stride: 2})
-	fc, _ := NewDense(b.In("fc"), DenseConfig{In: 7, Out: 5})
+	bn2, _ := NewBatchNorm(b.In("pw/bn"), BatchNormConfig{Channels: 6, Momentum: 0.1, Epsilon: 1e-5, Activation: ReLU6})
+	blk, _ := NewSeparableBlock(b.In("block"), stridedSeparable(6, 7, 2))
+	fc, _ := NewDense(b.In("fc"), DefaultDenseConfig(7, 5))
 	h, err := stem.Fwd(x)
 	for _, f := range []func(*G.Node) (*G.Node, error){bn1.Fwd, pw.Fwd, bn2.Fwd, blk.Fwd, GlobalAvgPool, fc.Fwd} {
 		if err != nil {

@@ -13,6 +13,7 @@ type Options struct {
 	Seed      uint64               // initialises the weights
 	Dtype     tensor.Dtype         // float32 (the zero value) or float64
 	Depthwise layers.DepthwiseImpl // depthwise implementation (default fused)
+	Init      layers.Init          // weight initialisation (the zero value is PyTorch's default)
 }
 
 // Model is a MobileNet's configuration and variables. Graphs built from it
@@ -120,11 +121,11 @@ func (m *Model) Layers() ([]layers.Layer, error) {
 func (m *Model) layers(b *layers.Builder) ([]layers.Layer, error) {
 	c := m.Config
 	wrap := func(err error) error { return fmt.Errorf("model: %w", err) }
-	stem, err := layers.NewConv2D(b.In("stem"), layers.Conv2DConfig{In: 3, Out: c.Channels(stemChannels), Stride: c.StemStride, Padding: layers.Pad(1), NoInputGrad: true})
+	stem, err := layers.NewConv2D(b.In("stem"), layers.Conv2DConfig{In: 3, Out: c.Channels(stemChannels), Kernel: 3, Stride: c.StemStride, Padding: layers.Pad(1), Init: m.opts.Init, NoInputGrad: true})
 	if err != nil {
 		return nil, wrap(err)
 	}
-	bn, err := layers.NewBatchNorm(b.In("stem/bn"), layers.BatchNormConfig{Channels: c.Channels(stemChannels), Activation: layers.ReLU})
+	bn, err := layers.NewBatchNorm(b.In("stem/bn"), layers.BatchNormConfig{Channels: c.Channels(stemChannels), Momentum: 0.1, Epsilon: 1e-5, Activation: layers.ReLU})
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -132,7 +133,9 @@ func (m *Model) layers(b *layers.Builder) ([]layers.Layer, error) {
 	in := c.Channels(stemChannels)
 	for i, blk := range body {
 		out := c.Channels(blk.out)
-		l, err := layers.NewSeparableBlock(b.In(fmt.Sprintf("block%d", i+1)), layers.SeparableConfig{In: in, Out: out, Stride: blk.stride, Impl: m.opts.Depthwise})
+		sc := layers.DefaultSeparableConfig(in, out)
+		sc.Stride, sc.Impl, sc.Init = blk.stride, m.opts.Depthwise, m.opts.Init
+		l, err := layers.NewSeparableBlock(b.In(fmt.Sprintf("block%d", i+1)), sc)
 		if err != nil {
 			return nil, wrap(err)
 		}
@@ -141,13 +144,13 @@ func (m *Model) layers(b *layers.Builder) ([]layers.Layer, error) {
 	}
 	ls = append(ls, layers.GlobalAvgPooling{})
 	if c.Dropout > 0 {
-		d, err := layers.NewDropout(b.In("dropout"), c.Dropout)
+		d, err := layers.NewDropout(b.In("dropout"), layers.DropoutConfig{Rate: c.Dropout})
 		if err != nil {
 			return nil, wrap(err)
 		}
 		ls = append(ls, d)
 	}
-	fc, err := layers.NewDense(b.In("fc"), layers.DenseConfig{In: in, Out: c.Classes})
+	fc, err := layers.NewDense(b.In("fc"), layers.DenseConfig{In: in, Out: c.Classes, Bias: true, Init: m.opts.Init})
 	if err != nil {
 		return nil, wrap(err)
 	}

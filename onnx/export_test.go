@@ -177,9 +177,9 @@ func TestExportSequence(t *testing.T) {
 	s, _ := layers.NewStore(tensor.Float32, 1)
 	b := layers.NewBuilder(G.NewGraph(), s)
 	conv, _ := layers.NewConv2D(b.In("c"), layers.Conv2DConfig{In: 3, Out: 8, Stride: 2})
-	bn, _ := layers.NewBatchNorm(b.In("c/bn"), layers.BatchNormConfig{Channels: 8, Activation: layers.ReLU6})
-	blk, _ := layers.NewSeparableBlock(b.In("blk"), layers.SeparableConfig{In: 8, Out: 16})
-	fc, _ := layers.NewDense(b.In("fc"), layers.DenseConfig{In: 16, Out: 4})
+	bn, _ := layers.NewBatchNorm(b.In("c/bn"), layers.BatchNormConfig{Channels: 8, Momentum: 0.1, Epsilon: 1e-5, Activation: layers.ReLU6})
+	blk, _ := layers.NewSeparableBlock(b.In("blk"), layers.DefaultSeparableConfig(8, 16))
+	fc, _ := layers.NewDense(b.In("fc"), layers.DefaultDenseConfig(16, 4))
 	out, st, err := onnx.Sequence([]layers.Layer{conv, bn, blk, layers.GlobalAvgPooling{}, fc}, 3, 16, 16, onnx.Options{})
 	if err != nil || len(out) == 0 || st.MACs == 0 {
 		t.Fatalf("export: %d bytes, %+v, %v", len(out), st, err)

@@ -25,7 +25,7 @@ func snapshot(m *model.Model, opt *SGD, e ...*ema) ([]Tensor, error) {
 		ts = append(ts, Tensor{Info: TensorInfo{Name: v.Name, Kind: kind, Shape: v.Value.Shape().Clone()}, Data: append([]float32(nil), d...)})
 	}
 	if opt != nil {
-		for _, v := range m.Store.Learnables() {
+		for _, v := range m.Store.LearnableVars() {
 			if vel, ok := opt.Velocity[v.Name]; ok {
 				ts = append(ts, Tensor{Info: TensorInfo{Name: v.Name, Kind: "velocity", Shape: v.Value.Shape().Clone()}, Data: append([]float32(nil), vel...)})
 			}

@@ -47,13 +47,25 @@ type Recipe struct {
 	EMA float64 `json:"ema,omitempty"`
 	// TTA "flip" also evaluates each epoch with flip test-time
 	// augmentation, logged separately ("" is off).
-	TTA  string `json:"tta,omitempty"`
+	TTA string `json:"tta,omitempty"`
+	// Init is the weight initialisation, as layers.ParseInit reads it:
+	// "uniform" (PyTorch's default) or "he"; "" is "he", what checkpoints
+	// written before the field existed used.
+	Init string `json:"init,omitempty"`
 	Seed uint64 `json:"seed"`
+}
+
+// WeightInit is the recipe's weight initialisation.
+func (r Recipe) WeightInit() (layers.Init, error) {
+	if r.Init == "" {
+		return layers.HeNormal, nil
+	}
+	return layers.ParseInit(r.Init)
 }
 
 // DefaultRecipe is the recipe cmd/train uses.
 func DefaultRecipe() Recipe {
-	return Recipe{Epochs: 100, BatchSize: 128, EvalBatch: 250, LR: 0.1, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Seed: 1}
+	return Recipe{Epochs: 100, BatchSize: 128, EvalBatch: 250, LR: 0.1, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Init: "uniform", Seed: 1}
 }
 
 // Validate reports what is wrong with the recipe.
@@ -81,6 +93,9 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("EMA decay %g: must be in [0, 1)", r.EMA)
 	}
 	if _, err := ParseTTA(r.TTA); err != nil {
+		return err
+	}
+	if _, err := r.WeightInit(); err != nil {
 		return err
 	}
 	return nil
@@ -183,7 +198,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	pre := data.CIFAR10Preprocess()
 	hdr.Input = &pre
 	opt := NewSGD(r.Momentum, r.WeightDecay, r.Nesterov)
-	m, err := model.New(hdr.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise})
+	init, err := r.WeightInit()
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	m, err := model.New(hdr.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise, Init: init})
 	if err != nil {
 		if o.Resume != "" {
 			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)

@@ -57,6 +57,7 @@ func run(args []string) error {
 		tta        = fs.String("tta", def.TTA, "also evaluate each epoch with test-time augmentation: flip (or none)")
 		dataDir    = fs.String("data", "./data", "folder holding (or to receive) cifar-10-batches-bin")
 		out        = fs.String("out", "checkpoints", "output folder for checkpoints and logs")
+		weightInit = fs.String("weight-init", def.Init, "weight initialisation: uniform (PyTorch's default, U(±1/√fan_in)) or he (He-normal, fan_out)")
 		seed       = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation)")
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 		resume     = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin); the model and recipe come from it, --epochs may extend it")
@@ -94,7 +95,7 @@ func run(args []string) error {
 		return fmt.Errorf("--limit %d: must not be negative", *limit)
 	}
 	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, Momentum: *momentum, Nesterov: true,
-		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Cutout: *cutout, EMA: *emaDecay, Seed: *seed}
+		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Cutout: *cutout, EMA: *emaDecay, Init: *weightInit, Seed: *seed}
 	if r.TTA, err = train.ParseTTA(*tta); err != nil {
 		return err
 	}
