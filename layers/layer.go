@@ -18,4 +18,6 @@ var (
 	_ Layer = (*SeparableBlock)(nil)
 	_ Layer = (*Dense)(nil)
 	_ Layer = (*Dropout)(nil)
+	_ Layer = (*Sequential)(nil)
+	_ Layer = GlobalAvgPooling{}
 )

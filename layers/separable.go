@@ -68,27 +68,20 @@ func NewSeparableBlock(b *Builder, cfg SeparableConfig) (*SeparableBlock, error)
 }
 
 // Learnables returns the block's learnable nodes.
-func (s *SeparableBlock) Learnables() G.Nodes {
-	var r G.Nodes
-	for _, l := range s.layers() {
-		r = append(r, l.Learnables()...)
-	}
-	return r
-}
+func (s *SeparableBlock) Learnables() G.Nodes { return s.seq().Learnables() }
 
 // Fwd applies the block to x (N, In, H, W).
 func (s *SeparableBlock) Fwd(x *G.Node) (*G.Node, error) {
-	y := x
-	var err error
-	for _, l := range s.layers() {
-		if y, err = l.Fwd(y); err != nil {
-			return nil, fmt.Errorf("separable block: %w", err)
-		}
+	y, err := s.seq().Fwd(x)
+	if err != nil {
+		return nil, fmt.Errorf("separable block: %w", err)
 	}
 	return y, nil
 }
 
-func (s *SeparableBlock) layers() []Layer { return []Layer{s.DW, s.DWBN, s.PW, s.PWBN} }
+func (s *SeparableBlock) seq() *Sequential {
+	return &Sequential{Layers: []Layer{s.DW, s.DWBN, s.PW, s.PWBN}}
+}
 
 // FwdInference applies the block for inference, each BatchNorm folded into
 // the convolution before it (FoldBatchNorm): two ops instead of four, the

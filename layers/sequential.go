@@ -1,0 +1,68 @@
+package layers
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+)
+
+// Sequential applies layers one after the other: Keras' Sequential,
+// PyTorch's nn.Sequential. It is itself a Layer, so sequences nest.
+type Sequential struct {
+	Layers []Layer
+}
+
+// NewSequential returns the sequence of the given layers; a nil layer is an
+// error (what a constructor's ignored error leaves behind).
+func NewSequential(layers ...Layer) (*Sequential, error) {
+	for i, l := range layers {
+		if l == nil || isNilLayer(l) {
+			return nil, fmt.Errorf("sequential: layer %d is nil", i)
+		}
+	}
+	return &Sequential{Layers: layers}, nil
+}
+
+// isNilLayer catches typed nil pointers (a *Conv2D that failed to build).
+func isNilLayer(l Layer) bool {
+	switch v := l.(type) {
+	case *Conv2D:
+		return v == nil
+	case *PointwiseConv2D:
+		return v == nil
+	case *DepthwiseConv2D:
+		return v == nil
+	case *BatchNorm:
+		return v == nil
+	case *SeparableBlock:
+		return v == nil
+	case *Dense:
+		return v == nil
+	case *Dropout:
+		return v == nil
+	case *Sequential:
+		return v == nil
+	}
+	return false
+}
+
+// Fwd applies every layer in order; an error names the layer's position.
+func (s *Sequential) Fwd(x *G.Node) (*G.Node, error) {
+	y := x
+	var err error
+	for i, l := range s.Layers {
+		if y, err = l.Fwd(y); err != nil {
+			return nil, fmt.Errorf("layer %d: %w", i, err)
+		}
+	}
+	return y, nil
+}
+
+// Learnables lists the learnable nodes of every layer, in order.
+func (s *Sequential) Learnables() G.Nodes {
+	var r G.Nodes
+	for _, l := range s.Layers {
+		r = append(r, l.Learnables()...)
+	}
+	return r
+}
