@@ -3,37 +3,26 @@ package train
 import (
 	"fmt"
 
+	"github.com/gomobilenet/mobilenet/checkpoint"
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
-	"gorgonia.org/tensor"
 )
 
 // snapshot collects the model's variables, the optimizer's velocities and
 // the weight average (kind "ema", when e is not nil) as checkpoint tensors.
 func snapshot(m *model.Model, opt *SGD, e ...*ema) ([]Tensor, error) {
-	var ts []Tensor
-	for _, v := range m.Store.Vars() {
-		d, ok := v.Value.Data().([]float32)
-		if !ok {
-			return nil, fmt.Errorf("variable %s is not float32", v.Name)
-		}
-		kind := "state"
-		if v.Learnable {
-			kind = "param"
-		}
-		ts = append(ts, Tensor{Info: TensorInfo{Name: v.Name, Kind: kind, Shape: v.Value.Shape().Clone()}, Data: append([]float32(nil), d...)})
-	}
+	ts := m.Store.Tensors()
 	if opt != nil {
 		for _, v := range m.Store.LearnableVars() {
 			if vel, ok := opt.Velocity[v.Name]; ok {
-				ts = append(ts, Tensor{Info: TensorInfo{Name: v.Name, Kind: "velocity", Shape: v.Value.Shape().Clone()}, Data: append([]float32(nil), vel...)})
+				ts = append(ts, Tensor{Info: TensorInfo{Name: v.Name, Kind: checkpoint.KindVelocity, Shape: v.Value.Shape().Clone()}, Data: append([]float32(nil), vel...)})
 			}
 		}
 	}
 	if len(e) > 0 && e[0] != nil {
 		for i, v := range e[0].vars {
-			ts = append(ts, Tensor{Info: TensorInfo{Name: v.Name, Kind: "ema", Shape: v.Value.Shape().Clone()}, Data: append([]float32(nil), e[0].shadow[i]...)})
+			ts = append(ts, Tensor{Info: TensorInfo{Name: v.Name, Kind: checkpoint.KindEMA, Shape: v.Value.Shape().Clone()}, Data: append([]float32(nil), e[0].shadow[i]...)})
 		}
 	}
 	return ts, nil
@@ -44,7 +33,7 @@ func snapshot(m *model.Model, opt *SGD, e ...*ema) ([]Tensor, error) {
 func restoreEMA(e *ema, ts []Tensor) bool {
 	byName := map[string][]float32{}
 	for _, t := range ts {
-		if t.Info.Kind == "ema" {
+		if t.Info.Kind == checkpoint.KindEMA {
 			byName[t.Info.Name] = t.Data
 		}
 	}
@@ -60,45 +49,29 @@ func restoreEMA(e *ema, ts []Tensor) bool {
 }
 
 // restore copies checkpoint tensors into the model (every variable must be
-// present with its shape, and nothing else) and, when opt is not nil, the
-// velocities into the optimizer.
+// present with its shape, and nothing else: layers.Store.Restore) and, when
+// opt is not nil, the velocities into the optimizer.
 func restore(m *model.Model, opt *SGD, ts []Tensor) error {
-	byKey := map[string]Tensor{}
-	for _, t := range ts {
-		byKey[t.Info.Kind+" "+t.Info.Name] = t
+	if _, err := m.Store.Restore(ts, layers.LoadOptions{}); err != nil {
+		return fmt.Errorf("%w (another model configuration?)", err)
 	}
-	used := 0
-	for _, v := range m.Store.Vars() {
-		kind := "state"
-		if v.Learnable {
-			kind = "param"
-		}
-		t, ok := byKey[kind+" "+v.Name]
-		if !ok {
-			return fmt.Errorf("the checkpoint has no %s %s (another model configuration?)", kind, v.Name)
-		}
-		if !v.Value.Shape().Eq(tensor.Shape(t.Info.Shape)) {
-			return fmt.Errorf("%s %s has shape %v in the checkpoint, the model needs %v", kind, v.Name, t.Info.Shape, v.Value.Shape())
-		}
-		copy(v.Value.Data().([]float32), t.Data)
-		used++
-		if vt, ok := byKey["velocity "+v.Name]; ok {
-			used++
-			if opt != nil {
-				if len(vt.Data) != len(t.Data) {
-					return fmt.Errorf("velocity %s has %d values, want %d", v.Name, len(vt.Data), len(t.Data))
-				}
-				opt.Velocity[v.Name] = append([]float32(nil), vt.Data...)
+	for _, t := range ts {
+		switch t.Info.Kind {
+		case checkpoint.KindParam, checkpoint.KindState, checkpoint.KindEMA:
+		case checkpoint.KindVelocity:
+			v := m.Store.Var(t.Info.Name)
+			if v == nil || !v.Learnable {
+				return fmt.Errorf("the checkpoint has a velocity for %s, which the model has no parameter of", t.Info.Name)
 			}
+			if len(t.Data) != v.Value.Shape().TotalSize() {
+				return fmt.Errorf("velocity %s has %d values, want %d", v.Name, len(t.Data), v.Value.Shape().TotalSize())
+			}
+			if opt != nil {
+				opt.Velocity[v.Name] = append([]float32(nil), t.Data...)
+			}
+		default:
+			return fmt.Errorf("the checkpoint has a tensor %s of unknown kind %q", t.Info.Name, t.Info.Kind)
 		}
-	}
-	for _, t := range ts {
-		if t.Info.Kind == "ema" {
-			used++
-		}
-	}
-	if used != len(ts) {
-		return fmt.Errorf("the checkpoint has %d tensors the model does not use (another model configuration?)", len(ts)-used)
 	}
 	return nil
 }
@@ -129,7 +102,7 @@ func modelFrom(h Header, ts []Tensor, depthwise layers.DepthwiseImpl) (*model.Mo
 	want, _ := model.Totals(rows)
 	have := 0
 	for _, t := range ts {
-		if t.Info.Kind == "param" {
+		if t.Info.Kind == checkpoint.KindParam {
 			have += len(t.Data)
 		}
 	}
