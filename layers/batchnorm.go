@@ -154,6 +154,20 @@ func (l *BatchNorm) Fwd(x *G.Node) (*G.Node, error) {
 	return y, nil
 }
 
+// bnAffine returns, per channel, the map the last forward applied before its
+// activation, y = a·x + b with a = scale·invstd and b = bias − a·mean, and
+// the mean itself, in the kernels' element type.
+func bnAffine[T Float](st *bnState, scale, bias []T) (a, b, m []T) {
+	c := len(scale)
+	a, b, m = make([]T, c), make([]T, c), make([]T, c)
+	for i := range c {
+		a[i] = T(float64(scale[i]) * st.invstd[i])
+		b[i] = T(float64(bias[i]) - float64(scale[i])*st.invstd[i]*st.mean[i])
+		m[i] = T(st.mean[i])
+	}
+	return a, b, m
+}
+
 func copyTo[T Float](dst []T, src []float64) {
 	for i, v := range src {
 		dst[i] = T(v)
@@ -253,12 +267,7 @@ func bnForward[T Float](k bnKernel, training bool, y, x, scale, bias, runMean, r
 			st.mean[c], st.invstd[c] = float64(runMean[c]), 1/math.Sqrt(float64(runVar[c])+k.cfg.Epsilon)
 		}
 	}
-	// y = act(a·x + b) with a = scale·invstd, b = bias − a·mean.
-	a, b := make([]T, k.c), make([]T, k.c)
-	for c := 0; c < k.c; c++ {
-		a[c] = T(float64(scale[c]) * st.invstd[c])
-		b[c] = T(float64(bias[c]) - float64(scale[c])*st.invstd[c]*st.mean[c])
-	}
+	a, b, _ := bnAffine(st, scale, bias)
 	if y32, ok := any(y).([]float32); ok && k.planes32() && k.cfg.Activation == ReLU {
 		x32, a32, b32 := any(x).([]float32), any(a).([]float32), any(b).([]float32)
 		parallelFor(k.n*k.c, max(1, 4096/k.inner), func(lo, hi int) {
@@ -288,42 +297,9 @@ func affineAct[T Float](act Activation, y, x []T, a, b T) {
 		return
 	}
 	y = y[:len(x)]
-	switch act {
-	case ReLU:
-		for i, v := range x {
-			z := a*v + b
-			if z < 0 {
-				z = 0
-			}
-			y[i] = z
-		}
-	case ReLU6:
-		for i, v := range x {
-			z := a*v + b
-			if z < 0 {
-				z = 0
-			} else if z > 6 {
-				z = 6
-			}
-			y[i] = z
-		}
-	default:
-		for i, v := range x {
-			y[i] = a*v + b
-		}
+	for i, v := range x {
+		y[i] = activate(act, a*v+b)
 	}
-}
-
-// gradMask is the activation's gradient mask at z = a·x+b: whether dy
-// passes (ReLU: z > 0; ReLU6: 0 < z < 6; Linear: always).
-func gradMask[T Float](act Activation, z T) bool {
-	switch act {
-	case ReLU:
-		return z > 0
-	case ReLU6:
-		return z > 0 && z < 6
-	}
-	return true
 }
 
 // bnSums returns Σg and Σg·(x−m) for g = dy through the activation's
@@ -335,7 +311,7 @@ func bnSums[T Float](act Activation, x, dy []T, a, b, m T) (float64, float64) {
 	dy = dy[:len(x)]
 	var s0, s1 T
 	for j, v := range x {
-		if gradMask(act, a*v+b) {
+		if passes(act, a*v+b) {
 			s0 += dy[j]
 			s1 += dy[j] * (v - m)
 		}
@@ -353,7 +329,7 @@ func bnApply[T Float](act Activation, dx, x, dy []T, a, b, m, k1, k2 T) {
 	dx, dy = dx[:len(x)], dy[:len(x)]
 	for j, v := range x {
 		var g T
-		if gradMask(act, a*v+b) {
+		if passes(act, a*v+b) {
 			g = dy[j]
 		}
 		dx[j] = a * (g - k1 - (v-m)*k2)
@@ -365,12 +341,7 @@ func bnApply[T Float](act Activation, dx, x, dy []T, a, b, m, k1, k2 T) {
 func bnBackward[T Float](k bnKernel, dx, x, scale, bias, dy []T) {
 	st := k.st
 	count := float64(k.n * k.inner)
-	a, b, m := make([]T, k.c), make([]T, k.c), make([]T, k.c)
-	for c := 0; c < k.c; c++ {
-		a[c] = T(float64(scale[c]) * st.invstd[c])
-		b[c] = T(float64(bias[c]) - float64(scale[c])*st.invstd[c]*st.mean[c])
-		m[c] = T(st.mean[c])
-	}
+	a, b, m := bnAffine(st, scale, bias)
 	// Pass 1 (reads only): Σdy' and Σdy'·(x−mean).
 	var sdy, sdyx []float64
 	x32, fast := any(x).([]float32)

@@ -46,6 +46,15 @@ func Softmax(logits *G.Node) (*G.Node, error) {
 	return op.apply(logits)
 }
 
+// LogSumExp is log Σ exp(row), computed stably (around the maximum), as
+// SoftmaxCrossEntropy computes it: a row's loss for class y is
+// LogSumExp(row) − row[y].
+func LogSumExp[T Float](row []T) float64 {
+	m, s := logSumExp(row)
+	return m + math.Log(s)
+}
+
+// logSumExp returns the maximum m of row and Σ exp(row − m).
 func logSumExp[T Float](row []T) (float64, float64) {
 	m := math.Inf(-1)
 	for _, v := range row {
@@ -62,8 +71,7 @@ func xent[T Float](logits, targets []T, n, k int) float64 {
 	var loss float64
 	for i := 0; i < n; i++ {
 		row, t := logits[i*k:(i+1)*k], targets[i*k:(i+1)*k]
-		m, s := logSumExp(row)
-		lse := m + math.Log(s)
+		lse := LogSumExp(row)
 		for j, v := range row {
 			if t[j] != 0 {
 				loss -= float64(t[j]) * (float64(v) - lse)

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"time"
 
 	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/schollz/progressbar/v3"
 	G "gorgonia.org/gorgonia"
@@ -203,7 +203,7 @@ func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Write
 	plain, flip := newTally(k, ds.Classes), newTally(k, ds.Classes)
 	var bar *progressbar.ProgressBar
 	if progress != nil {
-		bar = newBar(progress, ds.Len(), "evaluating")
+		bar = newBar(progress, ds.Len(), "evaluating", true)
 	}
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
@@ -250,23 +250,23 @@ func argmaxLSE(row []float32) (int, float64) {
 			best = j
 		}
 	}
-	m := float64(row[best])
-	var s float64
-	for _, v := range row {
-		s += math.Exp(float64(v) - m)
-	}
-	return best, m + math.Log(s)
+	return best, layers.LogSumExp(row)
 }
 
-func newBar(w io.Writer, n int, desc string) *progressbar.ProgressBar {
-	return progressbar.NewOptions(n,
+// newBar is the progress bar of training epochs and evaluations; rate
+// shows images/s (training puts its own figures in the description).
+func newBar(w io.Writer, n int, desc string, rate bool) *progressbar.ProgressBar {
+	opts := []progressbar.Option{
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(desc),
 		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("img"),
 		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionThrottle(250 * time.Millisecond),
 		progressbar.OptionClearOnFinish(),
-		progressbar.OptionSetWidth(30))
+		progressbar.OptionSetWidth(25),
+	}
+	if rate {
+		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"))
+	}
+	return progressbar.NewOptions(n, opts...)
 }

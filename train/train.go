@@ -18,7 +18,6 @@ import (
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
-	"github.com/schollz/progressbar/v3"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -271,14 +270,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return res, nil
 		}
 		start := time.Now()
-		bar := progressbar.NewOptions(perEpoch,
-			progressbar.OptionSetWriter(logw),
-			progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch+1, r.Epochs)),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(250*time.Millisecond),
-			progressbar.OptionSetWidth(25),
-			progressbar.OptionClearOnFinish())
+		bar := newBar(logw, perEpoch, fmt.Sprintf("epoch %d/%d", epoch+1, r.Epochs), false)
 		bar.Set(hdr.Batch)
 		lctx, cancel := context.WithCancel(context.Background())
 		var lossSum float64
