@@ -1,13 +1,12 @@
-// Package data reads CIFAR-10 in its official binary format, downloads and
-// verifies it, and turns it into shuffled, augmented, normalised float32
-// batches prepared in the background.
+// Package data reads image datasets — CIFAR-10 in its official binary
+// format (downloaded and verified), and folders of JPEG and PNG images in
+// the torchvision/Keras layout (ROOT/<class>/<image>) — and turns them into
+// shuffled, augmented, normalised float32 batches prepared in the
+// background.
 package data
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -50,20 +49,6 @@ func (s Split) files() []string {
 
 // DefaultClassNames are CIFAR-10's classes, used when batches.meta.txt is absent.
 var DefaultClassNames = []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
-
-// Dataset is a split of CIFAR-10 in memory: Pixels holds each image's 3,072
-// bytes (red plane, green plane, blue plane, rows top to bottom).
-type Dataset struct {
-	Pixels  []byte
-	Labels  []byte
-	Classes []string
-}
-
-// Len is the number of images.
-func (d *Dataset) Len() int { return len(d.Labels) }
-
-// Image returns the 3,072 bytes of image i.
-func (d *Dataset) Image(i int) []byte { return d.Pixels[i*ImageBytes : (i+1)*ImageBytes] }
 
 // ErrMissing is returned (wrapped) when the dataset folder is absent.
 var ErrMissing = errors.New("CIFAR-10 not found")
@@ -112,7 +97,7 @@ func (d *Dataset) appendRecords(b []byte, limit int) error {
 		if rec[0] >= NumClasses {
 			return fmt.Errorf("record %d has label %d, outside 0-9", r, rec[0])
 		}
-		d.Labels = append(d.Labels, rec[0])
+		d.Labels = append(d.Labels, int32(rec[0]))
 		d.Pixels = append(d.Pixels, rec[1:]...)
 	}
 	return nil
@@ -150,15 +135,3 @@ func parseClassNames(r io.Reader) ([]string, error) {
 	return names, nil
 }
 
-// Fingerprint identifies the dataset's contents (its labels and pixels, in
-// order): the first 16 hexadecimal digits of their SHA-256. Checkpoints
-// record it so that a resumed run can tell that it is given other data.
-func (d *Dataset) Fingerprint() string {
-	h := sha256.New()
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(d.Len()))
-	h.Write(n[:])
-	h.Write(d.Labels)
-	h.Write(d.Pixels)
-	return hex.EncodeToString(h.Sum(nil)[:8])
-}

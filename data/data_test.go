@@ -152,20 +152,20 @@ func TestPrepareAugmentAndResize(t *testing.T) {
 	at := func(img []float32, c, y, x int) float32 { return img[c*1024+y*32+x] }
 	norm := func(c, y, x int) float32 { return (float32(src[c*1024+y*32+x])/255 - Mean[c]) / Std[c] }
 	img := make([]float32, ImageBytes)
-	prepare(img, src, 0, 0, false)
+	prepare(img, src, 0, 0, false, Mean, Std)
 	if math.Abs(float64(at(img, 1, 3, 4)-norm(1, 3, 4))) > 1e-6 {
 		t.Fatal("normalisation")
 	}
-	prepare(img, src, 2, -3, false) // shifted crop: out(y,x) = in(y-3, x+2)
+	prepare(img, src, 2, -3, false, Mean, Std) // shifted crop: out(y,x) = in(y-3, x+2)
 	if at(img, 0, 1, 5) != 0 || at(img, 2, 10, 5) != norm(2, 7, 7) || at(img, 0, 10, 30) != 0 {
 		t.Fatal("crop")
 	}
-	prepare(img, src, 0, 0, true)
+	prepare(img, src, 0, 0, true, Mean, Std)
 	if at(img, 1, 5, 0) != norm(1, 5, 31) {
 		t.Fatal("flip")
 	}
 	small := make([]float32, 3*16*16)
-	prepare(img, src, 0, 0, false)
+	prepare(img, src, 0, 0, false, Mean, Std)
 	resize(small, img, 16)
 	want := (at(img, 0, 2, 2) + at(img, 0, 2, 3) + at(img, 0, 3, 2) + at(img, 0, 3, 3)) / 4
 	if math.Abs(float64(small[1*16+1]-want)) > 1e-5 {

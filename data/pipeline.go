@@ -18,12 +18,24 @@ var (
 // LoaderConfig configures a Loader.
 type LoaderConfig struct {
 	BatchSize  int  // images per batch (required)
-	Resolution int  // output height and width; 32 keeps the images as they are (default 32)
+	Resolution int  // output height and width; 32 keeps CIFAR-10's images as they are (0: 32)
 	Shuffle    bool // a new permutation each epoch
-	Augment    bool // random crop (4 pixels of zero padding) and horizontal flip, drawn per image
+	// Input is the normalisation and the evaluation resize (nil:
+	// CIFAR10Preprocess): ResizeExact scales whole images, ResizeCenterCrop
+	// takes torchvision's centre crop.
+	Input *Preprocess
+	// Augment draws, per image, a random crop (4 pixels of zero padding of
+	// a 32×32 image, the same share of others) and a horizontal flip:
+	// CIFAR-10's augmentation.
+	Augment bool
+	// RandomResizedCrop draws, per image, torchvision's RandomResizedCrop
+	// (8–100% of the area, aspect 3/4–4/3) and a horizontal flip: the
+	// ImageNet augmentation. It replaces Augment.
+	RandomResizedCrop bool
 	// Cutout > 0 sets a Cutout×Cutout square of each image to the mean
 	// (0 after normalisation), its centre drawn uniformly over the image
-	// and the square clipped at the borders (DeVries & Taylor, 2017).
+	// and the square clipped at the borders (DeVries & Taylor, 2017): of
+	// the 32×32 image for fixed-size datasets, of the output otherwise.
 	Cutout int
 	Seed   uint64 // shuffling and augmentation depend only on Seed, the epoch and the batch index
 	// DropLast drops the last partial batch (training, whose graph has a
@@ -55,6 +67,20 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 	if cfg.Resolution == 0 {
 		cfg.Resolution = ImageSize
 	}
+	if cfg.Input == nil {
+		p := CIFAR10Preprocess()
+		cfg.Input = &p
+	}
+	if err := cfg.Input.Validate(); err != nil {
+		return nil, fmt.Errorf("loader: %w", err)
+	}
+	if err := ds.Check(); err != nil {
+		return nil, fmt.Errorf("loader: %w", err)
+	}
+	maxCut := ImageSize
+	if !ds.FixedSize() {
+		maxCut = cfg.Resolution
+	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -66,8 +92,8 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 		return nil, fmt.Errorf("loader: batch size %d: must be positive", cfg.BatchSize)
 	case cfg.Resolution < 1:
 		return nil, fmt.Errorf("loader: resolution %d: must be positive", cfg.Resolution)
-	case cfg.Cutout < 0 || cfg.Cutout > ImageSize:
-		return nil, fmt.Errorf("loader: cutout %d: must be in [0, %d]", cfg.Cutout, ImageSize)
+	case cfg.Cutout < 0 || cfg.Cutout > maxCut:
+		return nil, fmt.Errorf("loader: cutout %d: must be in [0, %d]", cfg.Cutout, maxCut)
 	case ds.Len() == 0:
 		return nil, fmt.Errorf("loader: empty dataset")
 	case cfg.DropLast && ds.Len() < cfg.BatchSize:
@@ -163,6 +189,11 @@ func (l *Loader) fill(b *Batch, order []int, epoch int) {
 	rng := rand.New(rand.NewPCG(l.cfg.Seed^0xa5a5, uint64(epoch)<<32|uint64(b.Index)))
 	// Cutout draws from its own stream: turning it on leaves the crops and flips as they were.
 	cut := rand.New(rand.NewPCG(l.cfg.Seed^0xc07c07, uint64(epoch)<<32|uint64(b.Index)))
+	if !l.classic() {
+		l.fillBoxes(b, order[lo:hi], rng, cut)
+		return
+	}
+	in := l.cfg.Input
 	var img [ImageBytes]float32
 	for i := lo; i < hi; i++ {
 		idx := order[i]
@@ -171,7 +202,7 @@ func (l *Loader) fill(b *Batch, order []int, epoch int) {
 		if l.cfg.Augment {
 			dx, dy, flip = rng.IntN(9)-4, rng.IntN(9)-4, rng.IntN(2) == 1
 		}
-		prepare(img[:], l.ds.Image(idx), dx, dy, flip)
+		prepare(img[:], l.ds.Image(idx), dx, dy, flip, in.Mean, in.Std)
 		if l.cfg.Cutout > 0 {
 			cutout(img[:], cut.IntN(ImageSize), cut.IntN(ImageSize), l.cfg.Cutout)
 		}
@@ -179,13 +210,49 @@ func (l *Loader) fill(b *Batch, order []int, epoch int) {
 	}
 }
 
+// classic reports whether batches come from CIFAR-10's path: fixed-size
+// images, whole (ResizeExact), cropped with padding when augmented.
+func (l *Loader) classic() bool {
+	return l.ds.FixedSize() && !l.cfg.RandomResizedCrop && l.cfg.Input.Resize == ResizeExact
+}
+
+// fillBoxes prepares the images idx of a batch the general way: a box of
+// each image (random resized crop, shifted crop or the evaluation box),
+// resampled to the resolution, and Cutout on the result.
+func (l *Loader) fillBoxes(b *Batch, idx []int, rng, cut *rand.Rand) {
+	r, in := l.cfg.Resolution, l.cfg.Input
+	for k, i := range idx {
+		b.Y[k] = int(l.ds.Labels[i])
+		pix, w, h := l.ds.ImageAt(i)
+		var x0, y0, bw, bh float64
+		flip := false
+		switch {
+		case l.cfg.RandomResizedCrop:
+			x0, y0, bw, bh = randomResizedCropBox(w, h, rng.Float64)
+			flip = rng.IntN(2) == 1
+		case l.cfg.Augment: // shifted by up to 4/32 of the box, as CIFAR-10's padded crop
+			x0, y0, bw, bh = centerCropBox(w, h, in.Resize)
+			x0 += float64(rng.IntN(9)-4) * bw / ImageSize
+			y0 += float64(rng.IntN(9)-4) * bh / ImageSize
+			flip = rng.IntN(2) == 1
+		default:
+			x0, y0, bw, bh = centerCropBox(w, h, in.Resize)
+		}
+		dst := b.X[k*3*r*r : (k+1)*3*r*r]
+		sampleBox(dst, pix, w, h, x0, y0, bw, bh, flip, r, in)
+		if l.cfg.Cutout > 0 {
+			cutoutAt(dst, r, cut.IntN(r), cut.IntN(r), l.cfg.Cutout)
+		}
+	}
+}
+
 // prepare normalises one image into dst (3×32×32), shifted by (dx, dy) with
 // zero padding (a random crop of the 4-pixel padded image) and optionally
 // mirrored. Padding is zero after normalisation, i.e. the channel mean.
-func prepare(dst []float32, src []byte, dx, dy int, flip bool) {
+func prepare(dst []float32, src []byte, dx, dy int, flip bool, mean, std [3]float32) {
 	const s = ImageSize
 	for c := 0; c < 3; c++ {
-		m, inv := Mean[c], 1/Std[c]
+		m, inv := mean[c], 1/std[c]
 		plane := src[c*s*s : (c+1)*s*s]
 		out := dst[c*s*s : (c+1)*s*s]
 		for y := 0; y < s; y++ {
@@ -213,8 +280,10 @@ func prepare(dst []float32, src []byte, dx, dy int, flip bool) {
 // cutout zeroes the size×size square centred at (cx, cy) (the top-left of
 // the centre for even sizes) in every channel of a 3×32×32 image, clipped
 // at the borders.
-func cutout(img []float32, cx, cy, size int) {
-	const s = ImageSize
+func cutout(img []float32, cx, cy, size int) { cutoutAt(img, ImageSize, cx, cy, size) }
+
+// cutoutAt is cutout on a 3×s×s image.
+func cutoutAt(img []float32, s, cx, cy, size int) {
 	x0, y0 := max(cx-size/2, 0), max(cy-size/2, 0)
 	x1, y1 := min(cx-size/2+size, s), min(cy-size/2+size, s)
 	for c := 0; c < 3; c++ {

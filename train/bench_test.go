@@ -12,12 +12,12 @@ import (
 // randomDataset makes n random images with random labels.
 func randomDataset(n int, seed uint64) *data.Dataset {
 	r := rand.New(rand.NewPCG(seed, 1))
-	ds := &data.Dataset{Pixels: make([]byte, n*data.ImageBytes), Labels: make([]byte, n), Classes: data.DefaultClassNames}
+	ds := &data.Dataset{Pixels: make([]byte, n*data.ImageBytes), Labels: make([]int32, n), Classes: data.DefaultClassNames}
 	for i := range ds.Pixels {
 		ds.Pixels[i] = byte(r.IntN(256))
 	}
 	for i := range ds.Labels {
-		ds.Labels[i] = byte(r.IntN(10))
+		ds.Labels[i] = int32(r.IntN(10))
 	}
 	return ds
 }

@@ -15,10 +15,10 @@ import (
 // colours returns n images whose class k is written in their colour: red
 // rises and green falls with k, blue is noise.
 func colours(n int, seed byte) *data.Dataset {
-	ds := &data.Dataset{Pixels: make([]byte, n*data.ImageBytes), Labels: make([]byte, n), Classes: data.DefaultClassNames}
+	ds := &data.Dataset{Pixels: make([]byte, n*data.ImageBytes), Labels: make([]int32, n), Classes: data.DefaultClassNames}
 	for i := 0; i < n; i++ {
 		k := i % 10
-		ds.Labels[i] = byte(k)
+		ds.Labels[i] = int32(k)
 		img := ds.Image(i)
 		for p := 0; p < 1024; p++ {
 			noise := byte(p*7+i*13) + seed

@@ -18,10 +18,10 @@ import (
 // learnable makes n images whose class shows in their colour.
 func learnable(n int, seed uint64) *data.Dataset {
 	r := rand.New(rand.NewPCG(seed, 7))
-	ds := &data.Dataset{Pixels: make([]byte, n*data.ImageBytes), Labels: make([]byte, n), Classes: data.DefaultClassNames}
+	ds := &data.Dataset{Pixels: make([]byte, n*data.ImageBytes), Labels: make([]int32, n), Classes: data.DefaultClassNames}
 	for i := 0; i < n; i++ {
 		k := i % 10
-		ds.Labels[i] = byte(k)
+		ds.Labels[i] = int32(k)
 		img := ds.Image(i)
 		for p := 0; p < 1024; p++ {
 			img[p] = byte(min(255, 25*k+r.IntN(10)))

@@ -1,0 +1,104 @@
+package data
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+)
+
+// Dataset is a labelled set of images in memory, each stored as planar RGB
+// bytes (red plane, green plane, blue plane, rows top to bottom).
+//
+// CIFAR-10's splits (Load) and folders resized to 32×32 (LoadFolder with
+// FolderOptions.Exact) hold ImageSize×ImageSize images, ImageBytes each,
+// one after the other, and leave Sizes and Offsets nil. Folder datasets
+// that keep each image's aspect set Sizes (each image's width and height)
+// and Offsets (where each image starts in Pixels, and len(Pixels) last).
+type Dataset struct {
+	Pixels  []byte
+	Labels  []int32 // class index of each image, in [0, len(Classes))
+	Classes []string
+	Sizes   []Size
+	Offsets []int
+}
+
+// Size is an image's width and height in pixels.
+type Size struct{ W, H int }
+
+// Len is the number of images.
+func (d *Dataset) Len() int { return len(d.Labels) }
+
+// Image returns the bytes of image i of a fixed-size (32×32) dataset.
+func (d *Dataset) Image(i int) []byte { return d.Pixels[i*ImageBytes : (i+1)*ImageBytes] }
+
+// ImageAt returns the bytes, width and height of image i.
+func (d *Dataset) ImageAt(i int) ([]byte, int, int) {
+	if d.Sizes == nil {
+		return d.Image(i), ImageSize, ImageSize
+	}
+	return d.Pixels[d.Offsets[i]:d.Offsets[i+1]], d.Sizes[i].W, d.Sizes[i].H
+}
+
+// FixedSize reports whether every image is ImageSize×ImageSize (Sizes nil).
+func (d *Dataset) FixedSize() bool { return d.Sizes == nil }
+
+// Check reports an inconsistent dataset: labels outside the classes, or
+// sizes and offsets that do not describe Pixels.
+func (d *Dataset) Check() error {
+	for i, l := range d.Labels {
+		if l < 0 || int(l) >= len(d.Classes) {
+			return fmt.Errorf("dataset: image %d has label %d, outside the %d classes", i, l, len(d.Classes))
+		}
+	}
+	if d.Sizes == nil {
+		if len(d.Pixels) != d.Len()*ImageBytes {
+			return fmt.Errorf("dataset: %d pixel bytes for %d images of %d", len(d.Pixels), d.Len(), ImageBytes)
+		}
+		return nil
+	}
+	if len(d.Sizes) != d.Len() || len(d.Offsets) != d.Len()+1 || d.Offsets[0] != 0 || d.Offsets[d.Len()] != len(d.Pixels) {
+		return fmt.Errorf("dataset: sizes, offsets and pixels of %d images do not agree", d.Len())
+	}
+	for i, s := range d.Sizes {
+		if s.W < 1 || s.H < 1 || d.Offsets[i+1]-d.Offsets[i] != 3*s.W*s.H {
+			return fmt.Errorf("dataset: image %d: %d bytes for %d×%d", i, d.Offsets[i+1]-d.Offsets[i], s.W, s.H)
+		}
+	}
+	return nil
+}
+
+// Fingerprint identifies the dataset's contents (its labels, sizes and
+// pixels, in order): the first 16 hexadecimal digits of their SHA-256.
+// Checkpoints record it so that a resumed run can tell that it is given
+// other data. (Labels below 256 are hashed as one byte each, as before
+// labels could exceed it, so older checkpoints' fingerprints still match.)
+func (d *Dataset) Fingerprint() string {
+	h := sha256.New()
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(d.Len()))
+	h.Write(n[:])
+	small := true
+	for _, l := range d.Labels {
+		small = small && l >= 0 && l < 256
+	}
+	if small {
+		b := make([]byte, d.Len())
+		for i, l := range d.Labels {
+			b[i] = byte(l)
+		}
+		h.Write(b)
+	} else {
+		b := make([]byte, 4*d.Len())
+		for i, l := range d.Labels {
+			binary.LittleEndian.PutUint32(b[4*i:], uint32(l))
+		}
+		h.Write(b)
+	}
+	for _, s := range d.Sizes {
+		binary.LittleEndian.PutUint64(n[:], uint64(s.W)<<32|uint64(s.H))
+		h.Write(n[:])
+	}
+	h.Write(d.Pixels)
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}

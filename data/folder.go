@@ -1,0 +1,361 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/gomobilenet/mobilenet/internal/sysmem"
+	"golang.org/x/image/draw"
+)
+
+// An image folder is torchvision's ImageFolder and Keras'
+// image_dataset_from_directory layout: ROOT/<class>/<image>, class names
+// the sorted folder names, JPEG and PNG images (other files are ignored),
+// with ROOT/train and ROOT/val (or ROOT/test) as the splits when present.
+
+// Item is one image of a folder: its file and class index.
+type Item struct {
+	Path  string
+	Label int
+}
+
+// Folder is a scanned image folder: its classes and the images of its
+// training and validation splits.
+type Folder struct {
+	Root    string
+	Classes []string
+	Train   []Item
+	Val     []Item
+	// ValFrom says where Val comes from: the folder's "val" or "test"
+	// split, or "split" when it is a seeded fraction of the images.
+	ValFrom string
+}
+
+// ErrNoImages is returned (wrapped) for folders without images.
+var ErrNoImages = errors.New("no JPEG or PNG images")
+
+// IsFolderDataset reports whether root looks like an image folder: it has
+// subfolders holding JPEG or PNG files (directly or under train/).
+func IsFolderDataset(root string) bool {
+	for _, dir := range []string{filepath.Join(root, "train"), root} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if !e.IsDir() {
+				continue
+			}
+			files, err := os.ReadDir(filepath.Join(dir, e.Name()))
+			if err != nil {
+				continue
+			}
+			for _, f := range files {
+				if !f.IsDir() && IsImageFile(f.Name()) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// ScanFolder lists an image folder's classes and images. With ROOT/train
+// present, ROOT/val or ROOT/test is the validation split (its classes must
+// be among train's); otherwise valSplit (in [0, 1)) of each class's images,
+// drawn with seed, are held out. A class folder without images is an error
+// (a misplaced folder would otherwise shift every label after it).
+func ScanFolder(root string, valSplit float64, seed uint64) (*Folder, error) {
+	if !(valSplit >= 0 && valSplit < 1) {
+		return nil, fmt.Errorf("image folder %s: validation fraction %g: must be in [0, 1)", root, valSplit)
+	}
+	f := &Folder{Root: root}
+	trainDir := filepath.Join(root, "train")
+	if fi, err := os.Stat(trainDir); err == nil && fi.IsDir() {
+		classes, items, err := scanClasses(trainDir, nil)
+		if err != nil {
+			return nil, err
+		}
+		f.Classes, f.Train = classes, items
+		for _, name := range []string{"val", "test"} {
+			dir := filepath.Join(root, name)
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				continue
+			}
+			if _, f.Val, err = scanClasses(dir, classes); err != nil {
+				return nil, err
+			}
+			f.ValFrom = name
+			break
+		}
+		if f.ValFrom == "" {
+			return nil, fmt.Errorf("image folder %s: has train/ but neither val/ nor test/", root)
+		}
+		return f, nil
+	}
+	classes, items, err := scanClasses(root, nil)
+	if err != nil {
+		return nil, err
+	}
+	f.Classes, f.ValFrom = classes, "split"
+	r := rand.New(rand.NewPCG(seed, 0x5b117))
+	byClass := make([][]Item, len(classes))
+	for _, it := range items {
+		byClass[it.Label] = append(byClass[it.Label], it)
+	}
+	for _, its := range byClass { // stratified: the same fraction of every class
+		perm := r.Perm(len(its))
+		nVal := int(math.Round(valSplit * float64(len(its))))
+		for k, j := range perm {
+			if k < nVal {
+				f.Val = append(f.Val, its[j])
+			} else {
+				f.Train = append(f.Train, its[j])
+			}
+		}
+	}
+	sortItems(f.Train)
+	sortItems(f.Val)
+	return f, nil
+}
+
+func sortItems(its []Item) {
+	sort.Slice(its, func(i, j int) bool {
+		if its[i].Label != its[j].Label {
+			return its[i].Label < its[j].Label
+		}
+		return its[i].Path < its[j].Path
+	})
+}
+
+// scanClasses reads dir/<class>/<image>; with known classes (a validation
+// split) every folder must be one of them and labels follow them.
+func scanClasses(dir string, known []string) ([]string, []Item, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("image folder: %w", err)
+	}
+	var classes []string
+	for _, e := range entries {
+		if e.IsDir() {
+			classes = append(classes, e.Name())
+		}
+	}
+	sort.Strings(classes)
+	if len(classes) == 0 {
+		return nil, nil, fmt.Errorf("image folder %s: %w: no class folders (want %s/<class>/<image>)", dir, ErrNoImages, dir)
+	}
+	index := map[string]int{}
+	for i, c := range classes {
+		index[c] = i
+	}
+	if known != nil {
+		index = map[string]int{}
+		for i, c := range known {
+			index[c] = i
+		}
+	}
+	var items []Item
+	for _, c := range classes {
+		label, ok := index[c]
+		if !ok {
+			return nil, nil, fmt.Errorf("image folder %s: class %q is not among the training classes", dir, c)
+		}
+		files, err := os.ReadDir(filepath.Join(dir, c))
+		if err != nil {
+			return nil, nil, fmt.Errorf("image folder: %w", err)
+		}
+		n := 0
+		for _, fe := range files {
+			if !fe.IsDir() && IsImageFile(fe.Name()) {
+				items = append(items, Item{Path: filepath.Join(dir, c, fe.Name()), Label: label})
+				n++
+			}
+		}
+		if n == 0 {
+			return nil, nil, fmt.Errorf("image folder %s: %w in class folder %s (every class needs images; remove the folder if it is not a class)", dir, ErrNoImages, filepath.Join(dir, c))
+		}
+	}
+	if known == nil {
+		return classes, items, nil
+	}
+	return known, items, nil
+}
+
+// FolderOptions say how LoadFolder stores images.
+type FolderOptions struct {
+	// Exact resizes every image, whole, to ImageSize×ImageSize (the
+	// CIFAR-10 configuration's input; such datasets work like CIFAR-10's).
+	// Otherwise images keep their aspect, shrunk so that their shorter side
+	// is at most ShorterSide (required then).
+	Exact       bool
+	ShorterSide int
+	// Strict makes an unreadable image an error; by default it is skipped
+	// and reported in FolderReport.
+	Strict bool
+	// Workers decode in parallel (default GOMAXPROCS).
+	Workers int
+}
+
+// FolderReport lists the images LoadFolder skipped.
+type FolderReport struct {
+	Skipped []error // one per unreadable image, naming its file
+}
+
+// LoadFolder decodes the images into memory, in parallel, converting grey,
+// CMYK and paletted images to RGB and shrinking them with Catmull-Rom
+// filtering (antialiased) as opts say. It refuses, before decoding, a set
+// that would not fit in the memory available.
+func LoadFolder(items []Item, classes []string, opts FolderOptions) (*Dataset, FolderReport, error) {
+	var rep FolderReport
+	if len(items) == 0 {
+		return nil, rep, fmt.Errorf("image folder: %w", ErrNoImages)
+	}
+	if !opts.Exact && opts.ShorterSide < 1 {
+		return nil, rep, fmt.Errorf("image folder: shorter side %d: must be positive", opts.ShorterSide)
+	}
+	perImage := int64(ImageBytes)
+	if !opts.Exact {
+		perImage = int64(3 * opts.ShorterSide * opts.ShorterSide * 2) // aspect up to 2:1
+	}
+	if avail, ok := sysmem.Available(); ok && perImage*int64(len(items)) > avail*3/4 {
+		return nil, rep, fmt.Errorf("image folder: %d images stored at %d bytes each would need %s, more than fits in memory (%s available)",
+			len(items), perImage, sysmem.Format(perImage*int64(len(items))), sysmem.Format(avail))
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	type decoded struct {
+		pix  []byte
+		size Size
+		err  error
+	}
+	out := make([]decoded, len(items))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				pix, size, err := decodeStored(items[i].Path, opts)
+				out[i] = decoded{pix, size, err}
+			}
+		}()
+	}
+	for i := range items {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	d := &Dataset{Classes: classes}
+	if !opts.Exact {
+		d.Offsets = []int{0}
+	}
+	for i, o := range out {
+		if o.err != nil {
+			if opts.Strict {
+				return nil, rep, o.err
+			}
+			rep.Skipped = append(rep.Skipped, o.err)
+			continue
+		}
+		d.Labels = append(d.Labels, int32(items[i].Label))
+		d.Pixels = append(d.Pixels, o.pix...)
+		if !opts.Exact {
+			d.Sizes = append(d.Sizes, o.size)
+			d.Offsets = append(d.Offsets, len(d.Pixels))
+		}
+	}
+	if d.Len() == 0 {
+		return nil, rep, fmt.Errorf("image folder: %w that can be read (%d skipped; the first: %v)", ErrNoImages, len(rep.Skipped), rep.Skipped[0])
+	}
+	if err := d.Check(); err != nil {
+		return nil, rep, err
+	}
+	return d, rep, nil
+}
+
+// decodeStored decodes one image and returns its stored planar RGB form.
+func decodeStored(path string, opts FolderOptions) ([]byte, Size, error) {
+	img, err := DecodeFile(path)
+	if err != nil {
+		return nil, Size{}, err
+	}
+	b := img.Bounds()
+	if b.Dx() < 1 || b.Dy() < 1 {
+		return nil, Size{}, fmt.Errorf("%s: empty image", path)
+	}
+	w, h := b.Dx(), b.Dy()
+	if opts.Exact {
+		w, h = ImageSize, ImageSize
+	} else if s := min(w, h); s > opts.ShorterSide {
+		w = max(1, int(math.Round(float64(w)*float64(opts.ShorterSide)/float64(s))))
+		h = max(1, int(math.Round(float64(h)*float64(opts.ShorterSide)/float64(s))))
+	}
+	rgba := image.NewRGBA(image.Rect(0, 0, w, h))
+	if w == b.Dx() && h == b.Dy() {
+		draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src) // converts grey, CMYK, paletted
+	} else {
+		draw.CatmullRom.Scale(rgba, rgba.Bounds(), img, b, draw.Src, nil)
+	}
+	pix := make([]byte, 3*w*h)
+	for i := 0; i < w*h; i++ {
+		pix[i], pix[w*h+i], pix[2*w*h+i] = rgba.Pix[4*i], rgba.Pix[4*i+1], rgba.Pix[4*i+2]
+	}
+	return pix, Size{w, h}, nil
+}
+
+// Stats returns the per-channel mean and standard deviation of the
+// dataset's pixels (in [0, 1]): the normalisation a folder dataset trains
+// with, recorded in its checkpoints.
+func (d *Dataset) Stats() (mean, std [3]float32) {
+	var sum, sq [3]float64
+	var n float64
+	for i := 0; i < d.Len(); i++ {
+		pix, w, h := d.ImageAt(i)
+		plane := w * h
+		for c := 0; c < 3; c++ {
+			var s, q float64
+			for _, v := range pix[c*plane : (c+1)*plane] {
+				f := float64(v) / 255
+				s += f
+				q += f * f
+			}
+			sum[c] += s
+			sq[c] += q
+		}
+		n += float64(plane)
+	}
+	for c := 0; c < 3; c++ {
+		m := sum[c] / max(n, 1)
+		mean[c] = float32(m)
+		std[c] = float32(math.Sqrt(max(sq[c]/max(n, 1)-m*m, 1e-12)))
+	}
+	return mean, std
+}
+
+// WriteSkipped prints how many images were skipped and the first few paths.
+func (r FolderReport) WriteSkipped(w io.Writer, what string) {
+	if len(r.Skipped) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s: skipped %d unreadable image(s):\n", what, len(r.Skipped))
+	for i, err := range r.Skipped {
+		if i == 5 {
+			fmt.Fprintf(w, "  … and %d more\n", len(r.Skipped)-5)
+			break
+		}
+		fmt.Fprintf(w, "  %v\n", err)
+	}
+}
