@@ -134,4 +134,3 @@ func parseClassNames(r io.Reader) ([]string, error) {
 	}
 	return names, nil
 }
-
