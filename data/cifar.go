@@ -58,7 +58,7 @@ var ErrMissing = errors.New("CIFAR-10 not found")
 func Load(root string, split Split, limit int) (*Dataset, error) {
 	dir := filepath.Join(root, DirName)
 	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("%w in %s (run without --no-download to fetch it, or put the official binary release there): %v", ErrMissing, dir, err)
+		return nil, fmt.Errorf("%w in %s (download it with Ensure, or put the official binary release there): %v", ErrMissing, dir, err)
 	}
 	d := &Dataset{Classes: DefaultClassNames}
 	for _, f := range split.files() {

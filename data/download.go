@@ -42,7 +42,7 @@ func Ensure(ctx context.Context, root string, download bool, src Source) error {
 		return nil
 	}
 	if !download {
-		return fmt.Errorf("%w in %s and --no-download is set", ErrMissing, filepath.Join(root, DirName))
+		return fmt.Errorf("%w in %s (and downloading is not allowed)", ErrMissing, filepath.Join(root, DirName))
 	}
 	return Download(ctx, root, src)
 }

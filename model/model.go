@@ -118,41 +118,41 @@ func (m *Model) Layers() ([]layers.Layer, error) {
 	return m.layers(layers.NewBuilder(G.NewGraph(), m.Store))
 }
 
+// ClassifierScope is the scope of the network's classifier (its dense
+// layer's variables are fc/weight and fc/bias): what fine-tuning replaces.
+const ClassifierScope = "fc"
+
 func (m *Model) layers(b *layers.Builder) ([]layers.Layer, error) {
 	c := m.Config
-	wrap := func(err error) error { return fmt.Errorf("model: %w", err) }
-	stem, err := layers.NewConv2D(b.In("stem"), layers.Conv2DConfig{In: 3, Out: c.Channels(stemChannels), Kernel: 3, Stride: c.StemStride, Padding: layers.Pad(1), Init: m.opts.Init, NoInputGrad: true})
-	if err != nil {
-		return nil, wrap(err)
+	var ls []layers.Layer
+	var err error
+	// add appends a layer unless an earlier one failed.
+	add := func(l layers.Layer, e error) {
+		if err == nil {
+			err = e
+			ls = append(ls, l)
+		}
 	}
-	bn, err := layers.NewBatchNorm(b.In("stem/bn"), layers.BatchNormConfig{Channels: c.Channels(stemChannels), Momentum: 0.1, Epsilon: 1e-5, Activation: layers.ReLU})
-	if err != nil {
-		return nil, wrap(err)
-	}
-	ls := []layers.Layer{stem, bn}
-	in := c.Channels(stemChannels)
+	stem := c.Channels(stemChannels)
+	add(layers.NewConv2D(b.In("stem"), layers.Conv2DConfig{In: 3, Out: stem, Kernel: 3, Stride: c.StemStride, Padding: layers.Pad(1), Init: m.opts.Init, NoInputGrad: true}))
+	bn := layers.DefaultBatchNormConfig(stem)
+	bn.Activation = layers.ReLU
+	add(layers.NewBatchNorm(b.In("stem/bn"), bn))
+	in := stem
 	for i, blk := range body {
 		out := c.Channels(blk.out)
 		sc := layers.DefaultSeparableConfig(in, out)
 		sc.Stride, sc.Impl, sc.Init = blk.stride, m.opts.Depthwise, m.opts.Init
-		l, err := layers.NewSeparableBlock(b.In(fmt.Sprintf("block%d", i+1)), sc)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		ls = append(ls, l)
+		add(layers.NewSeparableBlock(b.In(fmt.Sprintf("block%d", i+1)), sc))
 		in = out
 	}
-	ls = append(ls, layers.GlobalAvgPooling{})
+	add(layers.GlobalAvgPooling{}, nil)
 	if c.Dropout > 0 {
-		d, err := layers.NewDropout(b.In("dropout"), layers.DropoutConfig{Rate: c.Dropout})
-		if err != nil {
-			return nil, wrap(err)
-		}
-		ls = append(ls, d)
+		add(layers.NewDropout(b.In("dropout"), layers.DropoutConfig{Rate: c.Dropout}))
 	}
-	fc, err := layers.NewDense(b.In("fc"), layers.DenseConfig{In: in, Out: c.Classes, Bias: true, Init: m.opts.Init})
+	add(layers.NewDense(b.In(ClassifierScope), layers.DenseConfig{In: in, Out: c.Classes, Bias: true, Init: m.opts.Init}))
 	if err != nil {
-		return nil, wrap(err)
+		return nil, fmt.Errorf("model: %w", err)
 	}
-	return append(ls, fc), nil
+	return ls, nil
 }

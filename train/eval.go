@@ -142,6 +142,9 @@ type Evaluator struct {
 	// TTA makes Run also evaluate with this test-time augmentation ("" or
 	// TTAFlip), reported in EvalResult.Flip.
 	TTA string
+	// Input is the preprocessing Run applies (nil: CIFAR-10's): use the
+	// checkpoint's (Header.Preprocess).
+	Input *data.Preprocess
 }
 
 // NewEvaluator builds the inference graph over the model's variables.
@@ -195,7 +198,7 @@ func (e *Evaluator) Logits(x []float32) ([]float32, error) {
 
 // Run evaluates the whole dataset; progress, when not nil, gets a bar.
 func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Writer) (EvalResult, error) {
-	l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: e.batch, Resolution: e.m.Config.Resolution})
+	l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: e.batch, Resolution: e.m.Config.Resolution, Input: e.Input})
 	if err != nil {
 		return EvalResult{}, err
 	}

@@ -35,7 +35,10 @@ type Recipe struct {
 	// LabelSmoothing ε trains against (1−ε)·one-hot + ε/K (Szegedy et al.,
 	// 2016); evaluation always uses the plain labels.
 	LabelSmoothing float64 `json:"label_smoothing"`
-	Augment        bool    `json:"augment"`
+	// Augment turns on the configuration's augmentation (Augmentation):
+	// CIFAR-10's padded crop and flip, or ImageNet's random resized crop
+	// and flip.
+	Augment bool `json:"augment"`
 	// Cutout > 0 blanks a random Cutout×Cutout square of every training
 	// image (DeVries & Taylor, 2017); 0 turns it off.
 	Cutout int `json:"cutout,omitempty"`
@@ -51,7 +54,13 @@ type Recipe struct {
 	// "uniform" (PyTorch's default) or "he"; "" is "he", what checkpoints
 	// written before the field existed used.
 	Init string `json:"init,omitempty"`
-	Seed uint64 `json:"seed"`
+	// InitFrom is the checkpoint a fine-tuning run started from (its
+	// weights, not its optimizer or schedule; see Options and FineTune).
+	InitFrom string `json:"init_from,omitempty"`
+	// Freeze is FreezeNone ("" too) or FreezeBody: train only the
+	// classifier, every other parameter and BatchNorm statistic frozen.
+	Freeze string `json:"freeze,omitempty"`
+	Seed   uint64 `json:"seed"`
 }
 
 // WeightInit is the recipe's weight initialisation.
@@ -97,6 +106,11 @@ func (r Recipe) Validate() error {
 	if _, err := r.WeightInit(); err != nil {
 		return err
 	}
+	switch r.Freeze {
+	case "", FreezeNone, FreezeBody:
+	default:
+		return fmt.Errorf("freeze %q: want %s or %s", r.Freeze, FreezeNone, FreezeBody)
+	}
 	return nil
 }
 
@@ -112,7 +126,10 @@ type Options struct {
 	Resume    string // checkpoint to continue from ("" = start afresh)
 	Train     *data.Dataset
 	Test      *data.Dataset
-	Log       io.Writer // progress bars and per-epoch lines (nil: silent)
+	// Input is the data's preprocessing (normalisation, evaluation
+	// resize), recorded in the checkpoints (nil: CIFAR-10's).
+	Input *data.Preprocess
+	Log   io.Writer // progress bars and per-epoch lines (nil: silent)
 	// StopAfter > 0 stops (as an interruption would) once that many epochs
 	// are complete; a resumed run continues exactly.
 	StopAfter int
@@ -154,27 +171,72 @@ func diverged(outDir, what string) error {
 // Run trains until the recipe's last epoch, an interruption (ctx
 // cancelled: the current step finishes and last.bin is written) or an error.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	r := o.Recipe
+	rn, err := openRun(o)
+	if err != nil {
+		return nil, err
+	}
+	defer rn.close()
+	for epoch := rn.hdr.Epoch; epoch < rn.r.Epochs; epoch++ {
+		if o.StopAfter > 0 && epoch >= o.StopAfter {
+			rn.res.Interrupted = true
+			break
+		}
+		st, err := rn.trainEpoch(ctx, epoch)
+		if err != nil {
+			return rn.res, err
+		}
+		if ctx.Err() != nil {
+			return rn.res, rn.interrupted(epoch)
+		}
+		if err := rn.finishEpoch(epoch, st); err != nil {
+			return rn.res, err
+		}
+		if ctx.Err() != nil {
+			rn.res.Interrupted = true
+			break
+		}
+	}
+	return rn.res, nil
+}
+
+// run is one training run in progress.
+type run struct {
+	o      Options
+	r      Recipe
+	hdr    Header // what the next checkpoint records
+	m      *model.Model
+	opt    *SGD
+	avg    *ema // nil without Recipe.EMA
+	tr     *Trainer
+	eval   *Evaluator
+	loader *data.Loader
+	sched  Schedule
+	logw   io.Writer
+	res    *Result
+}
+
+// openRun starts a run afresh (from Options.Init's weights when set) or
+// resumes one: a resumed run takes its model, recipe and optimizer
+// settings from the checkpoint, read before anything is built.
+func openRun(o Options) (*run, error) {
+	rn := &run{o: o, r: o.Recipe, logw: o.Log}
+	if rn.logw == nil {
+		rn.logw = io.Discard
+	}
 	if o.Resume == "" {
-		if err := r.Validate(); err != nil {
+		if err := rn.r.Validate(); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
 	}
 	if o.Train == nil || o.Test == nil {
 		return nil, fmt.Errorf("train: no data")
 	}
-	logw := o.Log
-	if logw == nil {
-		logw = io.Discard
-	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	// A resumed run takes its model, recipe and optimizer settings from the
-	// checkpoint: read it before building anything from the recipe.
-	var hdr Header
 	var saved []Tensor
 	dataNow := describeData(o.Train, o.Test) // hashes every image: once
+	rn.hdr = Header{Config: o.Config}
 	if o.Resume != "" {
 		h, ts, err := ReadCheckpoint(o.Resume)
 		if err != nil {
@@ -183,37 +245,51 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err := checkData(h.Data, dataNow, o.AllowDataChange); err != nil {
 			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)
 		}
-		hdr, saved = h, ts
-		r = h.Recipe
-		if o.Recipe.Epochs > r.Epochs { // allow extending a finished run
-			r.Epochs = o.Recipe.Epochs
+		rn.hdr, saved, rn.r = h, ts, h.Recipe
+		if o.Recipe.Epochs > rn.r.Epochs { // allow extending a finished run
+			rn.r.Epochs = o.Recipe.Epochs
 		}
 	} else {
-		hdr = Header{Config: o.Config}
+		pre := data.CIFAR10Preprocess()
+		if o.Input != nil {
+			pre = *o.Input
+		}
+		rn.hdr.Input = &pre
 	}
-	hdr.Recipe = r
-	hdr.Data = dataNow
-	hdr.Classes = o.Train.Classes
-	pre := data.CIFAR10Preprocess()
-	hdr.Input = &pre
-	opt := NewSGD(r.Momentum, r.WeightDecay, r.Nesterov)
+	r := rn.r
+	rn.hdr.Recipe, rn.hdr.Data, rn.hdr.Classes = r, dataNow, o.Train.Classes
+	if rn.hdr.Input == nil { // resuming a checkpoint from before it was recorded
+		pre := data.CIFAR10Preprocess()
+		rn.hdr.Input = &pre
+	}
+	wrap := func(err error) error {
+		if o.Resume != "" {
+			return fmt.Errorf("resume %s: %w", o.Resume, err)
+		}
+		return fmt.Errorf("train: %w", err)
+	}
 	init, err := r.WeightInit()
 	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
+		return nil, wrap(err)
 	}
-	m, err := model.New(hdr.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise, Init: init})
-	if err != nil {
-		if o.Resume != "" {
-			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)
+	rn.opt = NewSGD(r.Momentum, r.WeightDecay, r.Nesterov)
+	if rn.m, err = model.New(rn.hdr.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise, Init: init}); err != nil {
+		return nil, wrap(err)
+	}
+	cfg := rn.m.Config
+	switch {
+	case o.Resume != "":
+		if err := restore(rn.m, rn.opt, saved); err != nil {
+			return nil, wrap(err)
 		}
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	if o.Resume != "" {
-		if err := restore(m, opt, saved); err != nil {
-			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)
+	case r.InitFrom != "":
+		if err := initFrom(rn.m, r.InitFrom, rn.logw); err != nil {
+			return nil, wrap(err)
 		}
 	}
-	cfg := m.Config
+	if err := freeze(rn.m, r.Freeze); err != nil {
+		return nil, wrap(err)
+	}
 	if o.Train.Len() < r.BatchSize {
 		return nil, fmt.Errorf("train: %w: %d images make no batch of %d", ErrTooFewImages, o.Train.Len(), r.BatchSize)
 	}
@@ -221,161 +297,171 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	removeStaleTemps(o.OutDir)
-	fmt.Fprintf(logw, "MobileNet v1 %s alpha %g resolution %d: %d train, %d test images, %d epochs, batch %d, out %s\n",
-		cfg.Name, cfg.Alpha, cfg.Resolution, o.Train.Len(), o.Test.Len(), r.Epochs, r.BatchSize, o.OutDir)
+	fmt.Fprintf(rn.logw, "MobileNet v1 %s alpha %g resolution %d, %d classes: %d train, %d test images, %d epochs, batch %d, out %s\n",
+		cfg.Name, cfg.Alpha, cfg.Resolution, cfg.Classes, o.Train.Len(), o.Test.Len(), r.Epochs, r.BatchSize, o.OutDir)
 	if o.Resume != "" {
-		fmt.Fprintf(logw, "resuming %s at epoch %d, batch %d (step %d); model, recipe and optimizer settings from the checkpoint\n", o.Resume, hdr.Epoch, hdr.Batch, hdr.Step)
+		fmt.Fprintf(rn.logw, "resuming %s at epoch %d, batch %d (step %d); model, recipe and optimizer settings from the checkpoint\n", o.Resume, rn.hdr.Epoch, rn.hdr.Batch, rn.hdr.Step)
 	}
-
-	loader, err := data.NewLoader(o.Train, data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Shuffle: true, Augment: r.Augment, Cutout: r.Cutout, Seed: r.Seed, DropLast: true})
-	if err != nil {
+	lc := data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Input: rn.hdr.Input, Shuffle: true, Cutout: r.Cutout, Seed: r.Seed, DropLast: true}
+	if r.Augment {
+		lc.Augment, lc.RandomResizedCrop = Augmentation(cfg)
+	}
+	if rn.loader, err = data.NewLoader(o.Train, lc); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	perEpoch := loader.NumBatches()
-	sched := Schedule{Base: r.LR, Warmup: int(r.WarmupEpochs * float64(perEpoch)), Total: r.Epochs * perEpoch}
-
-	tr, err := NewTrainer(m, r.BatchSize, opt)
-	if err != nil {
+	perEpoch := rn.loader.NumBatches()
+	rn.sched = Schedule{Base: r.LR, Warmup: int(r.WarmupEpochs * float64(perEpoch)), Total: r.Epochs * perEpoch}
+	if rn.tr, err = NewTrainer(rn.m, r.BatchSize, rn.opt); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	tr.LabelSmoothing = r.LabelSmoothing
-	defer tr.Close()
-	eval, err := NewEvaluator(m, r.EvalBatch)
-	if err != nil {
+	rn.tr.LabelSmoothing = r.LabelSmoothing
+	if rn.eval, err = NewEvaluator(rn.m, r.EvalBatch); err != nil {
+		rn.tr.Close()
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	defer eval.Close()
-
-	eval.TTA = r.TTA
-	var avg *ema
+	rn.eval.TTA, rn.eval.Input = r.TTA, rn.hdr.Input
 	if r.EMA > 0 {
-		avg = newEMA(m, r.EMA)
-		if o.Resume != "" && !restoreEMA(avg, saved) {
-			fmt.Fprintf(logw, "the checkpoint has no weight average: it starts from the current weights\n")
+		rn.avg = newEMA(rn.m, r.EMA)
+		if o.Resume != "" && !restoreEMA(rn.avg, saved) {
+			fmt.Fprintf(rn.logw, "the checkpoint has no weight average: it starts from the current weights\n")
 		}
 	}
-	save := func(name string) error {
-		ts, err := snapshot(m, opt, avg)
+	rn.res = &Result{Model: rn.m, BestAcc: rn.hdr.BestAcc, LastAcc: rn.hdr.TestAcc, Epochs: rn.hdr.Epoch}
+	rn.m.SetTraining(true)
+	return rn, nil
+}
+
+func (rn *run) close() {
+	rn.tr.Close()
+	rn.eval.Close()
+}
+
+// save writes a checkpoint of the run's current state.
+func (rn *run) save(name string) error {
+	ts, err := snapshot(rn.m, rn.opt, rn.avg)
+	if err != nil {
+		return err
+	}
+	return WriteCheckpoint(filepath.Join(rn.o.OutDir, name), rn.hdr, ts)
+}
+
+// epochStats are the training figures of one epoch.
+type epochStats struct {
+	lossSum       float64
+	correct, seen int
+	seconds       float64
+}
+
+// trainEpoch runs the epoch's remaining steps, stopping early (after a
+// whole step) when ctx is cancelled.
+func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
+	var st epochStats
+	r, hdr := rn.r, &rn.hdr
+	start := time.Now()
+	bar := newBar(rn.logw, rn.loader.NumBatches(), fmt.Sprintf("epoch %d/%d", epoch+1, r.Epochs), false)
+	bar.Set(hdr.Batch)
+	defer bar.Finish()
+	lctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for b := range rn.loader.Epoch(lctx, epoch, hdr.Batch) {
+		l, c, err := rn.tr.Step(b.X, b.Y, rn.sched.At(hdr.Step))
+		if err != nil {
+			return st, fmt.Errorf("train: step %d: %w", hdr.Step, err)
+		}
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return st, diverged(rn.o.OutDir, fmt.Sprintf("training loss is %v at epoch %d, batch %d (step %d)", l, epoch+1, hdr.Batch+1, hdr.Step))
+		}
+		if rn.avg != nil {
+			rn.avg.update(hdr.Step)
+		}
+		st.correct += c
+		st.seen += r.BatchSize
+		st.lossSum += l * float64(r.BatchSize)
+		hdr.Step++
+		hdr.Batch++
+		el := time.Since(start).Seconds()
+		bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f acc %.3f %.0f img/s", epoch+1, r.Epochs, st.lossSum/float64(st.seen), float64(st.correct)/float64(st.seen), float64(st.seen)/el))
+		bar.Add(1)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	st.seconds = time.Since(start).Seconds()
+	return st, nil
+}
+
+// interrupted writes last.bin mid-epoch.
+func (rn *run) interrupted(epoch int) error {
+	rn.res.Interrupted = true
+	if err := rn.save("last.bin"); err != nil {
+		return err
+	}
+	fmt.Fprintf(rn.logw, "\ninterrupted at epoch %d, batch %d: wrote %s\n", epoch+1, rn.hdr.Batch, filepath.Join(rn.o.OutDir, "last.bin"))
+	return nil
+}
+
+// finishEpoch evaluates (the raw weights, and the average when kept), logs
+// the epoch and writes last.bin, and best.bin when the test accuracy
+// improved.
+func (rn *run) finishEpoch(epoch int, st epochStats) error {
+	hdr, res := &rn.hdr, rn.res
+	ev, err := rn.eval.Run(context.Background(), rn.o.Test, rn.logw)
+	if err != nil {
+		return err
+	}
+	if math.IsNaN(ev.Loss) || math.IsInf(ev.Loss, 0) {
+		return diverged(rn.o.OutDir, fmt.Sprintf("test loss is %v after epoch %d", ev.Loss, epoch+1))
+	}
+	// The figure a checkpoint stands for is the one cmd/eval reproduces
+	// from it: the average's when there is one.
+	reported := ev
+	var evAvg EvalResult
+	if rn.avg != nil {
+		rn.avg.swap()
+		evAvg, err = rn.eval.Run(context.Background(), rn.o.Test, rn.logw)
+		rn.avg.swap()
 		if err != nil {
 			return err
 		}
-		return WriteCheckpoint(filepath.Join(o.OutDir, name), hdr, ts)
+		reported = evAvg
 	}
-	res := &Result{Model: m, BestAcc: hdr.BestAcc, LastAcc: hdr.TestAcc, Epochs: hdr.Epoch}
-	m.SetTraining(true)
-
-	for epoch := hdr.Epoch; epoch < r.Epochs; epoch++ {
-		if o.StopAfter > 0 && epoch >= o.StopAfter {
-			res.Interrupted = true
-			return res, nil
-		}
-		start := time.Now()
-		bar := newBar(logw, perEpoch, fmt.Sprintf("epoch %d/%d", epoch+1, r.Epochs), false)
-		bar.Set(hdr.Batch)
-		lctx, cancel := context.WithCancel(context.Background())
-		var lossSum float64
-		var correct, seen int
-		for b := range loader.Epoch(lctx, epoch, hdr.Batch) {
-			l, c, err := tr.Step(b.X, b.Y, sched.At(hdr.Step))
-			if err != nil {
-				cancel()
-				return res, fmt.Errorf("train: step %d: %w", hdr.Step, err)
-			}
-			if math.IsNaN(l) || math.IsInf(l, 0) {
-				cancel()
-				return res, diverged(o.OutDir, fmt.Sprintf("training loss is %v at epoch %d, batch %d (step %d)", l, epoch+1, hdr.Batch+1, hdr.Step))
-			}
-			if avg != nil {
-				avg.update(hdr.Step)
-			}
-			correct += c
-			seen += r.BatchSize
-			lossSum += l * float64(r.BatchSize)
-			hdr.Step++
-			hdr.Batch++
-			el := time.Since(start).Seconds()
-			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f acc %.3f %.0f img/s", epoch+1, r.Epochs, lossSum/float64(seen), float64(correct)/float64(seen), float64(seen)/el))
-			bar.Add(1)
-			if ctx.Err() != nil {
-				break
-			}
-		}
-		cancel()
-		bar.Finish()
-		if ctx.Err() != nil {
-			res.Interrupted = true
-			if err := save("last.bin"); err != nil {
-				return res, err
-			}
-			fmt.Fprintf(logw, "\ninterrupted at epoch %d, batch %d: wrote %s\n", epoch+1, hdr.Batch, filepath.Join(o.OutDir, "last.bin"))
-			return res, nil
-		}
-		trainTime := time.Since(start).Seconds()
-		ev, err := eval.Run(context.Background(), o.Test, logw)
-		if err != nil {
-			return res, err
-		}
-		if math.IsNaN(ev.Loss) || math.IsInf(ev.Loss, 0) {
-			return res, diverged(o.OutDir, fmt.Sprintf("test loss is %v after epoch %d", ev.Loss, epoch+1))
-		}
-		// The figure a checkpoint stands for is the one cmd/eval
-		// reproduces from it: the average's when there is one.
-		reported := ev
-		var evAvg EvalResult
-		if avg != nil {
-			avg.swap()
-			evAvg, err = eval.Run(context.Background(), o.Test, logw)
-			avg.swap()
-			if err != nil {
-				return res, err
-			}
-			reported = evAvg
-		}
-		m.SetTraining(true)
-		hdr.Epoch, hdr.Batch, hdr.TestAcc = epoch+1, 0, reported.Accuracy
-		res.Epochs, res.LastAcc = hdr.Epoch, reported.Accuracy
-		if seen > 0 {
-			res.LastLoss = lossSum / float64(seen)
-		}
-		improved := reported.Accuracy > hdr.BestAcc
-		if improved {
-			hdr.BestAcc = reported.Accuracy
-			res.BestAcc = reported.Accuracy
-		}
-		rec := map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": sched.At(hdr.Step - 1), "train_loss": res.LastLoss,
-			"train_acc": float64(correct) / float64(max(seen, 1)), "test_loss": ev.Loss, "test_acc": ev.Accuracy,
-			"train_seconds": trainTime, "train_images_per_s": float64(seen) / trainTime, "eval_images_per_s": ev.ImagesPS}
-		extra := ""
-		if ev.Flip != nil {
-			rec["test_acc_tta_flip"], rec["test_loss_tta_flip"] = ev.Flip.Accuracy, ev.Flip.Loss
-			extra += fmt.Sprintf(" | flip TTA %.4f", ev.Flip.Accuracy)
-		}
-		if avg != nil {
-			rec["test_acc_ema"], rec["test_loss_ema"] = evAvg.Accuracy, evAvg.Loss
-			extra += fmt.Sprintf(" | EMA %.4f", evAvg.Accuracy)
-			if evAvg.Flip != nil {
-				rec["test_acc_ema_tta_flip"] = evAvg.Flip.Accuracy
-				extra += fmt.Sprintf(" (flip %.4f)", evAvg.Flip.Accuracy)
-			}
-		}
-		if err := appendJSON(filepath.Join(o.OutDir, "metrics.jsonl"), rec); err != nil {
-			return res, err
-		}
-		fmt.Fprintf(logw, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f%s | %.0fs, %.0f img/s\n", hdr.Epoch, r.Epochs, res.LastLoss, rec["train_acc"], ev.Loss, ev.Accuracy, extra, trainTime, rec["train_images_per_s"])
-		if err := save("last.bin"); err != nil {
-			return res, err
-		}
-		if improved {
-			if err := save("best.bin"); err != nil {
-				return res, err
-			}
-		}
-		if ctx.Err() != nil {
-			res.Interrupted = true
-			return res, nil
+	rn.m.SetTraining(true)
+	hdr.Epoch, hdr.Batch, hdr.TestAcc = epoch+1, 0, reported.Accuracy
+	res.Epochs, res.LastAcc = hdr.Epoch, reported.Accuracy
+	if st.seen > 0 {
+		res.LastLoss = st.lossSum / float64(st.seen)
+	}
+	improved := reported.Accuracy > hdr.BestAcc
+	if improved {
+		hdr.BestAcc, res.BestAcc = reported.Accuracy, reported.Accuracy
+	}
+	rec := map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": rn.sched.At(hdr.Step - 1), "train_loss": res.LastLoss,
+		"train_acc": float64(st.correct) / float64(max(st.seen, 1)), "test_loss": ev.Loss, "test_acc": ev.Accuracy,
+		"train_seconds": st.seconds, "train_images_per_s": float64(st.seen) / st.seconds, "eval_images_per_s": ev.ImagesPS}
+	extra := ""
+	if ev.Flip != nil {
+		rec["test_acc_tta_flip"], rec["test_loss_tta_flip"] = ev.Flip.Accuracy, ev.Flip.Loss
+		extra += fmt.Sprintf(" | flip TTA %.4f", ev.Flip.Accuracy)
+	}
+	if rn.avg != nil {
+		rec["test_acc_ema"], rec["test_loss_ema"] = evAvg.Accuracy, evAvg.Loss
+		extra += fmt.Sprintf(" | EMA %.4f", evAvg.Accuracy)
+		if evAvg.Flip != nil {
+			rec["test_acc_ema_tta_flip"] = evAvg.Flip.Accuracy
+			extra += fmt.Sprintf(" (flip %.4f)", evAvg.Flip.Accuracy)
 		}
 	}
-	return res, nil
+	if err := appendJSON(filepath.Join(rn.o.OutDir, "metrics.jsonl"), rec); err != nil {
+		return err
+	}
+	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f%s | %.0fs, %.0f img/s\n", hdr.Epoch, rn.r.Epochs, res.LastLoss, rec["train_acc"], ev.Loss, ev.Accuracy, extra, st.seconds, rec["train_images_per_s"])
+	if err := rn.save("last.bin"); err != nil {
+		return err
+	}
+	if improved {
+		return rn.save("best.bin")
+	}
+	return nil
 }
 
 func appendJSON(path string, v any) error {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -32,13 +33,15 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: go run ./cmd/eval [flags] CHECKPOINT\n\nEvaluates a checkpoint on the CIFAR-10 test set.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: go run ./cmd/eval [flags] CHECKPOINT\n\nEvaluates a checkpoint on the CIFAR-10 test set, or on an image folder's\nvalidation split (its val/ or test/ folder, else the --val-split fraction of\n--seed, as cmd/train held out).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	var (
-		dataDir    = fs.String("data", "./data", "folder holding (or to receive) cifar-10-batches-bin")
+		dataDir    = fs.String("data", cli.DefaultDataDir(), "CIFAR-10 folder (holding or to receive cifar-10-batches-bin; $"+cli.DataEnv+" moves the default) or an image folder ROOT/<class>/<image>")
+		valSplit   = fs.Float64("val-split", 0.1, "image folders without val/ or test/: the fraction of each class held out (as given to cmd/train)")
+		seed       = fs.Uint64("seed", 1, "image folders without val/ or test/: the seed of the held-out fraction (as given to cmd/train)")
 		batch      = fs.Int("batch-size", 250, "evaluation batch size")
-		limit      = fs.Int("limit", 0, "evaluate only the first N test images (0 = all)")
+		limit      = fs.Int("limit", 0, "CIFAR-10: evaluate only the first N test images (0 = all)")
 		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
 		asJSON     = fs.Bool("json", false, "print one JSON object instead of tables")
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
@@ -69,9 +72,6 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if m.Config.Classes != data.NumClasses {
-		return fmt.Errorf("checkpoint %s: the model has %d classes, CIFAR-10 has %d", pos[0], m.Config.Classes, data.NumClasses)
-	}
 	ttaName, err := train.ParseTTA(*tta)
 	if err != nil {
 		return err
@@ -81,17 +81,30 @@ func run(args []string) error {
 		return err
 	}
 	defer ev.Close()
-	ev.TTA = ttaName
+	pre := hdr.Preprocess()
+	ev.TTA, ev.Input = ttaName, &pre
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := data.Ensure(ctx, *dataDir, !*noDownload, data.Official(os.Stderr)); err != nil {
-		return err
+	do := cli.DataOptions{Dir: *dataDir, Download: !*noDownload, Limit: *limit, ValSplit: *valSplit, Seed: *seed, Log: os.Stderr}
+	names, _ := hdr.ClassNames()
+	dataClasses, what := data.DefaultClassNames, "CIFAR-10"
+	if cli.IsFolder(*dataDir) { // the classes are known before anything is decoded
+		if dataClasses, err = cli.FolderClasses(do); err != nil {
+			return err
+		}
+		what = "the image folder"
 	}
-	test, err := data.Load(*dataDir, data.Test, *limit)
+	if len(dataClasses) != m.Config.Classes {
+		return fmt.Errorf("checkpoint %s: the model has %d classes, %s has %d", pos[0], m.Config.Classes, what, len(dataClasses))
+	}
+	d, err := cli.LoadData(ctx, m.Config, do)
 	if err != nil {
 		return err
 	}
-	res, err := ev.Run(ctx, test, os.Stderr)
+	if !slices.Equal(d.Classes, names) {
+		return fmt.Errorf("checkpoint %s: its classes (%s) are not %s's (%s)", pos[0], brief(names), what, brief(d.Classes))
+	}
+	res, err := ev.Run(ctx, d.Test, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -121,4 +134,12 @@ func run(args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%.4f\t\n", res.Classes[i], strings.Join(cells, "\t"), res.PerClass[i])
 	}
 	return tw.Flush()
+}
+
+// brief lists the first few names.
+func brief(names []string) string {
+	if len(names) > 4 {
+		return strings.Join(names[:4], ", ") + ", …"
+	}
+	return strings.Join(names, ", ")
 }

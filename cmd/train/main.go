@@ -1,13 +1,18 @@
-// Command train trains MobileNet v1 on CIFAR-10:
+// Command train trains MobileNet v1 on CIFAR-10 or on a folder of images:
 //
 //	go run ./cmd/train --alpha 0.75
+//	go run ./cmd/train --data photos/ --config imagenet --resolution 128 --alpha 0.5
+//	go run ./cmd/train --data photos/ --init checkpoints/best.bin --freeze body
 //
-// It downloads CIFAR-10 into --data when absent (unless --no-download),
-// shows a progress bar per epoch, evaluates on the test set after each
-// epoch, appends metrics to OUT/metrics.jsonl and writes OUT/last.bin every
-// epoch and OUT/best.bin when test accuracy improves. Ctrl-C finishes the
-// current step, writes last.bin and exits; --resume OUT/last.bin continues.
-// --summary prints the per-layer table and exits.
+// CIFAR-10 is downloaded into the data folder (--data, default
+// $MOBILENET_DATA or the user's cache folder) when absent, unless
+// --no-download. A --data folder laid out as ROOT/<class>/<image> (with
+// train/ and val/ or test/ splits, or --val-split) is an image-folder
+// dataset. The command shows a progress bar per epoch, evaluates on the
+// test set after each epoch, appends metrics to OUT/metrics.jsonl and
+// writes OUT/last.bin every epoch and OUT/best.bin when test accuracy
+// improves. Ctrl-C finishes the current step, writes last.bin and exits;
+// --resume OUT/last.bin continues. --summary prints the per-layer table.
 package main
 
 import (
@@ -35,33 +40,37 @@ func run(args []string) error {
 	def := train.DefaultRecipe()
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: go run ./cmd/train [flags]\n\nTrains MobileNet v1 on CIFAR-10 (or prints its summary with --summary).\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: go run ./cmd/train [flags]\n\nTrains MobileNet v1 on CIFAR-10 or an image folder (or prints its summary with --summary).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	var (
-		config     = fs.String("config", "cifar10", "network configuration: cifar10 or imagenet (imagenet only with --summary)")
+		config     = fs.String("config", "cifar10", "network configuration: cifar10 (32×32 inputs, stem stride 1) or imagenet (stride-2 stem, resolution 224 unless --resolution)")
 		alpha      = fs.Float64("alpha", 1.0, "width multiplier, in (0, 1.5]")
 		resolution = fs.Int("resolution", 0, "input resolution (resolution multiplier); 0 = the configuration's (32 for cifar10, 224 for imagenet)")
 		dropout    = fs.Float64("dropout", 0, "dropout rate before the classifier, in [0, 1)")
 		epochs     = fs.Int("epochs", def.Epochs, "training epochs")
 		batch      = fs.Int("batch-size", def.BatchSize, "training batch size")
 		evalBatch  = fs.Int("eval-batch-size", def.EvalBatch, "evaluation batch size")
-		lr         = fs.Float64("lr", def.LR, "peak learning rate (after a linear warm-up, cosine decay to 0)")
+		lr         = fs.Float64("lr", def.LR, fmt.Sprintf("peak learning rate (after a linear warm-up, cosine decay to 0); %g with --init unless given", train.FineTuneLR))
 		warmup     = fs.Float64("warmup", def.WarmupEpochs, "warm-up epochs")
 		momentum   = fs.Float64("momentum", def.Momentum, "Nesterov momentum")
-		smoothing  = fs.Float64("label-smoothing", def.LabelSmoothing, "label smoothing ε in [0, 1): train against (1−ε)·one-hot + ε/10")
+		smoothing  = fs.Float64("label-smoothing", def.LabelSmoothing, "label smoothing ε in [0, 1): train against (1−ε)·one-hot + ε/K")
 		wd         = fs.Float64("weight-decay", def.WeightDecay, "weight decay on conv and dense weights (not depthwise filters, BatchNorm parameters nor biases)")
-		noAugment  = fs.Bool("no-augment", false, "disable random crop and flip")
+		noAugment  = fs.Bool("no-augment", false, "disable augmentation (cifar10: random crop and flip; imagenet: random resized crop and flip)")
 		cutout     = fs.Int("cutout", def.Cutout, "blank a random NxN square of each training image (Cutout; 0 = off)")
 		emaDecay   = fs.Float64("ema", def.EMA, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and evaluate it each epoch; checkpoints then stand for it (0 = off)")
 		tta        = fs.String("tta", def.TTA, "also evaluate each epoch with test-time augmentation: flip (or none)")
-		dataDir    = fs.String("data", "./data", "folder holding (or to receive) cifar-10-batches-bin")
-		out        = fs.String("out", "checkpoints", "output folder for checkpoints and logs")
 		weightInit = fs.String("weight-init", def.Init, "weight initialisation: uniform (PyTorch's default, U(±1/√fan_in)) or he (He-normal, fan_out)")
-		seed       = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation)")
+		initPath   = fs.String("init", "", "start from this checkpoint's weights (fine-tuning: a new run; the classifier is new when the class count differs)")
+		freezeWhat = fs.String("freeze", train.FreezeNone, "with --init: body trains only the classifier (every other weight and BatchNorm statistic frozen), none fine-tunes everything")
+		dataDir    = fs.String("data", cli.DefaultDataDir(), "CIFAR-10 folder (holding or to receive cifar-10-batches-bin; $"+cli.DataEnv+" moves the default) or an image folder ROOT/<class>/<image>")
+		valSplit   = fs.Float64("val-split", 0.1, "image folders without val/ or test/: the fraction of each class held out for evaluation")
+		strict     = fs.Bool("strict-images", false, "image folders: stop at an unreadable image instead of skipping it")
+		out        = fs.String("out", "checkpoints", "output folder for checkpoints and logs")
+		seed       = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation, validation split)")
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 		resume     = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin); the model and recipe come from it, --epochs may extend it")
-		limit      = fs.Int("limit", 0, "use only the first N images of each split (0 = all)")
+		limit      = fs.Int("limit", 0, "CIFAR-10: use only the first N images of each split (0 = all)")
 		allowData  = fs.Bool("allow-data-change", false, "with --resume: continue even if the data differs from the checkpoint's (e.g. another --limit)")
 		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
@@ -74,6 +83,8 @@ func run(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	cfg, err := model.Preset(*config, *alpha)
 	if err != nil {
 		return err
@@ -88,19 +99,52 @@ func run(args []string) error {
 	if *summary {
 		return cfg.WriteSummary(os.Stdout)
 	}
-	if cfg.Name != "cifar10" {
-		return fmt.Errorf("--config %s: training runs on CIFAR-10 only (use --summary to inspect it)", cfg.Name)
+	if *freezeWhat != train.FreezeNone && *initPath == "" {
+		return fmt.Errorf("--freeze %s: needs --init (a checkpoint to start from)", *freezeWhat)
 	}
-	if *limit < 0 {
-		return fmt.Errorf("--limit %d: must not be negative", *limit)
+	if *initPath != "" && *resume != "" {
+		return fmt.Errorf("--init starts a new run and --resume continues one: give one of them")
 	}
 	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, Momentum: *momentum, Nesterov: true,
-		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Cutout: *cutout, EMA: *emaDecay, Init: *weightInit, Seed: *seed}
+		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Cutout: *cutout, EMA: *emaDecay,
+		Init: *weightInit, InitFrom: *initPath, Freeze: *freezeWhat, Seed: *seed}
+	if *initPath != "" && !set["lr"] {
+		r.LR = train.FineTuneLR
+	}
 	if r.TTA, err = train.ParseTTA(*tta); err != nil {
 		return err
 	}
 	if err := r.Validate(); err != nil {
 		return err
+	}
+	// The network: a resumed run's, a fine-tuned checkpoint's (with the
+	// data's classes), or the flags' (with the data's classes).
+	do := cli.DataOptions{Dir: *dataDir, Download: !*noDownload, Limit: *limit, ValSplit: *valSplit, Seed: *seed, Strict: *strict, TrainSplit: true, Log: os.Stderr}
+	classes := data.NumClasses
+	if cli.IsFolder(*dataDir) {
+		names, err := cli.FolderClasses(do)
+		if err != nil {
+			return err
+		}
+		classes = len(names)
+	}
+	var input *data.Preprocess
+	switch {
+	case *resume != "":
+		h, _, err := train.ReadCheckpoint(*resume)
+		if err != nil {
+			return err
+		}
+		cfg = h.Config
+	case *initPath != "":
+		c, pre, err := train.FineTune(*initPath, classes, *resolution)
+		if err != nil {
+			return err
+		}
+		cfg, input = c, &pre
+		cfg.Dropout = *dropout
+	default:
+		cfg.Classes = classes
 	}
 	if *resume == "" {
 		if err := train.CheckMemory(cfg, r.BatchSize, r.EvalBatch); err != nil {
@@ -115,26 +159,22 @@ func run(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := data.Ensure(ctx, *dataDir, !*noDownload, data.Official(os.Stderr)); err != nil {
-		return err
-	}
-	trainSet, err := data.Load(*dataDir, data.Train, *limit)
+	d, err := cli.LoadData(ctx, cfg, do)
 	if err != nil {
 		return err
 	}
-	testSet, err := data.Load(*dataDir, data.Test, *limit)
-	if err != nil {
-		return err
-	}
-	if *resume != "" {
-		epochsSet := false
-		fs.Visit(func(f *flag.Flag) { epochsSet = epochsSet || f.Name == "epochs" })
-		if !epochsSet {
-			r.Epochs = 0 // keep the checkpoint's: a newer default must not extend an old run
+	if d.Folder {
+		fmt.Printf("image folder %s: %d classes, %d training and %d validation images\n", *dataDir, len(d.Classes), d.Train.Len(), d.Test.Len())
+		if input == nil && *resume == "" { // normalised with the training images' statistics
+			mean, std := d.Train.Stats()
+			input = &data.Preprocess{Mean: mean, Std: std, Resize: train.EvalResize(cfg)}
 		}
 	}
+	if *resume != "" && !set["epochs"] {
+		r.Epochs = 0 // keep the checkpoint's: a newer default must not extend an old run
+	}
 	res, err := train.Run(ctx, train.Options{Recipe: r, Config: cfg, Depthwise: impl, OutDir: *out, Resume: *resume,
-		Train: trainSet, Test: testSet, Log: os.Stderr, AllowDataChange: *allowData})
+		Train: d.Train, Test: d.Test, Input: input, Log: os.Stderr, AllowDataChange: *allowData})
 	switch {
 	case errors.Is(err, train.ErrDataChanged):
 		return fmt.Errorf("%w (give the --data and --limit the run started with, or --allow-data-change)", err)

@@ -1,0 +1,126 @@
+package train
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/gomobilenet/mobilenet/checkpoint"
+	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/layers"
+	"github.com/gomobilenet/mobilenet/model"
+)
+
+// What Recipe.Freeze trains.
+const (
+	FreezeNone = "none" // every parameter
+	FreezeBody = "body" // the classifier only
+)
+
+// FineTuneLR is the peak learning rate cmd/train uses with --init when
+// --lr is not given: a tenth of the default, so that the pretrained
+// features are refined rather than overwritten (with --freeze body the
+// default's would do as well; only the classifier learns).
+const FineTuneLR = 0.01
+
+// Augmentation is the training augmentation of a configuration: CIFAR-10's
+// padded random crop and flip (crop), or, for ImageNet's configuration,
+// torchvision's random resized crop and flip (randomResized).
+func Augmentation(cfg model.Config) (crop, randomResized bool) {
+	if cfg.Name == "imagenet" {
+		return false, true
+	}
+	return true, false
+}
+
+// FineTune is what a run started from a checkpoint (Recipe.InitFrom)
+// takes from it: the network (the checkpoint's configuration with the
+// data's class count, and resolution when not 0) and its preprocessing's
+// normalisation (the features were learnt on it), with the evaluation
+// resize of the configuration.
+func FineTune(path string, classes, resolution int) (model.Config, data.Preprocess, error) {
+	h, _, err := ReadCheckpoint(path)
+	if err != nil {
+		return model.Config{}, data.Preprocess{}, err
+	}
+	cfg := h.Config
+	cfg.Classes = classes
+	if resolution != 0 {
+		cfg.Resolution = resolution
+	}
+	if err := cfg.Validate(); err != nil {
+		return model.Config{}, data.Preprocess{}, fmt.Errorf("fine-tune from %s: %w", path, err)
+	}
+	pre := h.Preprocess()
+	pre.Resize = EvalResize(cfg)
+	return cfg, pre, nil
+}
+
+// EvalResize is the evaluation resize of a configuration: whole images for
+// CIFAR-10's, torchvision's centre crop for ImageNet's.
+func EvalResize(cfg model.Config) string {
+	if cfg.Name == "imagenet" {
+		return data.ResizeCenterCrop
+	}
+	return data.ResizeExact
+}
+
+// initFrom loads a checkpoint's weights (its average when it has one) into
+// a new run's model: every variable but the classifier's must match; the
+// classifier is kept freshly initialised when the class counts differ.
+func initFrom(m *model.Model, path string, log io.Writer) error {
+	h, ts, err := ReadCheckpoint(path)
+	if err != nil {
+		return err
+	}
+	ts = preferAverage(ts)
+	opts := layers.LoadOptions{}
+	if h.Config.Classes != m.Config.Classes {
+		opts.Skip = []string{model.ClassifierScope}
+	}
+	rep, err := m.Store.Restore(ts, opts)
+	if err != nil {
+		return fmt.Errorf("initialise from %s: %w", path, err)
+	}
+	fmt.Fprintf(log, "initialised from %s: %d tensors loaded", path, len(rep.Loaded))
+	if len(rep.Skipped) > 0 {
+		fmt.Fprintf(log, "; the classifier is new (%d classes there, %d here)", h.Config.Classes, m.Config.Classes)
+	}
+	fmt.Fprintln(log)
+	return nil
+}
+
+// preferAverage returns the tensors with each param and state replaced by
+// its weight average (kind ema) where the checkpoint has one.
+func preferAverage(ts []Tensor) []Tensor {
+	avg := map[string]Tensor{}
+	for _, t := range ts {
+		if t.Info.Kind == checkpoint.KindEMA {
+			avg[t.Info.Name] = t
+		}
+	}
+	out := make([]Tensor, 0, len(ts))
+	for _, t := range ts {
+		k := t.Info.Kind
+		if a, ok := avg[t.Info.Name]; ok && (k == checkpoint.KindParam || k == checkpoint.KindState) {
+			t.Data = a.Data
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// freeze applies Recipe.Freeze to the model before its training graph is
+// built.
+func freeze(m *model.Model, what string) error {
+	switch what {
+	case "", FreezeNone:
+		return nil
+	case FreezeBody:
+		if _, err := m.Store.SetTrainable("", false); err != nil {
+			return err
+		}
+		_, err := m.Store.SetTrainable(model.ClassifierScope, true)
+		return err
+	}
+	return fmt.Errorf("freeze %q: want %s or %s", what, FreezeNone, FreezeBody)
+}
