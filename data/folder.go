@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/gomobilenet/mobilenet/internal/sysmem"
@@ -43,30 +44,23 @@ type Folder struct {
 // ErrNoImages is returned (wrapped) for folders without images.
 var ErrNoImages = errors.New("no JPEG or PNG images")
 
-// IsFolderDataset reports whether root looks like an image folder: it has
-// subfolders holding JPEG or PNG files (directly or under train/).
+// IsFolderDataset reports whether root is to be read as an image folder:
+// it has subfolders (class folders, or train/) and no CIFAR-10 binary
+// release (DirName). An empty or absent folder is not one: that is where
+// CIFAR-10 gets downloaded.
 func IsFolderDataset(root string) bool {
-	for _, dir := range []string{filepath.Join(root, "train"), root} {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			if !e.IsDir() {
-				continue
-			}
-			files, err := os.ReadDir(filepath.Join(dir, e.Name()))
-			if err != nil {
-				continue
-			}
-			for _, f := range files {
-				if !f.IsDir() && IsImageFile(f.Name()) {
-					return true
-				}
-			}
-		}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return false
 	}
-	return false
+	sub := false
+	for _, e := range entries {
+		if e.Name() == DirName {
+			return false
+		}
+		sub = sub || (e.IsDir() && !strings.HasPrefix(e.Name(), "."))
+	}
+	return sub
 }
 
 // ScanFolder lists an image folder's classes and images. With ROOT/train

@@ -93,8 +93,8 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("weight decay %g: must not be negative", r.WeightDecay)
 	case r.WarmupEpochs < 0:
 		return fmt.Errorf("warm-up %g epochs: must not be negative", r.WarmupEpochs)
-	case r.Cutout < 0 || r.Cutout > data.ImageSize:
-		return fmt.Errorf("cutout %d: must be in [0, %d]", r.Cutout, data.ImageSize)
+	case r.Cutout < 0 || r.Cutout > model.MaxResolution:
+		return fmt.Errorf("cutout %d: must be in [0, %d] (and at most the image size)", r.Cutout, model.MaxResolution)
 	case !(r.LabelSmoothing >= 0 && r.LabelSmoothing < 1):
 		return fmt.Errorf("label smoothing %g: must be in [0, 1)", r.LabelSmoothing)
 	case !(r.EMA >= 0 && r.EMA < 1):

@@ -146,6 +146,9 @@ func run(args []string) error {
 	default:
 		cfg.Classes = classes
 	}
+	if limit := cutoutLimit(cfg); r.Cutout > limit {
+		return fmt.Errorf("--cutout %d: must be at most %d, the size of the images it cuts", r.Cutout, limit)
+	}
 	if *resume == "" {
 		if err := train.CheckMemory(cfg, r.BatchSize, r.EvalBatch); err != nil {
 			return err
@@ -194,4 +197,13 @@ func run(args []string) error {
 	}
 	fmt.Printf("done: %d epochs, best test accuracy %.4f (%s/best.bin)\n", res.Epochs, res.BestAcc, *out)
 	return nil
+}
+
+// cutoutLimit is the largest Cutout: the 32×32 image of the CIFAR-10
+// configuration (whatever the resolution), else the network's input.
+func cutoutLimit(cfg model.Config) int {
+	if cfg.Name == "cifar10" {
+		return data.ImageSize
+	}
+	return cfg.Resolution
 }

@@ -35,7 +35,7 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"--alpha", "2"}, "alpha 2"},
 		{[]string{"--epochs", "-1", "--no-download", "--data", empty}, "epochs -1"},
 		{[]string{"--batch-size", "0"}, "batch size 0"},
-		{[]string{"--cutout", "40"}, "cutout 40"},
+		{[]string{"--cutout", "40"}, "--cutout 40: must be at most 32"},
 		{[]string{"--no-download", "--data", empty}, "CIFAR-10 not found"},
 		{[]string{"--depthwise", "magic"}, "magic"},
 		{[]string{"--blas", "mkl", "--no-download", "--data", empty}, "mkl"},

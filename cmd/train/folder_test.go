@@ -1,0 +1,124 @@
+package main
+
+import (
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomobilenet/mobilenet/checkpoint"
+)
+
+// imageFolder writes ROOT/<class>/<n>.png for the classes, n images each,
+// of sizes around size×size whose colour tells the class.
+func imageFolder(t *testing.T, root string, classes []string, n, size int) {
+	t.Helper()
+	for k, c := range classes {
+		dir := filepath.Join(root, c)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			img := image.NewRGBA(image.Rect(0, 0, size+i%3, size))
+			for p := 0; p < len(img.Pix); p += 4 {
+				img.Pix[p], img.Pix[p+1], img.Pix[p+2], img.Pix[p+3] = byte(60*k+i%7), byte(200-60*k), byte(p%256), 255
+			}
+			f, err := os.Create(filepath.Join(dir, string(rune('a'+i/26))+string(rune('a'+i%26))+".png"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			png.Encode(f, img)
+			f.Close()
+		}
+	}
+}
+
+// TestFolderTrainAndFineTune trains on an image folder (with a corrupt
+// file, which is skipped and counted), evaluates it, then fine-tunes the
+// checkpoint on a two-class folder with the body frozen.
+func TestFolderTrainAndFineTune(t *testing.T) {
+	bin := binary(t)
+	root := t.TempDir()
+	imageFolder(t, filepath.Join(root, "train"), []string{"a", "b", "c"}, 24, 20)
+	imageFolder(t, filepath.Join(root, "val"), []string{"a", "b", "c"}, 6, 20)
+	os.WriteFile(filepath.Join(root, "train", "a", "zz.png"), []byte("\x89PNG broken"), 0o644)
+	out := t.TempDir()
+	args := []string{"--data", root, "--out", out, "--alpha", "0.25", "--epochs", "2", "--batch-size", "8", "--eval-batch-size", "9"}
+	res, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res)
+	}
+	for _, want := range []string{"train: skipped 1 unreadable image(s)", "zz.png", "image folder " + root + ": 3 classes, 72 training and 18 validation images", "done: 2 epochs"} {
+		if !strings.Contains(string(res), want) {
+			t.Errorf("output lacks %q:\n%s", want, res)
+		}
+	}
+	raw, _, err := checkpoint.Read(filepath.Join(out, "best.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"class_names":["a","b","c"]`) {
+		t.Errorf("checkpoint header lacks the class names: %s", raw[:min(len(raw), 400)])
+	}
+
+	two := t.TempDir()
+	imageFolder(t, filepath.Join(two, "train"), []string{"x", "y"}, 16, 24)
+	imageFolder(t, filepath.Join(two, "test"), []string{"x", "y"}, 4, 24)
+	ft := t.TempDir()
+	res, err = exec.Command(bin, "--data", two, "--out", ft, "--init", filepath.Join(out, "best.bin"), "--freeze", "body", "--epochs", "1", "--batch-size", "8").CombinedOutput()
+	if err != nil {
+		t.Fatalf("fine-tune: %v\n%s", err, res)
+	}
+	if !strings.Contains(string(res), "the classifier is new (3 classes there, 2 here)") {
+		t.Errorf("fine-tune output:\n%s", res)
+	}
+}
+
+func TestFolderErrors(t *testing.T) {
+	bin := binary(t)
+	noImages := t.TempDir()
+	os.MkdirAll(filepath.Join(noImages, "cat"), 0o755)
+	os.WriteFile(filepath.Join(noImages, "cat", "readme.txt"), []byte("text"), 0o644)
+	emptyClass := t.TempDir()
+	imageFolder(t, emptyClass, []string{"a", "b"}, 4, 8)
+	os.MkdirAll(filepath.Join(emptyClass, "c"), 0o755)
+	allBroken := t.TempDir()
+	for _, c := range []string{"a", "b"} {
+		os.MkdirAll(filepath.Join(allBroken, c), 0o755)
+		for i := 0; i < 10; i++ {
+			os.WriteFile(filepath.Join(allBroken, c, string(rune('a'+i))+".jpg"), []byte("\xff\xd8 broken"), 0o644)
+		}
+	}
+	strict := t.TempDir()
+	imageFolder(t, strict, []string{"a", "b"}, 10, 8)
+	os.WriteFile(filepath.Join(strict, "a", "bad.jpg"), []byte("\xff\xd8 broken"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--data", noImages}, "no JPEG or PNG images in class folder " + filepath.Join(noImages, "cat")},
+		{[]string{"--data", emptyClass}, "no JPEG or PNG images in class folder " + filepath.Join(emptyClass, "c")},
+		{[]string{"--data", allBroken}, "no JPEG or PNG images that can be read"},
+		{[]string{"--data", strict, "--strict-images"}, "bad.jpg: not a readable JPEG or PNG image"},
+		{[]string{"--data", strict, "--limit", "5"}, "--limit applies to CIFAR-10"},
+		{[]string{"--freeze", "body"}, "--freeze body: needs --init"},
+		{[]string{"--init", "/nonexistent.bin"}, "/nonexistent.bin"},
+		{[]string{"--init", "x.bin", "--resume", "y.bin"}, "give one of them"},
+		{[]string{"--cutout", "40"}, "--cutout 40: must be at most 32"},
+	} {
+		out, err := exec.Command(bin, append(c.args, "--out", t.TempDir())...).CombinedOutput()
+		text := string(out)
+		if err == nil {
+			t.Errorf("%v: exit 0", c.args)
+		}
+		if strings.Contains(text, "panic") || strings.Contains(text, "goroutine ") {
+			t.Errorf("%v: panicked:\n%s", c.args, text)
+		}
+		if !strings.Contains(text, c.want) {
+			t.Errorf("%v: output %q lacks %q", c.args, text, c.want)
+		}
+	}
+}
