@@ -290,6 +290,13 @@ func decodeStored(path string, opts FolderOptions) ([]byte, Size, error) {
 	if b.Dx() < 1 || b.Dy() < 1 {
 		return nil, Size{}, fmt.Errorf("%s: empty image", path)
 	}
+	pix, s := storeImage(img, opts)
+	return pix, s, nil
+}
+
+// storeImage converts a decoded image to its stored planar RGB form.
+func storeImage(img image.Image, opts FolderOptions) ([]byte, Size) {
+	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if opts.Exact {
 		w, h = ImageSize, ImageSize
@@ -307,7 +314,7 @@ func decodeStored(path string, opts FolderOptions) ([]byte, Size, error) {
 	for i := 0; i < w*h; i++ {
 		pix[i], pix[w*h+i], pix[2*w*h+i] = rgba.Pix[4*i], rgba.Pix[4*i+1], rgba.Pix[4*i+2]
 	}
-	return pix, Size{w, h}, nil
+	return pix, Size{w, h}
 }
 
 // Stats returns the per-channel mean and standard deviation of the

@@ -233,3 +233,42 @@ func TestFolderLoader(t *testing.T) {
 		t.Error("cutout larger than the resolution: no error")
 	}
 }
+
+// TestApplyMatchesLoader: prediction's preprocessing of a file (Apply) is
+// the evaluation loader's for the same image, bit for bit, in both resize
+// modes: what makes cmd/predict agree with cmd/eval.
+func TestApplyMatchesLoader(t *testing.T) {
+	root := testFolder(t)
+	f, _ := ScanFolder(root, 0, 1)
+	for _, c := range []struct {
+		resize string
+		res    int
+		exact  bool
+	}{{ResizeExact, 32, true}, {ResizeExact, 40, true}, {ResizeCenterCrop, 24, false}, {ResizeCenterCrop, 7, false}} {
+		items := f.Train[1:] // without broken.jpg
+		ds, _, err := LoadFolder(items, f.Classes, FolderOptions{Exact: c.exact, ShorterSide: StoredSide(c.res)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := Preprocess{Mean: [3]float32{0.4, 0.5, 0.6}, Std: [3]float32{0.2, 0.3, 0.25}, Resize: c.resize}
+		l, err := NewLoader(ds, LoaderConfig{BatchSize: ds.Len(), Resolution: c.res, Input: &in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := <-l.Epoch(context.Background(), 0, 0)
+		n := 3 * c.res * c.res
+		for i, it := range items {
+			img, err := DecodeFile(it.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]float32, n)
+			if err := in.Apply(got, img, c.res); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, b.X[i*n:(i+1)*n]) {
+				t.Fatalf("%s at %d: Apply differs from the loader for %s", c.resize, c.res, it.Path)
+			}
+		}
+	}
+}

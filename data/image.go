@@ -3,6 +3,7 @@ package data
 import (
 	"fmt"
 	"image"
+	"math"
 	_ "image/jpeg" // decoders registered for DecodeFile
 	_ "image/png"
 	"os"
@@ -10,7 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	"golang.org/x/image/draw"
 )
 
 // Resize modes of Preprocess.
@@ -50,44 +50,38 @@ func (p Preprocess) Validate() error {
 }
 
 // Apply writes img as a normalised 3 × res × res float32 tensor into dst
-// (len 3·res·res). Scaling uses Catmull-Rom filtering, which antialiases
-// when shrinking.
+// (len 3·res·res), exactly as evaluation prepares an image of a dataset:
+// stored as LoadFolder stores it (whole at 32×32 for ResizeExact; shorter
+// side res/0.875 for ResizeCenterCrop; shrinking with Catmull-Rom
+// filtering, which antialiases), then resampled to res as the Loader does.
 func (p Preprocess) Apply(dst []float32, img image.Image, res int) error {
-	if len(dst) != 3*res*res {
+	if len(dst) != 3*res*res || res < 1 {
 		return fmt.Errorf("preprocess: %d values for a %d×%d image", len(dst), res, res)
+	}
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	b := img.Bounds()
 	if b.Dx() < 1 || b.Dy() < 1 {
 		return fmt.Errorf("preprocess: empty image")
 	}
-	src := b
-	if p.Resize == ResizeCenterCrop {
-		// The crop of the scaled image, mapped back onto the original:
-		// a square of side shorter·0.875 at the centre.
-		side := min(b.Dx(), b.Dy())
-		crop := max(1, int(float64(side)*0.875+0.5))
-		x0, y0 := b.Min.X+(b.Dx()-crop)/2, b.Min.Y+(b.Dy()-crop)/2
-		src = image.Rect(x0, y0, x0+crop, y0+crop)
+	if p.Resize == ResizeExact {
+		pix, _ := storeImage(img, FolderOptions{Exact: true})
+		var tmp [ImageBytes]float32
+		prepare(tmp[:], pix, 0, 0, false, p.Mean, p.Std)
+		resize(dst, tmp[:], res)
+		return nil
 	}
-	rgba := image.NewRGBA(image.Rect(0, 0, res, res))
-	if src.Dx() == res && src.Dy() == res {
-		draw.Draw(rgba, rgba.Bounds(), img, src.Min, draw.Src) // no resampling: converts grey, CMYK, paletted to RGB
-	} else {
-		draw.CatmullRom.Scale(rgba, rgba.Bounds(), img, src, draw.Src, nil)
-	}
-	plane := res * res
-	var inv [3]float32
-	for c := range inv {
-		inv[c] = 1 / p.Std[c]
-	}
-	for i := 0; i < plane; i++ {
-		px := rgba.Pix[4*i : 4*i+3]
-		for c := 0; c < 3; c++ {
-			dst[c*plane+i] = (float32(px[c])/255 - p.Mean[c]) * inv[c]
-		}
-	}
+	pix, s := storeImage(img, FolderOptions{ShorterSide: StoredSide(res)})
+	x0, y0, bw, bh := centerCropBox(s.W, s.H, p.Resize, res)
+	sampleBox(dst, pix, s.W, s.H, x0, y0, bw, bh, false, res, &p)
 	return nil
 }
+
+// StoredSide is the shorter side image folders are stored at for a
+// network input of res: res/0.875, the size torchvision's evaluation
+// resizes to before its centre crop.
+func StoredSide(res int) int { return int(math.Ceil(float64(res) / 0.875)) }
 
 // DecodeFile reads a JPEG or PNG image; the error names the file.
 func DecodeFile(path string) (image.Image, error) {

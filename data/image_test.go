@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// TestPreprocess: an image of the model's size passes unresampled and
+// TestPreprocess: a 32×32 image at resolution 32 passes unresampled and
 // normalised; grey and CMYK images become RGB; centre cropping keeps the
 // centre; larger images are scaled with antialiasing (a fine checkerboard
 // averages to grey rather than aliasing).
@@ -20,16 +20,16 @@ func TestPreprocess(t *testing.T) {
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	rgba := image.NewRGBA(image.Rect(0, 0, 4, 4))
-	for i := 0; i < 16; i++ {
-		rgba.Set(i%4, i/4, color.RGBA{byte(i * 10), byte(i * 5), 200, 255})
+	rgba := image.NewRGBA(image.Rect(0, 0, 32, 32))
+	for i := 0; i < 1024; i++ {
+		rgba.Set(i%32, i/32, color.RGBA{byte(i * 10), byte(i * 5), 200, 255})
 	}
-	out := make([]float32, 3*16)
-	if err := p.Apply(out, rgba, 4); err != nil {
+	out := make([]float32, 3*1024)
+	if err := p.Apply(out, rgba, 32); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 16; i++ {
-		want := (float32(i*10)/255 - Mean[0]) / Std[0]
+	for i := 0; i < 1024; i++ {
+		want := (float32(byte(i*10))/255 - Mean[0]) / Std[0]
 		if math.Abs(float64(out[i]-want)) > 1e-6 {
 			t.Fatalf("red[%d] = %v, want %v", i, out[i], want)
 		}
@@ -38,14 +38,16 @@ func TestPreprocess(t *testing.T) {
 	grey.Pix[5] = 128
 	cmyk := image.NewCMYK(image.Rect(0, 0, 4, 4))
 	for _, img := range []image.Image{grey, cmyk} {
-		if err := p.Apply(out, img, 4); err != nil {
+		if err := p.Apply(out, img, 32); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Centre crop: a 40×20 image, white centre column band, black elsewhere.
+	// Centre crop: a 40×20 image, white centre column band (stored at
+	// 20×10 for resolution 8, the band at columns 4-15, of which the crop
+	// takes 6-13), black elsewhere.
 	wide := image.NewRGBA(image.Rect(0, 0, 40, 20))
 	for y := 0; y < 20; y++ {
-		for x := 10; x < 30; x++ {
+		for x := 8; x < 32; x++ {
 			wide.Set(x, y, color.White)
 		}
 	}

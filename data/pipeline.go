@@ -231,12 +231,12 @@ func (l *Loader) fillBoxes(b *Batch, idx []int, rng, cut *rand.Rand) {
 			x0, y0, bw, bh = randomResizedCropBox(w, h, rng.Float64)
 			flip = rng.IntN(2) == 1
 		case l.cfg.Augment: // shifted by up to 4/32 of the box, as CIFAR-10's padded crop
-			x0, y0, bw, bh = centerCropBox(w, h, in.Resize)
+			x0, y0, bw, bh = centerCropBox(w, h, in.Resize, r)
 			x0 += float64(rng.IntN(9)-4) * bw / ImageSize
 			y0 += float64(rng.IntN(9)-4) * bh / ImageSize
 			flip = rng.IntN(2) == 1
 		default:
-			x0, y0, bw, bh = centerCropBox(w, h, in.Resize)
+			x0, y0, bw, bh = centerCropBox(w, h, in.Resize, r)
 		}
 		dst := b.X[k*3*r*r : (k+1)*3*r*r]
 		sampleBox(dst, pix, w, h, x0, y0, bw, bh, flip, r, in)

@@ -89,15 +89,21 @@ func sampleBox(dst []float32, src []byte, w, h int, x0, y0, bw, bh float64, flip
 	}
 }
 
-// centerCropBox is the evaluation box of an image: the whole image for
-// ResizeExact, else the centred square of side shorter·0.875 (the centre
-// crop of the image scaled to resolution/0.875).
-func centerCropBox(w, h int, resize string) (x0, y0, bw, bh float64) {
+// centerCropBox is the evaluation box of a stored image for an input of
+// r: the whole image for ResizeExact; else torchvision's centre crop of the
+// image resized to StoredSide(r), i.e. a square of side shorter·r/
+// StoredSide(r) at the centre (offsets rounded as torchvision's). For an
+// image stored at that shorter side the box is r pixels at a whole offset,
+// and the resampling is the identity.
+func centerCropBox(w, h int, resize string, r int) (x0, y0, bw, bh float64) {
 	if resize != ResizeCenterCrop {
 		return 0, 0, float64(w), float64(h)
 	}
-	side := float64(min(w, h)) * 0.875
-	return (float64(w) - side) / 2, (float64(h) - side) / 2, side, side
+	side := float64(min(w, h)) * float64(r) / float64(StoredSide(r))
+	if s := math.Round(side); math.Abs(s-side) < 1e-9 {
+		side = s
+	}
+	return math.Round((float64(w) - side) / 2), math.Round((float64(h) - side) / 2), side, side
 }
 
 // randomResizedCropBox draws torchvision's RandomResizedCrop box: an area

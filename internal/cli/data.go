@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 
@@ -76,7 +75,7 @@ func LoadData(ctx context.Context, cfg model.Config, o DataOptions) (*Data, erro
 		if len(f.Val) == 0 {
 			return nil, fmt.Errorf("image folder %s: no validation images (add val/ or test/, or raise --val-split)", o.Dir)
 		}
-		fo := data.FolderOptions{Exact: cfg.Name == "cifar10", ShorterSide: int(math.Ceil(float64(cfg.Resolution) / 0.875)), Strict: o.Strict}
+		fo := data.FolderOptions{Exact: cfg.Name == "cifar10", ShorterSide: data.StoredSide(cfg.Resolution), Strict: o.Strict}
 		d := &Data{Classes: f.Classes, Folder: true}
 		load := func(items []data.Item, what string) (*data.Dataset, error) {
 			ds, rep, err := data.LoadFolder(items, f.Classes, fo)
