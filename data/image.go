@@ -3,14 +3,13 @@ package data
 import (
 	"fmt"
 	"image"
-	"math"
 	_ "image/jpeg" // decoders registered for DecodeFile
 	_ "image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-
 )
 
 // Resize modes of Preprocess.
