@@ -79,21 +79,3 @@ func FuzzCheckpoint(f *testing.F) {
 		}
 	})
 }
-
-// FuzzMetrics: any metrics.jsonl either gives four curves of equal length
-// and drawable values or an error; never a panic.
-func FuzzMetrics(f *testing.F) {
-	f.Add("{\"epoch\":1,\"train_loss\":2,\"test_loss\":1.8,\"train_acc\":0.3,\"test_acc\":0.35}\n{\"epoch\":2}\n")
-	f.Add("{\"epoch\":1e400}\n")
-	f.Add("not json\n")
-	f.Add("")
-	f.Fuzz(func(t *testing.T, s string) {
-		a, b, c, d, err := readMetrics(strings.NewReader(s))
-		if err != nil {
-			return
-		}
-		if len(a) != len(b) || len(b) != len(c) || len(c) != len(d) {
-			t.Fatalf("curves of %d, %d, %d, %d points", len(a), len(b), len(c), len(d))
-		}
-	})
-}

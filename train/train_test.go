@@ -270,23 +270,6 @@ func TestSGDNesterovAndSchedule(t *testing.T) {
 	}
 }
 
-func TestPlotMetrics(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "metrics.jsonl"), []byte(`{"epoch":1,"train_loss":2,"test_loss":1.8,"train_acc":0.3,"test_acc":0.35}
-{"epoch":2,"train_loss":1.5,"test_loss":1.4,"train_acc":0.5,"test_acc":0.52}
-`), 0o644)
-	if err := PlotMetrics(dir); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "curves.png"))
-	if err != nil || len(b) < 1000 || string(b[1:4]) != "PNG" {
-		t.Fatalf("curves.png: %d bytes, %v", len(b), err)
-	}
-	if err := PlotMetrics(t.TempDir()); err == nil {
-		t.Error("no metrics: no error")
-	}
-}
-
 // TestDivergenceStops: a NaN or infinite loss stops training with
 // ErrDiverged, and no checkpoint is written from the diverged state.
 func TestDivergenceStops(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"runtime"
 
+	"github.com/gomobilenet/mobilenet/curves"
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/layers"
@@ -192,7 +193,7 @@ func run(args []string) error {
 		fmt.Printf("stopped after %d epochs; resume with --resume %s/last.bin\n", res.Epochs, *out)
 		return nil
 	}
-	if err := train.PlotMetrics(*out); err != nil {
+	if err := curves.Plot(*out); err != nil {
 		fmt.Fprintln(os.Stderr, "train: plot:", err)
 	}
 	fmt.Printf("done: %d epochs, best test accuracy %.4f (%s/best.bin)\n", res.Epochs, res.BestAcc, *out)

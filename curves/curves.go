@@ -1,4 +1,8 @@
-package train
+// Package curves draws a training run's loss and accuracy curves from its
+// metrics.jsonl (what cmd/train writes beside its checkpoints) into a PNG.
+// It is its own package so that users of package train do not pull in the
+// plotting library.
+package curves
 
 import (
 	"bufio"
@@ -17,9 +21,9 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// PlotMetrics draws the loss and accuracy curves of dir/metrics.jsonl into
+// Plot draws the loss and accuracy curves of dir/metrics.jsonl into
 // dir/curves.png.
-func PlotMetrics(dir string) error {
+func Plot(dir string) error {
 	path := filepath.Join(dir, "metrics.jsonl")
 	f, err := os.Open(path)
 	if err != nil {
