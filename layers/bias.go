@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -16,11 +17,11 @@ func channelBias(x, b *G.Node) (*G.Node, error) {
 	n, c := xs[0], xs[1]
 	inner := xs.TotalSize() / (n * c)
 	db := &opSpec{name: "biasGrad", params: fmt.Sprint(xs), in: []tensor.Shape{xs}, out: bs,
-		f32: func(o []float32, in [][]float32) { biasGrad(o, in[0], n, c, inner) },
-		f64: func(o []float64, in [][]float64) { biasGrad(o, in[0], n, c, inner) }}
+		f32: func(o []float32, in [][]float32) { kernels.BiasGrad(o, in[0], n, c, inner) },
+		f64: func(o []float64, in [][]float64) { kernels.BiasGrad(o, in[0], n, c, inner) }}
 	op := &opSpec{name: "bias", params: fmt.Sprint(xs), in: []tensor.Shape{xs, bs}, out: xs,
-		f32:     func(o []float32, in [][]float32) { biasForward(o, in[0], in[1], n, c, inner) },
-		f64:     func(o []float64, in [][]float64) { biasForward(o, in[0], in[1], n, c, inner) },
+		f32:     func(o []float32, in [][]float32) { kernels.BiasForward(o, in[0], in[1], n, c, inner) },
+		f64:     func(o []float64, in [][]float64) { kernels.BiasForward(o, in[0], in[1], n, c, inner) },
 		diffWRT: []bool{true, true},
 		symDiff: func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 			g, err := db.apply(grad)
@@ -30,31 +31,4 @@ func channelBias(x, b *G.Node) (*G.Node, error) {
 			return G.Nodes{grad, g}, nil
 		}}
 	return op.apply(x, b)
-}
-
-func biasForward[T Float](y, x, b []T, n, c, inner int) {
-	for i := 0; i < n; i++ {
-		for j := 0; j < c; j++ {
-			o := (i*c + j) * inner
-			v := b[j]
-			ys, xs := y[o:o+inner], x[o:o+inner]
-			for p := range ys {
-				ys[p] = xs[p] + v
-			}
-		}
-	}
-}
-
-func biasGrad[T Float](db, dy []T, n, c, inner int) {
-	clear(db)
-	for i := 0; i < n; i++ {
-		for j := 0; j < c; j++ {
-			o := (i*c + j) * inner
-			var s T
-			for _, v := range dy[o : o+inner] {
-				s += v
-			}
-			db[j] += s
-		}
-	}
 }

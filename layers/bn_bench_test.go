@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -24,18 +25,17 @@ func BenchmarkBNKernels(b *testing.B) {
 		for i := range sc {
 			sc[i] = 1
 		}
-		st := &bnState{mean: make([]float64, c), invstd: make([]float64, c), sumDy: make([]float64, c), sumDyXhat: make([]float64, c)}
-		k := bnKernel{sc: &scratch{}, n: n, c: c, inner: hw, cfg: BatchNormConfig{Channels: c, Momentum: 0.1, Epsilon: 1e-5, Activation: ReLU}, st: st}
+		k := kernels.BN{Scratch: &kernels.Scratch{}, N: n, C: c, Inner: hw, Momentum: 0.1, Epsilon: 1e-5, Act: kernels.ReLU, State: kernels.NewBNState(c)}
 		b.Run(fmt.Sprintf("%dx%d/forward", c, hw), func(b *testing.B) {
 			b.SetBytes(int64(len(x) * 4))
 			for i := 0; i < b.N; i++ {
-				bnForward(k, true, y, x, sc, bi, rm, rv)
+				kernels.BNForward(k, true, y, x, sc, bi, rm, rv)
 			}
 		})
 		b.Run(fmt.Sprintf("%dx%d/backward", c, hw), func(b *testing.B) {
 			b.SetBytes(int64(len(x) * 4))
 			for i := 0; i < b.N; i++ {
-				bnBackward(k, y, x, sc, bi, dy)
+				kernels.BNBackward(k, y, x, sc, bi, dy)
 			}
 		})
 	}

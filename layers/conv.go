@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -52,7 +53,7 @@ type Conv2D struct {
 	name         string
 	cfg          Conv2DConfig
 	weight, bias *G.Node
-	sc           *scratch
+	sc           *kernels.Scratch
 }
 
 // NewConv2D creates the layer's variables in the Builder's scope.
@@ -92,7 +93,7 @@ func newConv(b *Builder, name string, cfg Conv2DConfig) (*Conv2D, error) {
 // Learnables returns the weight and, when enabled, the bias.
 func (l *Conv2D) Learnables() G.Nodes { return nonNil(l.weight, l.bias) }
 
-func (l *Conv2D) geom(in tensor.Shape) (geom, error) {
+func (l *Conv2D) resolve(in tensor.Shape) (kernels.Geom, error) {
 	c := l.cfg
 	g, err := resolveGeom(l.name, in, c.In, c.Out, c.Kernel, c.Kernel, c.Stride, c.Stride, c.Padding)
 	g.G = c.Groups
@@ -105,7 +106,7 @@ func (l *Conv2D) depthwise() bool { return l.cfg.Groups > 1 && l.cfg.Groups == l
 
 // OutShape is the output shape for an input of shape in.
 func (l *Conv2D) OutShape(in tensor.Shape) (tensor.Shape, error) {
-	g, err := l.geom(in)
+	g, err := l.resolve(in)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +115,7 @@ func (l *Conv2D) OutShape(in tensor.Shape) (tensor.Shape, error) {
 
 // Fwd applies the layer to x of shape (N, In, H, W).
 func (l *Conv2D) Fwd(x *G.Node) (*G.Node, error) {
-	g, err := l.geom(x.Shape())
+	g, err := l.resolve(x.Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -159,22 +160,22 @@ func NewPointwiseConv2D(b *Builder, cfg PointwiseConfig) (*PointwiseConv2D, erro
 }
 
 // convOp applies the convolution op: x (N,C,H,W), w (O,C,KH,KW).
-func convOp(x, w *G.Node, g geom, inputGrad bool, sc *scratch) (*G.Node, error) {
+func convOp(x, w *G.Node, g kernels.Geom, inputGrad bool, sc *kernels.Scratch) (*G.Node, error) {
 	xs, ws, ys := x.Shape().Clone(), w.Shape().Clone(), tensor.Shape{g.N, g.O, g.Ho, g.Wo}
 	params := g.String()
 	dx := &opSpec{name: "convDx", params: params, in: []tensor.Shape{ws, ys}, out: xs,
-		f32: func(o []float32, in [][]float32) { convBackwardInput(sc, g, o, in[1], in[0]) },
-		f64: func(o []float64, in [][]float64) { convBackwardInput(sc, g, o, in[1], in[0]) }}
+		f32: func(o []float32, in [][]float32) { kernels.ConvBackwardInput(sc, g, o, in[1], in[0]) },
+		f64: func(o []float64, in [][]float64) { kernels.ConvBackwardInput(sc, g, o, in[1], in[0]) }}
 	dw := &opSpec{name: "convDw", params: params, in: []tensor.Shape{xs, ys}, out: ws,
-		f32: func(o []float32, in [][]float32) { convBackwardWeight(sc, g, o, in[0], in[1]) },
-		f64: func(o []float64, in [][]float64) { convBackwardWeight(sc, g, o, in[0], in[1]) }}
+		f32: func(o []float32, in [][]float32) { kernels.ConvBackwardWeight(sc, g, o, in[0], in[1]) },
+		f64: func(o []float64, in [][]float64) { kernels.ConvBackwardWeight(sc, g, o, in[0], in[1]) }}
 	name := "conv"
-	if g.pointwise() {
+	if g.Pointwise() {
 		name = "pointwise"
 	}
 	fwd := &opSpec{name: name, params: params, in: []tensor.Shape{xs, ws}, out: ys,
-		f32:     func(o []float32, in [][]float32) { convForward(sc, g, o, in[0], in[1]) },
-		f64:     func(o []float64, in [][]float64) { convForward(sc, g, o, in[0], in[1]) },
+		f32:     func(o []float32, in [][]float32) { kernels.ConvForward(sc, g, o, in[0], in[1]) },
+		f64:     func(o []float64, in [][]float64) { kernels.ConvForward(sc, g, o, in[0], in[1]) },
 		diffWRT: []bool{inputGrad, true},
 		symDiff: func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 			gw, err := dw.apply(in[0], grad)

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -112,14 +113,14 @@ func (l *DepthwiseConv2D) Learnables() G.Nodes { return nonNil(l.weight, l.bias)
 
 // OutShape is the output shape for an input of shape in.
 func (l *DepthwiseConv2D) OutShape(in tensor.Shape) (tensor.Shape, error) {
-	g, err := l.geom(in)
+	g, err := l.resolve(in)
 	if err != nil {
 		return nil, err
 	}
 	return tensor.Shape{g.N, g.O, g.Ho, g.Wo}, nil
 }
 
-func (l *DepthwiseConv2D) geom(in tensor.Shape) (geom, error) {
+func (l *DepthwiseConv2D) resolve(in tensor.Shape) (kernels.Geom, error) {
 	c := l.cfg
 	g, err := resolveGeom(l.name, in, c.Channels, c.Channels*c.Multiplier, c.Kernel, c.Kernel, c.Stride, c.Stride, c.Padding)
 	g.G = c.Channels
@@ -128,7 +129,7 @@ func (l *DepthwiseConv2D) geom(in tensor.Shape) (geom, error) {
 
 // Fwd applies the layer to x of shape (N, C, H, W).
 func (l *DepthwiseConv2D) Fwd(x *G.Node) (*G.Node, error) {
-	g, err := l.geom(x.Shape())
+	g, err := l.resolve(x.Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -149,18 +150,18 @@ func (l *DepthwiseConv2D) Fwd(x *G.Node) (*G.Node, error) {
 }
 
 // depthwiseFused applies the fused depthwise op: x (N,C,H,W), k (C·M,1,KH,KW).
-func depthwiseFused(x, k *G.Node, g geom) (*G.Node, error) {
+func depthwiseFused(x, k *G.Node, g kernels.Geom) (*G.Node, error) {
 	xs, ks, ys := x.Shape().Clone(), k.Shape().Clone(), tensor.Shape{g.N, g.O, g.Ho, g.Wo}
 	params := g.String()
 	dx := &opSpec{name: "depthwiseDx", params: params, in: []tensor.Shape{ks, ys}, out: xs,
-		f32: func(o []float32, in [][]float32) { dwBackwardInput(g, o, in[1], in[0]) },
-		f64: func(o []float64, in [][]float64) { dwBackwardInput(g, o, in[1], in[0]) }}
+		f32: func(o []float32, in [][]float32) { kernels.DWBackwardInput(g, o, in[1], in[0]) },
+		f64: func(o []float64, in [][]float64) { kernels.DWBackwardInput(g, o, in[1], in[0]) }}
 	dk := &opSpec{name: "depthwiseDk", params: params, in: []tensor.Shape{xs, ys}, out: ks,
-		f32: func(o []float32, in [][]float32) { dwBackwardKernel(g, o, in[0], in[1]) },
-		f64: func(o []float64, in [][]float64) { dwBackwardKernel(g, o, in[0], in[1]) }}
+		f32: func(o []float32, in [][]float32) { kernels.DWBackwardKernel(g, o, in[0], in[1]) },
+		f64: func(o []float64, in [][]float64) { kernels.DWBackwardKernel(g, o, in[0], in[1]) }}
 	fwd := &opSpec{name: "depthwise", params: params, in: []tensor.Shape{xs, ks}, out: ys,
-		f32:     func(o []float32, in [][]float32) { dwForward(g, o, in[0], in[1]) },
-		f64:     func(o []float64, in [][]float64) { dwForward(g, o, in[0], in[1]) },
+		f32:     func(o []float32, in [][]float32) { kernels.DWForward(g, o, in[0], in[1]) },
+		f64:     func(o []float64, in [][]float64) { kernels.DWForward(g, o, in[0], in[1]) },
 		diffWRT: []bool{true, true},
 		symDiff: func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 			gx, err := dx.apply(in[1], grad)

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 	"math/rand/v2"
 	"testing"
 
@@ -72,17 +73,17 @@ func BenchmarkDepthwiseKernels(b *testing.B) {
 			dx := make([]float32, len(x))
 			b.Run("forward", func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
-					dwForward(g, y, x, k)
+					kernels.DWForward(g, y, x, k)
 				}
 			})
 			b.Run("input-grad", func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
-					dwBackwardInput(g, dx, y, k)
+					kernels.DWBackwardInput(g, dx, y, k)
 				}
 			})
 			b.Run("kernel-grad", func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
-					dwBackwardKernel(g, k, x, y)
+					kernels.DWBackwardKernel(g, k, x, y)
 				}
 			})
 		})

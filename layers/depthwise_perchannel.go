@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -18,7 +19,7 @@ import (
 // levels: groups of at most 255/M channels, then channels within a group;
 // every offset a Slice (or Concat's gradient) sees within one parent then
 // stays below 256.
-func depthwisePerChannel(x, k *G.Node, g geom) (*G.Node, error) {
+func depthwisePerChannel(x, k *G.Node, g kernels.Geom) (*G.Node, error) {
 	if g.PT != g.PB || g.PL != g.PR {
 		return nil, fmt.Errorf("per-channel build needs symmetric padding, got %d,%d,%d,%d (use the fused implementation)", g.PT, g.PB, g.PL, g.PR)
 	}
@@ -67,7 +68,7 @@ func depthwisePerChannel(x, k *G.Node, g geom) (*G.Node, error) {
 
 // sliceGroup returns channels [c0, c1) of x as (N, c1-c0, H, W) and their
 // kernels as ((c1-c0)·M, 1, KH, KW).
-func sliceGroup(x, k *G.Node, g geom, c0, c1, M int) (*G.Node, *G.Node, error) {
+func sliceGroup(x, k *G.Node, g kernels.Geom, c0, c1, M int) (*G.Node, *G.Node, error) {
 	if c0 == 0 && c1 == g.C {
 		return x, k, nil
 	}

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 	"math/rand/v2"
 	"testing"
 
@@ -86,12 +87,12 @@ func TestDepthwiseKernelsMatchReference(t *testing.T) {
 		want := make([]float64, g.N*g.O*g.Ho*g.Wo)
 		got := make([]float64, len(want))
 		dwForwardRef(g, want, x, k)
-		dwForward(g, got, x, k)
+		kernels.DWForward(g, got, x, k)
 		if d := maxAbsDiff(got, want); d > 1e-12 {
 			t.Errorf("%v: float64 forward differs from reference by %g", c, d)
 		}
 		got32 := make([]float32, len(want))
-		dwForward(g, got32, f32s(x), f32s(k))
+		kernels.DWForward(g, got32, f32s(x), f32s(k))
 		if d := maxAbsDiff(f64s(got32), want); d > 1e-4 {
 			t.Errorf("%v: float32 forward differs from reference by %g", c, d)
 		}
@@ -226,13 +227,13 @@ func TestDepthwiseFloat32MatchesFloat64(t *testing.T) {
 		k := f64s(f32s(randDense(r, c.c*c.m, c.k*c.k).Data().([]float64)))
 		dy := f64s(f32s(randDense(r, g.N, g.O, g.Ho, g.Wo).Data().([]float64)))
 		y, dx, dk := make([]float64, len(dy)), make([]float64, len(x)), make([]float64, len(k))
-		dwForward(g, y, x, k)
-		dwBackwardInput(g, dx, dy, k)
-		dwBackwardKernel(g, dk, x, dy)
+		kernels.DWForward(g, y, x, k)
+		kernels.DWBackwardInput(g, dx, dy, k)
+		kernels.DWBackwardKernel(g, dk, x, dy)
 		y32, dx32, dk32 := make([]float32, len(dy)), make([]float32, len(x)), make([]float32, len(k))
-		dwForward(g, y32, f32s(x), f32s(k))
-		dwBackwardInput(g, dx32, f32s(dy), f32s(k))
-		dwBackwardKernel(g, dk32, f32s(x), f32s(dy))
+		kernels.DWForward(g, y32, f32s(x), f32s(k))
+		kernels.DWBackwardInput(g, dx32, f32s(dy), f32s(k))
+		kernels.DWBackwardKernel(g, dk32, f32s(x), f32s(dy))
 		for _, p := range []struct {
 			what      string
 			got, want []float64
@@ -240,6 +241,32 @@ func TestDepthwiseFloat32MatchesFloat64(t *testing.T) {
 		}{{"forward", f64s(y32), y, 1e-4}, {"input gradient", f64s(dx32), dx, 1e-4}, {"kernel gradient", f64s(dk32), dk, 1e-3}} {
 			if d := maxAbsDiff(p.got, p.want); d > p.tol {
 				t.Errorf("%v: float32 %s differs from float64 by %g", c, p.what, d)
+			}
+		}
+	}
+}
+
+// Reference kernels: the definition, one tap at a time with a bounds test.
+// Tests check the fast kernels against them.
+
+func dwForwardRef[T Float](g kernels.Geom, y, x, k []T) {
+	M := g.O / g.C
+	for n := 0; n < g.N; n++ {
+		for co := 0; co < g.O; co++ {
+			c := co / M
+			for oy := 0; oy < g.Ho; oy++ {
+				for ox := 0; ox < g.Wo; ox++ {
+					var s T
+					for ky := 0; ky < g.KH; ky++ {
+						for kx := 0; kx < g.KW; kx++ {
+							iy, ix := oy*g.SH-g.PT+ky, ox*g.SW-g.PL+kx
+							if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+								s += x[((n*g.C+c)*g.H+iy)*g.W+ix] * k[(co*g.KH+ky)*g.KW+kx]
+							}
+						}
+					}
+					y[((n*g.O+co)*g.Ho+oy)*g.Wo+ox] = s
+				}
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 	"hash/fnv"
 	"math/rand/v2"
 
@@ -58,8 +59,8 @@ func (l *Dropout) Fwd(x *G.Node) (*G.Node, error) {
 	params := fmt.Sprintf("%v %g id%d", xs, l.rate, l.b.nextID())
 	training := false
 	d := &opSpec{name: "dropoutGrad", params: params, in: []tensor.Shape{xs}, out: xs,
-		f32: func(o []float32, in [][]float32) { applyMask(o, in[0], mask, training, keep) },
-		f64: func(o []float64, in [][]float64) { applyMask(o, in[0], mask, training, keep) }}
+		f32: func(o []float32, in [][]float32) { kernels.ApplyMask(o, in[0], mask, training, keep) },
+		f64: func(o []float64, in [][]float64) { kernels.ApplyMask(o, in[0], mask, training, keep) }}
 	draw := func() {
 		training = l.mode.Training()
 		if !training {
@@ -80,27 +81,12 @@ func (l *Dropout) Fwd(x *G.Node) (*G.Node, error) {
 		}
 	}
 	op := &opSpec{name: "dropout", params: params, in: []tensor.Shape{xs}, out: xs,
-		f32:     func(o []float32, in [][]float32) { draw(); applyMask(o, in[0], mask, training, keep) },
-		f64:     func(o []float64, in [][]float64) { draw(); applyMask(o, in[0], mask, training, keep) },
+		f32:     func(o []float32, in [][]float32) { draw(); kernels.ApplyMask(o, in[0], mask, training, keep) },
+		f64:     func(o []float64, in [][]float64) { draw(); kernels.ApplyMask(o, in[0], mask, training, keep) },
 		diffWRT: []bool{true},
 		symDiff: func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 			g, err := d.apply(grad)
 			return G.Nodes{g}, err
 		}}
 	return op.apply(x)
-}
-
-func applyMask[T Float](y, x []T, mask []bool, training bool, keep float64) {
-	if !training {
-		copy(y, x)
-		return
-	}
-	k := T(keep)
-	for i, v := range x {
-		if mask[i] {
-			y[i] = v * k
-		} else {
-			y[i] = 0
-		}
-	}
 }

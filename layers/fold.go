@@ -2,36 +2,11 @@ package layers
 
 import (
 	"fmt"
-	"math"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
-
-// epilogue is what a fused inference op applies to each output plane of a
-// convolution while it is still in cache: y = act(y + bias[channel]).
-type epilogue[T Float] struct {
-	bias []T
-	ones []T // 1 per channel, for the many-planes kernel
-	act  Activation
-}
-
-// planes applies the epilogue to planes [p0, p1) of inner elements each,
-// plane p being of channel p mod nch: in one call of the many-planes kernel
-// where it applies (small planes, ReLU, float32), else plane by plane.
-func (e *epilogue[T]) planes(y []T, p0, p1, inner, nch int) {
-	if e == nil {
-		return
-	}
-	if y32, ok := any(y).([]float32); ok && haveAVX2 && e.act == ReLU && inner%4 == 0 && inner <= 64 {
-		seg := y32[p0*inner : p1*inner]
-		affineReLUPlanesAVX2(seg, seg, any(e.ones).([]float32), any(e.bias).([]float32), inner, p0%nch, nch, p1-p0)
-		return
-	}
-	for p := p0; p < p1; p++ {
-		affineAct(e.act, y[p*inner:(p+1)*inner], y[p*inner:(p+1)*inner], 1, e.bias[p%nch])
-	}
-}
 
 // FoldsInto reports whether ls[i] is a convolution (*Conv2D,
 // *PointwiseConv2D or *DepthwiseConv2D) followed by a BatchNorm, which
@@ -63,21 +38,21 @@ func FoldsInto(ls []Layer, i int) (*BatchNorm, bool) {
 func FoldBatchNorm(conv Layer, bn *BatchNorm, x *G.Node) (*G.Node, error) {
 	var (
 		w, cb *G.Node
-		g     geom
+		g     kernels.Geom
 		err   error
-		sc    *scratch
+		sc    *kernels.Scratch
 		dw    bool
 	)
 	switch l := conv.(type) {
 	case *PointwiseConv2D:
 		w, cb, sc = l.weight, l.bias, l.sc
-		g, err = l.geom(x.Shape())
+		g, err = l.resolve(x.Shape())
 	case *Conv2D:
 		w, cb, sc, dw = l.weight, l.bias, l.sc, l.depthwise()
-		g, err = l.geom(x.Shape())
+		g, err = l.resolve(x.Shape())
 	case *DepthwiseConv2D:
 		w, cb, dw = l.weight, l.bias, true
-		g, err = l.geom(x.Shape())
+		g, err = l.resolve(x.Shape())
 	default:
 		return nil, fmt.Errorf("fold batchnorm: %T is not a convolution layer", conv)
 	}
@@ -99,17 +74,17 @@ func FoldBatchNorm(conv Layer, bn *BatchNorm, x *G.Node) (*G.Node, error) {
 		f32: func(o []float32, in [][]float32) {
 			wf, ep := fold(&st.f32, bn, in[1], in[2], in[3], optional(in, 4), g.O)
 			if dw {
-				dwForwardEp(g, o, in[0], wf, ep)
+				kernels.DWForwardEp(g, o, in[0], wf, ep)
 			} else {
-				convForwardEp(sc, g, o, in[0], wf, ep)
+				kernels.ConvForwardEp(sc, g, o, in[0], wf, ep)
 			}
 		},
 		f64: func(o []float64, in [][]float64) {
 			wf, ep := fold(&st.f64, bn, in[1], in[2], in[3], optional(in, 4), g.O)
 			if dw {
-				dwForwardEp(g, o, in[0], wf, ep)
+				kernels.DWForwardEp(g, o, in[0], wf, ep)
 			} else {
-				convForwardEp(sc, g, o, in[0], wf, ep)
+				kernels.ConvForwardEp(sc, g, o, in[0], wf, ep)
 			}
 		},
 		symDiff: func(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
@@ -140,23 +115,9 @@ type foldBuf[T Float] struct {
 	a, b          []float64
 }
 
-// foldCoefficients fills a and b (one per channel) with the affine map of a
-// BatchNorm in inference mode over a convolution's output without its bias:
-// a = scale/√(var+ε), b = shift + a·(convBias − mean); convBias may be nil.
-func foldCoefficients[T Float](a, b []float64, scale, shift, mean, vr, convBias []T, eps float64) {
-	for c := range a {
-		a[c] = float64(scale[c]) / math.Sqrt(float64(vr[c])+eps)
-		cb := 0.0
-		if convBias != nil {
-			cb = float64(convBias[c])
-		}
-		b[c] = float64(shift[c]) + a[c]*(cb-float64(mean[c]))
-	}
-}
-
 // fold computes the folded weights (each output channel's weights times a)
-// and the epilogue (bias b, bn's activation) from the current variables.
-func fold[T Float](buf *foldBuf[T], bn *BatchNorm, w, scale, shift, convBias []T, o int) ([]T, *epilogue[T]) {
+// and the kernels.Epilogue (bias b, bn's activation) from the current variables.
+func fold[T Float](buf *foldBuf[T], bn *BatchNorm, w, scale, shift, convBias []T, o int) ([]T, *kernels.Epilogue[T]) {
 	if len(buf.w) != len(w) {
 		buf.w, buf.bias, buf.ones = make([]T, len(w)), make([]T, o), make([]T, o)
 		buf.a, buf.b = make([]float64, o), make([]float64, o)
@@ -164,7 +125,7 @@ func fold[T Float](buf *foldBuf[T], bn *BatchNorm, w, scale, shift, convBias []T
 			buf.ones[i] = 1
 		}
 	}
-	foldCoefficients(buf.a, buf.b, scale, shift, bn.runMean.Value.Data().([]T), bn.runVar.Value.Data().([]T), convBias, bn.cfg.Epsilon)
+	kernels.FoldCoefficients(buf.a, buf.b, scale, shift, bn.runMean.Value.Data().([]T), bn.runVar.Value.Data().([]T), convBias, bn.cfg.Epsilon)
 	per := len(w) / o
 	for c := 0; c < o; c++ {
 		buf.bias[c] = T(buf.b[c])
@@ -172,5 +133,5 @@ func fold[T Float](buf *foldBuf[T], bn *BatchNorm, w, scale, shift, convBias []T
 			buf.w[c*per+i] = T(buf.a[c] * float64(v))
 		}
 	}
-	return buf.w, &epilogue[T]{bias: buf.bias, ones: buf.ones, act: bn.cfg.Activation}
+	return buf.w, &kernels.Epilogue[T]{Bias: buf.bias, Ones: buf.ones, Act: kernels.Act(bn.cfg.Activation)}
 }

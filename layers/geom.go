@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 
 	"gorgonia.org/tensor"
 )
@@ -45,37 +46,21 @@ func samePad(in, k, s int) (int, int) {
 	return total / 2, total - total/2
 }
 
-// geom is the resolved geometry of a 2-D convolution over NCHW tensors.
-type geom struct {
-	N, C, H, W int // input
-	O          int // output channels
-	G          int // groups (0 or 1: none)
-	KH, KW     int
-	SH, SW     int
-	PT, PB     int
-	PL, PR     int
-	Ho, Wo     int
-}
-
-func (g geom) String() string {
-	return fmt.Sprintf("%dx%dx%dx%d->%d k%dx%d s%dx%d p%d,%d,%d,%d g%d", g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.SH, g.SW, g.PT, g.PB, g.PL, g.PR, g.G)
-}
-
 // resolveGeom checks x's shape against the layer's configuration and
 // computes the output size. layer names the layer in errors.
-func resolveGeom(layer string, x tensor.Shape, cin, cout, kh, kw, sh, sw int, p Padding) (geom, error) {
+func resolveGeom(layer string, x tensor.Shape, cin, cout, kh, kw, sh, sw int, p Padding) (kernels.Geom, error) {
 	if len(x) != 4 {
-		return geom{}, fmt.Errorf("%s: input shape %v: want 4-D (N, C, H, W)", layer, x)
+		return kernels.Geom{}, fmt.Errorf("%s: input shape %v: want 4-D (N, C, H, W)", layer, x)
 	}
 	for _, d := range x {
 		if d <= 0 {
-			return geom{}, fmt.Errorf("%s: input shape %v has a non-positive size", layer, x)
+			return kernels.Geom{}, fmt.Errorf("%s: input shape %v has a non-positive size", layer, x)
 		}
 	}
 	if x[1] != cin {
-		return geom{}, fmt.Errorf("%s: input shape %v has %d channels, layer expects %d", layer, x, x[1], cin)
+		return kernels.Geom{}, fmt.Errorf("%s: input shape %v has %d channels, layer expects %d", layer, x, x[1], cin)
 	}
-	g := geom{N: x[0], C: x[1], H: x[2], W: x[3], O: cout, KH: kh, KW: kw, SH: sh, SW: sw}
+	g := kernels.Geom{N: x[0], C: x[1], H: x[2], W: x[3], O: cout, KH: kh, KW: kw, SH: sh, SW: sw}
 	if !p.explicit {
 		g.PT, g.PB = samePad(g.H, kh, sh)
 		g.PL, g.PR = samePad(g.W, kw, sw)
@@ -84,7 +69,7 @@ func resolveGeom(layer string, x tensor.Shape, cin, cout, kh, kw, sh, sw int, p 
 	}
 	ph, pw := g.H+g.PT+g.PB, g.W+g.PL+g.PR
 	if kh > ph || kw > pw {
-		return geom{}, fmt.Errorf("%s: kernel %dx%d larger than the padded input %dx%d (input shape %v)", layer, kh, kw, ph, pw, x)
+		return kernels.Geom{}, fmt.Errorf("%s: kernel %dx%d larger than the padded input %dx%d (input shape %v)", layer, kh, kw, ph, pw, x)
 	}
 	g.Ho, g.Wo = (ph-kh)/sh+1, (pw-kw)/sw+1
 	return g, nil
@@ -105,23 +90,4 @@ func checkConvConfig(layer string, in, out, kh, kw, sh, sw int, p Padding) error
 		return fmt.Errorf("%s: padding %v: must not be negative", layer, p)
 	}
 	return nil
-}
-
-// colRange returns the output columns [lo, hi) whose input column
-// ox*s - pad + k lies inside [0, w).
-func colRange(k, s, pad, w, wo int) (int, int) {
-	// ox*s >= pad-k  and  ox*s <= w-1+pad-k
-	lo := 0
-	if d := pad - k; d > 0 {
-		lo = (d + s - 1) / s
-	}
-	hi := 0
-	if d := w - 1 + pad - k; d >= 0 {
-		hi = d/s + 1
-	}
-	hi = min(hi, wo)
-	if lo > hi {
-		lo = hi
-	}
-	return lo, hi
 }

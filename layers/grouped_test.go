@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -42,7 +43,7 @@ func TestGroupedConvGradients(t *testing.T) {
 }
 
 // groupedConvRef is the grouped convolution by its definition (no bias).
-func groupedConvRef(x []float64, w []float64, n, c, h, wd, o, k, groups int, g geom) []float64 {
+func groupedConvRef(x []float64, w []float64, n, c, h, wd, o, k, groups int, g kernels.Geom) []float64 {
 	cg, og := c/groups, o/groups
 	y := make([]float64, n*o*g.Ho*g.Wo)
 	for i := 0; i < n; i++ {
@@ -93,7 +94,7 @@ func TestGroupedConvMatchesDefinition(t *testing.T) {
 				}
 				return l.Fwd(x)
 			})
-			g, _ := l.geom(xv.Shape())
+			g, _ := l.resolve(xv.Shape())
 			w := toFloat64s(s.Var("conv/weight").Value.Data())
 			want := groupedConvRef(x64.Data().([]float64), w, c.n, c.c, c.h, c.w, c.o, c.k, c.groups, g)
 			tol := 1e-12

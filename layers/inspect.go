@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -139,6 +140,6 @@ func (l *BatchNorm) FoldCoefficients(convBias []float32) (a, b []float64, err er
 	}
 	c := l.cfg.Channels
 	a, b = make([]float64, c), make([]float64, c)
-	foldCoefficients(a, b, scale, shift, l.runMean.Float32s(), l.runVar.Float32s(), convBias, l.cfg.Epsilon)
+	kernels.FoldCoefficients(a, b, scale, shift, l.runMean.Float32s(), l.runVar.Float32s(), convBias, l.cfg.Epsilon)
 	return a, b, nil
 }

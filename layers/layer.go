@@ -1,6 +1,9 @@
 package layers
 
-import G "gorgonia.org/gorgonia"
+import (
+	"github.com/gomobilenet/mobilenet/internal/cpu"
+	G "gorgonia.org/gorgonia"
+)
 
 // Layer is what the layers of this package have in common: applied to a
 // node it adds its ops to that node's graph, and it lists its learnable
@@ -21,3 +24,9 @@ var (
 	_ Layer = (*Sequential)(nil)
 	_ Layer = GlobalAvgPooling{}
 )
+
+// Kernels names the tier of hand-written kernels this build and CPU run:
+// "avx512", "avx2" or "go" (plain Go loops), with a note when
+// MOBILENET_KERNELS chose a lower tier than the CPU supports. The GEMM of
+// the pure-Go BLAS backend runs the same tier.
+func Kernels() string { return cpu.Describe() }

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 	"hash"
 	"hash/fnv"
 
@@ -30,7 +31,7 @@ type opSpec struct {
 	// overwrite, when k+1 > 0, lets the op write its output over input k
 	// (same shape) when Gorgonia's liveness analysis finds that input dead
 	// afterwards: the kernels must then work with out aliasing in[k].
-	// Writing into a buffer just read is much cheaper than into a cold one.
+	// Writing into a kernels.Buffer just read is much cheaper than into a cold one.
 	overwrite int
 
 	// buf is the output of the previous run, reused by the next: the tape
@@ -218,9 +219,6 @@ func scalarOf(v G.Value) (float64, error) {
 	return 0, fmt.Errorf("want a scalar, got %T", v)
 }
 
-// Float is the element type of this package's kernels.
-type Float interface{ ~float32 | ~float64 }
-
 // dispatch runs f32 or f64 on the data of out and the inputs, by dtype.
 func dispatch(name string, out *tensor.Dense, in []*tensor.Dense, f32 func(out []float32, in [][]float32), f64 func(out []float64, in [][]float64)) error {
 	switch o := out.Data().(type) {
@@ -249,3 +247,6 @@ func dispatch(name string, out *tensor.Dense, in []*tensor.Dense, f32 func(out [
 	}
 	return nil
 }
+
+// Float is the element type of the layers' kernels: float32 or float64.
+type Float = kernels.Float

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -17,32 +18,15 @@ func GlobalAvgPool(x *G.Node) (*G.Node, error) {
 	n, c, hw := xs[0], xs[1], xs[2]*xs[3]
 	ys := tensor.Shape{n, c}
 	d := &opSpec{name: "avgpoolGrad", params: fmt.Sprint(xs), in: []tensor.Shape{ys}, out: xs,
-		f32: func(o []float32, in [][]float32) { poolGrad(o, in[0], hw) },
-		f64: func(o []float64, in [][]float64) { poolGrad(o, in[0], hw) }}
+		f32: func(o []float32, in [][]float32) { kernels.PoolGrad(o, in[0], hw) },
+		f64: func(o []float64, in [][]float64) { kernels.PoolGrad(o, in[0], hw) }}
 	op := &opSpec{name: "avgpool", params: fmt.Sprint(xs), in: []tensor.Shape{xs}, out: ys,
-		f32:     func(o []float32, in [][]float32) { poolForward(o, in[0], hw) },
-		f64:     func(o []float64, in [][]float64) { poolForward(o, in[0], hw) },
+		f32:     func(o []float32, in [][]float32) { kernels.PoolForward(o, in[0], hw) },
+		f64:     func(o []float64, in [][]float64) { kernels.PoolForward(o, in[0], hw) },
 		diffWRT: []bool{true},
 		symDiff: func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 			g, err := d.apply(grad)
 			return G.Nodes{g}, err
 		}}
 	return op.apply(x)
-}
-
-func poolForward[T Float](y, x []T, hw int) {
-	for i := range y {
-		s, _ := sumSq(x[i*hw:(i+1)*hw], 0)
-		y[i] = T(s / float64(hw))
-	}
-}
-
-func poolGrad[T Float](dx, dy []T, hw int) {
-	for i, g := range dy {
-		v := g / T(hw)
-		p := dx[i*hw : (i+1)*hw]
-		for j := range p {
-			p[j] = v
-		}
-	}
 }

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -167,7 +168,7 @@ type Builder struct {
 }
 
 type registry struct {
-	scratch *scratch // shared by the graph's ops
+	scratch *kernels.Scratch // shared by the graph's ops
 	nodes   []*G.Node
 	vars    []*Var
 	byName  map[string]*G.Node
@@ -176,7 +177,7 @@ type registry struct {
 
 // NewBuilder returns a Builder at the root scope of graph g.
 func NewBuilder(g *G.ExprGraph, s *Store) *Builder {
-	return &Builder{g: g, s: s, reg: &registry{byName: map[string]*G.Node{}, states: map[string]bool{}, scratch: &scratch{}}}
+	return &Builder{g: g, s: s, reg: &registry{byName: map[string]*G.Node{}, states: map[string]bool{}, scratch: &kernels.Scratch{}}}
 }
 
 // In returns a Builder for the sub-scope name.

@@ -1,4 +1,4 @@
-package layers
+package kernels
 
 // Depthwise (grouped, one group per input channel) convolution kernels on
 // NCHW data. Input plane (n, c) meets the kernels of output channels c·M+m,
@@ -7,19 +7,19 @@ package layers
 // inner loops carry no bounds tests and, at stride 1, are plain axpys over
 // contiguous rows.
 
-// dwForward computes y (N, C·M, Ho, Wo) from x (N, C, H, W) and k (C·M, KH·KW).
-func dwForward[T Float](g geom, y, x, k []T) { dwForwardEp(g, y, x, k, nil) }
+// DWForward computes y (N, C·M, Ho, Wo) from x (N, C, H, W) and k (C·M, KH·KW).
+func DWForward[T Float](g Geom, y, x, k []T) { DWForwardEp(g, y, x, k, nil) }
 
-// dwForwardEp is dwForward with an epilogue applied to each output plane
+// DWForwardEp is DWForward with an Epilogue applied to each output plane
 // while it is in cache (nil: none).
-func dwForwardEp[T Float](g geom, y, x, k []T, ep *epilogue[T]) {
+func DWForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
 	if y32, ok := any(y).([]float32); ok && haveAVX2 && isSmall3x3s1(g) {
 		x32, k32 := any(x).([]float32), any(k).([]float32)
 		_, _, _ = y32[g.N*g.O*hw-1], x32[g.N*g.C*hw-1], k32[g.O*9-1] // the assembly trusts these lengths
 		tab := newSmallTab(g.H, g.W)
-		parallelFor(g.N*g.O, 16, func(p0, p1 int) {
+		ParallelFor(g.N*g.O, 16, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
 				n, co := p/g.O, p%g.O
 				c := co / M
@@ -31,7 +31,7 @@ func dwForwardEp[T Float](g geom, y, x, k []T, ep *epilogue[T]) {
 	}
 	if is3x3s1(g) {
 		zero := make([]T, g.W)
-		parallelFor(g.N*g.O, 4, func(p0, p1 int) {
+		ParallelFor(g.N*g.O, 4, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
 				n, co := p/g.O, p%g.O
 				c := co / M
@@ -42,7 +42,7 @@ func dwForwardEp[T Float](g geom, y, x, k []T, ep *epilogue[T]) {
 		return
 	}
 	lo, hi := tapRanges(g)
-	parallelFor(g.N*g.O, 4, func(p0, p1 int) {
+	ParallelFor(g.N*g.O, 4, func(p0, p1 int) {
 		for p := p0; p < p1; p++ {
 			n, co := p/g.O, p%g.O
 			c := co / M
@@ -53,7 +53,7 @@ func dwForwardEp[T Float](g geom, y, x, k []T, ep *epilogue[T]) {
 }
 
 // tapRanges precomputes colRange for every kernel column.
-func tapRanges(g geom) (lo, hi []int) {
+func tapRanges(g Geom) (lo, hi []int) {
 	lo, hi = make([]int, g.KW), make([]int, g.KW)
 	for kx := 0; kx < g.KW; kx++ {
 		lo[kx], hi[kx] = colRange(kx, g.SW, g.PL, g.W, g.Wo)
@@ -61,7 +61,7 @@ func tapRanges(g geom) (lo, hi []int) {
 	return lo, hi
 }
 
-func dwPlaneForward[T Float](g geom, y, x, k []T, lo, hi []int) {
+func dwPlaneForward[T Float](g Geom, y, x, k []T, lo, hi []int) {
 	clear(y)
 	if is3s1(g) {
 		dwPlaneForward3s1(g, y, x, k)
@@ -102,7 +102,7 @@ func dwPlaneForward[T Float](g geom, y, x, k []T, lo, hi []int) {
 // dwPlaneForward3s1 is the forward of a 3-wide kernel at horizontal stride 1
 // with one column of padding each side: the three taps of a kernel row are
 // applied in one pass.
-func dwPlaneForward3s1[T Float](g geom, y, x, k []T) {
+func dwPlaneForward3s1[T Float](g Geom, y, x, k []T) {
 	W := g.W
 	for oy := 0; oy < g.Ho; oy++ {
 		yr := y[oy*W : (oy+1)*W]
@@ -136,8 +136,8 @@ func rot180[T Float](k []T) [9]T {
 	return r
 }
 
-// dwBackwardInput computes dx (N, C, H, W) from dy (N, C·M, Ho, Wo) and k.
-func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
+// DWBackwardInput computes dx (N, C, H, W) from dy (N, C·M, Ho, Wo) and k.
+func DWBackwardInput[T Float](g Geom, dx, dy, k []T) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
 	if dx32, ok := any(dx).([]float32); ok && haveAVX2 && M == 1 && isSmall3x3s1(g) {
@@ -145,7 +145,7 @@ func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
 		dy32, k32 := any(dy).([]float32), any(k).([]float32)
 		_, _, _ = dx32[g.N*g.C*hw-1], dy32[g.N*g.C*hw-1], k32[g.C*9-1] // the assembly trusts these lengths
 		tab := newSmallTab(g.H, g.W)
-		parallelFor(g.N*g.C, 16, func(p0, p1 int) {
+		ParallelFor(g.N*g.C, 16, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
 				r := rot180(k32[p%g.C*9:])
 				convSmallAVX2(dx32[p*hw:(p+1)*hw], dy32[p*hw:(p+1)*hw], &r, tab)
@@ -157,7 +157,7 @@ func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
 		// The input gradient of a 3×3 stride-1 convolution is the same
 		// convolution of dy with the kernel rotated by 180°.
 		zero := make([]T, g.W)
-		parallelFor(g.N*g.C, 4, func(p0, p1 int) {
+		ParallelFor(g.N*g.C, 4, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
 				r := rot180(k[p%g.C*9:])
 				conv3x3s1(dx[p*hw:(p+1)*hw], dy[p*hw:(p+1)*hw], &r, g.H, g.W, zero)
@@ -170,7 +170,7 @@ func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
 		dy32, k32 := any(dy).([]float32), any(k).([]float32)
 		_, _, _ = dx32[g.N*g.C*hw-1], dy32[g.N*g.C*ohw-1], k32[g.C*9-1] // the assembly trusts these lengths
 		zero := make([]float32, max(g.W, g.Wo+1))
-		parallelFor(g.N*g.C, 4, func(p0, p1 int) {
+		ParallelFor(g.N*g.C, 4, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
 				c := p % g.C
 				dxS2AVX2(dx32[p*hw:(p+1)*hw], dy32[p*ohw:(p+1)*ohw], (*[9]float32)(k32[c*9:c*9+9]), g.H, g.W, g.Ho, g.Wo, zero)
@@ -179,7 +179,7 @@ func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
 		return
 	}
 	lo, hi := tapRanges(g)
-	parallelFor(g.N*g.C, 4, func(p0, p1 int) {
+	ParallelFor(g.N*g.C, 4, func(p0, p1 int) {
 		for p := p0; p < p1; p++ {
 			n, c := p/g.C, p%g.C
 			d := dx[p*hw : (p+1)*hw]
@@ -192,7 +192,7 @@ func dwBackwardInput[T Float](g geom, dx, dy, k []T) {
 	})
 }
 
-func dwPlaneBackwardInput[T Float](g geom, dx, dy, k []T, lo, hi []int) {
+func dwPlaneBackwardInput[T Float](g Geom, dx, dy, k []T, lo, hi []int) {
 	if is3s1(g) {
 		dwPlaneBackwardInput3s1(g, dx, dy, k)
 		return
@@ -229,16 +229,16 @@ func dwPlaneBackwardInput[T Float](g geom, dx, dy, k []T, lo, hi []int) {
 	}
 }
 
-// dwBackwardKernel computes dk (C·M, KH·KW) from x and dy, summing over the
+// DWBackwardKernel computes dk (C·M, KH·KW) from x and dy, summing over the
 // batch; each output channel is one task, so no two goroutines share a sum.
-func dwBackwardKernel[T Float](g geom, dk, x, dy []T) {
+func DWBackwardKernel[T Float](g Geom, dk, x, dy []T) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
 	if dk32, ok := any(dk).([]float32); ok && haveAVX2 && isSmall3x3s1(g) {
 		x32, dy32 := any(x).([]float32), any(dy).([]float32)
 		_, _, _ = dk32[g.O*9-1], x32[g.N*g.C*hw-1], dy32[g.N*g.O*hw-1] // the assembly trusts these lengths
 		tab := newSmallTab(g.H, g.W)
-		parallelFor(g.O, 1, func(c0, c1 int) {
+		ParallelFor(g.O, 1, func(c0, c1 int) {
 			for co := c0; co < c1; co++ {
 				acc := (*[9]float32)(dk32[co*9 : co*9+9])
 				*acc = [9]float32{}
@@ -248,7 +248,7 @@ func dwBackwardKernel[T Float](g geom, dk, x, dy []T) {
 		return
 	}
 	lo, hi := tapRanges(g)
-	parallelFor(g.O, 1, func(c0, c1 int) {
+	ParallelFor(g.O, 1, func(c0, c1 int) {
 		for co := c0; co < c1; co++ {
 			c := co / M
 			acc := dk[co*kk : (co+1)*kk]
@@ -260,7 +260,7 @@ func dwBackwardKernel[T Float](g geom, dk, x, dy []T) {
 	})
 }
 
-func dwPlaneBackwardKernel[T Float](g geom, acc, x, dy []T, lo, hi []int) {
+func dwPlaneBackwardKernel[T Float](g Geom, acc, x, dy []T, lo, hi []int) {
 	if is3s1(g) {
 		dwPlaneBackwardKernel3s1(g, acc, x, dy)
 		return
@@ -301,7 +301,7 @@ func dwPlaneBackwardKernel[T Float](g geom, acc, x, dy []T, lo, hi []int) {
 // dwPlaneBackwardInput3s1 is dwPlaneBackwardInput for a 3-wide kernel at
 // horizontal stride 1 with one column of padding: dx[ix] gets
 // w0·dy[ix+1] + w1·dy[ix] + w2·dy[ix−1] from each kernel row in one pass.
-func dwPlaneBackwardInput3s1[T Float](g geom, dx, dy, k []T) {
+func dwPlaneBackwardInput3s1[T Float](g Geom, dx, dy, k []T) {
 	W := g.W
 	for oy := 0; oy < g.Ho; oy++ {
 		dr := dy[oy*W : (oy+1)*W]
@@ -328,7 +328,7 @@ func dwPlaneBackwardInput3s1[T Float](g geom, dx, dy, k []T) {
 
 // dwPlaneBackwardKernel3s1 accumulates the three taps of each kernel row in
 // one pass over a pair of rows.
-func dwPlaneBackwardKernel3s1[T Float](g geom, acc, x, dy []T) {
+func dwPlaneBackwardKernel3s1[T Float](g Geom, acc, x, dy []T) {
 	W := g.W
 	if acc32, ok := any(acc).([]float32); ok && haveAVX2 && is3x3s1(g) {
 		x32, dy32 := any(x).([]float32), any(dy).([]float32)
@@ -395,32 +395,6 @@ func dwPlaneBackwardKernel3s1[T Float](g geom, acc, x, dy []T) {
 	}
 }
 
-// Reference kernels: the definition, one tap at a time with a bounds test.
-// Tests check the fast kernels against them.
-
-func dwForwardRef[T Float](g geom, y, x, k []T) {
-	M := g.O / g.C
-	for n := 0; n < g.N; n++ {
-		for co := 0; co < g.O; co++ {
-			c := co / M
-			for oy := 0; oy < g.Ho; oy++ {
-				for ox := 0; ox < g.Wo; ox++ {
-					var s T
-					for ky := 0; ky < g.KH; ky++ {
-						for kx := 0; kx < g.KW; kx++ {
-							iy, ix := oy*g.SH-g.PT+ky, ox*g.SW-g.PL+kx
-							if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
-								s += x[((n*g.C+c)*g.H+iy)*g.W+ix] * k[(co*g.KH+ky)*g.KW+kx]
-							}
-						}
-					}
-					y[((n*g.O+co)*g.Ho+oy)*g.Wo+ox] = s
-				}
-			}
-		}
-	}
-}
-
 // is3s1 selects the kernels for a 3-wide kernel at horizontal stride 1 with
 // one column of padding each side.
-func is3s1(g geom) bool { return g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 3 && g.Wo == g.W }
+func is3s1(g Geom) bool { return g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 3 && g.Wo == g.W }

@@ -1,4 +1,4 @@
-package layers
+package kernels
 
 import (
 	"sync"
@@ -15,7 +15,7 @@ import (
 // and the result is unpacked.
 
 // pointwise reports whether the convolution is a plain 1×1 product.
-func (g geom) pointwise() bool {
+func (g Geom) Pointwise() bool {
 	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT == 0 && g.PB == 0 && g.PL == 0 && g.PR == 0
 }
 
@@ -24,14 +24,14 @@ func (g geom) pointwise() bool {
 // below 64 positions a plane (MobileNet's 4×4 and 2×2 maps) the per-sample
 // products are too thin. Measured at 64/128/512/2048 with cmd/bench: 64 is
 // best by a few percent at alpha 0.25 and 0.75, even at 1.0.
-func (g geom) packed() bool { return g.pointwise() && g.H*g.W < 64 && g.N > 1 && !g.grouped() }
+func (g Geom) packed() bool { return g.Pointwise() && g.H*g.W < 64 && g.N > 1 && !g.grouped() }
 
 // grouped reports whether the convolution has more than one group (the
 // depthwise case, one group per input channel, runs the depthwise kernels).
-func (g geom) grouped() bool { return g.G > 1 }
+func (g Geom) grouped() bool { return g.G > 1 }
 
 // im2col writes the (C·KH·KW) × (Ho·Wo) patch matrix of one input plane set.
-func im2col[T Float](g geom, col, x []T) {
+func im2col[T Float](g Geom, col, x []T) {
 	ohw := g.Ho * g.Wo
 	for c := 0; c < g.C; c++ {
 		xp := x[c*g.H*g.W : (c+1)*g.H*g.W]
@@ -60,7 +60,7 @@ func im2col[T Float](g geom, col, x []T) {
 }
 
 // col2im adds the patch-matrix gradient back onto the (zeroed) input planes.
-func col2im[T Float](g geom, dx, col []T) {
+func col2im[T Float](g Geom, dx, col []T) {
 	ohw := g.Ho * g.Wo
 	clear(dx)
 	for c := 0; c < g.C; c++ {
@@ -88,7 +88,7 @@ func col2im[T Float](g geom, dx, col []T) {
 
 // pack copies x (N, C, P) to C × N·P; unpack is the inverse.
 func pack[T Float](dst, x []T, n, c, p int) {
-	parallelFor(c, 1, func(c0, c1 int) {
+	ParallelFor(c, 1, func(c0, c1 int) {
 		for ci := c0; ci < c1; ci++ {
 			for i := 0; i < n; i++ {
 				copy(dst[ci*n*p+i*p:ci*n*p+(i+1)*p], x[(i*c+ci)*p:(i*c+ci+1)*p])
@@ -98,7 +98,7 @@ func pack[T Float](dst, x []T, n, c, p int) {
 }
 
 func unpack[T Float](dst, xp []T, n, c, p int) {
-	parallelFor(c, 1, func(c0, c1 int) {
+	ParallelFor(c, 1, func(c0, c1 int) {
 		for ci := c0; ci < c1; ci++ {
 			for i := 0; i < n; i++ {
 				copy(dst[(i*c+ci)*p:(i*c+ci+1)*p], xp[ci*n*p+i*p:ci*n*p+(i+1)*p])
@@ -107,24 +107,24 @@ func unpack[T Float](dst, xp []T, n, c, p int) {
 	})
 }
 
-// convForward computes y (N, O, Ho, Wo) = conv(x, w), w being (O, C·KH·KW).
-func convForward[T Float](sc *scratch, g geom, y, x, w []T) { convForwardEp(sc, g, y, x, w, nil) }
+// ConvForward computes y (N, O, Ho, Wo) = conv(x, w), w being (O, C·KH·KW).
+func ConvForward[T Float](sc *Scratch, g Geom, y, x, w []T) { ConvForwardEp(sc, g, y, x, w, nil) }
 
-// convForwardEp is convForward with an epilogue applied to each output
+// ConvForwardEp is ConvForward with an Epilogue applied to each output
 // channel's plane while it is in cache (nil: none).
-func convForwardEp[T Float](sc *scratch, g geom, y, x, w []T, ep *epilogue[T]) {
+func ConvForwardEp[T Float](sc *Scratch, g Geom, y, x, w []T, ep *Epilogue[T]) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
 	if g.grouped() {
 		groupedForward(sc, g, y, x, w, ep)
 		return
 	}
 	if g.packed() {
-		xp := buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
-		yp := buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
+		xp := Buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
+		yp := Buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
 		pack(xp, x, g.N, g.C, hw)
 		blas.Gemm(false, false, g.O, g.N*hw, g.C, 1, w, g.C, xp, g.N*hw, 0, yp, g.N*hw)
 		if ep != nil { // row o of the packed product is channel o
-			parallelFor(g.O, 1, func(o0, o1 int) { ep.planes(yp, o0, o1, g.N*hw, g.O) })
+			ParallelFor(g.O, 1, func(o0, o1 int) { ep.planes(yp, o0, o1, g.N*hw, g.O) })
 		}
 		unpack(y, yp, g.N, g.O, hw)
 		return
@@ -143,16 +143,16 @@ func convForwardEp[T Float](sc *scratch, g geom, y, x, w []T, ep *epilogue[T]) {
 	})
 }
 
-// convBackwardInput computes dx from dy and w.
-func convBackwardInput[T Float](sc *scratch, g geom, dx, dy, w []T) {
+// ConvBackwardInput computes dx from dy and w.
+func ConvBackwardInput[T Float](sc *Scratch, g Geom, dx, dy, w []T) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
 	if g.grouped() {
 		groupedBackwardInput(sc, g, dx, dy, w)
 		return
 	}
 	if g.packed() {
-		dyp := buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
-		dxp := buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
+		dyp := Buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
+		dxp := Buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
 		pack(dyp, dy, g.N, g.O, hw)
 		blas.Gemm(true, false, g.C, g.N*hw, g.O, 1, w, K, dyp, g.N*hw, 0, dxp, g.N*hw)
 		unpack(dx, dxp, g.N, g.C, hw)
@@ -171,12 +171,12 @@ func convBackwardInput[T Float](sc *scratch, g geom, dx, dy, w []T) {
 	})
 }
 
-// convBackwardWeight computes dw (O, C·KH·KW) = Σ_n dY[n]·col(X[n])ᵀ.
-func convBackwardWeight[T Float](sc *scratch, g geom, dw, x, dy []T) {
+// ConvBackwardWeight computes dw (O, C·KH·KW) = Σ_n dY[n]·col(X[n])ᵀ.
+func ConvBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
 	if g.packed() {
-		dyp := buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
-		xp := buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
+		dyp := Buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
+		xp := Buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
 		pack(dyp, dy, g.N, g.O, hw)
 		pack(xp, x, g.N, g.C, hw)
 		blas.Gemm(false, true, g.O, g.C, g.N*hw, 1, dyp, g.N*hw, xp, g.N*hw, 0, dw, g.C)
@@ -194,7 +194,7 @@ func convBackwardWeight[T Float](sc *scratch, g geom, dw, x, dy []T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			acc := buffer[T](sc, roleWeightAcc, wi, g.O*K)
+			acc := Buffer[T](sc, roleWeightAcc, wi, g.O*K)
 			clear(acc)
 			col := colBuffer[T](sc, g)(wi)
 			for n := g.N * wi / workers; n < g.N*(wi+1)/workers; n++ {
@@ -231,7 +231,7 @@ func convBackwardWeight[T Float](sc *scratch, g geom, dw, x, dy []T) {
 // one product per group with that group's block of the weight, whose shape
 // is (O, C/G·KH·KW).
 
-func groupedForward[T Float](sc *scratch, g geom, y, x, w []T, ep *epilogue[T]) {
+func groupedForward[T Float](sc *Scratch, g Geom, y, x, w []T, ep *Epilogue[T]) {
 	kg, og, ohw, hw := g.C/g.G*g.KH*g.KW, g.O/g.G, g.Ho*g.Wo, g.H*g.W
 	perSample(g.N, colBuffer[T](sc, g), func(n int, col []T) {
 		xn := x[n*g.C*hw : (n+1)*g.C*hw]
@@ -248,7 +248,7 @@ func groupedForward[T Float](sc *scratch, g geom, y, x, w []T, ep *epilogue[T]) 
 	})
 }
 
-func groupedBackwardInput[T Float](sc *scratch, g geom, dx, dy, w []T) {
+func groupedBackwardInput[T Float](sc *Scratch, g Geom, dx, dy, w []T) {
 	kg, og, ohw, hw := g.C/g.G*g.KH*g.KW, g.O/g.G, g.Ho*g.Wo, g.H*g.W
 	perSample(g.N, colBuffer[T](sc, g), func(n int, col []T) {
 		dxn := dx[n*g.C*hw : (n+1)*g.C*hw]
@@ -268,17 +268,17 @@ func groupedBackwardInput[T Float](sc *scratch, g geom, dx, dy, w []T) {
 
 // colBuffer returns a maker of im2col buffers (none for pointwise
 // convolutions, which use the input itself).
-func colBuffer[T Float](sc *scratch, g geom) func(worker int) []T {
+func colBuffer[T Float](sc *Scratch, g Geom) func(worker int) []T {
 	return func(worker int) []T {
-		if g.pointwise() {
+		if g.Pointwise() {
 			return nil
 		}
-		return buffer[T](sc, roleCol, worker, g.C*g.KH*g.KW*g.Ho*g.Wo)
+		return Buffer[T](sc, roleCol, worker, g.C*g.KH*g.KW*g.Ho*g.Wo)
 	}
 }
 
 // perSample runs body for every sample, spread over the cores; each
-// goroutine gets its own scratch buffer from newScratch.
+// goroutine gets its own scratch Buffer from newScratch.
 func perSample[T Float](n int, newScratch func(worker int) []T, body func(n int, scratch []T)) {
 	workers := min(workerCount(), n)
 	var wg sync.WaitGroup

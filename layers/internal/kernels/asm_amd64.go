@@ -1,6 +1,6 @@
 //go:build amd64 && !purego
 
-package layers
+package kernels
 
 import "github.com/gomobilenet/mobilenet/internal/cpu"
 

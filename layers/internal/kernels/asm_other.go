@@ -1,6 +1,6 @@
 //go:build !amd64 || purego
 
-package layers
+package kernels
 
 // haveAVX2 is false off amd64 (or with -tags purego): the Go kernels run.
 const haveAVX2 = false

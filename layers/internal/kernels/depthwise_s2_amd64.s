@@ -1,7 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
-#include "simd_amd64.h"
+#include "depthwise_amd64.h"
 
 // AVX2 + FMA kernels of the 3×3, stride-2, padding-1 depthwise convolution
 // (see dwPlaneForward3s2 and dwPlaneBackwardKernel3s2 for the Go versions

@@ -1,11 +1,11 @@
-package layers
+package kernels
 
 // Forward and input-gradient kernel for the full 3×3, stride-1, padding-1
 // depthwise convolution (most of MobileNet's depthwise layers). Each output row is computed in one pass
 // from three input rows, a zero row standing in for the padding above and
 // below, so every output is loaded and stored once.
 
-func is3x3s1(g geom) bool {
+func is3x3s1(g Geom) bool {
 	return is3s1(g) && g.KH == 3 && g.SH == 1 && g.PT == 1 && g.Ho == g.H
 }
 

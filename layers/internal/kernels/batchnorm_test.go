@@ -1,4 +1,4 @@
-package layers
+package kernels
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// relu32Impl is one implementation of the float32 BatchNorm + ReLU kernels.
+// relu32Impl is one implementation of the float32 BatchNorm + ReLU 
 type relu32Impl struct {
 	name   string
 	affine func(y, x []float32, a, b float32)
@@ -157,7 +157,7 @@ func TestBatchNormFloat32MatchesFloat64(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 9))
 	for _, tc := range []struct{ n, c, inner int }{{2, 3, 1}, {2, 5, 3}, {3, 4, 16}, {1, 2, 17}, {4, 3, 64}, {2, 2, 1024},
 		{3, 7, 4}, {2, 5, 8}, {2, 3, 12}, {5, 9, 16}, {1, 3, 60}, {2, 3, 68}, {64, 37, 4}} { // many-planes kernels: inner%4 == 0, ≤ 64
-		for _, act := range []Activation{ReLU, ReLU6, Linear} {
+		for _, act := range []Act{ReLU, ReLU6, Linear} {
 			for _, training := range []bool{true, false} {
 				size := tc.n * tc.c * tc.inner
 				x64, dy64 := make([]float64, size), make([]float64, size)
@@ -181,18 +181,16 @@ func TestBatchNormFloat32MatchesFloat64(t *testing.T) {
 				for i := range x64 {
 					x64[i], dy64[i] = float64(x32[i]), float64(dy32[i])
 				}
-				cfg := BatchNormConfig{Channels: tc.c, Momentum: 0.1, Epsilon: 1e-5, Activation: act}
-				kernel := func() bnKernel {
-					st := &bnState{mean: make([]float64, tc.c), invstd: make([]float64, tc.c), sumDy: make([]float64, tc.c), sumDyXhat: make([]float64, tc.c)}
-					return bnKernel{sc: &scratch{}, n: tc.n, c: tc.c, inner: tc.inner, cfg: cfg, st: st}
+				kernel := func() BN {
+					return BN{Scratch: &Scratch{}, N: tc.n, C: tc.c, Inner: tc.inner, Momentum: 0.1, Epsilon: 1e-5, Act: act, State: NewBNState(tc.c)}
 				}
 				k32, k64 := kernel(), kernel()
 				y32, y64 := make([]float32, size), make([]float64, size)
 				dx32, dx64 := make([]float32, size), make([]float64, size)
-				bnForward(k32, training, y32, x32, sc32, bi32, rm32, rv32)
-				bnForward(k64, training, y64, x64, sc64, bi64, rm64, rv64)
-				bnBackward(k32, dx32, x32, sc32, bi32, dy32)
-				bnBackward(k64, dx64, x64, sc64, bi64, dy64)
+				BNForward(k32, training, y32, x32, sc32, bi32, rm32, rv32)
+				BNForward(k64, training, y64, x64, sc64, bi64, rm64, rv64)
+				BNBackward(k32, dx32, x32, sc32, bi32, dy32)
+				BNBackward(k64, dx64, x64, sc64, bi64, dy64)
 				name := func(what string) string {
 					return fmt.Sprintf("%v n=%d c=%d inner=%d training=%v: %s", act, tc.n, tc.c, tc.inner, training, what)
 				}
@@ -212,7 +210,7 @@ func TestBatchNormFloat32MatchesFloat64(t *testing.T) {
 					}
 				}
 				for c := 0; c < tc.c; c++ {
-					for _, p := range [][3]float64{{float64(rm32[c]), rm64[c], 0}, {float64(rv32[c]), rv64[c], 1}, {k32.st.sumDy[c], k64.st.sumDy[c], 2}, {k32.st.sumDyXhat[c], k64.st.sumDyXhat[c], 3}} {
+					for _, p := range [][3]float64{{float64(rm32[c]), rm64[c], 0}, {float64(rv32[c]), rv64[c], 1}, {k32.State.SumDy[c], k64.State.SumDy[c], 2}, {k32.State.SumDyXhat[c], k64.State.SumDyXhat[c], 3}} {
 						if math.Abs(p[0]-p[1]) > 1e-3*(1+math.Abs(p[1])) {
 							t.Fatalf("%s: channel %d quantity %v: %v, float64 %v", name("stats"), c, p[2], p[0], p[1])
 						}

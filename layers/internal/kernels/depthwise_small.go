@@ -1,4 +1,4 @@
-package layers
+package kernels
 
 import "unsafe"
 
@@ -18,7 +18,7 @@ var _ = [1]struct{}{}[unsafe.Offsetof(smallTab{}.out)-2376]
 var _ = [1]struct{}{}[unsafe.Offsetof(smallTab{}.nvec)-2632]
 
 // isSmall3x3s1 reports whether the small-plane kernels apply.
-func isSmall3x3s1(g geom) bool {
+func isSmall3x3s1(g Geom) bool {
 	return g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.PT == 1 && g.PL == 1 &&
 		g.Ho == g.H && g.Wo == g.W && g.H*g.W <= 64
 }

@@ -1,7 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
-#include "simd_amd64.h"
+#include "depthwise_amd64.h"
 
 // AVX2 + FMA kernels of the 3×3, stride-1, padding-1 depthwise convolution
 // (see conv3x3s1 and dwPlaneBackwardKernel3s1 for the Go versions they must

@@ -1,4 +1,4 @@
-package layers
+package kernels
 
 // Kernels for the 3-wide, horizontally stride-2 depthwise convolution with
 // one column of padding on the left (MobileNet's downsampling layers):
@@ -14,12 +14,12 @@ func s2Cols(w, wo int) (int, int) {
 	return lo, hi
 }
 
-func is3s2(g geom) bool { return g.KW == 3 && g.SW == 2 && g.PL == 1 && g.W >= 3 }
+func is3s2(g Geom) bool { return g.KW == 3 && g.SW == 2 && g.PL == 1 && g.W >= 3 }
 
 // is3x3s2p1 is the case of the AVX2 kernels: 3×3, stride 2, top and left
 // padding 1, output ⌈H/2⌉×⌈W/2⌉ (rows and columns past the input are
 // padding).
-func is3x3s2p1(g geom) bool {
+func is3x3s2p1(g Geom) bool {
 	return is3s2(g) && g.KH == 3 && g.SH == 2 && g.PT == 1 && g.Ho == (g.H+1)/2 && g.Wo == (g.W+1)/2
 }
 
@@ -60,7 +60,7 @@ func tap3s2[T Float](xr []T, ox int, w0, w1, w2 T) T {
 	return s
 }
 
-func dwPlaneForward3s2[T Float](g geom, y, x, k []T) {
+func dwPlaneForward3s2[T Float](g Geom, y, x, k []T) {
 	if y32, ok := any(y).([]float32); ok && haveAVX2 && is3x3s2p1(g) {
 		x32, k32 := any(x).([]float32), any(k).([]float32)
 		_, _, _ = y32[g.Ho*g.Wo-1], x32[g.H*g.W-1], k32[8] // the assembly trusts these lengths
@@ -96,7 +96,7 @@ func dwPlaneForward3s2[T Float](g geom, y, x, k []T) {
 	}
 }
 
-func dwPlaneBackwardKernel3s2[T Float](g geom, acc, x, dy []T) {
+func dwPlaneBackwardKernel3s2[T Float](g Geom, acc, x, dy []T) {
 	if acc32, ok := any(acc).([]float32); ok && haveAVX2 && is3x3s2p1(g) {
 		x32, dy32 := any(x).([]float32), any(dy).([]float32)
 		_, _, _ = acc32[8], x32[g.H*g.W-1], dy32[g.Ho*g.Wo-1] // the assembly trusts these lengths
@@ -156,7 +156,7 @@ func dwPlaneBackwardKernel3s2[T Float](g geom, acc, x, dy []T) {
 	}
 }
 
-func dwPlaneBackwardInput3s2[T Float](g geom, dx, dy, k []T) {
+func dwPlaneBackwardInput3s2[T Float](g Geom, dx, dy, k []T) {
 	lo, hi := s2Cols(g.W, g.Wo)
 	for oy := 0; oy < g.Ho; oy++ {
 		dr := dy[oy*g.Wo : (oy+1)*g.Wo]

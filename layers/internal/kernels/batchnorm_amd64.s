@@ -225,3 +225,215 @@ ra8:
 radone:
 	VZEROUPPER
 	RET
+
+// BatchNorm + ReLU kernels for small planes (H·W a multiple of 4, up to
+// 64: MobileNet's last feature maps), many planes per call: per-plane calls
+// cost more than the planes' arithmetic there. Plane p has channel
+// (c0 + p) mod C, whose parameters are read from per-channel arrays. They
+// work four floats at a time and must match the per-plane kernels of
+// simd_amd64.s.
+
+// NEXTC advances BX to the next channel, wrapping at AX.
+#define NEXTC(label) \
+	INCQ BX; \
+	CMPQ BX, AX; \
+	JLT  label; \
+	XORQ BX, BX
+
+// func sumSqPlanesAVX2(x, shift, s0, s1 []float32, inner, c0, c int)
+// s0[p] = Σ(x−shift[c]), s1[p] = Σ(x−shift[c])² over plane p, for p < len(s0).
+TEXT ·sumSqPlanesAVX2(SB), NOSPLIT, $0-120
+	MOVQ x_base+0(FP), SI
+	MOVQ shift_base+24(FP), R8
+	MOVQ s0_base+48(FP), DI
+	MOVQ s0_len+56(FP), R9
+	MOVQ s1_base+72(FP), R10
+	MOVQ inner+96(FP), DX
+	SHRQ $2, DX
+	MOVQ c0+104(FP), BX
+	MOVQ c+112(FP), AX
+	TESTQ R9, R9
+	JZ    ssdone
+
+ssplane:
+	VBROADCASTSS (R8)(BX*4), X15
+	VXORPS       X0, X0, X0
+	VXORPS       X1, X1, X1
+	MOVQ         DX, CX
+
+ssvec:
+	VMOVUPS     (SI), X2
+	VSUBPS      X15, X2, X2
+	VADDPS      X2, X0, X0
+	VFMADD231PS X2, X2, X1
+	ADDQ        $16, SI
+	DECQ        CX
+	JNZ         ssvec
+	VHADDPS     X0, X0, X0
+	VHADDPS     X0, X0, X0
+	VHADDPS     X1, X1, X1
+	VHADDPS     X1, X1, X1
+	VMOVSS      X0, (DI)
+	VMOVSS      X1, (R10)
+	ADDQ        $4, DI
+	ADDQ        $4, R10
+	NEXTC(ssnext)
+
+ssnext:
+	DECQ R9
+	JNZ  ssplane
+
+ssdone:
+	VZEROUPPER
+	RET
+
+// func affineReLUPlanesAVX2(y, x, a, b []float32, inner, c0, c, planes int)
+// y = max(a[c]·x + b[c], 0).
+TEXT ·affineReLUPlanesAVX2(SB), NOSPLIT, $0-128
+	MOVQ y_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ a_base+48(FP), R8
+	MOVQ b_base+72(FP), R10
+	MOVQ inner+96(FP), DX
+	SHRQ $2, DX
+	MOVQ c0+104(FP), BX
+	MOVQ c+112(FP), AX
+	MOVQ planes+120(FP), R9
+	VXORPS X13, X13, X13
+	TESTQ R9, R9
+	JZ    afdone
+
+afplane:
+	VBROADCASTSS (R8)(BX*4), X14
+	VBROADCASTSS (R10)(BX*4), X15
+	MOVQ         DX, CX
+
+afvec:
+	VMOVUPS     (SI), X0
+	VFMADD213PS X15, X14, X0
+	VMAXPS      X0, X13, X0
+	VMOVUPS     X0, (DI)
+	ADDQ        $16, SI
+	ADDQ        $16, DI
+	DECQ        CX
+	JNZ         afvec
+	NEXTC(afnext)
+
+afnext:
+	DECQ R9
+	JNZ  afplane
+
+afdone:
+	VZEROUPPER
+	RET
+
+// func reluSumsPlanesAVX2(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int)
+// g = dy where a[c]·x+b[c] > 0, else 0; s0[p] = Σg, s1[p] = Σg·(x−m[c]).
+TEXT ·reluSumsPlanesAVX2(SB), NOSPLIT, $0-192
+	MOVQ x_base+0(FP), SI
+	MOVQ dy_base+24(FP), DI
+	MOVQ a_base+48(FP), R8
+	MOVQ b_base+72(FP), R9
+	MOVQ m_base+96(FP), R10
+	MOVQ s0_base+120(FP), R11
+	MOVQ s0_len+128(FP), R13
+	MOVQ s1_base+144(FP), R12
+	MOVQ inner+168(FP), DX
+	SHRQ $2, DX
+	MOVQ c0+176(FP), BX
+	MOVQ c+184(FP), AX
+	VXORPS X13, X13, X13
+	TESTQ R13, R13
+	JZ    rsdone
+
+rsplane:
+	VBROADCASTSS (R8)(BX*4), X14
+	VBROADCASTSS (R9)(BX*4), X15
+	VBROADCASTSS (R10)(BX*4), X12
+	VXORPS       X0, X0, X0
+	VXORPS       X1, X1, X1
+	MOVQ         DX, CX
+
+rsvec:
+	VMOVUPS     (SI), X4
+	VMOVAPS     X15, X6
+	VFMADD231PS X4, X14, X6
+	VCMPPS      $0x1e, X13, X6, X6
+	VANDPS      (DI), X6, X6
+	VADDPS      X6, X0, X0
+	VSUBPS      X12, X4, X4
+	VFMADD231PS X6, X4, X1
+	ADDQ        $16, SI
+	ADDQ        $16, DI
+	DECQ        CX
+	JNZ         rsvec
+	VHADDPS     X0, X0, X0
+	VHADDPS     X0, X0, X0
+	VHADDPS     X1, X1, X1
+	VHADDPS     X1, X1, X1
+	VMOVSS      X0, (R11)
+	VMOVSS      X1, (R12)
+	ADDQ        $4, R11
+	ADDQ        $4, R12
+	NEXTC(rsnext)
+
+rsnext:
+	DECQ R13
+	JNZ  rsplane
+
+rsdone:
+	VZEROUPPER
+	RET
+
+// func reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
+// dx = a[c]·(g − k1[c] − (x−m[c])·k2[c]), g = dy where a[c]·x+b[c] > 0.
+TEXT ·reluApplyPlanesAVX2(SB), NOSPLIT, $0-224
+	MOVQ dx_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ dy_base+48(FP), R8
+	MOVQ a_base+72(FP), R9
+	MOVQ b_base+96(FP), R10
+	MOVQ m_base+120(FP), R11
+	MOVQ k1_base+144(FP), R12
+	MOVQ k2_base+168(FP), R13
+	MOVQ inner+192(FP), DX
+	SHRQ $2, DX
+	MOVQ c0+200(FP), BX
+	MOVQ c+208(FP), AX
+	VXORPS X13, X13, X13
+	CMPQ  planes+216(FP), $0
+	JLE   radone
+
+raplane:
+	VBROADCASTSS (R9)(BX*4), X14
+	VBROADCASTSS (R10)(BX*4), X15
+	VBROADCASTSS (R11)(BX*4), X12
+	VBROADCASTSS (R12)(BX*4), X11
+	VBROADCASTSS (R13)(BX*4), X10
+	MOVQ         DX, CX
+
+ravec:
+	VMOVUPS      (SI), X4
+	VMOVAPS      X15, X6
+	VFMADD231PS  X4, X14, X6
+	VCMPPS       $0x1e, X13, X6, X6
+	VANDPS       (R8), X6, X6
+	VSUBPS       X11, X6, X6
+	VSUBPS       X12, X4, X4
+	VFNMADD231PS X10, X4, X6
+	VMULPS       X14, X6, X6
+	VMOVUPS      X6, (DI)
+	ADDQ         $16, SI
+	ADDQ         $16, R8
+	ADDQ         $16, DI
+	DECQ         CX
+	JNZ          ravec
+	NEXTC(ranext)
+
+ranext:
+	DECQ planes+216(FP)
+	JNZ  raplane
+
+radone:
+	VZEROUPPER
+	RET

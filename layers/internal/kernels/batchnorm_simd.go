@@ -1,9 +1,7 @@
-package layers
+package kernels
 
 import (
 	"math"
-
-	"github.com/gomobilenet/mobilenet/internal/cpu"
 )
 
 // Float32 kernels of BatchNorm + ReLU, the hottest element-wise loops of a
@@ -13,12 +11,6 @@ import (
 // an assembly version (simd_amd64.s) that runs the length rounded down to a
 // multiple of 8; the Go version finishes the tail. Tests hold the two
 // against each other.
-
-// Kernels names the tier of hand-written kernels this build and CPU run:
-// "avx512", "avx2" or "go" (plain Go loops), with a note when
-// MOBILENET_KERNELS chose a lower tier than the CPU supports. The GEMM of
-// the pure-Go BLAS backend runs the same tier.
-func Kernels() string { return cpu.Describe() }
 
 // signMask32 is all ones when z > 0 (strictly; −0 and negatives give 0).
 func signMask32(bits uint32) uint32 {

@@ -1,4 +1,4 @@
-package layers
+package kernels
 
 import (
 	"sync"
@@ -9,16 +9,16 @@ import (
 // scratch holds temporary buffers shared by the ops of one graph (a
 // Builder's): the tape machine runs one op at a time, so ops can reuse the
 // same packing and im2col buffers instead of allocating their own each step.
-// A buffer is keyed by its role and an index (the worker, for buffers each
+// A Buffer is keyed by its role and an index (the worker, for buffers each
 // goroutine of a parallel kernel owns), so that buffers in use at the same
 // time never share memory, however many workers run.
-type scratch struct {
+type Scratch struct {
 	mu     sync.Mutex
 	bufs   map[slot]any
 	packed map[role]*blas.Packed
 }
 
-// role says what a scratch buffer is for. Each role has its own buffers:
+// role says what a scratch Buffer is for. Each role has its own buffers:
 // add a role rather than reusing one whose buffers may be live.
 type role uint8
 
@@ -32,15 +32,15 @@ const (
 	rolePackedW               // a convolution\'s weights packed for its per-sample GEMMs
 )
 
-// slot keys one scratch buffer.
+// slot keys one scratch Buffer.
 type slot struct {
 	role  role
 	index int
 }
 
-// buffer returns the buffer of role and index with n elements (contents
+// Buffer returns the Buffer of role and index with n elements (contents
 // undefined).
-func buffer[T Float](s *scratch, r role, index, n int) []T {
+func Buffer[T Float](s *Scratch, r role, index, n int) []T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.bufs == nil {
@@ -55,9 +55,9 @@ func buffer[T Float](s *scratch, r role, index, n int) []T {
 	return b
 }
 
-// packWeights packs op(A) for GemmPacked into role's buffer (kept across calls).
+// packWeights packs op(A) for GemmPacked into role's Buffer (kept across calls).
 // The Packed is read-only afterwards and may be shared by goroutines.
-func packWeights[T Float](s *scratch, r role, tA bool, m, k int, a []T, lda int) *blas.Packed {
+func packWeights[T Float](s *Scratch, r role, tA bool, m, k int, a []T, lda int) *blas.Packed {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.packed == nil {

@@ -1,7 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
-#include "simd_amd64.h"
+#include "depthwise_amd64.h"
 
 // AVX2 + FMA kernels of the 3×3, stride-1, padding-1 depthwise convolution
 // on small planes (H·W ≤ 64: MobileNet's last feature maps), a whole plane

@@ -1,4 +1,4 @@
-package layers
+package kernels
 
 import (
 	"runtime"
@@ -6,10 +6,10 @@ import (
 	"sync/atomic"
 )
 
-// parallelFor calls body(lo, hi) on disjoint ranges covering [0, n), on up to
+// ParallelFor calls body(lo, hi) on disjoint ranges covering [0, n), on up to
 // GOMAXPROCS goroutines, handing out chunks dynamically so that uneven work
 // balances. grain is the smallest chunk worth a hand-off.
-func parallelFor(n, grain int, body func(lo, hi int)) {
+func ParallelFor(n, grain int, body func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
@@ -40,5 +40,5 @@ func parallelFor(n, grain int, body func(lo, hi int)) {
 	wg.Wait()
 }
 
-// workerCount is the number of goroutines parallelFor uses at most.
+// workerCount is the number of goroutines ParallelFor uses at most.
 func workerCount() int { return runtime.GOMAXPROCS(0) }
