@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// relu32Impl is one implementation of the float32 BatchNorm + ReLU 
+// relu32Impl is one implementation of the float32 BatchNorm + ReLU
 type relu32Impl struct {
 	name   string
 	affine func(y, x []float32, a, b float32)
