@@ -71,11 +71,6 @@ func planeSums(k BN, f func(p, c int) (float64, float64)) (s0, s1 []float64) {
 	return s0, s1
 }
 
-// planes32 reports whether the many-planes float32 kernels apply: small
-// planes (a multiple of 4 floats, at most 64), where per-plane calls would
-// cost more than the arithmetic.
-func (k BN) planes32() bool { return haveAVX2 && k.Inner%4 == 0 && k.Inner <= 64 }
-
 // planeSums32 is planeSums for the many-planes kernels: f fills the float32
 // sums of planes [lo, hi).
 func planeSums32(k BN, f func(lo, hi int, p0, p1 []float32)) (s0, s1 []float64) {
@@ -106,7 +101,7 @@ func BNForward[T Float](k BN, training bool, y, x, scale, bias, runMean, runVar 
 			shift[c] = float64(x[c*k.Inner])
 		}
 		var s, ss []float64
-		if x32, ok := any(x).([]float32); ok && k.planes32() {
+		if x32, ok := any(x).([]float32); ok && manyPlanes(k.Inner) {
 			sh := make([]float32, k.C)
 			for c := range sh {
 				sh[c] = float32(shift[c])
@@ -137,7 +132,7 @@ func BNForward[T Float](k BN, training bool, y, x, scale, bias, runMean, runVar 
 		}
 	}
 	a, b, _ := bnAffine(st, scale, bias)
-	if y32, ok := any(y).([]float32); ok && k.planes32() && k.Act == ReLU {
+	if y32, ok := any(y).([]float32); ok && manyPlanes(k.Inner) && k.Act == ReLU {
 		x32, a32, b32 := any(x).([]float32), any(a).([]float32), any(b).([]float32)
 		ParallelFor(k.N*k.C, max(1, 4096/k.Inner), func(lo, hi int) {
 			affineReLUPlanesAVX2(y32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], a32, b32, k.Inner, lo%k.C, k.C, hi-lo)
@@ -214,7 +209,7 @@ func BNBackward[T Float](k BN, dx, x, scale, bias, dy []T) {
 	// Pass 1 (reads only): Σdy' and Σdy'·(x−mean).
 	var sdy, sdyx []float64
 	x32, fast := any(x).([]float32)
-	fast = fast && k.planes32() && k.Act == ReLU
+	fast = fast && manyPlanes(k.Inner) && k.Act == ReLU
 	if fast {
 		dy32, a32, b32, m32 := any(dy).([]float32), any(a).([]float32), any(b).([]float32), any(m).([]float32)
 		sdy, sdyx = planeSums32(k, func(lo, hi int, p0, p1 []float32) {

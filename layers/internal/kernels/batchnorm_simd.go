@@ -19,7 +19,7 @@ func signMask32(bits uint32) uint32 {
 
 // affineReLU32 computes y = max(a·x + b, 0).
 func affineReLU32(y, x []float32, a, b float32) {
-	if haveAVX2 && len(x) >= 8 {
+	if vector8(len(x)) {
 		n := len(x) &^ 7
 		affineReLUAVX2(y[:n], x[:n], a, b)
 		y, x = y[n:], x[n:]
@@ -41,7 +41,7 @@ func affineReLU32Go(y, x []float32, a, b float32) {
 // sumSq32 returns Σ(x−s) and Σ(x−s)².
 func sumSq32(x []float32, s float32) (float64, float64) {
 	var s0, s1 float64
-	if haveAVX2 && len(x) >= 8 {
+	if vector8(len(x)) {
 		n := len(x) &^ 7
 		a, q := sumSqAVX2(x[:n], s)
 		s0, s1, x = float64(a), float64(q), x[n:]
@@ -72,7 +72,7 @@ func sumSqGo[T Float](x []T, s T) (float64, float64) {
 // the two sums of BatchNorm + ReLU's backward pass.
 func reluSums32(x, dy []float32, a, b, m float32) (float64, float64) {
 	var s0, s1 float64
-	if haveAVX2 && len(x) >= 8 {
+	if vector8(len(x)) {
 		n := len(x) &^ 7
 		p, q := reluSumsAVX2(x[:n], dy[:n], a, b, m)
 		s0, s1, x, dy = float64(p), float64(q), x[n:], dy[n:]
@@ -107,7 +107,7 @@ func reluSums32Go(x, dy []float32, a, b, m float32) (float32, float32) {
 // else 0: BatchNorm + ReLU's input gradient (k1 = k2 = 0 in inference).
 // dx may be dy.
 func reluApply32(dx, x, dy []float32, a, b, m, k1, k2 float32) {
-	if haveAVX2 && len(x) >= 8 {
+	if vector8(len(x)) {
 		n := len(x) &^ 7
 		reluApplyAVX2(dx[:n], x[:n], dy[:n], a, b, m, k1, k2)
 		dx, x, dy = dx[n:], x[n:], dy[n:]

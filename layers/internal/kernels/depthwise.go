@@ -15,8 +15,10 @@ func DWForward[T Float](g Geom, y, x, k []T) { DWForwardEp(g, y, x, k, nil) }
 func DWForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
-	if y32, ok := any(y).([]float32); ok && haveAVX2 && isSmall3x3s1(g) {
-		x32, k32 := any(x).([]float32), any(k).([]float32)
+	plan := planForward(g, y)
+	switch plan {
+	case dwSmall:
+		y32, x32, k32 := any(y).([]float32), any(x).([]float32), any(k).([]float32)
 		_, _, _ = y32[g.N*g.O*hw-1], x32[g.N*g.C*hw-1], k32[g.O*9-1] // the assembly trusts these lengths
 		tab := newSmallTab(g.H, g.W)
 		ParallelFor(g.N*g.O, 16, func(p0, p1 int) {
@@ -28,8 +30,7 @@ func DWForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
 			ep.planes(y, p0, p1, hw, g.O)
 		})
 		return
-	}
-	if is3x3s1(g) {
+	case dwRows:
 		zero := make([]T, g.W)
 		ParallelFor(g.N*g.O, 4, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
@@ -41,12 +42,12 @@ func DWForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
 		})
 		return
 	}
-	lo, hi := tapRanges(g)
+	plane := forwardPlane[T](g, plan)
 	ParallelFor(g.N*g.O, 4, func(p0, p1 int) {
 		for p := p0; p < p1; p++ {
 			n, co := p/g.O, p%g.O
 			c := co / M
-			dwPlaneForward(g, y[p*ohw:(p+1)*ohw], x[(n*g.C+c)*hw:(n*g.C+c+1)*hw], k[co*kk:(co+1)*kk], lo, hi)
+			plane(y[p*ohw:(p+1)*ohw], x[(n*g.C+c)*hw:(n*g.C+c+1)*hw], k[co*kk:(co+1)*kk])
 		}
 		ep.planes(y, p0, p1, ohw, g.O)
 	})
@@ -61,16 +62,25 @@ func tapRanges(g Geom) (lo, hi []int) {
 	return lo, hi
 }
 
-func dwPlaneForward[T Float](g Geom, y, x, k []T, lo, hi []int) {
-	clear(y)
-	if is3s1(g) {
-		dwPlaneForward3s1(g, y, x, k)
-		return
+// forwardPlane returns the forward kernel of one plane for a plan
+// other than dwSmall and dwRows.
+func forwardPlane[T Float](g Geom, plan dwPlan) func(y, x, k []T) {
+	switch plan {
+	case dwS2AVX2:
+		return func(y, x, k []T) {
+			dwPlaneForwardS2AVX2(g, any(y).([]float32), any(x).([]float32), any(k).([]float32))
+		}
+	case dw3S1:
+		return func(y, x, k []T) { clear(y); dwPlaneForward3s1(g, y, x, k) }
+	case dw3S2:
+		return func(y, x, k []T) { clear(y); dwPlaneForward3s2(g, y, x, k) }
 	}
-	if is3s2(g) {
-		dwPlaneForward3s2(g, y, x, k)
-		return
-	}
+	lo, hi := tapRanges(g)
+	return func(y, x, k []T) { clear(y); dwPlaneForwardTaps(g, y, x, k, lo, hi) }
+}
+
+// dwPlaneForwardTaps adds the convolution of one plane to y, tap by tap.
+func dwPlaneForwardTaps[T Float](g Geom, y, x, k []T, lo, hi []int) {
 	for oy := 0; oy < g.Ho; oy++ {
 		yr := y[oy*g.Wo : (oy+1)*g.Wo]
 		for ky := 0; ky < g.KH; ky++ {
@@ -140,9 +150,10 @@ func rot180[T Float](k []T) [9]T {
 func DWBackwardInput[T Float](g Geom, dx, dy, k []T) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
-	if dx32, ok := any(dx).([]float32); ok && haveAVX2 && M == 1 && isSmall3x3s1(g) {
-		// As below, with the small-plane kernel.
-		dy32, k32 := any(dy).([]float32), any(k).([]float32)
+	plan := planInput(g, dx)
+	switch plan {
+	case dwSmall: // as dwRows, with the small-plane kernel
+		dx32, dy32, k32 := any(dx).([]float32), any(dy).([]float32), any(k).([]float32)
 		_, _, _ = dx32[g.N*g.C*hw-1], dy32[g.N*g.C*hw-1], k32[g.C*9-1] // the assembly trusts these lengths
 		tab := newSmallTab(g.H, g.W)
 		ParallelFor(g.N*g.C, 16, func(p0, p1 int) {
@@ -152,8 +163,7 @@ func DWBackwardInput[T Float](g Geom, dx, dy, k []T) {
 			}
 		})
 		return
-	}
-	if is3x3s1(g) && M == 1 {
+	case dwRows:
 		// The input gradient of a 3×3 stride-1 convolution is the same
 		// convolution of dy with the kernel rotated by 180°.
 		zero := make([]T, g.W)
@@ -164,10 +174,8 @@ func DWBackwardInput[T Float](g Geom, dx, dy, k []T) {
 			}
 		})
 		return
-	}
-	if dx32, ok := any(dx).([]float32); ok && haveAVX2 && M == 1 && is3x3s2p1(g) {
-		// Gathered per dx row, written once (no clearing, no scatter).
-		dy32, k32 := any(dy).([]float32), any(k).([]float32)
+	case dwS2AVX2: // gathered per dx row, written once (no clearing, no scatter)
+		dx32, dy32, k32 := any(dx).([]float32), any(dy).([]float32), any(k).([]float32)
 		_, _, _ = dx32[g.N*g.C*hw-1], dy32[g.N*g.C*ohw-1], k32[g.C*9-1] // the assembly trusts these lengths
 		zero := make([]float32, max(g.W, g.Wo+1))
 		ParallelFor(g.N*g.C, 4, func(p0, p1 int) {
@@ -178,7 +186,7 @@ func DWBackwardInput[T Float](g Geom, dx, dy, k []T) {
 		})
 		return
 	}
-	lo, hi := tapRanges(g)
+	plane := inputPlane[T](g, plan)
 	ParallelFor(g.N*g.C, 4, func(p0, p1 int) {
 		for p := p0; p < p1; p++ {
 			n, c := p/g.C, p%g.C
@@ -186,21 +194,27 @@ func DWBackwardInput[T Float](g Geom, dx, dy, k []T) {
 			clear(d)
 			for m := 0; m < M; m++ {
 				co := c*M + m
-				dwPlaneBackwardInput(g, d, dy[(n*g.O+co)*ohw:(n*g.O+co+1)*ohw], k[co*kk:(co+1)*kk], lo, hi)
+				plane(d, dy[(n*g.O+co)*ohw:(n*g.O+co+1)*ohw], k[co*kk:(co+1)*kk])
 			}
 		}
 	})
 }
 
-func dwPlaneBackwardInput[T Float](g Geom, dx, dy, k []T, lo, hi []int) {
-	if is3s1(g) {
-		dwPlaneBackwardInput3s1(g, dx, dy, k)
-		return
+// inputPlane returns the input-gradient kernel of one plane (adding to dx)
+// for a Go plan.
+func inputPlane[T Float](g Geom, plan dwPlan) func(dx, dy, k []T) {
+	switch plan {
+	case dw3S1:
+		return func(dx, dy, k []T) { dwPlaneBackwardInput3s1(g, dx, dy, k) }
+	case dw3S2:
+		return func(dx, dy, k []T) { dwPlaneBackwardInput3s2(g, dx, dy, k) }
 	}
-	if is3s2(g) {
-		dwPlaneBackwardInput3s2(g, dx, dy, k)
-		return
-	}
+	lo, hi := tapRanges(g)
+	return func(dx, dy, k []T) { dwPlaneBackwardInputTaps(g, dx, dy, k, lo, hi) }
+}
+
+// dwPlaneBackwardInputTaps adds one plane's input gradient, tap by tap.
+func dwPlaneBackwardInputTaps[T Float](g Geom, dx, dy, k []T, lo, hi []int) {
 	for oy := 0; oy < g.Ho; oy++ {
 		dr := dy[oy*g.Wo : (oy+1)*g.Wo]
 		for ky := 0; ky < g.KH; ky++ {
@@ -234,8 +248,9 @@ func dwPlaneBackwardInput[T Float](g Geom, dx, dy, k []T, lo, hi []int) {
 func DWBackwardKernel[T Float](g Geom, dk, x, dy []T) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
-	if dk32, ok := any(dk).([]float32); ok && haveAVX2 && isSmall3x3s1(g) {
-		x32, dy32 := any(x).([]float32), any(dy).([]float32)
+	plan := planKernel(g, dk)
+	if plan == dwSmall {
+		dk32, x32, dy32 := any(dk).([]float32), any(x).([]float32), any(dy).([]float32)
 		_, _, _ = dk32[g.O*9-1], x32[g.N*g.C*hw-1], dy32[g.N*g.O*hw-1] // the assembly trusts these lengths
 		tab := newSmallTab(g.H, g.W)
 		ParallelFor(g.O, 1, func(c0, c1 int) {
@@ -247,28 +262,42 @@ func DWBackwardKernel[T Float](g Geom, dk, x, dy []T) {
 		})
 		return
 	}
-	lo, hi := tapRanges(g)
+	plane := kernelPlane[T](g, plan)
 	ParallelFor(g.O, 1, func(c0, c1 int) {
 		for co := c0; co < c1; co++ {
 			c := co / M
 			acc := dk[co*kk : (co+1)*kk]
 			clear(acc)
 			for n := 0; n < g.N; n++ {
-				dwPlaneBackwardKernel(g, acc, x[(n*g.C+c)*hw:(n*g.C+c+1)*hw], dy[(n*g.O+co)*ohw:(n*g.O+co+1)*ohw], lo, hi)
+				plane(acc, x[(n*g.C+c)*hw:(n*g.C+c+1)*hw], dy[(n*g.O+co)*ohw:(n*g.O+co+1)*ohw])
 			}
 		}
 	})
 }
 
-func dwPlaneBackwardKernel[T Float](g Geom, acc, x, dy []T, lo, hi []int) {
-	if is3s1(g) {
-		dwPlaneBackwardKernel3s1(g, acc, x, dy)
-		return
+// kernelPlane returns the kernel-gradient kernel of one plane (adding to
+// acc) for a plan other than dwSmall.
+func kernelPlane[T Float](g Geom, plan dwPlan) func(acc, x, dy []T) {
+	switch plan {
+	case dwRows:
+		return func(acc, x, dy []T) {
+			dwPlaneBackwardKernel3x3AVX2(g, any(acc).([]float32), any(x).([]float32), any(dy).([]float32))
+		}
+	case dwS2AVX2:
+		return func(acc, x, dy []T) {
+			dwPlaneBackwardKernelS2AVX2(g, any(acc).([]float32), any(x).([]float32), any(dy).([]float32))
+		}
+	case dw3S1:
+		return func(acc, x, dy []T) { dwPlaneBackwardKernel3s1(g, acc, x, dy) }
+	case dw3S2:
+		return func(acc, x, dy []T) { dwPlaneBackwardKernel3s2(g, acc, x, dy) }
 	}
-	if is3s2(g) {
-		dwPlaneBackwardKernel3s2(g, acc, x, dy)
-		return
-	}
+	lo, hi := tapRanges(g)
+	return func(acc, x, dy []T) { dwPlaneBackwardKernelTaps(g, acc, x, dy, lo, hi) }
+}
+
+// dwPlaneBackwardKernelTaps adds one plane's kernel gradient, tap by tap.
+func dwPlaneBackwardKernelTaps[T Float](g Geom, acc, x, dy []T, lo, hi []int) {
 	for ky := 0; ky < g.KH; ky++ {
 		for kx := 0; kx < g.KW; kx++ {
 			off := kx - g.PL
@@ -330,29 +359,6 @@ func dwPlaneBackwardInput3s1[T Float](g Geom, dx, dy, k []T) {
 // one pass over a pair of rows.
 func dwPlaneBackwardKernel3s1[T Float](g Geom, acc, x, dy []T) {
 	W := g.W
-	if acc32, ok := any(acc).([]float32); ok && haveAVX2 && is3x3s1(g) {
-		x32, dy32 := any(x).([]float32), any(dy).([]float32)
-		h := g.H
-		_, _, _ = acc32[8], x32[h*W-1], dy32[h*W-1] // the assembly trusts these lengths
-		var zb [64]float32
-		kgrad3x3s1AVX2((*[9]float32)(acc32), dy32, x32, h, W, zeroRow(&zb, W))
-		// The edge columns: output column 0 meets taps 1, 2 (x[0], x[1]);
-		// column W−1 taps 0, 1 (x[W−2], x[W−1]).
-		for oy := 0; oy < h; oy++ {
-			d0, d1 := dy32[oy*W], dy32[oy*W+W-1]
-			for ky := 0; ky < 3; ky++ {
-				iy := oy - 1 + ky
-				if iy < 0 || iy >= h {
-					continue
-				}
-				xr := x32[iy*W : (iy+1)*W]
-				acc32[ky*3] += d1 * xr[W-2]
-				acc32[ky*3+1] += d0*xr[0] + d1*xr[W-1]
-				acc32[ky*3+2] += d0 * xr[1]
-			}
-		}
-		return
-	}
 	for ky := 0; ky < g.KH; ky++ {
 		var s0, s1, s2 T
 		for oy := 0; oy < g.Ho; oy++ {
@@ -395,6 +401,27 @@ func dwPlaneBackwardKernel3s1[T Float](g Geom, acc, x, dy []T) {
 	}
 }
 
-// is3s1 selects the kernels for a 3-wide kernel at horizontal stride 1 with
-// one column of padding each side.
-func is3s1(g Geom) bool { return g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 3 && g.Wo == g.W }
+// dwPlaneBackwardKernel3x3AVX2 is dwPlaneBackwardKernel3s1 for float32
+// 3×3 planes on the AVX2 tier (plan dwRows).
+func dwPlaneBackwardKernel3x3AVX2(g Geom, acc32, x32, dy32 []float32) {
+	W := g.W
+	h := g.H
+	_, _, _ = acc32[8], x32[h*W-1], dy32[h*W-1] // the assembly trusts these lengths
+	var zb [64]float32
+	kgrad3x3s1AVX2((*[9]float32)(acc32), dy32, x32, h, W, zeroRow(&zb, W))
+	// The edge columns: output column 0 meets taps 1, 2 (x[0], x[1]);
+	// column W−1 taps 0, 1 (x[W−2], x[W−1]).
+	for oy := 0; oy < h; oy++ {
+		d0, d1 := dy32[oy*W], dy32[oy*W+W-1]
+		for ky := 0; ky < 3; ky++ {
+			iy := oy - 1 + ky
+			if iy < 0 || iy >= h {
+				continue
+			}
+			xr := x32[iy*W : (iy+1)*W]
+			acc32[ky*3] += d1 * xr[W-2]
+			acc32[ky*3+1] += d0*xr[0] + d1*xr[W-1]
+			acc32[ky*3+2] += d0 * xr[1]
+		}
+	}
+}

@@ -5,10 +5,6 @@ package kernels
 // from three input rows, a zero row standing in for the padding above and
 // below, so every output is loaded and stored once.
 
-func is3x3s1(g Geom) bool {
-	return is3s1(g) && g.KH == 3 && g.SH == 1 && g.PT == 1 && g.Ho == g.H
-}
-
 // rows3 returns input rows oy−1, oy, oy+1 of a plane, zero outside.
 func rows3[T Float](x []T, oy, h, w int, zero []T) (a, b, c []T) {
 	a, b, c = zero, x[oy*w:(oy+1)*w], zero
@@ -24,7 +20,7 @@ func rows3[T Float](x []T, oy, h, w int, zero []T) (a, b, c []T) {
 // conv3x3s1 writes y = x ⋆ k (cross-correlation, padding 1) for one plane;
 // with k rotated by 180° it is the input gradient of the same convolution.
 func conv3x3s1[T Float](y, x []T, k *[9]T, h, w int, zero []T) {
-	if y32, ok := any(y).([]float32); ok && haveAVX2 {
+	if y32, ok := asm32(y); ok {
 		x32, k32, z32 := any(x).([]float32), any(k).(*[9]float32), any(zero).([]float32)
 		_, _, _ = y32[h*w-1], x32[h*w-1], z32[w-1] // the assembly trusts these lengths
 		conv3x3s1AVX2(y32, x32, k32, h, w, z32)

@@ -14,15 +14,6 @@ func s2Cols(w, wo int) (int, int) {
 	return lo, hi
 }
 
-func is3s2(g Geom) bool { return g.KW == 3 && g.SW == 2 && g.PL == 1 && g.W >= 3 }
-
-// is3x3s2p1 is the case of the AVX2 kernels: 3×3, stride 2, top and left
-// padding 1, output ⌈H/2⌉×⌈W/2⌉ (rows and columns past the input are
-// padding).
-func is3x3s2p1(g Geom) bool {
-	return is3s2(g) && g.KH == 3 && g.SH == 2 && g.PT == 1 && g.Ho == (g.H+1)/2 && g.Wo == (g.W+1)/2
-}
-
 // zeroRow returns a zero slice of at least n floats, on the stack's array
 // when it fits.
 func zeroRow(buf *[64]float32, n int) []float32 {
@@ -61,16 +52,6 @@ func tap3s2[T Float](xr []T, ox int, w0, w1, w2 T) T {
 }
 
 func dwPlaneForward3s2[T Float](g Geom, y, x, k []T) {
-	if y32, ok := any(y).([]float32); ok && haveAVX2 && is3x3s2p1(g) {
-		x32, k32 := any(x).([]float32), any(k).([]float32)
-		_, _, _ = y32[g.Ho*g.Wo-1], x32[g.H*g.W-1], k32[8] // the assembly trusts these lengths
-		var zb [64]float32
-		convS2AVX2(y32, x32, (*[9]float32)(k32), g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
-		for oy := 0; oy < g.Ho; oy++ {
-			y32[oy*g.Wo] = s2Col0(x32, k32, oy, g.H, g.W)
-		}
-		return
-	}
 	lo, hi := s2Cols(g.W, g.Wo)
 	for oy := 0; oy < g.Ho; oy++ {
 		yr := y[oy*g.Wo : (oy+1)*g.Wo]
@@ -97,23 +78,6 @@ func dwPlaneForward3s2[T Float](g Geom, y, x, k []T) {
 }
 
 func dwPlaneBackwardKernel3s2[T Float](g Geom, acc, x, dy []T) {
-	if acc32, ok := any(acc).([]float32); ok && haveAVX2 && is3x3s2p1(g) {
-		x32, dy32 := any(x).([]float32), any(dy).([]float32)
-		_, _, _ = acc32[8], x32[g.H*g.W-1], dy32[g.Ho*g.Wo-1] // the assembly trusts these lengths
-		var zb [64]float32
-		kgradS2AVX2((*[9]float32)(acc32), dy32, x32, g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
-		// Output column 0: taps 1 and 2 (x[0], x[1]) of each row.
-		for oy := 0; oy < g.Ho; oy++ {
-			d := dy32[oy*g.Wo]
-			for ky := 0; ky < 3; ky++ {
-				if iy := 2*oy - 1 + ky; iy >= 0 && iy < g.H {
-					acc32[ky*3+1] += d * x32[iy*g.W]
-					acc32[ky*3+2] += d * x32[iy*g.W+1]
-				}
-			}
-		}
-		return
-	}
 	lo, hi := s2Cols(g.W, g.Wo)
 	for ky := 0; ky < g.KH; ky++ {
 		var s0, s1, s2 T
@@ -191,6 +155,35 @@ func dwPlaneBackwardInput3s2[T Float](g Geom, dx, dy, k []T) {
 			}
 			for ox := hi; ox < g.Wo; ox++ {
 				edge(ox)
+			}
+		}
+	}
+}
+
+// dwPlaneForwardS2AVX2 writes one plane's forward of a float32 3×3
+// stride-2 convolution on the AVX2 tier (plan dwS2AVX2).
+func dwPlaneForwardS2AVX2(g Geom, y32, x32, k32 []float32) {
+	_, _, _ = y32[g.Ho*g.Wo-1], x32[g.H*g.W-1], k32[8] // the assembly trusts these lengths
+	var zb [64]float32
+	convS2AVX2(y32, x32, (*[9]float32)(k32), g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
+	for oy := 0; oy < g.Ho; oy++ {
+		y32[oy*g.Wo] = s2Col0(x32, k32, oy, g.H, g.W)
+	}
+}
+
+// dwPlaneBackwardKernelS2AVX2 adds one plane's kernel gradient of a float32
+// 3×3 stride-2 convolution on the AVX2 tier (plan dwS2AVX2).
+func dwPlaneBackwardKernelS2AVX2(g Geom, acc32, x32, dy32 []float32) {
+	_, _, _ = acc32[8], x32[g.H*g.W-1], dy32[g.Ho*g.Wo-1] // the assembly trusts these lengths
+	var zb [64]float32
+	kgradS2AVX2((*[9]float32)(acc32), dy32, x32, g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
+	// Output column 0: taps 1 and 2 (x[0], x[1]) of each row.
+	for oy := 0; oy < g.Ho; oy++ {
+		d := dy32[oy*g.Wo]
+		for ky := 0; ky < 3; ky++ {
+			if iy := 2*oy - 1 + ky; iy >= 0 && iy < g.H {
+				acc32[ky*3+1] += d * x32[iy*g.W]
+				acc32[ky*3+2] += d * x32[iy*g.W+1]
 			}
 		}
 	}

@@ -17,12 +17,6 @@ var _ = [1]struct{}{}[unsafe.Offsetof(smallTab{}.mask)-72]
 var _ = [1]struct{}{}[unsafe.Offsetof(smallTab{}.out)-2376]
 var _ = [1]struct{}{}[unsafe.Offsetof(smallTab{}.nvec)-2632]
 
-// isSmall3x3s1 reports whether the small-plane kernels apply.
-func isSmall3x3s1(g Geom) bool {
-	return g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.PT == 1 && g.PL == 1 &&
-		g.Ho == g.H && g.Wo == g.W && g.H*g.W <= 64
-}
-
 func newSmallTab(h, w int) *smallTab {
 	t := &smallTab{nvec: int64((h*w + 7) / 8)}
 	for ky := 0; ky < 3; ky++ {

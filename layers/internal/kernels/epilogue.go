@@ -17,7 +17,7 @@ func (e *Epilogue[T]) planes(y []T, p0, p1, inner, nch int) {
 	if e == nil {
 		return
 	}
-	if y32, ok := any(y).([]float32); ok && haveAVX2 && e.Act == ReLU && inner%4 == 0 && inner <= 64 {
+	if y32, ok := any(y).([]float32); ok && manyPlanes(inner) && e.Act == ReLU {
 		seg := y32[p0*inner : p1*inner]
 		affineReLUPlanesAVX2(seg, seg, any(e.Ones).([]float32), any(e.Bias).([]float32), inner, p0%nch, nch, p1-p0)
 		return

@@ -1,0 +1,142 @@
+package kernels
+
+// Which kernel runs, for which shape and CPU tier. Every choice between
+// kernels is made here, once per call of an entry point; the kernels below
+// it do not choose again.
+//
+// The tier: haveAVX2 (asm_amd64.go) is true when internal/cpu runs the AVX2
+// tier or above (MOBILENET_KERNELS can lower it; -tags purego and other
+// architectures have none); the assembly runs on float32 data only.
+//
+// Depthwise convolution (depthwise*.go), per geometry (dwPlan):
+//
+//	plan      forward                 input gradient (M = 1)   kernel gradient          applies to
+//	dwSmall   convSmallAVX2           convSmallAVX2, k ⟲180°   kgradSmallAVX2           AVX2, 3×3 s1 "same", H·W ≤ 64
+//	dwRows    conv3x3s1 (AVX2 rows)   conv3x3s1, k ⟲180°       kgrad3x3s1AVX2 (AVX2)     3×3 s1 "same"
+//	dwS2AVX2  convS2AVX2              dxS2AVX2                 kgradS2AVX2              AVX2, 3×3 s2, pad 1, ⌈H/2⌉×⌈W/2⌉
+//	dw3S1     three taps a row (Go)   the same                 the same                 3 wide, column stride 1, pad 1
+//	dw3S2     three taps a row (Go)   the same                 the same                 3 wide, column stride 2, pad 1
+//	dwTaps    tap by tap (Go)         tap by tap               tap by tap               anything else
+//
+// (The input gradient needs depth multiplier 1 for the first three plans,
+// the kernel gradient's dwRows needs AVX2; otherwise the next row applies.)
+//
+// BatchNorm + activation (batchnorm.go) and the inference epilogue
+// (epilogue.go): the many-planes AVX2 kernels for float32 planes of at most
+// 64 elements, a multiple of 4 (manyPlanes; ReLU only where they fuse the
+// activation); else per plane, with AVX2 loops for float32 ReLU planes of 8
+// elements or more (vector8) and Go loops otherwise.
+//
+// Convolution (conv.go): batched pointwise products below 64 positions a
+// plane (Geom.packed), per-sample products otherwise, one product per group
+// for grouped convolutions; the GEMMs are package blas's, which chooses its
+// own micro-kernels.
+
+// dwPlan is a depthwise kernel family (the table above).
+type dwPlan int
+
+const (
+	dwSmall dwPlan = iota
+	dwRows
+	dwS2AVX2
+	dw3S1
+	dw3S2
+	dwTaps
+)
+
+// planForward chooses the depthwise forward kernel.
+func planForward[T Float](g Geom, y []T) dwPlan {
+	_, fast := asm32(y)
+	switch {
+	case fast && isSmall3x3s1(g):
+		return dwSmall
+	case is3x3s1(g):
+		return dwRows
+	case fast && is3x3s2p1(g):
+		return dwS2AVX2
+	}
+	return planGo(g)
+}
+
+// planInput chooses the depthwise input-gradient kernel.
+func planInput[T Float](g Geom, dx []T) dwPlan {
+	_, fast := asm32(dx)
+	one := g.O == g.C // depth multiplier 1
+	switch {
+	case fast && one && isSmall3x3s1(g):
+		return dwSmall
+	case one && is3x3s1(g):
+		return dwRows
+	case fast && one && is3x3s2p1(g):
+		return dwS2AVX2
+	}
+	return planGo(g)
+}
+
+// planKernel chooses the depthwise kernel-gradient kernel.
+func planKernel[T Float](g Geom, dk []T) dwPlan {
+	_, fast := asm32(dk)
+	switch {
+	case fast && isSmall3x3s1(g):
+		return dwSmall
+	case fast && is3x3s1(g):
+		return dwRows
+	case fast && is3x3s2p1(g):
+		return dwS2AVX2
+	}
+	return planGo(g)
+}
+
+// planGo is the Go plan of a geometry.
+func planGo(g Geom) dwPlan {
+	switch {
+	case is3s1(g):
+		return dw3S1
+	case is3s2(g):
+		return dw3S2
+	}
+	return dwTaps
+}
+
+// asm32 returns s as float32 when the assembly runs on it.
+func asm32[T Float](s []T) ([]float32, bool) {
+	if !haveAVX2 {
+		return nil, false
+	}
+	f, ok := any(s).([]float32)
+	return f, ok
+}
+
+// vector8 reports whether a float32 loop of n elements runs its AVX2
+// version (which does the multiple of 8; Go finishes the tail).
+func vector8(n int) bool { return haveAVX2 && n >= 8 }
+
+// manyPlanes reports whether the many-planes float32 kernels apply to
+// planes of inner elements: small planes (a multiple of 4 floats, at most
+// 64), where per-plane calls would cost more than the arithmetic.
+func manyPlanes(inner int) bool { return haveAVX2 && inner%4 == 0 && inner <= 64 }
+
+// is3s1: a 3-wide kernel at horizontal stride 1 with one column of padding
+// each side ("same" columns).
+func is3s1(g Geom) bool { return g.KW == 3 && g.SW == 1 && g.PL == 1 && g.W >= 3 && g.Wo == g.W }
+
+// is3x3s1: the full 3×3, stride-1, padding-1 convolution (most of
+// MobileNet's depthwise layers).
+func is3x3s1(g Geom) bool {
+	return is3s1(g) && g.KH == 3 && g.SH == 1 && g.PT == 1 && g.Ho == g.H
+}
+
+// isSmall3x3s1: is3x3s1 on planes of at most 64 floats.
+func isSmall3x3s1(g Geom) bool {
+	return g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.PT == 1 && g.PL == 1 &&
+		g.Ho == g.H && g.Wo == g.W && g.H*g.W <= 64
+}
+
+// is3s2: a 3-wide kernel at horizontal stride 2 with one column of padding
+// on the left.
+func is3s2(g Geom) bool { return g.KW == 3 && g.SW == 2 && g.PL == 1 && g.W >= 3 }
+
+// is3x3s2p1: 3×3, stride 2, top and left padding 1, output ⌈H/2⌉×⌈W/2⌉.
+func is3x3s2p1(g Geom) bool {
+	return is3s2(g) && g.KH == 3 && g.SH == 2 && g.PT == 1 && g.Ho == (g.H+1)/2 && g.Wo == (g.W+1)/2
+}
