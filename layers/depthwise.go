@@ -176,13 +176,3 @@ func depthwiseFused(x, k *G.Node, g kernels.Geom) (*G.Node, error) {
 		}}
 	return fwd.apply(x, k)
 }
-
-func nonNil(ns ...*G.Node) G.Nodes {
-	var r G.Nodes
-	for _, n := range ns {
-		if n != nil {
-			r = append(r, n)
-		}
-	}
-	return r
-}

@@ -30,3 +30,14 @@ var (
 // MOBILENET_KERNELS chose a lower tier than the CPU supports. The GEMM of
 // the pure-Go BLAS backend runs the same tier.
 func Kernels() string { return cpu.Describe() }
+
+// nonNil drops the nil nodes (absent biases) from a layer's learnables.
+func nonNil(ns ...*G.Node) G.Nodes {
+	var r G.Nodes
+	for _, n := range ns {
+		if n != nil {
+			r = append(r, n)
+		}
+	}
+	return r
+}

@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// AVX2 + FMA kernels of BatchNorm + ReLU (see relu_fast.go for the Go
+// AVX2 + FMA kernels of BatchNorm + ReLU (see batchnorm.go for the Go
 // versions they must match). Lengths are taken rounded down to a multiple
 // of 8; loops run 16 floats per iteration, then one block of 8.
 
@@ -230,8 +230,8 @@ radone:
 // 64: MobileNet's last feature maps), many planes per call: per-plane calls
 // cost more than the planes' arithmetic there. Plane p has channel
 // (c0 + p) mod C, whose parameters are read from per-channel arrays. They
-// work four floats at a time and must match the per-plane kernels of
-// simd_amd64.s.
+// work four floats at a time and must match
+// the per-plane kernels above.
 
 // NEXTC advances BX to the next channel, wrapping at AX.
 #define NEXTC(label) \

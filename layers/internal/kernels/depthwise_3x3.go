@@ -58,3 +58,28 @@ func conv3x3s1Edges[T Float](y, x []T, k *[9]T, h, w int, zero []T) {
 		yr[w-1] = k0*a[w-2] + k1*a[w-1] + k3*b[w-2] + k4*b[w-1] + k6*c[w-2] + k7*c[w-1]
 	}
 }
+
+// dwPlaneBackwardKernel3x3AVX2 is dwPlaneBackwardKernel3s1 for float32
+// 3×3 planes on the AVX2 tier (plan dwRows).
+func dwPlaneBackwardKernel3x3AVX2(g Geom, acc32, x32, dy32 []float32) {
+	W := g.W
+	h := g.H
+	_, _, _ = acc32[8], x32[h*W-1], dy32[h*W-1] // the assembly trusts these lengths
+	var zb [64]float32
+	kgrad3x3s1AVX2((*[9]float32)(acc32), dy32, x32, h, W, zeroRow(&zb, W))
+	// The edge columns: output column 0 meets taps 1, 2 (x[0], x[1]);
+	// column W−1 taps 0, 1 (x[W−2], x[W−1]).
+	for oy := 0; oy < h; oy++ {
+		d0, d1 := dy32[oy*W], dy32[oy*W+W-1]
+		for ky := 0; ky < 3; ky++ {
+			iy := oy - 1 + ky
+			if iy < 0 || iy >= h {
+				continue
+			}
+			xr := x32[iy*W : (iy+1)*W]
+			acc32[ky*3] += d1 * xr[W-2]
+			acc32[ky*3+1] += d0*xr[0] + d1*xr[W-1]
+			acc32[ky*3+2] += d0 * xr[1]
+		}
+	}
+}

@@ -1,4 +1,4 @@
-// Shared by the AVX2 kernels (#include "simd_amd64.h").
+// Shared by the depthwise AVX2 kernels (#include "depthwise_amd64.h").
 
 // HSUMADD adds the sum of Y's eight lanes (X is Y's low half) to the
 // float32 at off(AX); it clobbers X9.

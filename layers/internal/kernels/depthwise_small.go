@@ -3,7 +3,7 @@ package kernels
 import "unsafe"
 
 // smallTab drives the AVX2 kernels of the 3×3, stride-1, padding-1
-// depthwise convolution on planes of at most 64 floats (dw_small_amd64.s,
+// depthwise convolution on planes of at most 64 floats (depthwise_small_amd64.s,
 // which reads it at fixed offsets: keep the layout).
 type smallTab struct {
 	off  [9]int64     // byte offset of tap t's input from the output
