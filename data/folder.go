@@ -206,8 +206,8 @@ type FolderReport struct {
 }
 
 // LoadFolder decodes the images into memory, in parallel, converting grey,
-// CMYK and paletted images to RGB and shrinking them with Catmull-Rom
-// filtering (antialiased) as opts say. It refuses, before decoding, a set
+// CMYK and paletted images to RGB and resizing them with an antialiased
+// bilinear filter (as torchvision's Resize) as opts say. It refuses, before decoding, a set
 // that would not fit in the memory available.
 func LoadFolder(items []Item, classes []string, opts FolderOptions) (*Dataset, FolderReport, error) {
 	var rep FolderReport
@@ -304,17 +304,51 @@ func storeImage(img image.Image, opts FolderOptions) ([]byte, Size) {
 		w = max(1, int(math.Round(float64(w)*float64(opts.ShorterSide)/float64(s))))
 		h = max(1, int(math.Round(float64(h)*float64(opts.ShorterSide)/float64(s))))
 	}
-	rgba := image.NewRGBA(image.Rect(0, 0, w, h))
-	if w == b.Dx() && h == b.Dy() {
-		draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src) // converts grey, CMYK, paletted
-	} else {
-		draw.CatmullRom.Scale(rgba, rgba.Bounds(), img, b, draw.Src, nil)
+	sw, sh := b.Dx(), b.Dy()
+	rgba := image.NewRGBA(image.Rect(0, 0, sw, sh))
+	draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src) // converts YCbCr, grey, CMYK, paletted
+	pix := make([]byte, 3*sw*sh)
+	for i := 0; i < sw*sh; i++ {
+		pix[i], pix[sw*sh+i], pix[2*sw*sh+i] = rgba.Pix[4*i], rgba.Pix[4*i+1], rgba.Pix[4*i+2]
 	}
-	pix := make([]byte, 3*w*h)
-	for i := 0; i < w*h; i++ {
-		pix[i], pix[w*h+i], pix[2*w*h+i] = rgba.Pix[4*i], rgba.Pix[4*i+1], rgba.Pix[4*i+2]
+	if w == sw && h == sh {
+		return pix, Size{w, h}
 	}
-	return pix, Size{w, h}
+	return resizePlanar(pix, sw, sh, w, h), Size{w, h}
+}
+
+// resizePlanar resamples planar RGB bytes from sw×sh to w×h with the
+// Loader's filter (filterTaps: bilinear, widened when shrinking, so
+// antialiased as torchvision's Resize), rounding to the nearest byte.
+func resizePlanar(src []byte, sw, sh, w, h int) []byte {
+	xt := filterTaps(w, 0, float64(sw), sw, false)
+	yt := filterTaps(h, 0, float64(sh), sh, false)
+	tmp := make([]float32, sh*w)
+	out := make([]byte, 3*w*h)
+	for c := 0; c < 3; c++ {
+		plane := src[c*sw*sh : (c+1)*sw*sh]
+		for y := 0; y < sh; y++ {
+			row, t := plane[y*sw:(y+1)*sw], tmp[y*w:(y+1)*w]
+			for x, tp := range xt {
+				var s float32
+				for i, wt := range tp.w {
+					s += wt * float32(row[tp.first+i])
+				}
+				t[x] = s
+			}
+		}
+		o := out[c*w*h : (c+1)*w*h]
+		for y, tp := range yt {
+			for x := 0; x < w; x++ {
+				var s float32
+				for i, wt := range tp.w {
+					s += wt * tmp[(tp.first+i)*w+x]
+				}
+				o[y*w+x] = byte(min(max(s+0.5, 0), 255))
+			}
+		}
+	}
+	return out
 }
 
 // Stats returns the per-channel mean and standard deviation of the

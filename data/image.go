@@ -51,8 +51,8 @@ func (p Preprocess) Validate() error {
 // Apply writes img as a normalised 3 × res × res float32 tensor into dst
 // (len 3·res·res), exactly as evaluation prepares an image of a dataset:
 // stored as LoadFolder stores it (whole at 32×32 for ResizeExact; shorter
-// side res/0.875 for ResizeCenterCrop; shrinking with Catmull-Rom
-// filtering, which antialiases), then resampled to res as the Loader does.
+// side res/0.875 for ResizeCenterCrop; resized with an antialiased
+// bilinear filter), then resampled to res as the Loader does.
 func (p Preprocess) Apply(dst []float32, img image.Image, res int) error {
 	if len(dst) != 3*res*res || res < 1 {
 		return fmt.Errorf("preprocess: %d values for a %d×%d image", len(dst), res, res)

@@ -43,6 +43,8 @@ func run(args []string) error {
 		depthwise = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		modes     = fs.String("mode", "train,eval", "what to time: train, eval or both")
 		cpuprof   = fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
+		config    = fs.String("config", "cifar10", "network configuration: cifar10 or imagenet")
+		res       = fs.Int("resolution", 0, "input resolution (0: the configuration's)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -78,7 +80,17 @@ func run(args []string) error {
 		as = append(as, a)
 	}
 	for _, a := range as {
-		cfg := model.CIFAR10(a)
+		cfg, err := model.Preset(*config, a)
+		if err != nil {
+			return err
+		}
+		if *res != 0 {
+			cfg.Resolution = *res
+		}
+		cfg.Classes = 10 // the random labels' classes
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
 		m, err := model.New(cfg, model.Options{Seed: 1, Depthwise: impl})
 		if err != nil {
 			return err
@@ -95,7 +107,7 @@ func run(args []string) error {
 			if err != nil {
 				return err
 			}
-			emit(backend, impl, a, *threads, "train", *batch, t)
+			emit(backend, impl, cfg, *threads, "train", *batch, t)
 		}
 		if strings.Contains(*modes, "eval") {
 			ev, err := train.NewEvaluator(m, *evalBatch)
@@ -108,7 +120,7 @@ func run(args []string) error {
 			if err != nil {
 				return err
 			}
-			emit(backend, impl, a, *threads, "eval", *evalBatch, t)
+			emit(backend, impl, cfg, *threads, "eval", *evalBatch, t)
 		}
 	}
 	return nil
@@ -145,14 +157,14 @@ func timed(warmup, steps int, f func() error) (float64, error) {
 	return ts[steps/2], nil
 }
 
-func emit(backend string, impl layers.DepthwiseImpl, alpha float64, threads int, mode string, batch int, t float64) {
+func emit(backend string, impl layers.DepthwiseImpl, cfg model.Config, threads int, mode string, batch int, t float64) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	name := "go"
 	if strings.HasPrefix(backend, "openblas") {
 		name = "openblas"
 	}
-	line, _ := json.Marshal(map[string]any{"impl": "gorgonia", "alpha": alpha, "threads": threads, "mode": mode, "batch": batch,
+	line, _ := json.Marshal(map[string]any{"impl": "gorgonia", "alpha": cfg.Alpha, "config": cfg.Name, "resolution": cfg.Resolution, "threads": threads, "mode": mode, "batch": batch,
 		"step_s": round(t, 4), "images_per_s": round(float64(batch)/t, 1), "peak_rss_mib": ru.Maxrss / 1024, "blas": name, "depthwise": impl.String(),
 		"cpu": cli.CPUName(), "kernels": layers.Kernels(), "blas_detail": backend})
 	fmt.Println(string(line))
