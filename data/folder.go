@@ -58,9 +58,19 @@ func IsFolderDataset(root string) bool {
 		if e.Name() == DirName {
 			return false
 		}
-		sub = sub || (e.IsDir() && !strings.HasPrefix(e.Name(), "."))
+		sub = sub || (isDir(root, e) && !strings.HasPrefix(e.Name(), "."))
 	}
 	return sub
+}
+
+// isDir reports whether the entry of dir is a folder, following symbolic
+// links (class folders are often links into another tree).
+func isDir(dir string, e os.DirEntry) bool {
+	if e.Type()&os.ModeSymlink == 0 {
+		return e.IsDir()
+	}
+	fi, err := os.Stat(filepath.Join(dir, e.Name()))
+	return err == nil && fi.IsDir()
 }
 
 // ScanFolder lists an image folder's classes and images. With ROOT/train
@@ -140,7 +150,7 @@ func scanClasses(dir string, known []string) ([]string, []Item, error) {
 	}
 	var classes []string
 	for _, e := range entries {
-		if e.IsDir() {
+		if isDir(dir, e) {
 			classes = append(classes, e.Name())
 		}
 	}

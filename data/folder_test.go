@@ -128,6 +128,24 @@ func TestScanFolderErrors(t *testing.T) {
 	}
 }
 
+// TestScanFolderSymlinks: class folders may be links into another tree.
+func TestScanFolderSymlinks(t *testing.T) {
+	src := testFolder(t)
+	root := t.TempDir()
+	for _, c := range []string{"cat", "dog"} {
+		if err := os.Symlink(filepath.Join(src, "train", c), filepath.Join(root, c)); err != nil {
+			t.Skip("no symbolic links here:", err)
+		}
+	}
+	f, err := ScanFolder(root, 0.25, 1)
+	if err != nil || !IsFolderDataset(root) {
+		t.Fatal(err)
+	}
+	if !slices.Equal(f.Classes, []string{"cat", "dog"}) || len(f.Train)+len(f.Val) != 10 {
+		t.Errorf("classes %v, %d+%d images", f.Classes, len(f.Train), len(f.Val))
+	}
+}
+
 func TestScanFolderSplit(t *testing.T) {
 	root := t.TempDir()
 	for c, name := range []string{"a", "b", "c"} {

@@ -120,7 +120,8 @@ func ImagePaths(args []string) ([]string, error) {
 			continue
 		}
 		var found []string
-		err = filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
+		// The trailing separator makes a linked folder's contents the walk.
+		err = filepath.WalkDir(a+string(filepath.Separator), func(p string, d os.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}

@@ -99,6 +99,12 @@ func TestImagePaths(t *testing.T) {
 	if err != nil || len(got) != 2 || !strings.HasSuffix(got[0], "b.jpg") {
 		t.Fatalf("ImagePaths = %v, %v", got, err)
 	}
+	link := filepath.Join(t.TempDir(), "linked")
+	if os.Symlink(filepath.Join(dir, "cats"), link) == nil {
+		if got, err := ImagePaths([]string{link}); err != nil || len(got) != 2 || got[0] != filepath.Join(link, "b.jpg") {
+			t.Errorf("ImagePaths of a linked folder = %v, %v", got, err)
+		}
+	}
 	if _, err := DecodeFile(filepath.Join(dir, "cats", "b.jpg")); err != nil {
 		t.Error(err)
 	}
