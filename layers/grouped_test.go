@@ -83,7 +83,7 @@ func TestGroupedConvMatchesDefinition(t *testing.T) {
 			x64 := randDense(r, c.n, c.c, c.h, c.w)
 			xv := x64
 			if dt == tensor.Float32 {
-				xv = toFloat32(x64)
+				xv = to32(x64)
 			}
 			var l *Conv2D
 			got := evalGraph(t, s, xv, func(b *Builder, x *G.Node) (*G.Node, error) {
@@ -95,7 +95,7 @@ func TestGroupedConvMatchesDefinition(t *testing.T) {
 				return l.Fwd(x)
 			})
 			g, _ := l.resolve(xv.Shape())
-			w := toFloat64s(s.Var("conv/weight").Value.Data())
+			w := float64s(s.Var("conv/weight").Value.Data())
 			want := groupedConvRef(x64.Data().([]float64), w, c.n, c.c, c.h, c.w, c.o, c.k, c.groups, g)
 			tol := 1e-12
 			if dt == tensor.Float32 {
@@ -124,27 +124,4 @@ func TestGroupedConvConfigErrors(t *testing.T) {
 			t.Errorf("%+v: error %v, want one about %q", c.cfg, err, c.want)
 		}
 	}
-}
-
-func toFloat32(d *tensor.Dense) *tensor.Dense {
-	src := d.Data().([]float64)
-	f := make([]float32, len(src))
-	for i, v := range src {
-		f[i] = float32(v)
-	}
-	return tensor.New(tensor.WithShape(d.Shape()...), tensor.WithBacking(f))
-}
-
-func toFloat64s(data any) []float64 {
-	switch d := data.(type) {
-	case []float64:
-		return d
-	case []float32:
-		r := make([]float64, len(d))
-		for i, v := range d {
-			r[i] = float64(v)
-		}
-		return r
-	}
-	return nil
 }
