@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -37,7 +38,15 @@ type LoaderConfig struct {
 	// and the square clipped at the borders (DeVries & Taylor, 2017): of
 	// the 32×32 image for fixed-size datasets, of the output otherwise.
 	Cutout int
-	Seed   uint64 // shuffling and augmentation depend only on Seed, the epoch and the batch index
+	// TrivialAugment applies TrivialAugment Wide (one of fourteen
+	// operations at a random magnitude; augment.go) to each training image
+	// after the crop and flip: fixed-size (32×32) datasets only.
+	TrivialAugment bool
+	// RandomErasing > 0 is the probability of setting a random rectangle
+	// (2–33% of the area) of each output image to the mean (torchvision's
+	// RandomErasing).
+	RandomErasing float64
+	Seed          uint64 // shuffling and augmentation depend only on Seed, the epoch and the batch index
 	// DropLast drops the last partial batch (training, whose graph has a
 	// fixed batch size). Otherwise the last batch is padded with zeros to
 	// BatchSize and Batch.N says how many images are real.
@@ -92,6 +101,10 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 		return nil, fmt.Errorf("loader: batch size %d: must be positive", cfg.BatchSize)
 	case cfg.Resolution < 1:
 		return nil, fmt.Errorf("loader: resolution %d: must be positive", cfg.Resolution)
+	case cfg.TrivialAugment && !ds.FixedSize():
+		return nil, fmt.Errorf("loader: trivial augment works on 32×32 datasets (CIFAR-10's, or folders with the CIFAR-10 configuration)")
+	case !(cfg.RandomErasing >= 0 && cfg.RandomErasing <= 1):
+		return nil, fmt.Errorf("loader: random erasing probability %g: must be in [0, 1]", cfg.RandomErasing)
 	case cfg.Cutout < 0 || cfg.Cutout > maxCut:
 		return nil, fmt.Errorf("loader: cutout %d: must be in [0, %d]", cfg.Cutout, maxCut)
 	case ds.Len() == 0:
@@ -187,14 +200,22 @@ func (l *Loader) fill(b *Batch, order []int, epoch int) {
 	b.X = make([]float32, bs*3*r*r)
 	b.Y = make([]int, bs)
 	rng := rand.New(rand.NewPCG(l.cfg.Seed^0xa5a5, uint64(epoch)<<32|uint64(b.Index)))
-	// Cutout draws from its own stream: turning it on leaves the crops and flips as they were.
+	// Cutout, TrivialAugment and random erasing draw from their own
+	// streams: turning one on leaves the others' draws as they were.
 	cut := rand.New(rand.NewPCG(l.cfg.Seed^0xc07c07, uint64(epoch)<<32|uint64(b.Index)))
+	ta := rand.New(rand.NewPCG(l.cfg.Seed^0x7a7a7a, uint64(epoch)<<32|uint64(b.Index)))
+	erase := rand.New(rand.NewPCG(l.cfg.Seed^0xe5a5e5, uint64(epoch)<<32|uint64(b.Index)))
 	if !l.classic() {
-		l.fillBoxes(b, order[lo:hi], rng, cut)
+		l.fillBoxes(b, order[lo:hi], rng, cut, erase)
 		return
 	}
 	in := l.cfg.Input
 	var img [ImageBytes]float32
+	var raw [ImageBytes]byte
+	var fill [3]byte
+	for c := range fill {
+		fill[c] = byte(math.Round(float64(in.Mean[c]) * 255))
+	}
 	for i := lo; i < hi; i++ {
 		idx := order[i]
 		b.Y[i-lo] = int(l.ds.Labels[idx])
@@ -202,11 +223,21 @@ func (l *Loader) fill(b *Batch, order []int, epoch int) {
 		if l.cfg.Augment {
 			dx, dy, flip = rng.IntN(9)-4, rng.IntN(9)-4, rng.IntN(2) == 1
 		}
-		prepare(img[:], l.ds.Image(idx), dx, dy, flip, in.Mean, in.Std)
+		if l.cfg.TrivialAugment {
+			cropFlipBytes(raw[:], l.ds.Image(idx), dx, dy, flip, fill)
+			trivialAugment(raw[:], ImageSize, fill, ta)
+			prepare(img[:], raw[:], 0, 0, false, in.Mean, in.Std)
+		} else {
+			prepare(img[:], l.ds.Image(idx), dx, dy, flip, in.Mean, in.Std)
+		}
 		if l.cfg.Cutout > 0 {
 			cutout(img[:], cut.IntN(ImageSize), cut.IntN(ImageSize), l.cfg.Cutout)
 		}
-		resize(b.X[(i-lo)*3*r*r:(i-lo+1)*3*r*r], img[:], r)
+		out := b.X[(i-lo)*3*r*r : (i-lo+1)*3*r*r]
+		resize(out, img[:], r)
+		if l.cfg.RandomErasing > 0 {
+			randomErase(out, r, l.cfg.RandomErasing, erase)
+		}
 	}
 }
 
@@ -219,7 +250,7 @@ func (l *Loader) classic() bool {
 // fillBoxes prepares the images idx of a batch the general way: a box of
 // each image (random resized crop, shifted crop or the evaluation box),
 // resampled to the resolution, and Cutout on the result.
-func (l *Loader) fillBoxes(b *Batch, idx []int, rng, cut *rand.Rand) {
+func (l *Loader) fillBoxes(b *Batch, idx []int, rng, cut, erase *rand.Rand) {
 	r, in := l.cfg.Resolution, l.cfg.Input
 	for k, i := range idx {
 		b.Y[k] = int(l.ds.Labels[i])
@@ -242,6 +273,32 @@ func (l *Loader) fillBoxes(b *Batch, idx []int, rng, cut *rand.Rand) {
 		sampleBox(dst, pix, w, h, x0, y0, bw, bh, flip, r, in)
 		if l.cfg.Cutout > 0 {
 			cutoutAt(dst, r, cut.IntN(r), cut.IntN(r), l.cfg.Cutout)
+		}
+		if l.cfg.RandomErasing > 0 {
+			randomErase(dst, r, l.cfg.RandomErasing, erase)
+		}
+	}
+}
+
+// cropFlipBytes is prepare's crop and flip on bytes: dst (3×32×32) is src
+// shifted by (dx, dy), padded with fill, optionally mirrored.
+func cropFlipBytes(dst, src []byte, dx, dy int, flip bool, fill [3]byte) {
+	const s = ImageSize
+	for c := 0; c < 3; c++ {
+		plane, out := src[c*s*s:(c+1)*s*s], dst[c*s*s:(c+1)*s*s]
+		for y := 0; y < s; y++ {
+			sy := y + dy
+			for x := 0; x < s; x++ {
+				sx := x + dx
+				if flip {
+					sx = s - 1 - x + dx
+				}
+				if sy < 0 || sy >= s || sx < 0 || sx >= s {
+					out[y*s+x] = fill[c]
+				} else {
+					out[y*s+x] = plane[sy*s+sx]
+				}
+			}
 		}
 	}
 }

@@ -42,6 +42,11 @@ type Recipe struct {
 	// Cutout > 0 blanks a random Cutout×Cutout square of every training
 	// image (DeVries & Taylor, 2017); 0 turns it off.
 	Cutout int `json:"cutout,omitempty"`
+	// TrivialAugment applies TrivialAugment Wide after the crop and flip
+	// (32×32 data only); RandomErasing > 0 is the probability of erasing a
+	// random rectangle of each image (data.LoaderConfig).
+	TrivialAugment bool    `json:"trivial_augment,omitempty"`
+	RandomErasing  float64 `json:"random_erasing,omitempty"`
 	// EMA > 0 keeps an exponential moving average of the weights and
 	// BatchNorm statistics, updated after every step (avg = EMA·avg +
 	// (1−EMA)·current); each epoch evaluates it beside the raw weights,
@@ -97,6 +102,8 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("cutout %d: must be in [0, %d] (and at most the image size)", r.Cutout, model.MaxResolution)
 	case !(r.LabelSmoothing >= 0 && r.LabelSmoothing < 1):
 		return fmt.Errorf("label smoothing %g: must be in [0, 1)", r.LabelSmoothing)
+	case !(r.RandomErasing >= 0 && r.RandomErasing <= 1):
+		return fmt.Errorf("random erasing probability %g: must be in [0, 1]", r.RandomErasing)
 	case !(r.EMA >= 0 && r.EMA < 1):
 		return fmt.Errorf("EMA decay %g: must be in [0, 1)", r.EMA)
 	}
@@ -302,7 +309,8 @@ func openRun(o Options) (*run, error) {
 	if o.Resume != "" {
 		fmt.Fprintf(rn.logw, "resuming %s at epoch %d, batch %d (step %d); model, recipe and optimizer settings from the checkpoint\n", o.Resume, rn.hdr.Epoch, rn.hdr.Batch, rn.hdr.Step)
 	}
-	lc := data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Input: rn.hdr.Input, Shuffle: true, Cutout: r.Cutout, Seed: r.Seed, DropLast: true}
+	lc := data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Input: rn.hdr.Input, Shuffle: true, Cutout: r.Cutout,
+		TrivialAugment: r.TrivialAugment, RandomErasing: r.RandomErasing, Seed: r.Seed, DropLast: true}
 	if r.Augment {
 		lc.Augment, lc.RandomResizedCrop = Augmentation(cfg)
 	}

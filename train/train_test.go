@@ -109,6 +109,7 @@ func firstLoss(t *testing.T, dir string) float64 {
 func TestResumeIsExact(t *testing.T) {
 	custom := func(o Options) Options {
 		o.Recipe.Momentum, o.Recipe.WeightDecay, o.Recipe.Nesterov = 0.8, 1e-4, false
+		o.Recipe.TrivialAugment, o.Recipe.RandomErasing, o.Recipe.Cutout = true, 0.5, 8 // every augmentation stream
 		return o
 	}
 	full := custom(smallOptions(t, t.TempDir()))
@@ -132,6 +133,9 @@ func TestResumeIsExact(t *testing.T) {
 	h, _, err := ReadCheckpoint(filepath.Join(dir, "last.bin"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if r := h.Recipe; !r.TrivialAugment || r.RandomErasing != 0.5 {
+		t.Errorf("the resumed run's checkpoint lost the augmentation: %+v", r)
 	}
 	if r := h.Recipe; r.Momentum != 0.8 || r.WeightDecay != 1e-4 || r.Nesterov {
 		t.Errorf("the resumed run's checkpoint records momentum %g, weight decay %g, Nesterov %v; the run used 0.8, 1e-4, false", r.Momentum, r.WeightDecay, r.Nesterov)

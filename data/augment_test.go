@@ -1,0 +1,161 @@
+package data
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func randomImage(r *rand.Rand, s int) []byte {
+	img := make([]byte, 3*s*s)
+	for i := range img {
+		img[i] = byte(1 + r.IntN(250)) // no 0 or 255: solarize at 255 changes nothing
+	}
+	return img
+}
+
+// TestTrivialAugmentOps: at magnitude 0 every operation with a magnitude
+// is the identity; the others do what they say.
+func TestTrivialAugmentOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	const s = 8
+	fill := [3]byte{1, 2, 3}
+	for op := 0; op < taOps; op++ {
+		if op == 12 || op == 13 { // autocontrast, equalize: no magnitude
+			continue
+		}
+		for _, sign := range []float64{1, -1} {
+			img := randomImage(r, s)
+			got := slices.Clone(img)
+			applyOp(got, s, fill, op, 0, sign)
+			if !slices.Equal(got, img) {
+				t.Errorf("op %d at magnitude 0 changed the image", op)
+			}
+		}
+	}
+	img := randomImage(r, s)
+	shifted := slices.Clone(img)
+	applyOp(shifted, s, fill, 3, 2.0/32, 1) // translate x by +2 pixels
+	for y := 0; y < s; y++ {
+		if shifted[y*s] != fill[0] || shifted[y*s+1] != fill[0] || shifted[y*s+5] != img[y*s+3] {
+			t.Fatalf("translate x: row %d = %v, source %v", y, shifted[y*s:y*s+s], img[y*s:y*s+s])
+		}
+	}
+	post := slices.Clone(img)
+	applyOp(post, s, fill, 10, 1, 1) // 2 bits
+	for i, v := range post {
+		if v != img[i]&0xc0 {
+			t.Fatalf("posterize: %d → %d", img[i], v)
+		}
+	}
+	sol := slices.Clone(img)
+	applyOp(sol, s, fill, 11, 1, 1) // threshold 0: everything inverted
+	for i, v := range sol {
+		if v != 255-img[i] {
+			t.Fatalf("solarize: %d → %d", img[i], v)
+		}
+	}
+	narrow := make([]byte, 3*s*s)
+	for i := range narrow {
+		narrow[i] = byte(50 + i%51)
+	}
+	applyOp(narrow, s, fill, 12, 0, 1)
+	if lo, hi := slices.Min(narrow[:s*s]), slices.Max(narrow[:s*s]); lo != 0 || hi != 255 {
+		t.Errorf("autocontrast: range %d–%d", lo, hi)
+	}
+	eq := randomImage(r, s)
+	applyOp(eq, s, fill, 13, 0, 1)
+	if slices.Equal(eq, img) {
+		t.Error("equalize left a random image unchanged")
+	}
+	dark := slices.Clone(img)
+	applyOp(dark, s, fill, 6, 1, -1) // brightness ×0.01
+	for i, v := range dark {
+		if v > img[i]/50+1 {
+			t.Fatalf("brightness down: %d → %d", img[i], v)
+		}
+	}
+}
+
+func TestRandomErase(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 9))
+	const s = 32
+	for range 100 {
+		img := make([]float32, 3*s*s)
+		for i := range img {
+			img[i] = 1
+		}
+		randomErase(img, s, 1, r)
+		zeros := 0
+		for _, v := range img[:s*s] {
+			if v == 0 {
+				zeros++
+			}
+		}
+		if frac := float64(zeros) / (s * s); frac < 0.015 || frac > 0.34 {
+			t.Fatalf("erased %.3f of the image", frac)
+		}
+		if !slices.Equal(img[:s*s], img[s*s:2*s*s]) {
+			t.Fatal("channels erased differently")
+		}
+	}
+}
+
+// TestAugmentStreams: TrivialAugment and random erasing are deterministic
+// for a seed, and each has its own stream: turning random erasing on
+// changes only the erased pixels.
+func TestAugmentStreams(t *testing.T) {
+	ds := learnableDataset(64)
+	base := LoaderConfig{BatchSize: 16, Shuffle: true, Augment: true, TrivialAugment: true, Seed: 5}
+	a, err := NewLoader(ds, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewLoader(ds, base)
+	ba, bb := <-a.Epoch(context.Background(), 3, 2), <-b.Epoch(context.Background(), 3, 2)
+	if !slices.Equal(ba.X, bb.X) {
+		t.Fatal("the same seed gives other trivially augmented batches")
+	}
+	plain := base
+	plain.TrivialAugment = false
+	pl, _ := NewLoader(ds, plain)
+	if bp := <-pl.Epoch(context.Background(), 3, 2); slices.Equal(bp.X, ba.X) || !slices.Equal(bp.Y, ba.Y) {
+		t.Error("trivial augment changed no image, or changed the labels")
+	}
+	erased := base
+	erased.RandomErasing = 1
+	er, _ := NewLoader(ds, erased)
+	be := <-er.Epoch(context.Background(), 3, 2)
+	changed := 0
+	for i, v := range be.X {
+		if v != ba.X[i] {
+			changed++
+			if v != 0 {
+				t.Fatalf("random erasing changed pixel %d to %v, not to the mean", i, v)
+			}
+		}
+	}
+	if changed == 0 {
+		t.Error("random erasing with probability 1 erased nothing")
+	}
+	if _, err := NewLoader(syntheticDataset(4, 128), LoaderConfig{BatchSize: 4, Resolution: 128, TrivialAugment: true}); err == nil {
+		t.Error("trivial augment on images of other sizes: no error")
+	}
+	if _, err := NewLoader(ds, LoaderConfig{BatchSize: 4, RandomErasing: 2}); err == nil {
+		t.Error("erasing probability 2: no error")
+	}
+}
+
+// learnableDataset makes n random 32×32 images of two classes.
+func learnableDataset(n int) *Dataset {
+	r := rand.New(rand.NewPCG(2, 3))
+	d := &Dataset{Pixels: make([]byte, n*ImageBytes), Labels: make([]int32, n), Classes: []string{"a", "b"}}
+	for i := range d.Pixels {
+		d.Pixels[i] = byte(r.IntN(256))
+	}
+	for i := range d.Labels {
+		d.Labels[i] = int32(i % 2)
+	}
+	return d
+}
