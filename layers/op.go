@@ -2,7 +2,6 @@ package layers
 
 import (
 	"fmt"
-	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 	"hash"
 	"hash/fnv"
 
@@ -249,4 +248,4 @@ func dispatch(name string, out *tensor.Dense, in []*tensor.Dense, f32 func(out [
 }
 
 // Float is the element type of the layers' kernels: float32 or float64.
-type Float = kernels.Float
+type Float interface{ ~float32 | ~float64 }
