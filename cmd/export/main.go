@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/internal/atomicfile"
 	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/model"
@@ -22,12 +21,6 @@ import (
 )
 
 func main() { cli.Main("export", run) }
-
-// ImageNet's normalisation (torchvision's constants).
-var (
-	imagenetMean = [3]float32{0.485, 0.456, 0.406}
-	imagenetStd  = [3]float32{0.229, 0.224, 0.225}
-)
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
@@ -48,17 +41,17 @@ func run(args []string) error {
 	if len(pos) != 2 {
 		return fmt.Errorf("want a checkpoint and an output path, got %d arguments (usage: export [flags] CHECKPOINT OUT.onnx)", len(pos))
 	}
-	m, _, err := train.LoadModel(pos[0], 0)
+	m, hdr, err := train.LoadModel(pos[0], 0)
 	if err != nil {
 		return err
 	}
-	opt := onnx.Options{NoFold: *noFold, Softmax: *softmax, WithNormalization: *norm, Mean: imagenetMean, Std: imagenetStd}
-	if m.Config.Name == "cifar10" {
-		opt.Mean, opt.Std = data.Mean, data.Std
-		if m.Config.Classes == data.NumClasses {
-			opt.ClassNames = data.DefaultClassNames
-		}
-	}
+	// The preprocessing and class names the checkpoint records (CIFAR-10's
+	// for older CIFAR-10 checkpoints), so that consumers prepare images as
+	// training did.
+	pre := hdr.Preprocess()
+	names, _ := hdr.ClassNames()
+	opt := onnx.Options{NoFold: *noFold, Softmax: *softmax, WithNormalization: *norm, Mean: pre.Mean, Std: pre.Std,
+		ClassNames: names, Metadata: map[string]string{"resize": pre.Resize}}
 	b, st, err := onnx.Model(m, opt)
 	if err != nil {
 		return err

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/train"
 )
@@ -52,6 +54,40 @@ func TestCommand(t *testing.T) {
 		text, err := exec.Command(bin, c.args...).CombinedOutput()
 		if err == nil || !strings.Contains(string(text), c.want) || strings.Contains(string(text), "goroutine") {
 			t.Errorf("%v: %v, output %q, want an error saying %q", c.args, err, text, c.want)
+		}
+	}
+}
+
+// TestRecordedPreprocessing: a checkpoint trained on an image folder
+// exports its own class names, normalisation and resize as metadata.
+func TestRecordedPreprocessing(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "export")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cfg := model.ImageNet(0.25)
+	cfg.Classes, cfg.Resolution = 2, 64
+	m, err := model.New(cfg, model.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := data.Preprocess{Mean: [3]float32{0.125, 0.25, 0.5}, Std: [3]float32{0.5, 0.25, 0.125}, Resize: data.ResizeCenterCrop}
+	ckpt := filepath.Join(dir, "m.bin")
+	if err := train.WriteCheckpoint(ckpt, train.Header{Config: cfg, Classes: []string{"kestrel", "merlin"}, Input: &pre}, m.Store.Tensors()); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "m.onnx")
+	if text, err := exec.Command(bin, ckpt, out).CombinedOutput(); err != nil {
+		t.Fatalf("export: %v\n%s", err, text)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`["kestrel","merlin"]`, "0.125,0.25,0.5", "0.5,0.25,0.125", "center-crop"} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("the exported metadata lacks %q", want)
 		}
 	}
 }
