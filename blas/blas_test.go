@@ -112,7 +112,7 @@ func TestUseUnknown(t *testing.T) {
 // each assembly micro-kernel this CPU runs) to the float64 definition: every
 // transpose, leading dimensions above the minimum, alpha and beta including
 // 0 and 1, k = 0, and sizes around the tiles (6×16 … 14×32) and the block
-// (96, 256, 2048) edges.
+// (96, 256, 2048) edges; B read in place and packed.
 func TestSgemmKernels(t *testing.T) {
 	ks := allKernels()
 	if len(ks) == 0 {
@@ -120,6 +120,7 @@ func TestSgemmKernels(t *testing.T) {
 	}
 	for _, mk := range ks {
 		testKernel(t, mk)
+		testKernel(t, mk.withPackedB()) // B read in place above; packed here
 	}
 }
 
@@ -221,7 +222,7 @@ func withBackend(b impl, f func()) {
 func TestGemmPacked(t *testing.T) {
 	backends := []impl{goImpl{}}
 	for _, mk := range allKernels() {
-		backends = append(backends, goAsm{mk: mk})
+		backends = append(backends, goAsm{mk: mk}, goAsm{mk: mk.withPackedB()})
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	var p *Packed

@@ -12,37 +12,37 @@ var (
 )
 
 //go:noescape
-func sgemm6x16(k int, a, b, c *float32, ldc int, alpha float32)
+func sgemm6x16(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
 
 //go:noescape
-func sgemm12x32AVX512(k int, a, b, c *float32, ldc int, alpha float32)
+func sgemm12x32AVX512(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
 
 //go:noescape
-func sgemm8x32AVX512(k int, a, b, c *float32, ldc int, alpha float32)
+func sgemm8x32AVX512(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
 
 //go:noescape
-func sgemm6x64AVX512(k int, a, b, c *float32, ldc int, alpha float32)
+func sgemm6x64AVX512(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
 
 //go:noescape
-func sgemm14x32AVX512(k int, a, b, c *float32, ldc int, alpha float32)
+func sgemm14x32AVX512(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
 
 //go:noescape
-func sgemm8x48AVX512(k int, a, b, c *float32, ldc int, alpha float32)
+func sgemm8x48AVX512(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
 
 //go:noescape
-func sgemm6x16Set(k int, a, b, c *float32, ldc int, alpha float32)
+func sgemm6x16Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
 
 //go:noescape
-func sgemm12x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32)
+func sgemm12x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
 
 //go:noescape
-func sgemm8x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32)
+func sgemm8x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
 
 //go:noescape
-func sgemm6x64AVX512Set(k int, a, b, c *float32, ldc int, alpha float32)
+func sgemm6x64AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
 
 //go:noescape
-func sgemm14x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32)
+func sgemm14x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
 
 //go:noescape
-func sgemm8x48AVX512Set(k int, a, b, c *float32, ldc int, alpha float32)
+func sgemm8x48AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)

@@ -25,7 +25,11 @@ func BenchmarkLadder(b *testing.B) {
 	if ob, err := loadOpenBLAS(); err == nil {
 		b.Run("openblas "+ob.core, func(b *testing.B) { ladderBench(b, batch, ob.sgemm) })
 	}
+	var ks []*microKernel
 	for _, mk := range allKernels() {
+		ks = append(ks, mk, mk.withPackedB())
+	}
+	for _, mk := range ks {
 		for _, prepack := range []bool{false, true} {
 			name := mk.name
 			if prepack {

@@ -17,9 +17,13 @@ type microKernel struct {
 	name   string
 	mr, nr int
 	mc, nc int // rows of a packed block of A, columns of one of B
-	fn     func(k int, a, b, c *float32, ldc int, alpha float32)
-	set    func(k int, a, b, c *float32, ldc int, alpha float32) // C = alpha·A·B: the first depth block when beta = 0
-	pool   sync.Pool                                             // of *gemmBufs sized for this kernel
+	fn     func(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+	set    func(k int, a, b, c *float32, ldc int, alpha float32, ldb int) // C = alpha·A·B: the first depth block when beta = 0
+	// packB: pack every panel of a non-transposed B too. Otherwise the
+	// kernel reads B's full panels in place (ldb apart), which saves a copy
+	// of B per product; only a partial last panel is packed.
+	packB bool
+	pool  sync.Pool // of *gemmBufs sized for this kernel
 }
 
 const gemmKC = 256 // depth of a packed block
@@ -83,7 +87,14 @@ func sgemmPanels(mk *microKernel, pa *Packed, tA, tB bool, m, n, k int, alpha fl
 			if store {
 				kern = mk.set
 			}
-			packB(bufs.b, nr, tB, b, ldb, pc, jc, kb, nb)
+			direct := !tB && !mk.packB // full panels read in place
+			if direct {
+				if full := nb / nr * nr; full < nb { // the partial panel only
+					packB(bufs.b[full*kb:], nr, false, b, ldb, pc, jc+full, kb, nb-full)
+				}
+			} else {
+				packB(bufs.b, nr, tB, b, ldb, pc, jc, kb, nb)
+			}
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
 				ablock := bufs.a
@@ -94,19 +105,22 @@ func sgemmPanels(mk *microKernel, pa *Packed, tA, tB bool, m, n, k int, alpha fl
 				}
 				// B's micro-panel stays in L1 while A's panels stream from L2.
 				for j0 := 0; j0 < nb; j0 += nr {
-					bp := &bufs.b[j0*kb]
+					bp, bs := &bufs.b[j0*kb], nr
+					if direct && j0+nr <= nb {
+						bp, bs = &b[pc*ldb+jc+j0], ldb
+					}
 					for i0 := 0; i0 < mb; i0 += mr {
 						ap := &ablock[i0*kb]
 						ci := (ic+i0)*ldc + jc + j0
 						if i0+mr <= mb && j0+nr <= nb {
 							_ = c[ci+(mr-1)*ldc+nr-1] // the kernel writes the whole tile
-							kern(kb, ap, bp, &c[ci], ldc, alpha)
+							kern(kb, ap, bp, &c[ci], ldc, alpha, bs)
 							continue
 						}
 						// Edge tile: compute into the buffer, store or add
 						// the valid part.
 						tile := bufs.tile
-						mk.set(kb, ap, bp, &tile[0], nr, alpha)
+						mk.set(kb, ap, bp, &tile[0], nr, alpha, bs)
 						for i := 0; i < min(mr, mb-i0); i++ {
 							row := c[ci+i*ldc : ci+i*ldc+min(nr, nb-j0)]
 							if store {
@@ -271,4 +285,10 @@ func packA12(panel, a []float32, lda, kb int) {
 		o[4], o[5], o[6], o[7] = r4[r], r5[r], r6[r], r7[r]
 		o[8], o[9], o[10], o[11] = r8[r], r9[r], r10[r], r11[r]
 	}
+}
+
+// withPackedB is a copy of mk that packs every panel of B (the path for
+// transposed B), for tests and benchmarks of both paths.
+func (mk *microKernel) withPackedB() *microKernel {
+	return &microKernel{name: mk.name + " packed-B", mr: mk.mr, nr: mk.nr, mc: mk.mc, nc: mk.nc, fn: mk.fn, set: mk.set, packB: true}
 }

@@ -2,16 +2,19 @@
 
 #include "textflag.h"
 
-// func sgemm6x16(k int, a, b, c *float32, ldc int, alpha float32)
-// C[0:6][0:16] += alpha · Σ_p a[6p+i]·b[16p+j]: the micro-kernel of
-// sgemmAVX2, over packed panels (a: 6 rows, k-major; b: 16 columns,
-// k-major); ldc in floats. k ≥ 1.
-TEXT ·sgemm6x16(SB), NOSPLIT, $0-44
+// func sgemm6x16(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+// C[0:6][0:16] += alpha · Σ_p a[6p+i]·b[ldb·p+j]: the AVX2 micro-kernel,
+// over a packed panel of A (6 rows, k-major) and 16 columns of B, row p at
+// b+ldb·p (ldb = 16: a packed panel; larger: B itself); ldc and ldb in
+// floats. k ≥ 1.
+TEXT ·sgemm6x16(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
+	MOVQ ldb+48(FP), R9
+	SHLQ $2, R9
 	SHLQ $2, R8
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -48,7 +51,7 @@ loop:
 	VFMADD231PS  Y12, Y15, Y10
 	VFMADD231PS  Y13, Y15, Y11
 	ADDQ         $24, SI
-	ADDQ         $64, DI
+	ADDQ         R9, DI
 	DECQ         CX
 	JNZ          loop
 
@@ -72,16 +75,17 @@ loop:
 	VZEROUPPER
 	RET
 
-// func sgemm6x16Set(k int, a, b, c *float32, ldc int, alpha float32)
-// C[0:6][0:16] = alpha · Σ_p a[6p+i]·b[16p+j]: the micro-kernel of
-// sgemmAVX2, over packed panels (a: 6 rows, k-major; b: 16 columns,
-// k-major); ldc in floats. k ≥ 1.
-TEXT ·sgemm6x16Set(SB), NOSPLIT, $0-44
+// func sgemm6x16Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+// C[0:6][0:16] = alpha · Σ_p a[6p+i]·b[ldb·p+j]: sgemm6x16 storing
+// instead of adding.
+TEXT ·sgemm6x16Set(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
+	MOVQ ldb+48(FP), R9
+	SHLQ $2, R9
 	SHLQ $2, R8
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -118,7 +122,7 @@ loopset:
 	VFMADD231PS  Y12, Y15, Y10
 	VFMADD231PS  Y13, Y15, Y11
 	ADDQ         $24, SI
-	ADDQ         $64, DI
+	ADDQ         R9, DI
 	DECQ         CX
 	JNZ          loopset
 

@@ -4,16 +4,19 @@
 
 #include "textflag.h"
 
-// func sgemm12x32AVX512(k int, a, b, c *float32, ldc int, alpha float32)
-// C[0:12][0:32] += alpha · Σ_p a[12p+i]·b[32p+j], over packed panels
-// (a: k-major rows, b: k-major columns); ldc in floats; k ≥ 1.
-TEXT ·sgemm12x32AVX512(SB), NOSPLIT, $0-44
+// func sgemm12x32AVX512(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+// C[0:12][0:32] += alpha · Σ_p a[12p+i]·b[ldb·p+j], over a packed panel of A
+// (k-major rows) and 32 columns of B, row p at b+ldb·p (ldb = 32: a packed
+// panel; larger: B itself); ldc and ldb in floats; k ≥ 1.
+TEXT ·sgemm12x32AVX512(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ ldb+48(FP), R9
+	SHLQ $2, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -79,7 +82,7 @@ loop12x32:
 	VFMADD231PS Z28, Z31, Z22
 	VFMADD231PS Z29, Z31, Z23
 	ADDQ $48, SI
-	ADDQ $128, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ loop12x32
 
@@ -170,16 +173,19 @@ loop12x32:
 	VZEROUPPER
 	RET
 
-// func sgemm12x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32)
-// C[0:12][0:32] = alpha · Σ_p a[12p+i]·b[32p+j], over packed panels
-// (a: k-major rows, b: k-major columns); ldc in floats; k ≥ 1.
-TEXT ·sgemm12x32AVX512Set(SB), NOSPLIT, $0-44
+// func sgemm12x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+// C[0:12][0:32] = alpha · Σ_p a[12p+i]·b[ldb·p+j], over a packed panel of A
+// (k-major rows) and 32 columns of B, row p at b+ldb·p (ldb = 32: a packed
+// panel; larger: B itself); ldc and ldb in floats; k ≥ 1.
+TEXT ·sgemm12x32AVX512Set(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ ldb+48(FP), R9
+	SHLQ $2, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -245,7 +251,7 @@ loop12x32set:
 	VFMADD231PS Z28, Z31, Z22
 	VFMADD231PS Z29, Z31, Z23
 	ADDQ $48, SI
-	ADDQ $128, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ loop12x32set
 
@@ -312,16 +318,19 @@ loop12x32set:
 	VZEROUPPER
 	RET
 
-// func sgemm8x32AVX512(k int, a, b, c *float32, ldc int, alpha float32)
-// C[0:8][0:32] += alpha · Σ_p a[8p+i]·b[32p+j], over packed panels
-// (a: k-major rows, b: k-major columns); ldc in floats; k ≥ 1.
-TEXT ·sgemm8x32AVX512(SB), NOSPLIT, $0-44
+// func sgemm8x32AVX512(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+// C[0:8][0:32] += alpha · Σ_p a[8p+i]·b[ldb·p+j], over a packed panel of A
+// (k-major rows) and 32 columns of B, row p at b+ldb·p (ldb = 32: a packed
+// panel; larger: B itself); ldc and ldb in floats; k ≥ 1.
+TEXT ·sgemm8x32AVX512(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ ldb+48(FP), R9
+	SHLQ $2, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -367,7 +376,7 @@ loop8x32:
 	VFMADD231PS Z28, Z31, Z14
 	VFMADD231PS Z29, Z31, Z15
 	ADDQ $32, SI
-	ADDQ $128, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ loop8x32
 
@@ -430,16 +439,19 @@ loop8x32:
 	VZEROUPPER
 	RET
 
-// func sgemm8x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32)
-// C[0:8][0:32] = alpha · Σ_p a[8p+i]·b[32p+j], over packed panels
-// (a: k-major rows, b: k-major columns); ldc in floats; k ≥ 1.
-TEXT ·sgemm8x32AVX512Set(SB), NOSPLIT, $0-44
+// func sgemm8x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+// C[0:8][0:32] = alpha · Σ_p a[8p+i]·b[ldb·p+j], over a packed panel of A
+// (k-major rows) and 32 columns of B, row p at b+ldb·p (ldb = 32: a packed
+// panel; larger: B itself); ldc and ldb in floats; k ≥ 1.
+TEXT ·sgemm8x32AVX512Set(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ ldb+48(FP), R9
+	SHLQ $2, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -485,7 +497,7 @@ loop8x32set:
 	VFMADD231PS Z28, Z31, Z14
 	VFMADD231PS Z29, Z31, Z15
 	ADDQ $32, SI
-	ADDQ $128, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ loop8x32set
 
@@ -532,16 +544,19 @@ loop8x32set:
 	VZEROUPPER
 	RET
 
-// func sgemm6x64AVX512(k int, a, b, c *float32, ldc int, alpha float32)
-// C[0:6][0:64] += alpha · Σ_p a[6p+i]·b[64p+j], over packed panels
-// (a: k-major rows, b: k-major columns); ldc in floats; k ≥ 1.
-TEXT ·sgemm6x64AVX512(SB), NOSPLIT, $0-44
+// func sgemm6x64AVX512(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+// C[0:6][0:64] += alpha · Σ_p a[6p+i]·b[ldb·p+j], over a packed panel of A
+// (k-major rows) and 64 columns of B, row p at b+ldb·p (ldb = 64: a packed
+// panel; larger: B itself); ldc and ldb in floats; k ≥ 1.
+TEXT ·sgemm6x64AVX512(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ ldb+48(FP), R9
+	SHLQ $2, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -603,7 +618,7 @@ loop6x64:
 	VFMADD231PS Z30, Z27, Z22
 	VFMADD231PS Z31, Z27, Z23
 	ADDQ $24, SI
-	ADDQ $256, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ loop6x64
 
@@ -688,16 +703,19 @@ loop6x64:
 	VZEROUPPER
 	RET
 
-// func sgemm6x64AVX512Set(k int, a, b, c *float32, ldc int, alpha float32)
-// C[0:6][0:64] = alpha · Σ_p a[6p+i]·b[64p+j], over packed panels
-// (a: k-major rows, b: k-major columns); ldc in floats; k ≥ 1.
-TEXT ·sgemm6x64AVX512Set(SB), NOSPLIT, $0-44
+// func sgemm6x64AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+// C[0:6][0:64] = alpha · Σ_p a[6p+i]·b[ldb·p+j], over a packed panel of A
+// (k-major rows) and 64 columns of B, row p at b+ldb·p (ldb = 64: a packed
+// panel; larger: B itself); ldc and ldb in floats; k ≥ 1.
+TEXT ·sgemm6x64AVX512Set(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ ldb+48(FP), R9
+	SHLQ $2, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -759,7 +777,7 @@ loop6x64set:
 	VFMADD231PS Z30, Z27, Z22
 	VFMADD231PS Z31, Z27, Z23
 	ADDQ $24, SI
-	ADDQ $256, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ loop6x64set
 
@@ -820,16 +838,19 @@ loop6x64set:
 	VZEROUPPER
 	RET
 
-// func sgemm14x32AVX512(k int, a, b, c *float32, ldc int, alpha float32)
-// C[0:14][0:32] += alpha · Σ_p a[14p+i]·b[32p+j], over packed panels
-// (a: k-major rows, b: k-major columns); ldc in floats; k ≥ 1.
-TEXT ·sgemm14x32AVX512(SB), NOSPLIT, $0-44
+// func sgemm14x32AVX512(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+// C[0:14][0:32] += alpha · Σ_p a[14p+i]·b[ldb·p+j], over a packed panel of A
+// (k-major rows) and 32 columns of B, row p at b+ldb·p (ldb = 32: a packed
+// panel; larger: B itself); ldc and ldb in floats; k ≥ 1.
+TEXT ·sgemm14x32AVX512(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ ldb+48(FP), R9
+	SHLQ $2, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -905,7 +926,7 @@ loop14x32:
 	VFMADD231PS Z28, Z31, Z26
 	VFMADD231PS Z29, Z31, Z27
 	ADDQ $56, SI
-	ADDQ $128, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ loop14x32
 
@@ -1010,16 +1031,19 @@ loop14x32:
 	VZEROUPPER
 	RET
 
-// func sgemm14x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32)
-// C[0:14][0:32] = alpha · Σ_p a[14p+i]·b[32p+j], over packed panels
-// (a: k-major rows, b: k-major columns); ldc in floats; k ≥ 1.
-TEXT ·sgemm14x32AVX512Set(SB), NOSPLIT, $0-44
+// func sgemm14x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+// C[0:14][0:32] = alpha · Σ_p a[14p+i]·b[ldb·p+j], over a packed panel of A
+// (k-major rows) and 32 columns of B, row p at b+ldb·p (ldb = 32: a packed
+// panel; larger: B itself); ldc and ldb in floats; k ≥ 1.
+TEXT ·sgemm14x32AVX512Set(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ ldb+48(FP), R9
+	SHLQ $2, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1095,7 +1119,7 @@ loop14x32set:
 	VFMADD231PS Z28, Z31, Z26
 	VFMADD231PS Z29, Z31, Z27
 	ADDQ $56, SI
-	ADDQ $128, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ loop14x32set
 
@@ -1172,16 +1196,19 @@ loop14x32set:
 	VZEROUPPER
 	RET
 
-// func sgemm8x48AVX512(k int, a, b, c *float32, ldc int, alpha float32)
-// C[0:8][0:48] += alpha · Σ_p a[8p+i]·b[48p+j], over packed panels
-// (a: k-major rows, b: k-major columns); ldc in floats; k ≥ 1.
-TEXT ·sgemm8x48AVX512(SB), NOSPLIT, $0-44
+// func sgemm8x48AVX512(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+// C[0:8][0:48] += alpha · Σ_p a[8p+i]·b[ldb·p+j], over a packed panel of A
+// (k-major rows) and 48 columns of B, row p at b+ldb·p (ldb = 48: a packed
+// panel; larger: B itself); ldc and ldb in floats; k ≥ 1.
+TEXT ·sgemm8x48AVX512(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ ldb+48(FP), R9
+	SHLQ $2, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1244,7 +1271,7 @@ loop8x48:
 	VFMADD231PS Z29, Z31, Z22
 	VFMADD231PS Z30, Z31, Z23
 	ADDQ $32, SI
-	ADDQ $192, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ loop8x48
 
@@ -1331,16 +1358,19 @@ loop8x48:
 	VZEROUPPER
 	RET
 
-// func sgemm8x48AVX512Set(k int, a, b, c *float32, ldc int, alpha float32)
-// C[0:8][0:48] = alpha · Σ_p a[8p+i]·b[48p+j], over packed panels
-// (a: k-major rows, b: k-major columns); ldc in floats; k ≥ 1.
-TEXT ·sgemm8x48AVX512Set(SB), NOSPLIT, $0-44
+// func sgemm8x48AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+// C[0:8][0:48] = alpha · Σ_p a[8p+i]·b[ldb·p+j], over a packed panel of A
+// (k-major rows) and 48 columns of B, row p at b+ldb·p (ldb = 48: a packed
+// panel; larger: B itself); ldc and ldb in floats; k ≥ 1.
+TEXT ·sgemm8x48AVX512Set(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ ldb+48(FP), R9
+	SHLQ $2, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1403,7 +1433,7 @@ loop8x48set:
 	VFMADD231PS Z29, Z31, Z22
 	VFMADD231PS Z30, Z31, Z23
 	ADDQ $32, SI
-	ADDQ $192, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ loop8x48set
 

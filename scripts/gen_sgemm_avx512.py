@@ -13,16 +13,19 @@ def kernel(mr, nv, store=False):
     out = []
     w = out.append
     op = "=" if store else "+="
-    w(f"// func {name}(k int, a, b, c *float32, ldc int, alpha float32)")
-    w(f"// C[0:{mr}][0:{nr}] {op} alpha · Σ_p a[{mr}p+i]·b[{nr}p+j], over packed panels")
-    w("// (a: k-major rows, b: k-major columns); ldc in floats; k ≥ 1.")
-    w(f"TEXT ·{name}(SB), NOSPLIT, $0-44")
+    w(f"// func {name}(k int, a, b, c *float32, ldc int, alpha float32, ldb int)")
+    w(f"// C[0:{mr}][0:{nr}] {op} alpha · Σ_p a[{mr}p+i]·b[ldb·p+j], over a packed panel of A")
+    w(f"// (k-major rows) and {nr} columns of B, row p at b+ldb·p (ldb = {nr}: a packed")
+    w("// panel; larger: B itself); ldc and ldb in floats; k ≥ 1.")
+    w(f"TEXT ·{name}(SB), NOSPLIT, $0-56")
     w("\tMOVQ k+0(FP), CX")
     w("\tMOVQ a+8(FP), SI")
     w("\tMOVQ b+16(FP), DI")
     w("\tMOVQ c+24(FP), DX")
     w("\tMOVQ ldc+32(FP), R8")
     w("\tSHLQ $2, R8")
+    w("\tMOVQ ldb+48(FP), R9")
+    w("\tSHLQ $2, R9")
     for i in range(mr):
         for v in range(nv):
             w(f"\tVPXORD {acc(i, v)}, {acc(i, v)}, {acc(i, v)}")
@@ -44,7 +47,7 @@ def kernel(mr, nv, store=False):
         for v in range(nv):
             w(f"\tVFMADD231PS {bregs[v]}, {bc}, {acc(i, v)}")
     w(f"\tADDQ ${4 * mr}, SI")
-    w(f"\tADDQ ${4 * nr}, DI")
+    w("\tADDQ R9, DI")
     w("\tDECQ CX")
     w(f"\tJNZ {label}")
     w("")
