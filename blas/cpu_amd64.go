@@ -46,3 +46,9 @@ func sgemm14x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb in
 
 //go:noescape
 func sgemm8x48AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+
+// transpose16 (transpose_amd64.s, AVX-512): dst[r·ldd+i] = src[i·lds+r]
+// for r < 16, i < w, source rows i ≥ n read as zero.
+//
+//go:noescape
+func transpose16(dst *float32, ldd int, src *float32, lds int, n, w int)

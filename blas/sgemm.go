@@ -217,6 +217,10 @@ func packB(dst []float32, nr int, tB bool, b []float32, ldb, pc, jc, kb, nb int)
 		if tB {
 			// op(B) = Bᵀ: column j of the panel is row jc+j0+j of B, read
 			// along its length.
+			if haveAVX512 && nr%16 == 0 {
+				packBTransposed16(panel, nr, b[(jc+j0)*ldb+pc:], ldb, kb, w)
+				continue
+			}
 			for j := 0; j < w; j++ {
 				src := b[(jc+j0+j)*ldb+pc : (jc+j0+j)*ldb+pc+kb]
 				for r, v := range src {
@@ -251,6 +255,10 @@ func packA(dst []float32, mr int, tA bool, a []float32, lda, ic, pc, mb, kb int)
 			}
 			continue
 		}
+		if haveAVX512 && mr <= 16 {
+			packATransposed16(panel, mr, a[(ic+i0)*lda+pc:], lda, kb, h)
+			continue
+		}
 		if h == mr && mr == 12 {
 			packA12(panel, a[(ic+i0)*lda+pc:], lda, kb)
 			continue
@@ -265,6 +273,59 @@ func packA(dst []float32, mr int, tA bool, a []float32, lda, ic, pc, mb, kb int)
 			row := a[(ic+i0+i)*lda+pc : (ic+i0+i)*lda+pc+kb]
 			for r, v := range row {
 				panel[r*mr+i] = v
+			}
+		}
+	}
+}
+
+// packBTransposed16 writes one nr-column panel (nr a multiple of 16) of
+// op(B) = Bᵀ: panel[r·nr+j] = b[j·ldb+r] for j < w, zero for w ≤ j < nr,
+// r < kb — 16×16 blocks through the AVX-512 transpose, the last kb mod 16
+// rows in Go.
+func packBTransposed16(panel []float32, nr int, b []float32, ldb, kb, w int) {
+	kv := kb / 16 * 16
+	_ = panel[kb*nr-1]
+	for jj := 0; jj < nr; jj += 16 {
+		n := min(16, w-jj)
+		for r0 := 0; r0 < kv; r0 += 16 {
+			if n <= 0 {
+				for r := r0; r < r0+16; r++ {
+					clear(panel[r*nr+jj : r*nr+jj+16])
+				}
+				continue
+			}
+			_ = b[(jj+n-1)*ldb+r0+15]
+			transpose16(&panel[r0*nr+jj], nr, &b[jj*ldb+r0], ldb, n, 16)
+		}
+	}
+	for r := kv; r < kb; r++ {
+		out := panel[r*nr : r*nr+nr]
+		for j := range out {
+			out[j] = 0
+			if j < w {
+				out[j] = b[j*ldb+r]
+			}
+		}
+	}
+}
+
+// packATransposed16 writes one mr-row panel (mr ≤ 16) of a non-transposed
+// A: panel[r·mr+i] = a[i·lda+r] for i < h, zero for h ≤ i < mr, r < kb —
+// 16-column blocks through the AVX-512 transpose, the last kb mod 16
+// columns in Go.
+func packATransposed16(panel []float32, mr int, a []float32, lda, kb, h int) {
+	kv := kb / 16 * 16
+	_ = panel[kb*mr-1]
+	for r0 := 0; r0 < kv; r0 += 16 {
+		_ = a[(h-1)*lda+r0+15]
+		transpose16(&panel[r0*mr], mr, &a[r0], lda, h, mr)
+	}
+	for r := kv; r < kb; r++ {
+		out := panel[r*mr : r*mr+mr]
+		for i := range out {
+			out[i] = 0
+			if i < h {
+				out[i] = a[i*lda+r]
 			}
 		}
 	}
