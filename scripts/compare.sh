@@ -26,7 +26,7 @@ ref="${PYTORCH_BENCH:-$here/../shared/bench/pytorch_mobilenet.py}"
 [ -f "$ref" ] || { echo "no PyTorch reference at $ref (set PYTORCH_BENCH)" >&2; exit 1; }
 /usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "PyTorch missing: apt-get install -y python3-torch" >&2; exit 1; }
 (cd "$here" && go build -o /tmp/mobilenet-bench ./cmd/bench)
-lscpu | sed -n 's/^Model name: *//p' | head -1
+echo "$(lscpu | sed -n 's/^Model name: *//p' | head -1) (family $(lscpu | sed -n 's/^CPU family: *//p' | head -1) model $(lscpu | sed -n 's/^Model: *//p' | head -1))"
 echo "kernels: $(MOBILENET_BLAS=go /tmp/mobilenet-bench --alpha 0.25 --steps 1 --warmup 0 --mode eval 2>&1 >/dev/null | sed -n 's/.*kernels: //p')"
 printf '%-6s %-5s %10s %10s %7s %10s %7s\n' alpha mode gorgonia pytorch ratio tuned ratio
 for a in $alphas; do

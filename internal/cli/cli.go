@@ -70,18 +70,39 @@ func TuneGC() {
 	}
 }
 
-// CPUName is the processor's model name ("AMD EPYC", "Intel(R) Xeon(R)
-// Platinum 8488C", from /proc/cpuinfo), or the architecture where unknown.
+// CPUName is the processor's model name with its family and model numbers
+// ("AMD EPYC (family 25 model 17)", "Intel(R) Xeon(R) Platinum 8488C
+// (family 6 model 143)", from /proc/cpuinfo: a virtual machine's bare "AMD
+// EPYC" names Zen 4 and Zen 5 alike), or the architecture where unknown.
 func CPUName() string {
 	b, err := os.ReadFile("/proc/cpuinfo")
-	if err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				return strings.TrimSpace(v)
-			}
+	if err != nil {
+		return runtime.GOARCH
+	}
+	return cpuName(string(b))
+}
+
+// cpuName reads CPUName from the text of /proc/cpuinfo (its first processor).
+func cpuName(info string) string {
+	fields := map[string]string{}
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		k = strings.TrimSpace(k)
+		if _, seen := fields[k]; !seen {
+			fields[k] = strings.TrimSpace(v)
 		}
 	}
-	return runtime.GOARCH
+	name := fields["model name"]
+	if name == "" {
+		return runtime.GOARCH
+	}
+	if fam, mod := fields["cpu family"], fields["model"]; fam != "" && mod != "" {
+		name += " (family " + fam + " model " + mod + ")"
+	}
+	return name
 }
 
 // Parse parses fs's flags wherever they stand among args (before, between
