@@ -26,6 +26,16 @@ def kernel(mr, nv, store=False):
     w("\tSHLQ $2, R8")
     w("\tMOVQ ldb+48(FP), R9")
     w("\tSHLQ $2, R9")
+    # Prefetch the tile of C (its lines are written at the end) and, in the
+    # loop, B eight rows ahead: B read in place is ldb apart, a stride the
+    # hardware prefetcher follows badly.
+    w("\tMOVQ DX, R11")
+    for i in range(mr):
+        for l in range(0, 4 * nr, 64):
+            w(f"\tPREFETCHT0 {l}(R11)")
+        if i < mr - 1:
+            w("\tADDQ R8, R11")
+    w("\tLEAQ (DI)(R9*8), R10")
     for i in range(mr):
         for v in range(nv):
             w(f"\tVPXORD {acc(i, v)}, {acc(i, v)}, {acc(i, v)}")
@@ -34,6 +44,8 @@ def kernel(mr, nv, store=False):
     w(f"{label}:")
     for v in range(nv):
         w(f"\tVMOVUPS {64 * v}(DI), {bregs[v]}")
+    for l in range(0, 4 * nr, 64):
+        w(f"\tPREFETCHT0 {l}(R10)")
     for i in range(mr):
         if nv == 1:
             w(f"\tVFMADD231PS.BCST {4 * i}(SI), {bregs[0]}, {acc(i, 0)}")
@@ -48,6 +60,7 @@ def kernel(mr, nv, store=False):
             w(f"\tVFMADD231PS {bregs[v]}, {bc}, {acc(i, v)}")
     w(f"\tADDQ ${4 * mr}, SI")
     w("\tADDQ R9, DI")
+    w("\tADDQ R9, R10")
     w("\tDECQ CX")
     w(f"\tJNZ {label}")
     w("")
