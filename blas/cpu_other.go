@@ -19,14 +19,5 @@ func kernelFor(def *microKernel, m, n int) *microKernel { return def }
 // transpose16 is never called without the AVX-512 tier (haveAVX512 is
 // false here); it exists for the compiler.
 func transpose16(dst *float32, ldd int, src *float32, lds int, n, w int) {
-	d := unsafe.Slice(dst, 15*ldd+w)
-	s := unsafe.Slice(src, (n-1)*lds+16)
-	for r := 0; r < 16; r++ {
-		for i := 0; i < w; i++ {
-			d[r*ldd+i] = 0
-			if i < n {
-				d[r*ldd+i] = s[i*lds+r]
-			}
-		}
-	}
+	transposeRows(unsafe.Slice(dst, 15*ldd+w), ldd, unsafe.Slice(src, (n-1)*lds+16), lds, 0, 16, n, w)
 }

@@ -37,17 +37,7 @@ func TestPackTransposes(t *testing.T) {
 				up := (rows + tile - 1) / tile * tile
 				got := make([]float32, up*depth)
 				packA(got, tile, tr, x, ld, off, off, rows, depth)
-				for i := 0; i < up; i++ {
-					for r := 0; r < depth; r++ {
-						want := float32(0)
-						if i < rows {
-							want = opA(i, r)
-						}
-						if g := got[i/tile*tile*depth+r*tile+i%tile]; g != want {
-							t.Fatalf("packA %s: (%d,%d) = %v, want %v", name, i, r, g, want)
-						}
-					}
-				}
+				checkPanels(t, "packA "+name, got, tile, rows, depth, opA)
 				// packB over the same X: op(B) is depth × rows.
 				opB := func(r, j int) float32 {
 					if tr { // op(B) = Bᵀ: B is rows × depth
@@ -57,17 +47,26 @@ func TestPackTransposes(t *testing.T) {
 				}
 				clear(got)
 				packB(got, tile, tr, x, ld, off, off, depth, rows) // the same X as B
-				for r := 0; r < depth; r++ {
-					for j := 0; j < up; j++ {
-						want := float32(0)
-						if j < rows {
-							want = opB(r, j)
-						}
-						if g := got[j/tile*tile*depth+r*tile+j%tile]; g != want {
-							t.Fatalf("packB %s: (%d,%d) = %v, want %v", name, r, j, g, want)
-						}
-					}
-				}
+				checkPanels(t, "packB "+name, got, tile, rows, depth, func(j, r int) float32 { return opB(r, j) })
+			}
+		}
+	}
+}
+
+// checkPanels checks packed panels of tile rows (or columns) each, k-major:
+// element (i, r) of the operand at panel i/tile, r·tile + i%tile, equal to
+// op(i, r) for i < rows and zero in the padding up to the tile.
+func checkPanels(t *testing.T, what string, got []float32, tile, rows, depth int, op func(i, r int) float32) {
+	t.Helper()
+	up := (rows + tile - 1) / tile * tile
+	for i := 0; i < up; i++ {
+		for r := 0; r < depth; r++ {
+			want := float32(0)
+			if i < rows {
+				want = op(i, r)
+			}
+			if g := got[i/tile*tile*depth+r*tile+i%tile]; g != want {
+				t.Fatalf("%s: (%d,%d) = %v, want %v", what, i, r, g, want)
 			}
 		}
 	}

@@ -19,11 +19,11 @@ type microKernel struct {
 	mc, nc int // rows of a packed block of A, columns of one of B
 	fn     func(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
 	set    func(k int, a, b, c *float32, ldc int, alpha float32, ldb int) // C = alpha·A·B: the first depth block when beta = 0
-	// packB: pack every panel of a non-transposed B too. Otherwise the
-	// kernel reads B's full panels in place (ldb apart), which saves a copy
-	// of B per product; only a partial last panel is packed.
-	packB bool
-	pool  sync.Pool // of *gemmBufs sized for this kernel
+	// alwaysPackB: pack every panel of a non-transposed B too. Otherwise
+	// the kernel reads B's full panels in place (ldb apart), which saves a
+	// copy of B per product; only a partial last panel is packed.
+	alwaysPackB bool
+	pool        sync.Pool // of *gemmBufs sized for this kernel
 }
 
 const gemmKC = 256 // depth of a packed block
@@ -87,7 +87,7 @@ func sgemmPanels(mk *microKernel, pa *Packed, tA, tB bool, m, n, k int, alpha fl
 			if store {
 				kern = mk.set
 			}
-			direct := !tB && !mk.packB // full panels read in place
+			direct := !tB && !mk.alwaysPackB // full panels read in place
 			if direct {
 				if full := nb / nr * nr; full < nb { // the partial panel only
 					packB(bufs.b[full*kb:], nr, false, b, ldb, pc, jc+full, kb, nb-full)
@@ -259,10 +259,6 @@ func packA(dst []float32, mr int, tA bool, a []float32, lda, ic, pc, mb, kb int)
 			packATransposed16(panel, mr, a[(ic+i0)*lda+pc:], lda, kb, h)
 			continue
 		}
-		if h == mr && mr == 12 {
-			packA12(panel, a[(ic+i0)*lda+pc:], lda, kb)
-			continue
-		}
 		for i := 0; i < mr; i++ {
 			if i >= h {
 				for r := 0; r < kb; r++ {
@@ -298,15 +294,7 @@ func packBTransposed16(panel []float32, nr int, b []float32, ldb, kb, w int) {
 			transpose16(&panel[r0*nr+jj], nr, &b[jj*ldb+r0], ldb, n, 16)
 		}
 	}
-	for r := kv; r < kb; r++ {
-		out := panel[r*nr : r*nr+nr]
-		for j := range out {
-			out[j] = 0
-			if j < w {
-				out[j] = b[j*ldb+r]
-			}
-		}
-	}
+	transposeRows(panel, nr, b, ldb, kv, kb, w, nr)
 }
 
 // packATransposed16 writes one mr-row panel (mr ≤ 16) of a non-transposed
@@ -320,36 +308,25 @@ func packATransposed16(panel []float32, mr int, a []float32, lda, kb, h int) {
 		_ = a[(h-1)*lda+r0+15]
 		transpose16(&panel[r0*mr], mr, &a[r0], lda, h, mr)
 	}
-	for r := kv; r < kb; r++ {
-		out := panel[r*mr : r*mr+mr]
-		for i := range out {
-			out[i] = 0
-			if i < h {
-				out[i] = a[i*lda+r]
-			}
-		}
-	}
+	transposeRows(panel, mr, a, lda, kv, kb, h, mr)
 }
 
-// packA12 writes a full 12-row panel of a non-transposed A (rows at a,
-// a+lda, …; kb columns) k-major, reading the twelve rows side by side and
-// writing the panel in order.
-func packA12(panel, a []float32, lda, kb int) {
-	_ = a[11*lda+kb-1]
-	r0, r1, r2, r3 := a[0*lda:0*lda+kb], a[1*lda:1*lda+kb], a[2*lda:2*lda+kb], a[3*lda:3*lda+kb]
-	r4, r5, r6, r7 := a[4*lda:4*lda+kb], a[5*lda:5*lda+kb], a[6*lda:6*lda+kb], a[7*lda:7*lda+kb]
-	r8, r9, r10, r11 := a[8*lda:8*lda+kb], a[9*lda:9*lda+kb], a[10*lda:10*lda+kb], a[11*lda:11*lda+kb]
-	panel = panel[:12*kb]
-	for r := 0; r < kb; r++ {
-		o := panel[r*12 : r*12+12 : r*12+12]
-		o[0], o[1], o[2], o[3] = r0[r], r1[r], r2[r], r3[r]
-		o[4], o[5], o[6], o[7] = r4[r], r5[r], r6[r], r7[r]
-		o[8], o[9], o[10], o[11] = r8[r], r9[r], r10[r], r11[r]
+// transposeRows is transpose16 in Go over rows r0 ≤ r < r1:
+// dst[r·ldd+i] = src[i·lds+r] for i < n, zero for n ≤ i < w.
+func transposeRows(dst []float32, ldd int, src []float32, lds, r0, r1, n, w int) {
+	for r := r0; r < r1; r++ {
+		out := dst[r*ldd : r*ldd+w]
+		for i := range out {
+			out[i] = 0
+			if i < n {
+				out[i] = src[i*lds+r]
+			}
+		}
 	}
 }
 
 // withPackedB is a copy of mk that packs every panel of B (the path for
 // transposed B), for tests and benchmarks of both paths.
 func (mk *microKernel) withPackedB() *microKernel {
-	return &microKernel{name: mk.name + " packed-B", mr: mk.mr, nr: mk.nr, mc: mk.mc, nc: mk.nc, fn: mk.fn, set: mk.set, packB: true}
+	return &microKernel{name: mk.name + " packed-B", mr: mk.mr, nr: mk.nr, mc: mk.mc, nc: mk.nc, fn: mk.fn, set: mk.set, alwaysPackB: true}
 }
