@@ -218,7 +218,8 @@ func withBackend(b impl, f func()) {
 // TestGemmPacked: products with a prepacked left operand equal the
 // definition under every micro-kernel and under gonum (which does not
 // pack), for both transposes of A and B, with the Packed reused across
-// shapes; float64 goes through unpacked.
+// shapes, narrow products packed for their width; float64 goes through
+// unpacked.
 func TestGemmPacked(t *testing.T) {
 	backends := []impl{goImpl{}}
 	for _, mk := range allKernels() {
@@ -228,7 +229,7 @@ func TestGemmPacked(t *testing.T) {
 	var p *Packed
 	for _, be := range backends {
 		withBackend(be, func() {
-			for _, s := range [][3]int{{48, 1024, 24}, {13, 37, 300}, {1, 5, 1}, {96, 64, 520}, {7, 3, 0}} {
+			for _, s := range [][3]int{{48, 1024, 24}, {13, 37, 300}, {1, 5, 1}, {96, 64, 520}, {7, 3, 0}, {40, 16, 300}, {19, 7, 33}} {
 				m, n, k := s[0], s[1], s[2]
 				for _, tA := range []bool{false, true} {
 					for _, tB := range []bool{false, true} {
@@ -249,7 +250,11 @@ func TestGemmPacked(t *testing.T) {
 						a, b, c := rnd(max(m, k), lda), rnd(max(k, n), ldb), rnd(m, ldc)
 						want := append([]float64(nil), c...)
 						naiveGemm(tA, tB, m, n, k, 0.5, f64(to32(a)), lda, f64(to32(b)), ldb, 0.25, want, ldc)
-						p = Pack(p, tA, m, k, to32(a), lda)
+						if n <= 16 { // PackFor: the narrow kernel under AVX-512
+							p = PackFor(p, n, tA, m, k, to32(a), lda)
+						} else {
+							p = Pack(p, tA, m, k, to32(a), lda)
+						}
 						got := to32(c)
 						GemmPacked(p, tB, n, float32(0.5), to32(b), ldb, 0.25, got, ldc)
 						got64 := append([]float64(nil), c...)

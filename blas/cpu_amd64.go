@@ -47,6 +47,12 @@ func sgemm14x32AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb in
 //go:noescape
 func sgemm8x48AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
 
+//go:noescape
+func sgemm16x16AVX512(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+
+//go:noescape
+func sgemm16x16AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb int)
+
 // transpose16 (transpose_amd64.s, AVX-512): dst[r·ldd+i] = src[i·lds+r]
 // for r < 16, i < w, source rows i ≥ n read as zero.
 //

@@ -10,6 +10,7 @@ var (
 	kernel6x64AVX512  = &microKernel{name: "avx512 6x64", mr: 6, nr: 64, mc: 96, nc: 2048, fn: sgemm6x64AVX512, set: sgemm6x64AVX512Set}
 	kernel14x32AVX512 = &microKernel{name: "avx512 14x32", mr: 14, nr: 32, mc: 98, nc: 2048, fn: sgemm14x32AVX512, set: sgemm14x32AVX512Set}
 	kernel8x48AVX512  = &microKernel{name: "avx512 8x48", mr: 8, nr: 48, mc: 96, nc: 2016, fn: sgemm8x48AVX512, set: sgemm8x48AVX512Set}
+	kernel16x16AVX512 = &microKernel{name: "avx512 16x16", mr: 16, nr: 16, mc: 96, nc: 2048, fn: sgemm16x16AVX512, set: sgemm16x16AVX512Set}
 )
 
 // allKernels lists every micro-kernel this CPU runs (for tests and
@@ -20,7 +21,6 @@ func allKernels() []*microKernel {
 		ks = append(ks, kernel6x16AVX2)
 	}
 	if haveAVX512 {
-		ks = append(ks, kernel12x32AVX512, kernel8x32AVX512, kernel6x64AVX512, kernel14x32AVX512, kernel8x48AVX512)
 	}
 	return ks
 }
@@ -38,17 +38,23 @@ func bestKernel() *microKernel {
 }
 
 // kernelFor is the micro-kernel for an m×n product (n ≤ 0: unknown, taken
-// as wide): with AVX-512 whichever of 6×64 and 12×32 does the least padded
-// work, weighted by their speed on MobileNet's pointwise products
-// (BenchmarkLadder: 6×64 prepacked 35.5 ms, 12×32 39.9 ms on the Zen 5).
-// The weight gradients' narrow products (n = 24 input channels) take 12×32,
-// the rest mostly 6×64.
+// as wide): with AVX-512, 16×16 for products of at most 16 columns (a
+// pointwise convolution per sample on 4×4 maps: BenchmarkSmallMaps, 101
+// GFLOP/s on one Zen 4 core against 24–42 for the wider kernels, whose
+// tiles are then mostly padding), otherwise whichever of 6×64 and 12×32
+// does the least padded work, weighted by their speed on MobileNet's
+// pointwise products (BenchmarkLadder: 6×64 prepacked 35.5 ms, 12×32 39.9
+// ms on the Zen 5). The weight gradients' narrow products (n = 24 input
+// channels) take 12×32, the rest mostly 6×64.
 func kernelFor(def *microKernel, m, n int) *microKernel {
 	if def != kernel6x64AVX512 {
 		return def
 	}
 	if n <= 0 {
 		n = 1 << 12
+	}
+	if n <= 16 {
+		return kernel16x16AVX512
 	}
 	up := func(x, r int) float64 { return float64((x + r - 1) / r * r) }
 	if up(m, 12)*up(n, 32)*1.0 < up(m, 6)*up(n, 64)*0.89 {

@@ -159,6 +159,14 @@ type Packed struct {
 // reusing dst's buffer when dst is not nil. A must not change while the
 // Packed is in use.
 func Pack[T Float](dst *Packed, tA bool, m, k int, a []T, lda int) *Packed {
+	return PackFor(dst, 0, tA, m, k, a, lda)
+}
+
+// PackFor is Pack for products of n columns (0: unknown, taken as wide),
+// which lets the pure-Go backend choose its micro-kernel by shape: products
+// of at most 16 columns, such as a pointwise convolution's per sample on
+// 4×4 maps, take a 16-column kernel that reads B and writes C in place.
+func PackFor[T Float](dst *Packed, n int, tA bool, m, k int, a []T, lda int) *Packed {
 	if dst == nil {
 		dst = &Packed{}
 	}
@@ -174,7 +182,13 @@ func Pack[T Float](dst *Packed, tA bool, m, k int, a []T, lda int) *Packed {
 	if !ok || m == 0 || k == 0 {
 		return dst
 	}
-	mk := kernelFor(g.mk, m, 0)
+	dst.packWith(kernelFor(g.mk, m, n))
+	return dst
+}
+
+// packWith packs p's float32 A into mk's panels.
+func (dst *Packed) packWith(mk *microKernel) {
+	m, k, tA, lda := dst.m, dst.k, dst.tA, dst.lda
 	dst.mk = mk
 	dst.mUp = (m + mk.mr - 1) / mk.mr * mk.mr
 	need := dst.mUp * k
@@ -186,7 +200,6 @@ func Pack[T Float](dst *Packed, tA bool, m, k int, a []T, lda int) *Packed {
 		kb := min(gemmKC, k-pc)
 		packA(dst.data[dst.mUp*pc:], mk.mr, tA, dst.a32, lda, 0, pc, m, kb)
 	}
-	return dst
 }
 
 // GemmPacked computes C = alpha·op(A)·op(B) + beta·C with op(A) from p (m×k),

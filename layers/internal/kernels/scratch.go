@@ -55,15 +55,16 @@ func Buffer[T Float](s *Scratch, r role, index, n int) []T {
 	return b
 }
 
-// packWeights packs op(A) for GemmPacked into role's Buffer (kept across calls).
-// The Packed is read-only afterwards and may be shared by goroutines.
-func packWeights[T Float](s *Scratch, r role, tA bool, m, k int, a []T, lda int) *blas.Packed {
+// packWeights packs op(A) for GemmPacked products of n columns into role's
+// Buffer (kept across calls). The Packed is read-only afterwards and may be
+// shared by goroutines.
+func packWeights[T Float](s *Scratch, r role, n int, tA bool, m, k int, a []T, lda int) *blas.Packed {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.packed == nil {
 		s.packed = map[role]*blas.Packed{}
 	}
-	p := blas.Pack(s.packed[r], tA, m, k, a, lda)
+	p := blas.PackFor(s.packed[r], n, tA, m, k, a, lda)
 	s.packed[r] = p
 	return p
 }
