@@ -9,6 +9,9 @@ import "github.com/gomobilenet/mobilenet/internal/cpu"
 // them out; -tags purego builds without them).
 var haveAVX2 = cpu.Active() >= cpu.AVX2
 
+// haveAVX512 reports whether the AVX-512 twins run (the AVX512 tier).
+var haveAVX512 = cpu.Active() >= cpu.AVX512
+
 // The kernels take lengths that are multiples of 8 (any rest is ignored).
 
 //go:noescape
@@ -55,3 +58,9 @@ func reluSumsPlanesAVX2(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int)
 
 //go:noescape
 func reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
+
+//go:noescape
+func convSmallPlanesAVX512(y, x, k []float32, planes, c0, c int, tab *smallTab)
+
+//go:noescape
+func kgradSmallAVX512(acc *[9]float32, dy, x []float32, n, xstride, dystride int, tab *smallTab)

@@ -5,6 +5,9 @@ package kernels
 // haveAVX2 is false off amd64 (or with -tags purego): the Go kernels run.
 const haveAVX2 = false
 
+// haveAVX512 is false there too.
+const haveAVX512 = false
+
 func affineReLUAVX2(y, x []float32, a, b float32)                    { panic("no AVX2 kernels") }
 func sumSqAVX2(x []float32, s float32) (sum, sq float32)             { panic("no AVX2 kernels") }
 func reluSumsAVX2(x, dy []float32, a, b, m float32) (s0, s1 float32) { panic("no AVX2 kernels") }
@@ -48,4 +51,12 @@ func reluSumsPlanesAVX2(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int) {
 
 func reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
 	panic("no AVX2 kernels")
+}
+
+func convSmallPlanesAVX512(y, x, k []float32, planes, c0, c int, tab *smallTab) {
+	panic("no AVX-512 kernels")
+}
+
+func kgradSmallAVX512(acc *[9]float32, dy, x []float32, n, xstride, dystride int, tab *smallTab) {
+	panic("no AVX-512 kernels")
 }

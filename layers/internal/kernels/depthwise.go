@@ -22,10 +22,21 @@ func DWForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
 		_, _, _ = y32[g.N*g.O*hw-1], x32[g.N*g.C*hw-1], k32[g.O*9-1] // the assembly trusts these lengths
 		tab := newSmallTab(g.H, g.W)
 		ParallelFor(g.N*g.O, 16, func(p0, p1 int) {
-			for p := p0; p < p1; p++ {
-				n, co := p/g.O, p%g.O
-				c := co / M
-				convSmallAVX2(y32[p*hw:(p+1)*hw], x32[(n*g.C+c)*hw:(n*g.C+c+1)*hw], (*[9]float32)(k32[co*9:co*9+9]), tab)
+			switch {
+			case haveAVX512 && M == 1: // x's planes are y's: the run at once
+				convSmallPlanesAVX512(y32[p0*hw:p1*hw], x32[p0*hw:p1*hw], k32, p1-p0, p0%g.O, g.O, tab)
+			case haveAVX512:
+				for p := p0; p < p1; p++ {
+					n, co := p/g.O, p%g.O
+					c := co / M
+					convSmallPlanesAVX512(y32[p*hw:(p+1)*hw], x32[(n*g.C+c)*hw:(n*g.C+c+1)*hw], k32, 1, co, g.O, tab)
+				}
+			default:
+				for p := p0; p < p1; p++ {
+					n, co := p/g.O, p%g.O
+					c := co / M
+					convSmallAVX2(y32[p*hw:(p+1)*hw], x32[(n*g.C+c)*hw:(n*g.C+c+1)*hw], (*[9]float32)(k32[co*9:co*9+9]), tab)
+				}
 			}
 			ep.planes(y, p0, p1, hw, g.O)
 		})
@@ -156,6 +167,16 @@ func DWBackwardInput[T Float](g Geom, dx, dy, k []T) {
 		dx32, dy32, k32 := any(dx).([]float32), any(dy).([]float32), any(k).([]float32)
 		_, _, _ = dx32[g.N*g.C*hw-1], dy32[g.N*g.C*hw-1], k32[g.C*9-1] // the assembly trusts these lengths
 		tab := newSmallTab(g.H, g.W)
+		if haveAVX512 {
+			rk := make([]float32, g.C*9) // every kernel rotated, once
+			for c := 0; c < g.C; c++ {
+				*(*[9]float32)(rk[c*9:]) = rot180(k32[c*9:])
+			}
+			ParallelFor(g.N*g.C, 16, func(p0, p1 int) {
+				convSmallPlanesAVX512(dx32[p0*hw:p1*hw], dy32[p0*hw:p1*hw], rk, p1-p0, p0%g.C, g.C, tab)
+			})
+			return
+		}
 		ParallelFor(g.N*g.C, 16, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
 				r := rot180(k32[p%g.C*9:])
@@ -257,6 +278,10 @@ func DWBackwardKernel[T Float](g Geom, dk, x, dy []T) {
 			for co := c0; co < c1; co++ {
 				acc := (*[9]float32)(dk32[co*9 : co*9+9])
 				*acc = [9]float32{}
+				if haveAVX512 {
+					kgradSmallAVX512(acc, dy32[co*hw:], x32[co/M*hw:], g.N, g.C*hw, g.O*hw, tab)
+					continue
+				}
 				kgradSmallAVX2(acc, dy32[co*hw:], x32[co/M*hw:], g.N, g.C*hw, g.O*hw, tab)
 			}
 		})

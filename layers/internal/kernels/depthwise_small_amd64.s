@@ -105,3 +105,152 @@ kdone:
 	REDUCE9
 	VZEROUPPER
 	RET
+
+// AVX-512 twins (the AVX512 tier): a whole 16-float vector per step under
+// k-masks (smallTab.kmask, kout), and the nine taps read by embedded
+// broadcasts, so that a 4×4 plane is one vector. On AMD's Zen cores the
+// AVX2 VMASKMOVPS above is microcoded (its stores especially); k-masked
+// moves are not.
+//
+// smallTab, AVX-512 part: kmask [9][4]uint16 at 2640 + 8·t + 2·v; kout
+// [4]uint16 at 2712 + 2·v; nvec16 int64 at 2720; hwBytes int64 at 2728.
+
+#define ZTAP(t) \
+	MOVQ                (8*t)(DX), R9; \
+	ADDQ                SI, R9; \
+	KMOVW               (8*t)(R8), K1; \
+	VMOVUPS.Z           (R9)(BX*1), K1, Z10; \
+	VFMADD231PS.BCST    (4*t)(R14), Z10, Z9
+
+// func convSmallPlanesAVX512(y, x, k []float32, planes, c0, c int, tab *smallTab)
+// For i < planes: plane i of y (H·W floats at i·H·W) = the 3×3 "same"
+// convolution of plane i of x with kernel (c0+i) mod c of k (nine floats
+// each).
+TEXT ·convSmallPlanesAVX512(SB), NOSPLIT, $0-104
+	MOVQ y_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ k_base+48(FP), AX
+	MOVQ planes+72(FP), R10
+	MOVQ c0+80(FP), R11
+	MOVQ c+88(FP), R12
+	MOVQ tab+96(FP), DX
+	MOVQ 2728(DX), R13
+	TESTQ R10, R10
+	JLE  zcdone
+
+zcplane:
+	LEAQ (R11)(R11*8), R14
+	LEAQ (AX)(R14*4), R14
+	MOVQ 2720(DX), CX
+	XORQ BX, BX
+	LEAQ 2640(DX), R8
+
+zcvec:
+	VPXORD  Z9, Z9, Z9
+	ZTAP(0)
+	ZTAP(1)
+	ZTAP(2)
+	ZTAP(3)
+	ZTAP(4)
+	ZTAP(5)
+	ZTAP(6)
+	ZTAP(7)
+	ZTAP(8)
+	KMOVW   72(R8), K2
+	VMOVUPS Z9, K2, (DI)(BX*1)
+	ADDQ    $64, BX
+	ADDQ    $2, R8
+	DECQ    CX
+	JNZ     zcvec
+
+	ADDQ R13, DI
+	ADDQ R13, SI
+	INCQ R11
+	CMPQ R11, R12
+	JLT  zcnext
+	XORQ R11, R11
+
+zcnext:
+	DECQ R10
+	JNZ  zcplane
+
+zcdone:
+	VZEROUPPER
+	RET
+
+#define ZKTAP(t, A) \
+	MOVQ        (8*t)(DX), R9; \
+	ADDQ        SI, R9; \
+	KMOVW       (8*t)(R8), K1; \
+	VMOVUPS.Z   (R9)(BX*1), K1, Z10; \
+	VFMADD231PS Z10, Z9, A
+
+// ZHSUMADD adds the sum of Z's sixteen lanes (Y, X its low halves) to the
+// float32 at off(AX); it clobbers Y9 and X9.
+#define ZHSUMADD(Z, Y, X, off) \
+	VEXTRACTF64X4 $1, Z, Y9; \
+	VADDPS        Y9, Y, Y; \
+	HSUMADD(Y, X, off)
+
+// func kgradSmallAVX512(acc *[9]float32, dy, x []float32, n, xstride, dystride int, tab *smallTab)
+// acc[t] += Σ over n planes (x and dy advancing by their strides, in floats).
+TEXT ·kgradSmallAVX512(SB), NOSPLIT, $0-88
+	MOVQ dy_base+8(FP), DI
+	MOVQ x_base+32(FP), SI
+	MOVQ n+56(FP), R10
+	MOVQ xstride+64(FP), R11
+	SHLQ $2, R11
+	MOVQ dystride+72(FP), R12
+	SHLQ $2, R12
+	MOVQ tab+80(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	TESTQ  R10, R10
+	JLE    zkdone
+
+zkplane:
+	MOVQ 2720(DX), CX
+	XORQ BX, BX
+	LEAQ 2640(DX), R8
+
+zkvec:
+	KMOVW     72(R8), K2
+	VMOVUPS.Z (DI)(BX*1), K2, Z9
+	ZKTAP(0, Z0)
+	ZKTAP(1, Z1)
+	ZKTAP(2, Z2)
+	ZKTAP(3, Z3)
+	ZKTAP(4, Z4)
+	ZKTAP(5, Z5)
+	ZKTAP(6, Z6)
+	ZKTAP(7, Z7)
+	ZKTAP(8, Z8)
+	ADDQ      $64, BX
+	ADDQ      $2, R8
+	DECQ      CX
+	JNZ       zkvec
+	ADDQ      R11, SI
+	ADDQ      R12, DI
+	DECQ      R10
+	JNZ       zkplane
+
+zkdone:
+	MOVQ acc+0(FP), AX
+	ZHSUMADD(Z0, Y0, X0, 0)
+	ZHSUMADD(Z1, Y1, X1, 4)
+	ZHSUMADD(Z2, Y2, X2, 8)
+	ZHSUMADD(Z3, Y3, X3, 12)
+	ZHSUMADD(Z4, Y4, X4, 16)
+	ZHSUMADD(Z5, Y5, X5, 20)
+	ZHSUMADD(Z6, Y6, X6, 24)
+	ZHSUMADD(Z7, Y7, X7, 28)
+	ZHSUMADD(Z8, Y8, X8, 32)
+	VZEROUPPER
+	RET

@@ -11,7 +11,7 @@ package kernels
 // Depthwise convolution (depthwise*.go), per geometry (dwPlan):
 //
 //	plan      forward                 input gradient (M = 1)   kernel gradient          applies to
-//	dwSmall   convSmallAVX2           convSmallAVX2, k ⟲180°   kgradSmallAVX2           AVX2, 3×3 s1 "same", H·W ≤ 64
+//	dwSmall   convSmall…              convSmall…, k ⟲180°      kgradSmall…              AVX2, 3×3 s1 "same", H·W ≤ 64
 //	dwRows    conv3x3s1 (AVX2 rows)   conv3x3s1, k ⟲180°       kgrad3x3s1AVX2 (AVX2)     3×3 s1 "same"
 //	dwS2AVX2  convS2AVX2              dxS2AVX2                 kgradS2AVX2              AVX2, 3×3 s2, pad 1, ⌈H/2⌉×⌈W/2⌉
 //	dw3S1     three taps a row (Go)   the same                 the same                 3 wide, column stride 1, pad 1
@@ -19,7 +19,10 @@ package kernels
 //	dwTaps    tap by tap (Go)         tap by tap               tap by tap               anything else
 //
 // (The input gradient needs depth multiplier 1 for the first three plans,
-// the kernel gradient's dwRows needs AVX2; otherwise the next row applies.)
+// the kernel gradient's dwRows needs AVX2; otherwise the next row applies.
+// dwSmall's kernels are the AVX-512 ones — convSmallPlanesAVX512, whole runs
+// of planes per call, and kgradSmallAVX512 — on the AVX512 tier
+// (haveAVX512), the AVX2 ones otherwise.)
 //
 // BatchNorm + activation (batchnorm.go) and the inference epilogue
 // (epilogue.go): the many-planes AVX2 kernels for float32 planes of at most
@@ -27,7 +30,7 @@ package kernels
 // activation); else per plane, with AVX2 loops for float32 ReLU planes of 8
 // elements or more (vector8) and Go loops otherwise.
 //
-// Convolution (conv.go): batched pointwise products below 64 positions a
+// Convolution (conv.go): batched pointwise products below 16 positions a
 // plane (Geom.packed), per-sample products otherwise, one product per group
 // for grouped convolutions; the GEMMs are package blas's, which chooses its
 // own micro-kernels.
