@@ -64,3 +64,9 @@ func convSmallPlanesAVX512(y, x, k []float32, planes, c0, c int, tab *smallTab)
 
 //go:noescape
 func kgradSmallAVX512(acc *[9]float32, dy, x []float32, n, xstride, dystride int, tab *smallTab)
+
+//go:noescape
+func conv3x3s1AVX512(y, x []float32, k *[9]float32, h, w int, zero []float32)
+
+//go:noescape
+func kgrad3x3s1AVX512(acc *[9]float32, dy, x []float32, h, w int, zero []float32)

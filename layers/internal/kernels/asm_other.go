@@ -60,3 +60,11 @@ func convSmallPlanesAVX512(y, x, k []float32, planes, c0, c int, tab *smallTab) 
 func kgradSmallAVX512(acc *[9]float32, dy, x []float32, n, xstride, dystride int, tab *smallTab) {
 	panic("no AVX-512 kernels")
 }
+
+func conv3x3s1AVX512(y, x []float32, k *[9]float32, h, w int, zero []float32) {
+	panic("no AVX-512 kernels")
+}
+
+func kgrad3x3s1AVX512(acc *[9]float32, dy, x []float32, h, w int, zero []float32) {
+	panic("no AVX-512 kernels")
+}

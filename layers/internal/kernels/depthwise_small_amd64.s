@@ -185,13 +185,6 @@ zcdone:
 	VMOVUPS.Z   (R9)(BX*1), K1, Z10; \
 	VFMADD231PS Z10, Z9, A
 
-// ZHSUMADD adds the sum of Z's sixteen lanes (Y, X its low halves) to the
-// float32 at off(AX); it clobbers Y9 and X9.
-#define ZHSUMADD(Z, Y, X, off) \
-	VEXTRACTF64X4 $1, Z, Y9; \
-	VADDPS        Y9, Y, Y; \
-	HSUMADD(Y, X, off)
-
 // func kgradSmallAVX512(acc *[9]float32, dy, x []float32, n, xstride, dystride int, tab *smallTab)
 // acc[t] += Σ over n planes (x and dy advancing by their strides, in floats).
 TEXT ·kgradSmallAVX512(SB), NOSPLIT, $0-88
@@ -203,15 +196,7 @@ TEXT ·kgradSmallAVX512(SB), NOSPLIT, $0-88
 	MOVQ dystride+72(FP), R12
 	SHLQ $2, R12
 	MOVQ tab+80(FP), DX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
+	ZZERO9
 	TESTQ  R10, R10
 	JLE    zkdone
 
@@ -243,14 +228,6 @@ zkvec:
 
 zkdone:
 	MOVQ acc+0(FP), AX
-	ZHSUMADD(Z0, Y0, X0, 0)
-	ZHSUMADD(Z1, Y1, X1, 4)
-	ZHSUMADD(Z2, Y2, X2, 8)
-	ZHSUMADD(Z3, Y3, X3, 12)
-	ZHSUMADD(Z4, Y4, X4, 16)
-	ZHSUMADD(Z5, Y5, X5, 20)
-	ZHSUMADD(Z6, Y6, X6, 24)
-	ZHSUMADD(Z7, Y7, X7, 28)
-	ZHSUMADD(Z8, Y8, X8, 32)
+	ZREDUCE9
 	VZEROUPPER
 	RET
