@@ -70,3 +70,12 @@ func conv3x3s1AVX512(y, x []float32, k *[9]float32, h, w int, zero []float32)
 
 //go:noescape
 func kgrad3x3s1AVX512(acc *[9]float32, dy, x []float32, h, w int, zero []float32)
+
+//go:noescape
+func convS2AVX512(y, x []float32, k *[9]float32, h, w, ho, wo int, zero []float32)
+
+//go:noescape
+func kgradS2AVX512(acc *[9]float32, dy, x []float32, h, w, ho, wo int, zero []float32)
+
+//go:noescape
+func dxS2AVX512(dx, dy []float32, k *[9]float32, h, w, ho, wo int, zero []float32)

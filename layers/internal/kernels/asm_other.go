@@ -68,3 +68,15 @@ func conv3x3s1AVX512(y, x []float32, k *[9]float32, h, w int, zero []float32) {
 func kgrad3x3s1AVX512(acc *[9]float32, dy, x []float32, h, w int, zero []float32) {
 	panic("no AVX-512 kernels")
 }
+
+func convS2AVX512(y, x []float32, k *[9]float32, h, w, ho, wo int, zero []float32) {
+	panic("no AVX-512 kernels")
+}
+
+func kgradS2AVX512(acc *[9]float32, dy, x []float32, h, w, ho, wo int, zero []float32) {
+	panic("no AVX-512 kernels")
+}
+
+func dxS2AVX512(dx, dy []float32, k *[9]float32, h, w, ho, wo int, zero []float32) {
+	panic("no AVX-512 kernels")
+}

@@ -202,6 +202,10 @@ func DWBackwardInput[T Float](g Geom, dx, dy, k []T) {
 		ParallelFor(g.N*g.C, 4, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
 				c := p % g.C
+				if haveAVX512 {
+					dxS2AVX512(dx32[p*hw:(p+1)*hw], dy32[p*ohw:(p+1)*ohw], (*[9]float32)(k32[c*9:c*9+9]), g.H, g.W, g.Ho, g.Wo, zero)
+					continue
+				}
 				dxS2AVX2(dx32[p*hw:(p+1)*hw], dy32[p*ohw:(p+1)*ohw], (*[9]float32)(k32[c*9:c*9+9]), g.H, g.W, g.Ho, g.Wo, zero)
 			}
 		})

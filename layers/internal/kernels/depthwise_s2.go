@@ -161,22 +161,32 @@ func dwPlaneBackwardInput3s2[T Float](g Geom, dx, dy, k []T) {
 }
 
 // dwPlaneForwardS2AVX2 writes one plane's forward of a float32 3×3
-// stride-2 convolution on the AVX2 tier (plan dwS2AVX2).
+// stride-2 convolution on the AVX2 tier and above (plan dwS2AVX2; the
+// AVX-512 kernel on the AVX512 tier).
 func dwPlaneForwardS2AVX2(g Geom, y32, x32, k32 []float32) {
 	_, _, _ = y32[g.Ho*g.Wo-1], x32[g.H*g.W-1], k32[8] // the assembly trusts these lengths
 	var zb [64]float32
-	convS2AVX2(y32, x32, (*[9]float32)(k32), g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
+	if haveAVX512 {
+		convS2AVX512(y32, x32, (*[9]float32)(k32), g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
+	} else {
+		convS2AVX2(y32, x32, (*[9]float32)(k32), g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
+	}
 	for oy := 0; oy < g.Ho; oy++ {
 		y32[oy*g.Wo] = s2Col0(x32, k32, oy, g.H, g.W)
 	}
 }
 
 // dwPlaneBackwardKernelS2AVX2 adds one plane's kernel gradient of a float32
-// 3×3 stride-2 convolution on the AVX2 tier (plan dwS2AVX2).
+// 3×3 stride-2 convolution on the AVX2 tier and above (plan dwS2AVX2; the
+// AVX-512 kernel on the AVX512 tier).
 func dwPlaneBackwardKernelS2AVX2(g Geom, acc32, x32, dy32 []float32) {
 	_, _, _ = acc32[8], x32[g.H*g.W-1], dy32[g.Ho*g.Wo-1] // the assembly trusts these lengths
 	var zb [64]float32
-	kgradS2AVX2((*[9]float32)(acc32), dy32, x32, g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
+	if haveAVX512 {
+		kgradS2AVX512((*[9]float32)(acc32), dy32, x32, g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
+	} else {
+		kgradS2AVX2((*[9]float32)(acc32), dy32, x32, g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
+	}
 	// Output column 0: taps 1 and 2 (x[0], x[1]) of each row.
 	for oy := 0; oy < g.Ho; oy++ {
 		d := dy32[oy*g.Wo]

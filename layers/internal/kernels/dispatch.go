@@ -20,9 +20,10 @@ package kernels
 //
 // (The input gradient needs depth multiplier 1 for the first three plans,
 // the kernel gradient's dwRows needs AVX2; otherwise the next row applies.
-// dwSmall's kernels are the AVX-512 ones — convSmallPlanesAVX512, whole runs
-// of planes per call, and kgradSmallAVX512 — on the AVX512 tier
-// (haveAVX512), the AVX2 ones otherwise.)
+// On the AVX512 tier (haveAVX512) the first three plans run the AVX-512
+// twins of their kernels — convSmallPlanesAVX512 (whole runs of planes per
+// call) and kgradSmallAVX512, conv3x3s1AVX512 and kgrad3x3s1AVX512,
+// convS2AVX512, dxS2AVX512 and kgradS2AVX512 — the AVX2 ones otherwise.)
 //
 // BatchNorm + activation (batchnorm.go) and the inference epilogue
 // (epilogue.go): the many-planes AVX2 kernels for float32 planes of at most
