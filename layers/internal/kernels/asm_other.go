@@ -80,3 +80,24 @@ func kgradS2AVX512(acc *[9]float32, dy, x []float32, h, w, ho, wo int, zero []fl
 func dxS2AVX512(dx, dy []float32, k *[9]float32, h, w, ho, wo int, zero []float32) {
 	panic("no AVX-512 kernels")
 }
+
+func affineReLUAVX512(y, x []float32, a, b float32)                    { panic("no AVX-512 kernels") }
+func sumSqAVX512(x []float32, s float32) (sum, sq float32)             { panic("no AVX-512 kernels") }
+func reluSumsAVX512(x, dy []float32, a, b, m float32) (s0, s1 float32) { panic("no AVX-512 kernels") }
+func reluApplyAVX512(dx, x, dy []float32, a, b, m, k1, k2 float32)     { panic("no AVX-512 kernels") }
+
+func sumSqPlanesAVX512(x, shift, s0, s1 []float32, inner, c0, c int) {
+	panic("no AVX-512 kernels")
+}
+
+func affineReLUPlanesAVX512(y, x, a, b []float32, inner, c0, c, planes int) {
+	panic("no AVX-512 kernels")
+}
+
+func reluSumsPlanesAVX512(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int) {
+	panic("no AVX-512 kernels")
+}
+
+func reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
+	panic("no AVX-512 kernels")
+}

@@ -107,7 +107,7 @@ func BNForward[T Float](k BN, training bool, y, x, scale, bias, runMean, runVar 
 				sh[c] = float32(shift[c])
 			}
 			s, ss = planeSums32(k, func(lo, hi int, p0, p1 []float32) {
-				sumSqPlanesAVX2(x32[lo*k.Inner:hi*k.Inner], sh, p0, p1, k.Inner, lo%k.C, k.C)
+				sumSqPlanes(x32[lo*k.Inner:hi*k.Inner], sh, p0, p1, k.Inner, lo%k.C, k.C)
 			})
 		} else {
 			s, ss = planeSums(k, func(p, c int) (float64, float64) {
@@ -135,7 +135,7 @@ func BNForward[T Float](k BN, training bool, y, x, scale, bias, runMean, runVar 
 	if y32, ok := any(y).([]float32); ok && manyPlanes(k.Inner) && k.Act == ReLU {
 		x32, a32, b32 := any(x).([]float32), any(a).([]float32), any(b).([]float32)
 		ParallelFor(k.N*k.C, max(1, 4096/k.Inner), func(lo, hi int) {
-			affineReLUPlanesAVX2(y32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], a32, b32, k.Inner, lo%k.C, k.C, hi-lo)
+			affineReLUPlanes(y32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], a32, b32, k.Inner, lo%k.C, k.C, hi-lo)
 		})
 		return
 	}
@@ -213,7 +213,7 @@ func BNBackward[T Float](k BN, dx, x, scale, bias, dy []T) {
 	if fast {
 		dy32, a32, b32, m32 := any(dy).([]float32), any(a).([]float32), any(b).([]float32), any(m).([]float32)
 		sdy, sdyx = planeSums32(k, func(lo, hi int, p0, p1 []float32) {
-			reluSumsPlanesAVX2(x32[lo*k.Inner:hi*k.Inner], dy32[lo*k.Inner:hi*k.Inner], a32, b32, m32, p0, p1, k.Inner, lo%k.C, k.C)
+			reluSumsPlanes(x32[lo*k.Inner:hi*k.Inner], dy32[lo*k.Inner:hi*k.Inner], a32, b32, m32, p0, p1, k.Inner, lo%k.C, k.C)
 		})
 	} else {
 		sdy, sdyx = planeSums(k, func(p, c int) (float64, float64) {
@@ -236,7 +236,7 @@ func BNBackward[T Float](k BN, dx, x, scale, bias, dy []T) {
 		dx32, dy32 := any(dx).([]float32), any(dy).([]float32)
 		a32, b32, m32, k1, k2 := any(a).([]float32), any(b).([]float32), any(m).([]float32), any(c1).([]float32), any(c2).([]float32)
 		ParallelFor(k.N*k.C, max(1, 4096/k.Inner), func(lo, hi int) {
-			reluApplyPlanesAVX2(dx32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], dy32[lo*k.Inner:hi*k.Inner], a32, b32, m32, k1, k2, k.Inner, lo%k.C, k.C, hi-lo)
+			reluApplyPlanes(dx32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], dy32[lo*k.Inner:hi*k.Inner], a32, b32, m32, k1, k2, k.Inner, lo%k.C, k.C, hi-lo)
 		})
 		return
 	}
@@ -253,8 +253,9 @@ func BNBackward[T Float](k BN, dx, x, scale, bias, dy []T) {
 // MobileNet step. Each has a plain Go version, branch-free (the
 // pre-activations are about half negative in no predictable order, so an if
 // per element mispredicts half the time), and, on amd64 with AVX2 and FMA,
-// an assembly version (batchnorm_amd64.s) that runs the length rounded down to a
-// multiple of 8; the Go version finishes the tail. Tests hold the two
+// an assembly version (batchnorm_amd64.s, AVX2 or AVX-512 by tier) that runs
+// the length rounded down to a multiple of 8; the Go version finishes the
+// tail. Tests hold the two
 // against each other.
 
 // signMask32 is all ones when z > 0 (strictly; −0 and negatives give 0).
@@ -266,7 +267,7 @@ func signMask32(bits uint32) uint32 {
 func affineReLU32(y, x []float32, a, b float32) {
 	if vector8(len(x)) {
 		n := len(x) &^ 7
-		affineReLUAVX2(y[:n], x[:n], a, b)
+		affineReLUVec(y[:n], x[:n], a, b)
 		y, x = y[n:], x[n:]
 	}
 	affineReLU32Go(y, x, a, b)
@@ -288,7 +289,7 @@ func sumSq32(x []float32, s float32) (float64, float64) {
 	var s0, s1 float64
 	if vector8(len(x)) {
 		n := len(x) &^ 7
-		a, q := sumSqAVX2(x[:n], s)
+		a, q := sumSqVec(x[:n], s)
 		s0, s1, x = float64(a), float64(q), x[n:]
 	}
 	a, q := sumSqGo(x, s)
@@ -319,7 +320,7 @@ func reluSums32(x, dy []float32, a, b, m float32) (float64, float64) {
 	var s0, s1 float64
 	if vector8(len(x)) {
 		n := len(x) &^ 7
-		p, q := reluSumsAVX2(x[:n], dy[:n], a, b, m)
+		p, q := reluSumsVec(x[:n], dy[:n], a, b, m)
 		s0, s1, x, dy = float64(p), float64(q), x[n:], dy[n:]
 	}
 	p, q := reluSums32Go(x, dy, a, b, m)
@@ -354,7 +355,7 @@ func reluSums32Go(x, dy []float32, a, b, m float32) (float32, float32) {
 func reluApply32(dx, x, dy []float32, a, b, m, k1, k2 float32) {
 	if vector8(len(x)) {
 		n := len(x) &^ 7
-		reluApplyAVX2(dx[:n], x[:n], dy[:n], a, b, m, k1, k2)
+		reluApplyVec(dx[:n], x[:n], dy[:n], a, b, m, k1, k2)
 		dx, x, dy = dx[n:], x[n:], dy[n:]
 	}
 	reluApply32Go(dx, x, dy, a, b, m, k1, k2)

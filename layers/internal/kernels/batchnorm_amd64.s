@@ -437,3 +437,542 @@ ranext:
 radone:
 	VZEROUPPER
 	RET
+
+// AVX-512 twins (the AVX512 tier), same contracts: the per-plane kernels
+// run 32 floats an iteration, then a block of 16, then one of 8 in YMM; the
+// many-planes kernels one ZMM per 16 floats of a plane, then four at a
+// time. Comparisons give k-masks, and g is dy loaded under the mask.
+
+// ZFOLD(Z, Y, X, T, TY, TX) adds Z's lanes into its low four (X), upper
+// lanes cleared; T is scratch.
+#define ZFOLD(Z, Y, X, T, TY, TX) \
+	VEXTRACTF64X4 $1, Z, TY; \
+	VADDPS        TY, Y, Y; \
+	VEXTRACTF128  $1, Y, TX; \
+	VADDPS        TX, X, X
+
+// ZFOLD8 adds Z's upper half into its lower (Y), upper lanes cleared.
+#define ZFOLD8(Z, Y, TY) \
+	VEXTRACTF64X4 $1, Z, TY; \
+	VADDPS        TY, Y, Y
+
+// func affineReLUAVX512(y, x []float32, a, b float32)
+TEXT ·affineReLUAVX512(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), CX
+	VBROADCASTSS a+48(FP), Z14
+	VBROADCASTSS b+52(FP), Z15
+	VPXORD Z13, Z13, Z13
+	MOVQ CX, DX
+	SHRQ $5, DX
+	JZ   zar16
+
+zar32:
+	VMOVUPS     (SI), Z0
+	VMOVUPS     64(SI), Z1
+	VFMADD213PS Z15, Z14, Z0
+	VFMADD213PS Z15, Z14, Z1
+	VMAXPS      Z0, Z13, Z0
+	VMAXPS      Z1, Z13, Z1
+	VMOVUPS     Z0, (DI)
+	VMOVUPS     Z1, 64(DI)
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	DECQ        DX
+	JNZ         zar32
+
+zar16:
+	TESTQ       $16, CX
+	JZ          zar8
+	VMOVUPS     (SI), Z0
+	VFMADD213PS Z15, Z14, Z0
+	VMAXPS      Z0, Z13, Z0
+	VMOVUPS     Z0, (DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+
+zar8:
+	TESTQ       $8, CX
+	JZ          zardone
+	VMOVUPS     (SI), Y0
+	VFMADD213PS Y15, Y14, Y0
+	VMAXPS      Y0, Y13, Y0
+	VMOVUPS     Y0, (DI)
+
+zardone:
+	VZEROUPPER
+	RET
+
+// func sumSqAVX512(x []float32, s float32) (sum, sq float32)
+TEXT ·sumSqAVX512(SB), NOSPLIT, $0-40
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	VBROADCASTSS s+24(FP), Z15
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ CX, DX
+	SHRQ $5, DX
+	JZ   zss16
+
+zss32:
+	VMOVUPS     (SI), Z4
+	VMOVUPS     64(SI), Z5
+	VSUBPS      Z15, Z4, Z4
+	VSUBPS      Z15, Z5, Z5
+	VADDPS      Z4, Z0, Z0
+	VADDPS      Z5, Z1, Z1
+	VFMADD231PS Z4, Z4, Z2
+	VFMADD231PS Z5, Z5, Z3
+	ADDQ        $128, SI
+	DECQ        DX
+	JNZ         zss32
+
+zss16:
+	TESTQ       $16, CX
+	JZ          zss8
+	VMOVUPS     (SI), Z4
+	VSUBPS      Z15, Z4, Z4
+	VADDPS      Z4, Z0, Z0
+	VFMADD231PS Z4, Z4, Z2
+	ADDQ        $64, SI
+
+zss8:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	ZFOLD8(Z0, Y0, Y1)
+	ZFOLD8(Z2, Y2, Y3)
+	TESTQ       $8, CX
+	JZ          zssdone
+	VMOVUPS     (SI), Y4
+	VSUBPS      Y15, Y4, Y4
+	VADDPS      Y4, Y0, Y0
+	VFMADD231PS Y4, Y4, Y2
+
+zssdone:
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VEXTRACTF128 $1, Y2, X3
+	VADDPS       X3, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	VZEROUPPER
+	MOVSS        X0, sum+32(FP)
+	MOVSS        X2, sq+36(FP)
+	RET
+
+// ZRSUM(off, S0, S1): g = dy at off where a·x+b > 0 (x at off(SI)); S0 += g,
+// S1 += g·(x−m). Z14 = a, Z15 = b, Z12 = m, Z13 = 0.
+#define ZRSUM(off, S0, S1) \
+	VMOVUPS     off(SI), Z4; \
+	VMOVAPS     Z15, Z6; \
+	VFMADD231PS Z4, Z14, Z6; \
+	VCMPPS      $0x1e, Z13, Z6, K1; \
+	VMOVUPS.Z   off(DI), K1, Z6; \
+	VADDPS      Z6, S0, S0; \
+	VSUBPS      Z12, Z4, Z4; \
+	VFMADD231PS Z6, Z4, S1
+
+// func reluSumsAVX512(x, dy []float32, a, b, m float32) (s0, s1 float32)
+TEXT ·reluSumsAVX512(SB), NOSPLIT, $0-72
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ dy_base+24(FP), DI
+	VBROADCASTSS a+48(FP), Z14
+	VBROADCASTSS b+52(FP), Z15
+	VBROADCASTSS m+56(FP), Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ CX, DX
+	SHRQ $5, DX
+	JZ   zrs16
+
+zrs32:
+	ZRSUM(0, Z0, Z2)
+	ZRSUM(64, Z1, Z3)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ DX
+	JNZ  zrs32
+
+zrs16:
+	TESTQ $16, CX
+	JZ    zrs8
+	ZRSUM(0, Z0, Z2)
+	ADDQ  $64, SI
+	ADDQ  $64, DI
+
+zrs8:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	ZFOLD8(Z0, Y0, Y1)
+	ZFOLD8(Z2, Y2, Y3)
+	TESTQ       $8, CX
+	JZ          zrsdone
+	VMOVUPS     (SI), Y4
+	VMOVAPS     Y15, Y6
+	VFMADD231PS Y4, Y14, Y6
+	VCMPPS      $0x1e, Y13, Y6, Y6
+	VANDPS      (DI), Y6, Y6
+	VADDPS      Y6, Y0, Y0
+	VSUBPS      Y12, Y4, Y4
+	VFMADD231PS Y6, Y4, Y2
+
+zrsdone:
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VEXTRACTF128 $1, Y2, X3
+	VADDPS       X3, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	VZEROUPPER
+	MOVSS        X0, s0+64(FP)
+	MOVSS        X2, s1+68(FP)
+	RET
+
+// ZRAPPLY(off): dx = a·(g − k1 − (x−m)·k2) at off (x at SI, dy at R8, dx at
+// DI). Z14 = a, Z15 = b, Z12 = m, Z11 = k1, Z10 = k2, Z13 = 0.
+#define ZRAPPLY(off) \
+	VMOVUPS      off(SI), Z4; \
+	VMOVAPS      Z15, Z6; \
+	VFMADD231PS  Z4, Z14, Z6; \
+	VCMPPS       $0x1e, Z13, Z6, K1; \
+	VMOVUPS.Z    off(R8), K1, Z6; \
+	VSUBPS       Z11, Z6, Z6; \
+	VSUBPS       Z12, Z4, Z4; \
+	VFNMADD231PS Z10, Z4, Z6; \
+	VMULPS       Z14, Z6, Z6; \
+	VMOVUPS      Z6, off(DI)
+
+// func reluApplyAVX512(dx, x, dy []float32, a, b, m, k1, k2 float32)
+TEXT ·reluApplyAVX512(SB), NOSPLIT, $0-92
+	MOVQ dx_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), CX
+	MOVQ dy_base+48(FP), R8
+	VBROADCASTSS a+72(FP), Z14
+	VBROADCASTSS b+76(FP), Z15
+	VBROADCASTSS m+80(FP), Z12
+	VBROADCASTSS k1+84(FP), Z11
+	VBROADCASTSS k2+88(FP), Z10
+	VPXORD Z13, Z13, Z13
+	MOVQ CX, DX
+	SHRQ $5, DX
+	JZ   zra16
+
+zra32:
+	ZRAPPLY(0)
+	ZRAPPLY(64)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	ADDQ $128, R8
+	DECQ DX
+	JNZ  zra32
+
+zra16:
+	TESTQ $16, CX
+	JZ    zra8
+	ZRAPPLY(0)
+	ADDQ  $64, SI
+	ADDQ  $64, DI
+	ADDQ  $64, R8
+
+zra8:
+	TESTQ        $8, CX
+	JZ           zradone
+	VMOVUPS      (SI), Y4
+	VMOVAPS      Y15, Y6
+	VFMADD231PS  Y4, Y14, Y6
+	VCMPPS       $0x1e, Y13, Y6, Y6
+	VANDPS       (R8), Y6, Y6
+	VSUBPS       Y11, Y6, Y6
+	VSUBPS       Y12, Y4, Y4
+	VFNMADD231PS Y10, Y4, Y6
+	VMULPS       Y14, Y6, Y6
+	VMOVUPS      Y6, (DI)
+
+zradone:
+	VZEROUPPER
+	RET
+
+// The many-planes kernels: R14 = inner/16 ZMM steps, R15 = (inner mod 16)/4
+// XMM steps a plane.
+#define PLANESTEPS(inner) \
+	MOVQ inner, R14; \
+	MOVQ R14, R15; \
+	SHRQ $4, R14; \
+	ANDQ $15, R15; \
+	SHRQ $2, R15
+
+// func sumSqPlanesAVX512(x, shift, s0, s1 []float32, inner, c0, c int)
+TEXT ·sumSqPlanesAVX512(SB), NOSPLIT, $0-120
+	MOVQ x_base+0(FP), SI
+	MOVQ shift_base+24(FP), R8
+	MOVQ s0_base+48(FP), DI
+	MOVQ s0_len+56(FP), R9
+	MOVQ s1_base+72(FP), R10
+	PLANESTEPS(inner+96(FP))
+	MOVQ c0+104(FP), BX
+	MOVQ c+112(FP), AX
+	TESTQ R9, R9
+	JZ    zsqdone
+
+zsqplane:
+	VBROADCASTSS (R8)(BX*4), Z15
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	MOVQ         R14, CX
+	TESTQ        CX, CX
+	JZ           zsqfold
+
+zsqvec:
+	VMOVUPS     (SI), Z2
+	VSUBPS      Z15, Z2, Z2
+	VADDPS      Z2, Z0, Z0
+	VFMADD231PS Z2, Z2, Z1
+	ADDQ        $64, SI
+	DECQ        CX
+	JNZ         zsqvec
+
+zsqfold:
+	ZFOLD(Z0, Y0, X0, Z3, Y3, X3)
+	ZFOLD(Z1, Y1, X1, Z3, Y3, X3)
+	MOVQ  R15, CX
+	TESTQ CX, CX
+	JZ    zsqsum
+
+zsqv4:
+	VMOVUPS     (SI), X2
+	VSUBPS      X15, X2, X2
+	VADDPS      X2, X0, X0
+	VFMADD231PS X2, X2, X1
+	ADDQ        $16, SI
+	DECQ        CX
+	JNZ         zsqv4
+
+zsqsum:
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X1, X1, X1
+	VHADDPS X1, X1, X1
+	VMOVSS  X0, (DI)
+	VMOVSS  X1, (R10)
+	ADDQ    $4, DI
+	ADDQ    $4, R10
+	NEXTC(zsqnext)
+
+zsqnext:
+	DECQ R9
+	JNZ  zsqplane
+
+zsqdone:
+	VZEROUPPER
+	RET
+
+// func affineReLUPlanesAVX512(y, x, a, b []float32, inner, c0, c, planes int)
+TEXT ·affineReLUPlanesAVX512(SB), NOSPLIT, $0-128
+	MOVQ y_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ a_base+48(FP), R8
+	MOVQ b_base+72(FP), R10
+	PLANESTEPS(inner+96(FP))
+	MOVQ c0+104(FP), BX
+	MOVQ c+112(FP), AX
+	MOVQ planes+120(FP), R9
+	VPXORD Z13, Z13, Z13
+	TESTQ R9, R9
+	JZ    zafdone
+
+zafplane:
+	VBROADCASTSS (R8)(BX*4), Z14
+	VBROADCASTSS (R10)(BX*4), Z15
+	MOVQ         R14, CX
+	TESTQ        CX, CX
+	JZ           zaf4
+
+zafvec:
+	VMOVUPS     (SI), Z0
+	VFMADD213PS Z15, Z14, Z0
+	VMAXPS      Z0, Z13, Z0
+	VMOVUPS     Z0, (DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	DECQ        CX
+	JNZ         zafvec
+
+zaf4:
+	MOVQ  R15, CX
+	TESTQ CX, CX
+	JZ    zafnextc
+
+zafv4:
+	VMOVUPS     (SI), X0
+	VFMADD213PS X15, X14, X0
+	VMAXPS      X0, X13, X0
+	VMOVUPS     X0, (DI)
+	ADDQ        $16, SI
+	ADDQ        $16, DI
+	DECQ        CX
+	JNZ         zafv4
+
+zafnextc:
+	NEXTC(zafnext)
+
+zafnext:
+	DECQ R9
+	JNZ  zafplane
+
+zafdone:
+	VZEROUPPER
+	RET
+
+// func reluSumsPlanesAVX512(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int)
+TEXT ·reluSumsPlanesAVX512(SB), NOSPLIT, $0-192
+	MOVQ x_base+0(FP), SI
+	MOVQ dy_base+24(FP), DI
+	MOVQ a_base+48(FP), R8
+	MOVQ b_base+72(FP), R9
+	MOVQ m_base+96(FP), R10
+	MOVQ s0_base+120(FP), R11
+	MOVQ s0_len+128(FP), R13
+	MOVQ s1_base+144(FP), R12
+	PLANESTEPS(inner+168(FP))
+	MOVQ c0+176(FP), BX
+	MOVQ c+184(FP), AX
+	VPXORD Z13, Z13, Z13
+	TESTQ R13, R13
+	JZ    zrpdone
+
+zrpplane:
+	VBROADCASTSS (R8)(BX*4), Z14
+	VBROADCASTSS (R9)(BX*4), Z15
+	VBROADCASTSS (R10)(BX*4), Z12
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	MOVQ         R14, CX
+	TESTQ        CX, CX
+	JZ           zrpfold
+
+zrpvec:
+	ZRSUM(0, Z0, Z1)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  zrpvec
+
+zrpfold:
+	ZFOLD(Z0, Y0, X0, Z3, Y3, X3)
+	ZFOLD(Z1, Y1, X1, Z3, Y3, X3)
+	MOVQ  R15, CX
+	TESTQ CX, CX
+	JZ    zrpsum
+
+zrpv4:
+	VMOVUPS     (SI), X4
+	VMOVAPS     X15, X6
+	VFMADD231PS X4, X14, X6
+	VCMPPS      $0x1e, X13, X6, X6
+	VANDPS      (DI), X6, X6
+	VADDPS      X6, X0, X0
+	VSUBPS      X12, X4, X4
+	VFMADD231PS X6, X4, X1
+	ADDQ        $16, SI
+	ADDQ        $16, DI
+	DECQ        CX
+	JNZ         zrpv4
+
+zrpsum:
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X1, X1, X1
+	VHADDPS X1, X1, X1
+	VMOVSS  X0, (R11)
+	VMOVSS  X1, (R12)
+	ADDQ    $4, R11
+	ADDQ    $4, R12
+	NEXTC(zrpnext)
+
+zrpnext:
+	DECQ R13
+	JNZ  zrpplane
+
+zrpdone:
+	VZEROUPPER
+	RET
+
+// func reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
+TEXT ·reluApplyPlanesAVX512(SB), NOSPLIT, $0-224
+	MOVQ dx_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ dy_base+48(FP), R8
+	MOVQ a_base+72(FP), R9
+	MOVQ b_base+96(FP), R10
+	MOVQ m_base+120(FP), R11
+	MOVQ k1_base+144(FP), R12
+	MOVQ k2_base+168(FP), R13
+	PLANESTEPS(inner+192(FP))
+	MOVQ c0+200(FP), BX
+	MOVQ c+208(FP), AX
+	VPXORD Z13, Z13, Z13
+	CMPQ  planes+216(FP), $0
+	JLE   zrqdone
+
+zrqplane:
+	VBROADCASTSS (R9)(BX*4), Z14
+	VBROADCASTSS (R10)(BX*4), Z15
+	VBROADCASTSS (R11)(BX*4), Z12
+	VBROADCASTSS (R12)(BX*4), Z11
+	VBROADCASTSS (R13)(BX*4), Z10
+	MOVQ         R14, CX
+	TESTQ        CX, CX
+	JZ           zrq4
+
+zrqvec:
+	ZRAPPLY(0)
+	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  zrqvec
+
+zrq4:
+	MOVQ  R15, CX
+	TESTQ CX, CX
+	JZ    zrqnextc
+
+zrqv4:
+	VMOVUPS      (SI), X4
+	VMOVAPS      X15, X6
+	VFMADD231PS  X4, X14, X6
+	VCMPPS       $0x1e, X13, X6, X6
+	VANDPS       (R8), X6, X6
+	VSUBPS       X11, X6, X6
+	VSUBPS       X12, X4, X4
+	VFNMADD231PS X10, X4, X6
+	VMULPS       X14, X6, X6
+	VMOVUPS      X6, (DI)
+	ADDQ         $16, SI
+	ADDQ         $16, R8
+	ADDQ         $16, DI
+	DECQ         CX
+	JNZ          zrqv4
+
+zrqnextc:
+	NEXTC(zrqnext)
+
+zrqnext:
+	DECQ planes+216(FP)
+	JNZ  zrqplane
+
+zrqdone:
+	VZEROUPPER
+	RET

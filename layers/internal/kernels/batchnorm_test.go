@@ -38,11 +38,24 @@ func relu32Impls() []relu32Impl {
 			},
 			func(dx, x, dy []float32, a, b, m, k1, k2 float32) { reluApplyAVX2(dx, x, dy, a, b, m, k1, k2) }})
 	}
+	if haveAVX512 { // the AVX-512 assembly alone
+		impls = append(impls, relu32Impl{"avx512",
+			func(y, x []float32, a, b float32) { affineReLUAVX512(y, x, a, b) },
+			func(x []float32, s float32) (float64, float64) {
+				p, q := sumSqAVX512(x, s)
+				return float64(p), float64(q)
+			},
+			func(x, dy []float32, a, b, m float32) (float64, float64) {
+				p, q := reluSumsAVX512(x, dy, a, b, m)
+				return float64(p), float64(q)
+			},
+			func(dx, x, dy []float32, a, b, m, k1, k2 float32) { reluApplyAVX512(dx, x, dy, a, b, m, k1, k2) }})
+	}
 	return impls
 }
 
 // TestReLU32Kernels holds every implementation of the float32 kernels
-// (plain Go, the dispatcher, the AVX2 assembly when the CPU has it) to a
+// (plain Go, the dispatcher, the AVX2 and AVX-512 assembly on the tiers that run them) to a
 // float64 reference, over lengths 0 to 70 and 1001, unaligned starts, and
 // pre-activations at ±0 and NaN.
 func TestReLU32Kernels(t *testing.T) {
@@ -53,7 +66,7 @@ func TestReLU32Kernels(t *testing.T) {
 	}
 	for _, im := range relu32Impls() {
 		for _, n := range lengths {
-			if im.name == "avx2" {
+			if im.name == "avx2" || im.name == "avx512" { // the assembly alone does the multiple of 8
 				n &^= 7
 			}
 			off := r.IntN(8) // unaligned views
@@ -156,7 +169,8 @@ func BenchmarkReLU32Kernels(b *testing.B) {
 func TestBatchNormFloat32MatchesFloat64(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 9))
 	for _, tc := range []struct{ n, c, inner int }{{2, 3, 1}, {2, 5, 3}, {3, 4, 16}, {1, 2, 17}, {4, 3, 64}, {2, 2, 1024},
-		{3, 7, 4}, {2, 5, 8}, {2, 3, 12}, {5, 9, 16}, {1, 3, 60}, {2, 3, 68}, {64, 37, 4}} { // many-planes kernels: inner%4 == 0, ≤ 64
+		{3, 7, 4}, {2, 5, 8}, {2, 3, 12}, {5, 9, 16}, {1, 3, 60}, {2, 3, 68}, {64, 37, 4},
+		{9, 37, 16}, {5, 11, 64}, {3, 13, 28}, {7, 5, 48}} { // many-planes kernels: inner%4 == 0, ≤ 64
 		for _, act := range []Act{ReLU, ReLU6, Linear} {
 			for _, training := range []bool{true, false} {
 				size := tc.n * tc.c * tc.inner
@@ -196,8 +210,11 @@ func TestBatchNormFloat32MatchesFloat64(t *testing.T) {
 				}
 				for i := range y64 {
 					// A pre-activation within rounding of a kink may fall
-					// either side in float32.
-					if z := y64[i]; act != Linear && (math.Abs(z) < 1e-4 || math.Abs(z-6) < 1e-4) {
+					// either side in float32 (clipped outputs are checked
+					// too: only the pre-activation decides).
+					c := i / tc.inner % tc.c
+					z := (x64[i]-k64.State.Mean[c])*k64.State.Invstd[c]*sc64[c] + bi64[c]
+					if act != Linear && (math.Abs(z) < 1e-4 || math.Abs(z-6) < 1e-4) {
 						continue
 					}
 					if d := math.Abs(float64(y32[i]) - y64[i]); d > 2e-5*(1+math.Abs(y64[i])) {

@@ -26,10 +26,12 @@ package kernels
 // convS2AVX512, dxS2AVX512 and kgradS2AVX512 — the AVX2 ones otherwise.)
 //
 // BatchNorm + activation (batchnorm.go) and the inference epilogue
-// (epilogue.go): the many-planes AVX2 kernels for float32 planes of at most
-// 64 elements, a multiple of 4 (manyPlanes; ReLU only where they fuse the
-// activation); else per plane, with AVX2 loops for float32 ReLU planes of 8
-// elements or more (vector8) and Go loops otherwise.
+// (epilogue.go): the many-planes kernels for float32 planes of at most 64
+// elements, a multiple of 4 (manyPlanes; ReLU only where they fuse the
+// activation); else per plane, with vector loops for float32 ReLU planes of
+// 8 elements or more (vector8) and Go loops otherwise. The vector kernels
+// are AVX-512 on the AVX512 tier, AVX2 below (the …Vec and …Planes
+// functions at the end of this file).
 //
 // Convolution (conv.go): batched pointwise products below 16 positions a
 // plane (Geom.packed), per-sample products otherwise, one product per group
@@ -143,4 +145,69 @@ func is3s2(g Geom) bool { return g.KW == 3 && g.SW == 2 && g.PL == 1 && g.W >= 3
 // is3x3s2p1: 3×3, stride 2, top and left padding 1, output ⌈H/2⌉×⌈W/2⌉.
 func is3x3s2p1(g Geom) bool {
 	return is3s2(g) && g.KH == 3 && g.SH == 2 && g.PT == 1 && g.Ho == (g.H+1)/2 && g.Wo == (g.W+1)/2
+}
+
+// The BatchNorm + ReLU vector kernels of the active tier (batchnorm_amd64.s
+// has both; the per-plane ones take lengths rounded down to 8).
+
+func affineReLUVec(y, x []float32, a, b float32) {
+	if haveAVX512 {
+		affineReLUAVX512(y, x, a, b)
+		return
+	}
+	affineReLUAVX2(y, x, a, b)
+}
+
+func sumSqVec(x []float32, s float32) (float32, float32) {
+	if haveAVX512 {
+		return sumSqAVX512(x, s)
+	}
+	return sumSqAVX2(x, s)
+}
+
+func reluSumsVec(x, dy []float32, a, b, m float32) (float32, float32) {
+	if haveAVX512 {
+		return reluSumsAVX512(x, dy, a, b, m)
+	}
+	return reluSumsAVX2(x, dy, a, b, m)
+}
+
+func reluApplyVec(dx, x, dy []float32, a, b, m, k1, k2 float32) {
+	if haveAVX512 {
+		reluApplyAVX512(dx, x, dy, a, b, m, k1, k2)
+		return
+	}
+	reluApplyAVX2(dx, x, dy, a, b, m, k1, k2)
+}
+
+func sumSqPlanes(x, shift, s0, s1 []float32, inner, c0, c int) {
+	if haveAVX512 {
+		sumSqPlanesAVX512(x, shift, s0, s1, inner, c0, c)
+		return
+	}
+	sumSqPlanesAVX2(x, shift, s0, s1, inner, c0, c)
+}
+
+func affineReLUPlanes(y, x, a, b []float32, inner, c0, c, planes int) {
+	if haveAVX512 {
+		affineReLUPlanesAVX512(y, x, a, b, inner, c0, c, planes)
+		return
+	}
+	affineReLUPlanesAVX2(y, x, a, b, inner, c0, c, planes)
+}
+
+func reluSumsPlanes(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int) {
+	if haveAVX512 {
+		reluSumsPlanesAVX512(x, dy, a, b, m, s0, s1, inner, c0, c)
+		return
+	}
+	reluSumsPlanesAVX2(x, dy, a, b, m, s0, s1, inner, c0, c)
+}
+
+func reluApplyPlanes(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
+	if haveAVX512 {
+		reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2, inner, c0, c, planes)
+		return
+	}
+	reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2, inner, c0, c, planes)
 }

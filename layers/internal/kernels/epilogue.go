@@ -19,7 +19,7 @@ func (e *Epilogue[T]) planes(y []T, p0, p1, inner, nch int) {
 	}
 	if y32, ok := any(y).([]float32); ok && manyPlanes(inner) && e.Act == ReLU {
 		seg := y32[p0*inner : p1*inner]
-		affineReLUPlanesAVX2(seg, seg, any(e.Ones).([]float32), any(e.Bias).([]float32), inner, p0%nch, nch, p1-p0)
+		affineReLUPlanes(seg, seg, any(e.Ones).([]float32), any(e.Bias).([]float32), inner, p0%nch, nch, p1-p0)
 		return
 	}
 	for p := p0; p < p1; p++ {
