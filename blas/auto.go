@@ -2,6 +2,7 @@ package blas
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -49,7 +50,8 @@ func chooseAuto() (impl, string) {
 	}
 	var goSec, obSec float64
 	if asm && !genericCores[strings.ToLower(ob.core)] {
-		goSec, obSec = calibrate(g), calibrate(ob)
+		sec := calibrate(g, ob)
+		goSec, obSec = sec[0], sec[1]
 	}
 	if use, why := pickAuto(true, ob.core, asm, goSec, obSec); use {
 		return ob, why
@@ -58,12 +60,15 @@ func chooseAuto() (impl, string) {
 	}
 }
 
-// calibrate times a backend on two MobileNet-sized products (a per-sample
-// pointwise convolution, and a batched one on small maps, as package layers
-// runs them), single-threaded: the best of three rounds, in seconds.
-func calibrate(be impl) float64 {
+// calibrate times backends on three MobileNet-sized products as package
+// layers runs them — a per-sample pointwise convolution on 16×16 maps, one
+// on 4×4 maps (16 columns), a batched one on 2×2 maps — single-threaded, in
+// alternating rounds (so that a burst of noise from elsewhere on the
+// machine hits every backend alike), and returns each one's best round in
+// seconds.
+func calibrate(bes ...impl) []float64 {
 	type shape struct{ m, n, k, reps int }
-	shapes := []shape{{96, 256, 96, 24}, {384, 2048, 384, 1}}
+	shapes := []shape{{96, 256, 96, 24}, {384, 16, 384, 64}, {768, 512, 384, 1}}
 	bufs := make([][3][]float32, len(shapes))
 	for i, s := range shapes {
 		a, b, c := make([]float32, s.m*s.k), make([]float32, s.k*s.n), make([]float32, s.m*s.n)
@@ -75,7 +80,7 @@ func calibrate(be impl) float64 {
 		}
 		bufs[i] = [3][]float32{a, b, c}
 	}
-	round := func() float64 {
+	round := func(be impl) float64 {
 		t := time.Now()
 		for i, s := range shapes {
 			for r := 0; r < s.reps; r++ {
@@ -84,10 +89,15 @@ func calibrate(be impl) float64 {
 		}
 		return time.Since(t).Seconds()
 	}
-	round() // warm-up: page faults, OpenBLAS's buffers
-	best := round()
-	for i := 0; i < 2; i++ {
-		best = min(best, round())
+	best := make([]float64, len(bes))
+	for i, be := range bes {
+		round(be) // warm-up: page faults, OpenBLAS's buffers
+		best[i] = math.Inf(1)
+	}
+	for range 5 {
+		for i, be := range bes {
+			best[i] = min(best[i], round(be))
+		}
 	}
 	return best
 }
