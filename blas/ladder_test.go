@@ -4,9 +4,9 @@ import "testing"
 
 // ladder is the forward pointwise GEMMs of a batch-128 training step of
 // MobileNet-0.75 on CIFAR-10, as package layers runs them: C (O × HW) =
-// W (O × C) · X (C × HW) once per sample on maps of 64 positions or more,
-// one product over the packed batch (N = 128·HW) below. count is how many
-// times the layer occurs.
+// W (O × C) · X (C × HW) once per sample on maps of 16 positions or more,
+// one product over the packed batch (N = 128·HW) below (ladderBatched).
+// count is how many times the layer occurs.
 var ladder = []struct {
 	name          string
 	c, o, hw, cnt int
@@ -15,6 +15,9 @@ var ladder = []struct {
 	{"pw4", 96, 192, 64, 1}, {"pw5", 192, 192, 64, 1}, {"pw6", 192, 384, 16, 1},
 	{"pw7-11", 384, 384, 16, 5}, {"pw12", 384, 768, 4, 1}, {"pw13", 768, 768, 4, 1},
 }
+
+// ladderBatched: maps of fewer positions are batched (kernels.Geom.packed).
+const ladderBatched = 16
 
 // BenchmarkLadder times the ladder on one thread with each micro-kernel,
 // unpacked and with the weights packed once per layer as package layers
@@ -44,7 +47,7 @@ func BenchmarkLadder(b *testing.B) {
 				var calls []call
 				for _, l := range ladder {
 					n, reps := l.hw, batch
-					if l.hw < 64 {
+					if l.hw < ladderBatched {
 						n, reps = batch*l.hw, 1
 					}
 					cl := call{m: l.o, n: n, k: l.c, reps: reps * l.cnt, a: make([]float32, l.o*l.c), x: make([]float32, l.c*n), y: make([]float32, l.o*n)}
@@ -63,7 +66,7 @@ func BenchmarkLadder(b *testing.B) {
 					for it := 0; it < b.N; it++ {
 						for _, cl := range calls {
 							if prepack {
-								p = Pack(p, false, cl.m, cl.k, cl.a, cl.k)
+								p = PackFor(p, cl.n, false, cl.m, cl.k, cl.a, cl.k)
 							}
 							for r := 0; r < cl.reps; r++ {
 								if prepack {
@@ -89,7 +92,7 @@ func ladderBench(b *testing.B, batch int, gemm func(tA, tB bool, m, n, k int, al
 	for it := 0; it < b.N; it++ {
 		for _, l := range ladder {
 			n, reps := l.hw, batch
-			if l.hw < 64 {
+			if l.hw < ladderBatched {
 				n, reps = batch*l.hw, 1
 			}
 			a, x, y := make([]float32, l.o*l.c), make([]float32, l.c*n), make([]float32, l.o*n)

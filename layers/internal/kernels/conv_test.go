@@ -18,6 +18,7 @@ func TestConvFloat32MatchesFloat64(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	cases := []Geom{
 		pointwise(1, 19, 4, 4, 37),  // batch 1 (per sample), narrow
+		pointwise(1, 21, 2, 3, 19),  // batch 1 on 6 positions: a partial 16-column panel
 		pointwise(3, 19, 4, 4, 37),  // per sample, narrow, tile edges
 		pointwise(5, 33, 4, 4, 20),  // narrow, m < one 16-row tile pair
 		pointwise(2, 300, 4, 4, 40), // narrow, depth beyond one block
