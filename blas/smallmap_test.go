@@ -34,17 +34,9 @@ func BenchmarkSmallMaps(b *testing.B) {
 	if ob, err := loadOpenBLAS(); err == nil {
 		b.Run("batched/openblas "+ob.core, func(b *testing.B) {
 			for b.Loop() {
-				for ci := 0; ci < c; ci++ {
-					for i := 0; i < n; i++ {
-						copy(xp[ci*n*hw+i*hw:ci*n*hw+(i+1)*hw], x[(i*c+ci)*hw:])
-					}
-				}
+				packBatch(xp, x, n, c, hw)
 				ob.sgemm(false, false, o, n*hw, c, 1, w, c, xp, n*hw, 0, yp, n*hw)
-				for ci := 0; ci < o; ci++ {
-					for i := 0; i < n; i++ {
-						copy(y[(i*o+ci)*hw:(i*o+ci+1)*hw], yp[ci*n*hw+i*hw:])
-					}
-				}
+				unpackBatch(y, yp, n, o, hw)
 			}
 			report(b)
 		})
@@ -60,17 +52,9 @@ func BenchmarkSmallMaps(b *testing.B) {
 	for _, mk := range allKernels() {
 		b.Run("batched/"+mk.name, func(b *testing.B) {
 			for b.Loop() {
-				for ci := 0; ci < c; ci++ {
-					for i := 0; i < n; i++ {
-						copy(xp[ci*n*hw+i*hw:ci*n*hw+(i+1)*hw], x[(i*c+ci)*hw:])
-					}
-				}
+				packBatch(xp, x, n, c, hw)
 				sgemmBlocked(mk, false, false, o, n*hw, c, 1, w, c, xp, n*hw, 0, yp, n*hw)
-				for ci := 0; ci < o; ci++ {
-					for i := 0; i < n; i++ {
-						copy(y[(i*o+ci)*hw:(i*o+ci+1)*hw], yp[ci*n*hw+i*hw:])
-					}
-				}
+				unpackBatch(y, yp, n, o, hw)
 			}
 			report(b)
 		})
@@ -102,16 +86,8 @@ func BenchmarkSmallMapsWeight(b *testing.B) {
 	for _, mk := range allKernels() {
 		b.Run("batched/"+mk.name, func(b *testing.B) {
 			for b.Loop() {
-				for ci := 0; ci < c; ci++ {
-					for i := 0; i < n; i++ {
-						copy(xp[ci*n*hw+i*hw:ci*n*hw+(i+1)*hw], x[(i*c+ci)*hw:])
-					}
-				}
-				for ci := 0; ci < o; ci++ {
-					for i := 0; i < n; i++ {
-						copy(dyp[ci*n*hw+i*hw:ci*n*hw+(i+1)*hw], dy[(i*o+ci)*hw:])
-					}
-				}
+				packBatch(xp, x, n, c, hw)
+				packBatch(dyp, dy, n, o, hw)
 				sgemmBlocked(mk, false, true, o, c, n*hw, 1, dyp, n*hw, xp, n*hw, 0, dw, c)
 			}
 			report(b)
@@ -125,5 +101,23 @@ func BenchmarkSmallMapsWeight(b *testing.B) {
 			}
 			report(b)
 		})
+	}
+}
+
+// packBatch copies x (n, c, hw) to c × n·hw, as package layers batches
+// small maps; unpackBatch is the inverse.
+func packBatch(dst, x []float32, n, c, hw int) {
+	for ci := 0; ci < c; ci++ {
+		for i := 0; i < n; i++ {
+			copy(dst[ci*n*hw+i*hw:ci*n*hw+(i+1)*hw], x[(i*c+ci)*hw:])
+		}
+	}
+}
+
+func unpackBatch(dst, xp []float32, n, c, hw int) {
+	for ci := 0; ci < c; ci++ {
+		for i := 0; i < n; i++ {
+			copy(dst[(i*c+ci)*hw:(i*c+ci+1)*hw], xp[ci*n*hw+i*hw:])
+		}
 	}
 }
