@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
@@ -142,5 +143,114 @@ func TestFlipTTA(t *testing.T) {
 	}
 	if _, err := ParseTTA("crop"); err == nil {
 		t.Error("ParseTTA(crop): no error")
+	}
+}
+
+// TestTranslate holds Translate to its definition: content moves d pixels
+// down and right, rows and columns coming in are the edge's reflection, and
+// d = 0 copies.
+func TestTranslate(t *testing.T) {
+	const res = 4
+	x := make([]float32, 2*res*res) // two planes: v = 100·plane + 10·row + column
+	for p := 0; p < 2; p++ {
+		for i := 0; i < res; i++ {
+			for j := 0; j < res; j++ {
+				x[p*res*res+i*res+j] = float32(100*p + 10*i + j)
+			}
+		}
+	}
+	reflect := func(i int) int {
+		if i < 0 {
+			return -i
+		}
+		if i >= res {
+			return 2*(res-1) - i
+		}
+		return i
+	}
+	for _, d := range []int{-2, -1, 0, 1, 3} {
+		got := make([]float32, len(x))
+		Translate(got, x, res, d)
+		for p := 0; p < 2; p++ {
+			for i := 0; i < res; i++ {
+				for j := 0; j < res; j++ {
+					want := float32(100*p + 10*reflect(i-d) + reflect(j-d))
+					if v := got[p*res*res+i*res+j]; v != want {
+						t.Fatalf("d=%d plane %d (%d,%d) = %v, want %v", d, p, i, j, v, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestFlipTranslateTTA: on images whose every channel is one colour (so
+// that mirroring and translating change nothing) flip-translate TTA gives
+// the plain result and reports flip beside it; on random inputs LogitsTTA
+// is ½·flip(x) + ¼·flip(x shifted up-left) + ¼·flip(x shifted down-right).
+func TestFlipTranslateTTA(t *testing.T) {
+	ds := learnable(30, 5)
+	for i := 0; i < ds.Len(); i++ {
+		img := ds.Image(i)
+		for c := 0; c < 3; c++ {
+			for p := 1; p < 1024; p++ {
+				img[c*1024+p] = img[c*1024]
+			}
+		}
+	}
+	m, err := model.New(model.CIFAR10(0.25), model.Options{Seed: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := NewEvaluator(m, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	ev.TTA = TTAFlipTranslate
+	r, err := ev.Run(context.Background(), ds, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Flip == nil || r.FlipTranslate == nil {
+		t.Fatalf("flip %v, flip-translate %v: want both", r.Flip, r.FlipTranslate)
+	}
+	if r.FlipTranslate.Accuracy != r.Accuracy || math.Abs(r.FlipTranslate.Loss-r.Loss) > 1e-5 {
+		t.Errorf("uniform images: plain %v / %v, flip-translate %v / %v", r.Accuracy, r.Loss, r.FlipTranslate.Accuracy, r.FlipTranslate.Loss)
+	}
+	rng := rand.New(rand.NewPCG(3, 9))
+	x := make([]float32, 10*3*32*32)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	got, err := ev.LogitsTTA(x, TTAFlipTranslate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ev.LogitsTTA(x, TTAFlip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		want[i] /= 2
+	}
+	for _, d := range []int{-1, 1} {
+		xs := make([]float32, len(x))
+		Translate(xs, x, 32, d)
+		f, err := ev.LogitsTTA(xs, TTAFlip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			want[i] += f[i] / 4
+		}
+	}
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-5*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("LogitsTTA flip-translate: logit %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+	if got, err := ParseTTA("flip-translate"); err != nil || got != TTAFlipTranslate {
+		t.Errorf("ParseTTA(flip-translate) = %q, %v", got, err)
 	}
 }

@@ -26,22 +26,33 @@ type EvalResult struct {
 	ImagesPS  float64   `json:"images_per_s"`
 	// Flip is the same evaluation with flip test-time augmentation (the
 	// mean of the logits of each image and its mirror image), when the
-	// Evaluator's TTA asked for it; the figures above stay the plain ones.
+	// Evaluator's TTA asked for it (TTAFlip or TTAFlipTranslate); the
+	// figures above stay the plain ones.
 	Flip *EvalResult `json:"tta_flip,omitempty"`
+	// FlipTranslate is the evaluation with TTAFlipTranslate, when asked.
+	FlipTranslate *EvalResult `json:"tta_flip_translate,omitempty"`
 }
 
-// TTA names a test-time augmentation: "" (none) or TTAFlip.
-const TTAFlip = "flip"
+// Test-time augmentations: "" (none), TTAFlip, TTAFlipTranslate.
+const (
+	// TTAFlip: the mean of the logits of each image and its mirror image.
+	TTAFlip = "flip"
+	// TTAFlipTranslate: half the flip mean of the image, and a quarter
+	// each of the flip means of the image translated by one pixel up and
+	// left and by one down and right (the edge reflected): airbench's
+	// mirror-translate (Jordan, 2024). Six forward passes a batch.
+	TTAFlipTranslate = "flip-translate"
+)
 
 // ParseTTA checks a test-time augmentation's name.
 func ParseTTA(s string) (string, error) {
 	switch s {
 	case "", "none":
 		return "", nil
-	case TTAFlip:
-		return TTAFlip, nil
+	case TTAFlip, TTAFlipTranslate:
+		return s, nil
 	}
-	return "", fmt.Errorf("test-time augmentation %q: want none or flip", s)
+	return "", fmt.Errorf("test-time augmentation %q: want none, flip or flip-translate", s)
 }
 
 // tally accumulates predictions into a confusion matrix and a loss sum.
@@ -104,14 +115,69 @@ func Mirror(dst, x []float32, res int) {
 	}
 }
 
-// LogitsTTA is Logits with test-time augmentation tta ("" or TTAFlip):
-// for flip, the mean of the logits of the batch and of its mirror images.
+// Translate writes x (images of 3×res×res values) shifted by d pixels
+// down and right (up and left for d < 0) into dst, the rows and columns
+// that come in reflected from the edge (|d| < res).
+func Translate(dst, x []float32, res, d int) {
+	reflect := func(i int) int {
+		if i < 0 {
+			return -i
+		}
+		if i >= res {
+			return 2*(res-1) - i
+		}
+		return i
+	}
+	for p := 0; p < len(x)/(res*res); p++ {
+		src, out := x[p*res*res:(p+1)*res*res], dst[p*res*res:(p+1)*res*res]
+		for i := 0; i < res; i++ {
+			row := src[reflect(i-d)*res:]
+			for j := 0; j < res; j++ {
+				out[i*res+j] = row[reflect(j-d)]
+			}
+		}
+	}
+}
+
+// LogitsTTA is Logits with test-time augmentation tta ("", TTAFlip or
+// TTAFlipTranslate).
 func (e *Evaluator) LogitsTTA(x []float32, tta string) ([]float32, error) {
 	plain, err := e.Logits(x)
 	if err != nil || tta == "" {
 		return plain, err
 	}
-	return e.flipMean(x, plain)
+	fl, err := e.flipMean(x, plain)
+	if err != nil || tta == TTAFlip {
+		return fl, err
+	}
+	return e.translateMean(x, fl)
+}
+
+// translateMean returns TTAFlipTranslate's logits of x, given fl, its flip
+// mean.
+func (e *Evaluator) translateMean(x, fl []float32) ([]float32, error) {
+	if len(e.shifted) != len(x) {
+		e.shifted = make([]float32, len(x))
+	}
+	out := make([]float32, len(fl))
+	for i, v := range fl {
+		out[i] = v / 2
+	}
+	for _, d := range []int{-1, 1} {
+		Translate(e.shifted, x, e.m.Config.Resolution, d)
+		plain, err := e.Logits(e.shifted)
+		if err != nil {
+			return nil, err
+		}
+		t, err := e.flipMean(e.shifted, plain)
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range t {
+			out[i] += v / 4
+		}
+	}
+	return out, nil
 }
 
 // flipMean returns the mean of plain (the logits of x) and the logits of
@@ -133,14 +199,16 @@ func (e *Evaluator) flipMean(x, plain []float32) ([]float32, error) {
 
 // Evaluator runs a model in inference mode on batches of a fixed size.
 type Evaluator struct {
-	m      *model.Model
-	batch  int
-	net    *model.Net
-	vm     G.VM
-	logits G.Value
-	mirror []float32
-	// TTA makes Run also evaluate with this test-time augmentation ("" or
-	// TTAFlip), reported in EvalResult.Flip.
+	m       *model.Model
+	batch   int
+	net     *model.Net
+	vm      G.VM
+	logits  G.Value
+	mirror  []float32
+	shifted []float32
+	// TTA makes Run also evaluate with this test-time augmentation ("",
+	// TTAFlip or TTAFlipTranslate), reported in EvalResult.Flip (both) and
+	// EvalResult.FlipTranslate.
 	TTA string
 	// Input is the preprocessing Run applies (nil: CIFAR-10's): use the
 	// checkpoint's (Header.Preprocess).
@@ -203,7 +271,7 @@ func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Write
 		return EvalResult{}, err
 	}
 	k := e.m.Config.Classes
-	plain, flip := newTally(k, ds.Classes), newTally(k, ds.Classes)
+	plain, flip, flipT := newTally(k, ds.Classes), newTally(k, ds.Classes), newTally(k, ds.Classes)
 	var bar *progressbar.ProgressBar
 	if progress != nil {
 		bar = newBar(progress, ds.Len(), "evaluating", true)
@@ -219,13 +287,22 @@ func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Write
 		if err := plain.add(logits, b.Y, b.N, k); err != nil {
 			return plain.res, err
 		}
-		if e.TTA == TTAFlip {
+		if e.TTA != "" {
 			fl, err := e.flipMean(b.X, logits)
 			if err != nil {
 				return plain.res, err
 			}
 			if err := flip.add(fl, b.Y, b.N, k); err != nil {
 				return plain.res, err
+			}
+			if e.TTA == TTAFlipTranslate {
+				ft, err := e.translateMean(b.X, fl)
+				if err != nil {
+					return plain.res, err
+				}
+				if err := flipT.add(ft, b.Y, b.N, k); err != nil {
+					return plain.res, err
+				}
 			}
 		}
 		if bar != nil {
@@ -238,10 +315,15 @@ func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Write
 	res := plain.finish()
 	res.Seconds = time.Since(start).Seconds()
 	res.ImagesPS = float64(res.Images) / res.Seconds
-	if e.TTA == TTAFlip {
+	if e.TTA != "" {
 		f := flip.finish()
 		f.Seconds, f.ImagesPS = res.Seconds, res.ImagesPS
 		res.Flip = &f
+	}
+	if e.TTA == TTAFlipTranslate {
+		f := flipT.finish()
+		f.Seconds, f.ImagesPS = res.Seconds, res.ImagesPS
+		res.FlipTranslate = &f
 	}
 	return res, nil
 }

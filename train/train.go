@@ -451,12 +451,19 @@ func (rn *run) finishEpoch(epoch int, st epochStats) error {
 		rec["test_acc_tta_flip"], rec["test_loss_tta_flip"] = ev.Flip.Accuracy, ev.Flip.Loss
 		extra += fmt.Sprintf(" | flip TTA %.4f", ev.Flip.Accuracy)
 	}
+	if ev.FlipTranslate != nil {
+		rec["test_acc_tta_flip_translate"], rec["test_loss_tta_flip_translate"] = ev.FlipTranslate.Accuracy, ev.FlipTranslate.Loss
+		extra += fmt.Sprintf(" | flip-translate TTA %.4f", ev.FlipTranslate.Accuracy)
+	}
 	if rn.avg != nil {
 		rec["test_acc_ema"], rec["test_loss_ema"] = evAvg.Accuracy, evAvg.Loss
 		extra += fmt.Sprintf(" | EMA %.4f", evAvg.Accuracy)
 		if evAvg.Flip != nil {
 			rec["test_acc_ema_tta_flip"] = evAvg.Flip.Accuracy
 			extra += fmt.Sprintf(" (flip %.4f)", evAvg.Flip.Accuracy)
+		}
+		if evAvg.FlipTranslate != nil {
+			rec["test_acc_ema_tta_flip_translate"] = evAvg.FlipTranslate.Accuracy
 		}
 	}
 	if err := appendJSON(filepath.Join(rn.o.OutDir, "metrics.jsonl"), rec); err != nil {

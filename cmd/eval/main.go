@@ -47,7 +47,7 @@ func run(args []string) error {
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		blasName   = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
-		tta        = fs.String("tta", "none", "also evaluate with test-time augmentation: flip (the mean of the logits of each image and its mirror image)")
+		tta        = fs.String("tta", "none", "also evaluate with test-time augmentation: flip (the mean of the logits of each image and its mirror image) or flip-translate (flip, averaged with flip of the image shifted by one pixel each way)")
 	)
 	pos, err := cli.Parse(fs, args) // flags before or after the paths
 	if err != nil {
@@ -111,13 +111,16 @@ func run(args []string) error {
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(map[string]any{"checkpoint": pos[0], "config": m.Config, "epoch": hdr.Epoch,
 			"accuracy": res.Accuracy, "loss": res.Loss, "per_class": res.PerClass, "confusion": res.Confusion,
-			"classes": res.Classes, "images": res.Images, "images_per_s": res.ImagesPS, "tta_flip": res.Flip})
+			"classes": res.Classes, "images": res.Images, "images_per_s": res.ImagesPS, "tta_flip": res.Flip, "tta_flip_translate": res.FlipTranslate})
 	}
 	c := m.Config
 	fmt.Printf("checkpoint %s: MobileNet v1 %s alpha %g resolution %d, epoch %d\n", pos[0], c.Name, c.Alpha, c.Resolution, hdr.Epoch)
 	fmt.Printf("top-1 accuracy %.4f, mean loss %.4f, %d images, %.0f images/s\n", res.Accuracy, res.Loss, res.Images, res.ImagesPS)
 	if res.Flip != nil {
 		fmt.Printf("with flip test-time augmentation: top-1 accuracy %.4f, mean loss %.4f (the table below is without)\n", res.Flip.Accuracy, res.Flip.Loss)
+	}
+	if res.FlipTranslate != nil {
+		fmt.Printf("with flip-translate test-time augmentation: top-1 accuracy %.4f, mean loss %.4f\n", res.FlipTranslate.Accuracy, res.FlipTranslate.Loss)
 	}
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', tabwriter.AlignRight)

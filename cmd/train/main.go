@@ -62,7 +62,7 @@ func run(args []string) error {
 		trivial    = fs.Bool("trivial-augment", false, "TrivialAugment Wide after the crop and flip (one of 14 image operations at a random strength; 32×32 data)")
 		erasing    = fs.Float64("random-erasing", 0, "probability of erasing a random rectangle (2–33% of the image) of each training image (0 = off)")
 		emaDecay   = fs.Float64("ema", def.EMA, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and evaluate it each epoch; checkpoints then stand for it (0 = off)")
-		tta        = fs.String("tta", def.TTA, "also evaluate each epoch with test-time augmentation: flip (or none)")
+		tta        = fs.String("tta", def.TTA, "also evaluate each epoch with test-time augmentation: flip, flip-translate (which reports flip too; six passes a batch) or none")
 		weightInit = fs.String("weight-init", def.Init, "weight initialisation: uniform (PyTorch's default, U(±1/√fan_in)) or he (He-normal, fan_out)")
 		initPath   = fs.String("init", "", "start from this checkpoint's weights (fine-tuning: a new run; the classifier is new when the class count differs)")
 		freezeWhat = fs.String("freeze", train.FreezeNone, "with --init: body trains only the classifier (every other weight and BatchNorm statistic frozen), none fine-tunes everything")
