@@ -1,0 +1,36 @@
+package blas_test
+
+import (
+	"fmt"
+
+	"github.com/gomobilenet/mobilenet/blas"
+)
+
+// C = A·B for row-major matrices: A is 2×3, B is 3×2.
+func ExampleGemm() {
+	a := []float32{1, 2, 3, 4, 5, 6}
+	b := []float32{1, 0, 0, 1, 1, 1}
+	c := make([]float32, 4)
+	blas.Gemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2)
+	fmt.Println(c)
+	// Output: [4 5 10 11]
+}
+
+// A convolution's weights packed once, then multiplied by each sample's
+// input: PackFor tells the pure-Go backend the products' width (here 4
+// columns), so that it packs for the micro-kernel that shape runs best on.
+func ExamplePackFor() {
+	w := []float32{1, 2, 3, 4, 5, 6} // 2 output channels × 3 input channels
+	p := blas.PackFor(nil, 4, false, 2, 3, w, 3)
+	for _, x := range [][]float32{
+		{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0}, // sample 1: 3 channels × 4 positions
+		{1, 1, 1, 1, 0, 0, 0, 0, 2, 2, 2, 2}, // sample 2
+	} {
+		y := make([]float32, 8)
+		blas.GemmPacked(p, false, 4, 1, x, 4, 0, y, 4)
+		fmt.Println(y)
+	}
+	// Output:
+	// [1 2 3 0 4 5 6 0]
+	// [7 7 7 7 16 16 16 16]
+}
