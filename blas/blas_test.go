@@ -296,6 +296,8 @@ func TestPickAuto(t *testing.T) {
 		{true, "Prescott", true, 0, 0, false, "generic Prescott"},
 		{true, "Haswell", true, 1.0, 0.5, true, "2.00x"},
 		{true, "Haswell", true, 1.0, 0.98, false, "1.02x"},
+		{true, "Cooperlake", true, 1.1, 1.0, false, "1.10x"}, // within the margin: ours
+		{true, "SkylakeX", true, 1.2, 1.0, true, "1.20x"},
 		{true, "SkylakeX", true, 0.5, 1.0, false, "0.50x"},
 		{true, "Prescott", false, 0, 0, true, "no assembly"},
 	} {
