@@ -215,6 +215,29 @@ func withBackend(b impl, f func()) {
 	f()
 }
 
+// TestAllKernelsCoverTheTier: every micro-kernel the active tier can run
+// for some shape is among those TestSgemmKernels and TestGemmPacked test.
+func TestAllKernelsCoverTheTier(t *testing.T) {
+	best := bestKernel()
+	if best == nil {
+		return
+	}
+	tested := map[*microKernel]bool{}
+	for _, mk := range allKernels() {
+		tested[mk] = true
+	}
+	for _, m := range []int{1, 6, 12, 24, 48, 96, 384, 1000} {
+		for _, n := range []int{0, 1, 4, 16, 17, 24, 32, 64, 256, 2048} {
+			if mk := kernelFor(best, m, n); !tested[mk] {
+				t.Errorf("kernelFor(%s, %d, %d) = %s, which allKernels leaves out", best.name, m, n, mk.name)
+			}
+		}
+	}
+	if haveAVX512 && len(allKernels()) < 6 {
+		t.Errorf("allKernels lists %d kernels on the AVX-512 tier, want every AVX-512 kernel", len(allKernels()))
+	}
+}
+
 // TestGemmPacked: products with a prepacked left operand equal the
 // definition under every micro-kernel and under gonum (which does not
 // pack), for both transposes of A and B, with the Packed reused across

@@ -21,6 +21,7 @@ func allKernels() []*microKernel {
 		ks = append(ks, kernel6x16AVX2)
 	}
 	if haveAVX512 {
+		ks = append(ks, kernel12x32AVX512, kernel8x32AVX512, kernel6x64AVX512, kernel14x32AVX512, kernel8x48AVX512, kernel16x16AVX512)
 	}
 	return ks
 }
