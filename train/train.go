@@ -76,9 +76,12 @@ func (r Recipe) WeightInit() (layers.Init, error) {
 	return layers.ParseInit(r.Init)
 }
 
-// DefaultRecipe is the recipe cmd/train uses.
+// DefaultRecipe is the recipe cmd/train uses. Its peak learning rate, 0.2,
+// won at every width measured (results/EXPERIMENTS.md): alpha 0.25 over 10
+// epochs, two seeds, +2.0 points against 0.1; alpha 0.5, +1.8; alpha 0.75,
+// 87.5% after 42 epochs against 0.1's 87.3% after 50.
 func DefaultRecipe() Recipe {
-	return Recipe{Epochs: 100, BatchSize: 128, EvalBatch: 250, LR: 0.1, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Init: "uniform", Seed: 1}
+	return Recipe{Epochs: 100, BatchSize: 128, EvalBatch: 250, LR: 0.2, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Init: "uniform", Seed: 1}
 }
 
 // Validate reports what is wrong with the recipe.
