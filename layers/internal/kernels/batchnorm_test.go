@@ -18,40 +18,31 @@ type relu32Impl struct {
 
 func relu32Impls() []relu32Impl {
 	impls := []relu32Impl{
-		{"go", affineReLU32Go, sumSqGo[float32],
-			func(x, dy []float32, a, b, m float32) (float64, float64) {
-				s0, s1 := reluSums32Go(x, dy, a, b, m)
-				return float64(s0), float64(s1)
-			}, reluApply32Go},
+		{"go", affineReLU32Go, sumSqGo[float32], widen2(reluSums32Go), reluApply32Go},
 		{"dispatch", affineReLU32, sumSq32, reluSums32, reluApply32},
 	}
 	if haveAVX2 { // the assembly alone, on the multiple-of-8 part
-		impls = append(impls, relu32Impl{"avx2",
-			func(y, x []float32, a, b float32) { affineReLUAVX2(y, x, a, b) },
-			func(x []float32, s float32) (float64, float64) {
-				p, q := sumSqAVX2(x, s)
-				return float64(p), float64(q)
-			},
-			func(x, dy []float32, a, b, m float32) (float64, float64) {
-				p, q := reluSumsAVX2(x, dy, a, b, m)
-				return float64(p), float64(q)
-			},
-			func(dx, x, dy []float32, a, b, m, k1, k2 float32) { reluApplyAVX2(dx, x, dy, a, b, m, k1, k2) }})
+		impls = append(impls, relu32Impl{"avx2", affineReLUAVX2, widen1(sumSqAVX2), widen2(reluSumsAVX2), reluApplyAVX2})
 	}
-	if haveAVX512 { // the AVX-512 assembly alone
-		impls = append(impls, relu32Impl{"avx512",
-			func(y, x []float32, a, b float32) { affineReLUAVX512(y, x, a, b) },
-			func(x []float32, s float32) (float64, float64) {
-				p, q := sumSqAVX512(x, s)
-				return float64(p), float64(q)
-			},
-			func(x, dy []float32, a, b, m float32) (float64, float64) {
-				p, q := reluSumsAVX512(x, dy, a, b, m)
-				return float64(p), float64(q)
-			},
-			func(dx, x, dy []float32, a, b, m, k1, k2 float32) { reluApplyAVX512(dx, x, dy, a, b, m, k1, k2) }})
+	if haveAVX512 {
+		impls = append(impls, relu32Impl{"avx512", affineReLUAVX512, widen1(sumSqAVX512), widen2(reluSumsAVX512), reluApplyAVX512})
 	}
 	return impls
+}
+
+// widen1 and widen2 return a kernel's two float32 sums as float64s.
+func widen1(f func(x []float32, s float32) (float32, float32)) func([]float32, float32) (float64, float64) {
+	return func(x []float32, s float32) (float64, float64) {
+		p, q := f(x, s)
+		return float64(p), float64(q)
+	}
+}
+
+func widen2(f func(x, dy []float32, a, b, m float32) (float32, float32)) func(x, dy []float32, a, b, m float32) (float64, float64) {
+	return func(x, dy []float32, a, b, m float32) (float64, float64) {
+		p, q := f(x, dy, a, b, m)
+		return float64(p), float64(q)
+	}
 }
 
 // TestReLU32Kernels holds every implementation of the float32 kernels
