@@ -61,3 +61,22 @@ func ExampleRun() {
 	// better than chance: true
 	// checkpoint: cifar10 0.25 true
 }
+
+// Translate and Mirror make the views of test-time augmentation; here on
+// one 3×3 plane.
+func ExampleTranslate() {
+	x := []float32{
+		1, 2, 3,
+		4, 5, 6,
+		7, 8, 9,
+	}
+	down := make([]float32, 9)
+	train.Translate(down, x, 3, 1) // one pixel down and right; the edge reflected in
+	mirrored := make([]float32, 9)
+	train.Mirror(mirrored, x, 3)
+	fmt.Println(down)
+	fmt.Println(mirrored)
+	// Output:
+	// [5 4 5 2 1 2 5 4 5]
+	// [3 2 1 6 5 4 9 8 7]
+}
