@@ -186,7 +186,7 @@ func PackFor[T Float](dst *Packed, n int, tA bool, m, k int, a []T, lda int) *Pa
 	return dst
 }
 
-// packWith packs p's float32 A into mk's panels.
+// packWith packs dst's float32 A into mk's panels.
 func (dst *Packed) packWith(mk *microKernel) {
 	m, k, tA, lda := dst.m, dst.k, dst.tA, dst.lda
 	dst.mk = mk

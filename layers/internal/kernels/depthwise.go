@@ -22,20 +22,18 @@ func DWForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
 		_, _, _ = y32[g.N*g.O*hw-1], x32[g.N*g.C*hw-1], k32[g.O*9-1] // the assembly trusts these lengths
 		tab := newSmallTab(g.H, g.W)
 		ParallelFor(g.N*g.O, 16, func(p0, p1 int) {
-			switch {
-			case haveAVX512 && M == 1: // x's planes are y's: the run at once
+			if haveAVX512 && M == 1 { // x's planes are y's: the run at once
 				convSmallPlanesAVX512(y32[p0*hw:p1*hw], x32[p0*hw:p1*hw], k32, p1-p0, p0%g.O, g.O, tab)
-			case haveAVX512:
+			} else {
 				for p := p0; p < p1; p++ {
 					n, co := p/g.O, p%g.O
 					c := co / M
-					convSmallPlanesAVX512(y32[p*hw:(p+1)*hw], x32[(n*g.C+c)*hw:(n*g.C+c+1)*hw], k32, 1, co, g.O, tab)
-				}
-			default:
-				for p := p0; p < p1; p++ {
-					n, co := p/g.O, p%g.O
-					c := co / M
-					convSmallAVX2(y32[p*hw:(p+1)*hw], x32[(n*g.C+c)*hw:(n*g.C+c+1)*hw], (*[9]float32)(k32[co*9:co*9+9]), tab)
+					yp, xp := y32[p*hw:(p+1)*hw], x32[(n*g.C+c)*hw:(n*g.C+c+1)*hw]
+					if haveAVX512 {
+						convSmallPlanesAVX512(yp, xp, k32, 1, co, g.O, tab)
+					} else {
+						convSmallAVX2(yp, xp, (*[9]float32)(k32[co*9:co*9+9]), tab)
+					}
 				}
 			}
 			ep.planes(y, p0, p1, hw, g.O)
@@ -202,11 +200,7 @@ func DWBackwardInput[T Float](g Geom, dx, dy, k []T) {
 		ParallelFor(g.N*g.C, 4, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
 				c := p % g.C
-				if haveAVX512 {
-					dxS2AVX512(dx32[p*hw:(p+1)*hw], dy32[p*ohw:(p+1)*ohw], (*[9]float32)(k32[c*9:c*9+9]), g.H, g.W, g.Ho, g.Wo, zero)
-					continue
-				}
-				dxS2AVX2(dx32[p*hw:(p+1)*hw], dy32[p*ohw:(p+1)*ohw], (*[9]float32)(k32[c*9:c*9+9]), g.H, g.W, g.Ho, g.Wo, zero)
+				dxS2Vec(dx32[p*hw:(p+1)*hw], dy32[p*ohw:(p+1)*ohw], (*[9]float32)(k32[c*9:c*9+9]), g.H, g.W, g.Ho, g.Wo, zero)
 			}
 		})
 		return
@@ -282,11 +276,7 @@ func DWBackwardKernel[T Float](g Geom, dk, x, dy []T) {
 			for co := c0; co < c1; co++ {
 				acc := (*[9]float32)(dk32[co*9 : co*9+9])
 				*acc = [9]float32{}
-				if haveAVX512 {
-					kgradSmallAVX512(acc, dy32[co*hw:], x32[co/M*hw:], g.N, g.C*hw, g.O*hw, tab)
-					continue
-				}
-				kgradSmallAVX2(acc, dy32[co*hw:], x32[co/M*hw:], g.N, g.C*hw, g.O*hw, tab)
+				kgradSmallVec(acc, dy32[co*hw:], x32[co/M*hw:], g.N, g.C*hw, g.O*hw, tab)
 			}
 		})
 		return

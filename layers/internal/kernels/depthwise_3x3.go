@@ -23,11 +23,7 @@ func conv3x3s1[T Float](y, x []T, k *[9]T, h, w int, zero []T) {
 	if y32, ok := asm32(y); ok {
 		x32, k32, z32 := any(x).([]float32), any(k).(*[9]float32), any(zero).([]float32)
 		_, _, _ = y32[h*w-1], x32[h*w-1], z32[w-1] // the assembly trusts these lengths
-		if haveAVX512 {
-			conv3x3s1AVX512(y32, x32, k32, h, w, z32)
-		} else {
-			conv3x3s1AVX2(y32, x32, k32, h, w, z32)
-		}
+		conv3x3s1Vec(y32, x32, k32, h, w, z32)
 		conv3x3s1Edges(y32, x32, k32, h, w, z32)
 		return
 	}
@@ -71,11 +67,7 @@ func dwPlaneBackwardKernel3x3AVX2(g Geom, acc32, x32, dy32 []float32) {
 	h := g.H
 	_, _, _ = acc32[8], x32[h*W-1], dy32[h*W-1] // the assembly trusts these lengths
 	var zb [64]float32
-	if haveAVX512 {
-		kgrad3x3s1AVX512((*[9]float32)(acc32), dy32, x32, h, W, zeroRow(&zb, W))
-	} else {
-		kgrad3x3s1AVX2((*[9]float32)(acc32), dy32, x32, h, W, zeroRow(&zb, W))
-	}
+	kgrad3x3s1Vec((*[9]float32)(acc32), dy32, x32, h, W, zeroRow(&zb, W))
 	// The edge columns: output column 0 meets taps 1, 2 (x[0], x[1]);
 	// column W−1 taps 0, 1 (x[W−2], x[W−1]).
 	for oy := 0; oy < h; oy++ {

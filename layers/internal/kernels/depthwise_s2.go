@@ -166,11 +166,7 @@ func dwPlaneBackwardInput3s2[T Float](g Geom, dx, dy, k []T) {
 func dwPlaneForwardS2AVX2(g Geom, y32, x32, k32 []float32) {
 	_, _, _ = y32[g.Ho*g.Wo-1], x32[g.H*g.W-1], k32[8] // the assembly trusts these lengths
 	var zb [64]float32
-	if haveAVX512 {
-		convS2AVX512(y32, x32, (*[9]float32)(k32), g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
-	} else {
-		convS2AVX2(y32, x32, (*[9]float32)(k32), g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
-	}
+	convS2Vec(y32, x32, (*[9]float32)(k32), g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
 	for oy := 0; oy < g.Ho; oy++ {
 		y32[oy*g.Wo] = s2Col0(x32, k32, oy, g.H, g.W)
 	}
@@ -182,11 +178,7 @@ func dwPlaneForwardS2AVX2(g Geom, y32, x32, k32 []float32) {
 func dwPlaneBackwardKernelS2AVX2(g Geom, acc32, x32, dy32 []float32) {
 	_, _, _ = acc32[8], x32[g.H*g.W-1], dy32[g.Ho*g.Wo-1] // the assembly trusts these lengths
 	var zb [64]float32
-	if haveAVX512 {
-		kgradS2AVX512((*[9]float32)(acc32), dy32, x32, g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
-	} else {
-		kgradS2AVX2((*[9]float32)(acc32), dy32, x32, g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
-	}
+	kgradS2Vec((*[9]float32)(acc32), dy32, x32, g.H, g.W, g.Ho, g.Wo, zeroRow(&zb, g.W))
 	// Output column 0: taps 1 and 2 (x[0], x[1]) of each row.
 	for oy := 0; oy < g.Ho; oy++ {
 		d := dy32[oy*g.Wo]
