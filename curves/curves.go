@@ -6,6 +6,7 @@ package curves
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"image/color"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gomobilenet/mobilenet/internal/atomicfile"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -22,7 +24,8 @@ import (
 )
 
 // Plot draws the loss and accuracy curves of dir/metrics.jsonl into
-// dir/curves.png.
+// dir/curves.png (written to a temporary file and renamed). Epochs without
+// test figures (train --eval-every) add to the training curves only.
 func Plot(dir string) error {
 	path := filepath.Join(dir, "metrics.jsonl")
 	f, err := os.Open(path)
@@ -50,43 +53,52 @@ func Plot(dir string) error {
 	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Inch / 4, PadY: vg.Inch / 8, PadTop: vg.Inch / 8, PadBottom: vg.Inch / 8, PadLeft: vg.Inch / 8, PadRight: vg.Inch / 8}
 	loss.Draw(tiles.At(dc, 0, 0))
 	acc.Draw(tiles.At(dc, 1, 0))
-	out, err := os.Create(filepath.Join(dir, "curves.png"))
-	if err != nil {
+	var png bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&png); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(out); err != nil {
-		out.Close()
+	if err := atomicfile.Write(filepath.Join(dir, "curves.png"), png.Bytes()); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
-	return out.Close()
+	return nil
 }
 
 // readMetrics parses metrics.jsonl (one JSON object per epoch) into the
-// four curves; values that cannot be drawn (NaN, ±Inf, beyond float32) are
-// an error.
+// four curves; an epoch without test figures (train --eval-every) adds to
+// the training curves only. Values that cannot be drawn (NaN, ±Inf, beyond
+// float32) are an error.
 func readMetrics(r io.Reader) (trL, teL, trA, teA plotter.XYs, err error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for line := 1; sc.Scan(); line++ {
 		var m struct {
-			Epoch     float64 `json:"epoch"`
-			TrainLoss float64 `json:"train_loss"`
-			TestLoss  float64 `json:"test_loss"`
-			TrainAcc  float64 `json:"train_acc"`
-			TestAcc   float64 `json:"test_acc"`
+			Epoch     float64  `json:"epoch"`
+			TrainLoss float64  `json:"train_loss"`
+			TestLoss  *float64 `json:"test_loss"`
+			TrainAcc  float64  `json:"train_acc"`
+			TestAcc   *float64 `json:"test_acc"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			return nil, nil, nil, nil, fmt.Errorf("line %d: %w", line, err)
 		}
-		for _, v := range []float64{m.Epoch, m.TrainLoss, m.TestLoss, m.TrainAcc, m.TestAcc} {
+		if (m.TestLoss == nil) != (m.TestAcc == nil) {
+			return nil, nil, nil, nil, fmt.Errorf("line %d: test_loss and test_acc must come together", line)
+		}
+		vals := []float64{m.Epoch, m.TrainLoss, m.TrainAcc}
+		if m.TestAcc != nil {
+			vals = append(vals, *m.TestLoss, *m.TestAcc)
+		}
+		for _, v := range vals {
 			if math.IsNaN(v) || math.Abs(v) > math.MaxFloat32 {
 				return nil, nil, nil, nil, fmt.Errorf("line %d: value %g cannot be plotted", line, v)
 			}
 		}
 		trL = append(trL, plotter.XY{X: m.Epoch, Y: m.TrainLoss})
-		teL = append(teL, plotter.XY{X: m.Epoch, Y: m.TestLoss})
 		trA = append(trA, plotter.XY{X: m.Epoch, Y: m.TrainAcc})
-		teA = append(teA, plotter.XY{X: m.Epoch, Y: m.TestAcc})
+		if m.TestAcc != nil {
+			teL = append(teL, plotter.XY{X: m.Epoch, Y: *m.TestLoss})
+			teA = append(teA, plotter.XY{X: m.Epoch, Y: *m.TestAcc})
+		}
 	}
 	return trL, teL, trA, teA, sc.Err()
 }
@@ -101,6 +113,9 @@ func curves(title, ylabel string, train, test plotter.XYs) (*plot.Plot, error) {
 		name string
 		xys  plotter.XYs
 	}{{"train", train}, {"test", test}} {
+		if len(c.xys) == 0 { // no evaluation yet (train --eval-every)
+			continue
+		}
 		l, err := plotter.NewLine(c.xys)
 		if err != nil {
 			return nil, fmt.Errorf("plot: %w", err)

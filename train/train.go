@@ -55,6 +55,12 @@ type Recipe struct {
 	// TTA "flip" also evaluates each epoch with flip test-time
 	// augmentation, logged separately ("" is off).
 	TTA string `json:"tta,omitempty"`
+	// EvalEvery N > 1 evaluates on the test set only after every Nth epoch
+	// and after the last (Keras's validation_freq): the epochs between log
+	// their training figures only, and last.bin still follows every epoch.
+	// Evaluating never changes training, so a run's weights do not depend
+	// on it; 0 and 1 evaluate every epoch.
+	EvalEvery int `json:"eval_every,omitempty"`
 	// Init is the weight initialisation, as layers.ParseInit reads it:
 	// "uniform" (PyTorch's default) or "he"; "" is "he", what checkpoints
 	// written before the field existed used.
@@ -109,6 +115,8 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("random erasing probability %g: must be in [0, 1]", r.RandomErasing)
 	case !(r.EMA >= 0 && r.EMA < 1):
 		return fmt.Errorf("EMA decay %g: must be in [0, 1)", r.EMA)
+	case r.EvalEvery < 0:
+		return fmt.Errorf("eval every %d epochs: must not be negative", r.EvalEvery)
 	}
 	if _, err := ParseTTA(r.TTA); err != nil {
 		return err
@@ -416,6 +424,9 @@ func (rn *run) interrupted(epoch int) error {
 // improved.
 func (rn *run) finishEpoch(epoch int, st epochStats) error {
 	hdr, res := &rn.hdr, rn.res
+	if !evalDue(epoch+1, rn.r.Epochs, rn.r.EvalEvery) {
+		return rn.finishUnevaluated(st)
+	}
 	ev, err := rn.eval.Run(context.Background(), rn.o.Test, rn.logw)
 	if err != nil {
 		return err
@@ -480,6 +491,32 @@ func (rn *run) finishEpoch(epoch int, st epochStats) error {
 		return rn.save("best.bin")
 	}
 	return nil
+}
+
+// evalDue reports whether the epoch that has just completed (counted from
+// 1) is evaluated: every one, or every every-th and the last.
+func evalDue(done, epochs, every int) bool {
+	return every <= 1 || done%every == 0 || done >= epochs
+}
+
+// finishUnevaluated ends an epoch that Recipe.EvalEvery does not evaluate:
+// it logs the training figures and writes last.bin, whose test accuracy
+// stays that of the last evaluation (Header.TestAcc).
+func (rn *run) finishUnevaluated(st epochStats) error {
+	hdr, res := &rn.hdr, rn.res
+	hdr.Epoch, hdr.Batch = hdr.Epoch+1, 0
+	res.Epochs = hdr.Epoch
+	if st.seen > 0 {
+		res.LastLoss = st.lossSum / float64(st.seen)
+	}
+	trainAcc := float64(st.correct) / float64(max(st.seen, 1))
+	rec := map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": rn.sched.At(hdr.Step - 1), "train_loss": res.LastLoss,
+		"train_acc": trainAcc, "train_seconds": st.seconds, "train_images_per_s": float64(st.seen) / st.seconds}
+	if err := appendJSON(filepath.Join(rn.o.OutDir, "metrics.jsonl"), rec); err != nil {
+		return err
+	}
+	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | not evaluated (--eval-every %d) | %.0fs, %.0f img/s\n", hdr.Epoch, rn.r.Epochs, res.LastLoss, trainAcc, rn.r.EvalEvery, st.seconds, rec["train_images_per_s"])
+	return rn.save("last.bin")
 }
 
 func appendJSON(path string, v any) error {

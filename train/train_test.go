@@ -421,3 +421,53 @@ func TestNonFiniteEvaluationIsDivergence(t *testing.T) {
 		t.Error("last.bin was rewritten after the divergence")
 	}
 }
+
+// TestEvalEvery: with Recipe.EvalEvery 2 over 5 epochs the test set is
+// evaluated after epochs 2, 4 and 5 only, every epoch still logs its
+// training figures and writes last.bin, and the weights are those of a
+// run evaluated every epoch (evaluating never changes training).
+func TestEvalEvery(t *testing.T) {
+	every := smallOptions(t, t.TempDir())
+	every.Recipe.Epochs = 5
+	a, err := Run(context.Background(), every)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	sparse := smallOptions(t, dir)
+	sparse.Recipe.Epochs, sparse.Recipe.EvalEvery = 5, 2
+	b, err := Run(context.Background(), sparse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameVars(t, a.Model, b.Model)
+	if a.LastAcc != b.LastAcc || a.BestAcc < b.BestAcc {
+		t.Errorf("final accuracy %v (best %v) evaluated every epoch, %v (best %v) every other", a.LastAcc, a.BestAcc, b.LastAcc, b.BestAcc)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tested []int
+	lines := splitLines(raw)
+	for _, l := range lines {
+		var rec struct {
+			Epoch   int      `json:"epoch"`
+			TestAcc *float64 `json:"test_acc"`
+		}
+		if err := jsonUnmarshal(l, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.TestAcc != nil {
+			tested = append(tested, rec.Epoch)
+		}
+	}
+	if len(lines) != 5 || len(tested) != 3 || tested[0] != 2 || tested[1] != 4 || tested[2] != 5 {
+		t.Errorf("%d metrics lines, test figures after epochs %v; want 5 lines, test figures after 2, 4, 5", len(lines), tested)
+	}
+	bad := smallOptions(t, t.TempDir())
+	bad.Recipe.EvalEvery = -1
+	if _, err := Run(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "eval every") {
+		t.Errorf("EvalEvery -1: %v", err)
+	}
+}

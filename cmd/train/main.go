@@ -63,6 +63,7 @@ func run(args []string) error {
 		erasing    = fs.Float64("random-erasing", 0, "probability of erasing a random rectangle (2–33% of the image) of each training image (0 = off)")
 		emaDecay   = fs.Float64("ema", def.EMA, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and evaluate it each epoch; checkpoints then stand for it (0 = off)")
 		tta        = fs.String("tta", def.TTA, "also evaluate each epoch with test-time augmentation: flip, flip-translate (which reports flip too; six passes a batch) or none")
+		evalEvery  = fs.Int("eval-every", def.EvalEvery, "evaluate on the test set every N epochs and after the last (0 or 1: every epoch); the epochs between log training figures only")
 		weightInit = fs.String("weight-init", def.Init, "weight initialisation: uniform (PyTorch's default, U(±1/√fan_in)) or he (He-normal, fan_out)")
 		initPath   = fs.String("init", "", "start from this checkpoint's weights (fine-tuning: a new run; the classifier is new when the class count differs)")
 		freezeWhat = fs.String("freeze", train.FreezeNone, "with --init: body trains only the classifier (every other weight and BatchNorm statistic frozen), none fine-tunes everything")
@@ -109,7 +110,7 @@ func run(args []string) error {
 		return fmt.Errorf("--init starts a new run and --resume continues one: give one of them")
 	}
 	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, Momentum: *momentum, Nesterov: true,
-		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Cutout: *cutout, TrivialAugment: *trivial, RandomErasing: *erasing, EMA: *emaDecay,
+		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Cutout: *cutout, TrivialAugment: *trivial, RandomErasing: *erasing, EMA: *emaDecay, EvalEvery: *evalEvery,
 		Init: *weightInit, InitFrom: *initPath, Freeze: *freezeWhat, Seed: *seed}
 	if *initPath != "" && !set["lr"] {
 		r.LR = train.FineTuneLR
