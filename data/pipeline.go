@@ -46,7 +46,11 @@ type LoaderConfig struct {
 	// (2–33% of the area) of each output image to the mean (torchvision's
 	// RandomErasing).
 	RandomErasing float64
-	Seed          uint64 // shuffling and augmentation depend only on Seed, the epoch and the batch index
+	// Mix mixes the images of each batch in pairs (MixUp, CutMix; mix.go),
+	// after every per-image augmentation; Batch.Y2 and Batch.Lam give the
+	// mixed labels.
+	Mix  Mix
+	Seed uint64 // shuffling and augmentation depend only on Seed, the epoch and the batch index
 	// DropLast drops the last partial batch (training, whose graph has a
 	// fixed batch size). Otherwise the last batch is padded with zeros to
 	// BatchSize and Batch.N says how many images are real.
@@ -57,11 +61,16 @@ type LoaderConfig struct {
 
 // Batch is a mini-batch: X holds BatchSize images as normalised float32
 // NCHW (BatchSize × 3 × Resolution × Resolution), Y their labels; only the
-// first N are real (N < BatchSize only in a padded last batch).
+// first N are real (N < BatchSize only in a padded last batch). With
+// LoaderConfig.Mix on, image i is a mix of weight Lam of image i's and
+// 1−Lam of image Y2[i]'s: its target is Lam·Y[i] + (1−Lam)·Y2[i]. Without
+// mixing Y2 is nil and Lam is 1.
 type Batch struct {
 	Index int
 	X     []float32
 	Y     []int
+	Y2    []int
+	Lam   float64
 	N     int
 }
 
@@ -109,6 +118,8 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 		return nil, fmt.Errorf("loader: cutout %d: must be in [0, %d]", cfg.Cutout, maxCut)
 	case ds.Len() == 0:
 		return nil, fmt.Errorf("loader: empty dataset")
+	case cfg.Mix.Validate() != nil:
+		return nil, fmt.Errorf("loader: %w", cfg.Mix.Validate())
 	case cfg.DropLast && ds.Len() < cfg.BatchSize:
 		return nil, fmt.Errorf("loader: %d images make no full batch of %d", ds.Len(), cfg.BatchSize)
 	}
@@ -191,8 +202,21 @@ func (l *Loader) Epoch(ctx context.Context, epoch, start int) <-chan Batch {
 	return out
 }
 
-// fill prepares batch b.Index of an epoch.
+// fill prepares batch b.Index of an epoch, mixed when LoaderConfig.Mix
+// says so.
 func (l *Loader) fill(b *Batch, order []int, epoch int) {
+	l.fillImages(b, order, epoch)
+	b.Lam = 1
+	if l.cfg.Mix.On() {
+		// Its own stream, as every augmentation has.
+		mix := rand.New(rand.NewPCG(l.cfg.Seed^0x313a31, uint64(epoch)<<32|uint64(b.Index)))
+		b.Y2 = make([]int, len(b.Y))
+		b.Lam = l.cfg.Mix.apply(b.X, b.Y, b.Y2, b.N, 3, l.cfg.Resolution, mix)
+	}
+}
+
+// fillImages prepares the images and labels of batch b.Index of an epoch.
+func (l *Loader) fillImages(b *Batch, order []int, epoch int) {
 	bs, r := l.cfg.BatchSize, l.cfg.Resolution
 	lo := b.Index * bs
 	hi := min(lo+bs, len(order))

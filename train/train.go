@@ -47,6 +47,12 @@ type Recipe struct {
 	// random rectangle of each image (data.LoaderConfig).
 	TrivialAugment bool    `json:"trivial_augment,omitempty"`
 	RandomErasing  float64 `json:"random_erasing,omitempty"`
+	// MixUp and CutMix > 0 mix each training batch's images in pairs with
+	// a weight drawn from Beta(α, α) of that α, and train on the mixed
+	// labels (data.Mix; with both on, each batch takes one of them); 0 is
+	// off.
+	MixUp  float64 `json:"mixup,omitempty"`
+	CutMix float64 `json:"cutmix,omitempty"`
 	// EMA > 0 keeps an exponential moving average of the weights and
 	// BatchNorm statistics, updated after every step (avg = EMA·avg +
 	// (1−EMA)·current); each epoch evaluates it beside the raw weights,
@@ -119,6 +125,9 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("eval every %d epochs: must not be negative", r.EvalEvery)
 	}
 	if _, err := ParseTTA(r.TTA); err != nil {
+		return err
+	}
+	if err := (data.Mix{MixUp: r.MixUp, CutMix: r.CutMix}).Validate(); err != nil {
 		return err
 	}
 	if _, err := r.WeightInit(); err != nil {
@@ -321,7 +330,7 @@ func openRun(o Options) (*run, error) {
 		fmt.Fprintf(rn.logw, "resuming %s at epoch %d, batch %d (step %d); model, recipe and optimizer settings from the checkpoint\n", o.Resume, rn.hdr.Epoch, rn.hdr.Batch, rn.hdr.Step)
 	}
 	lc := data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Input: rn.hdr.Input, Shuffle: true, Cutout: r.Cutout,
-		TrivialAugment: r.TrivialAugment, RandomErasing: r.RandomErasing, Seed: r.Seed, DropLast: true}
+		TrivialAugment: r.TrivialAugment, RandomErasing: r.RandomErasing, Mix: data.Mix{MixUp: r.MixUp, CutMix: r.CutMix}, Seed: r.Seed, DropLast: true}
 	if r.Augment {
 		lc.Augment, lc.RandomResizedCrop = Augmentation(cfg)
 	}
@@ -383,7 +392,7 @@ func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
 	lctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for b := range rn.loader.Epoch(lctx, epoch, hdr.Batch) {
-		l, c, err := rn.tr.Step(b.X, b.Y, rn.sched.At(hdr.Step))
+		l, c, err := rn.tr.StepMixed(b.X, b.Y, b.Y2, b.Lam, rn.sched.At(hdr.Step))
 		if err != nil {
 			return st, fmt.Errorf("train: step %d: %w", hdr.Step, err)
 		}
@@ -592,16 +601,30 @@ func (t *Trainer) Close() { t.vm.Close() }
 // classified correctly (before the update). A NaN loss is returned as is and
 // the update is skipped.
 func (t *Trainer) Step(x []float32, y []int, lr float64) (float64, int, error) {
+	return t.StepMixed(x, y, nil, 1, lr)
+}
+
+// StepMixed is Step on a batch of mixed images (data.Mix: MixUp, CutMix):
+// image i's target is lam·y[i] + (1−lam)·y2[i], each label smoothed as
+// Step smooths it; an image counts as correct when its top class is the
+// label of the larger weight. y2 nil (with lam 1) is Step.
+func (t *Trainer) StepMixed(x []float32, y, y2 []int, lam, lr float64) (float64, int, error) {
 	k := t.m.Config.Classes
 	batch := len(t.onehot) / k
-	if len(x) != t.net.Input.Shape().TotalSize() || len(y) < batch {
+	if len(x) != t.net.Input.Shape().TotalSize() || len(y) < batch || (y2 != nil && len(y2) < batch) {
 		return 0, 0, fmt.Errorf("batch of %d values and %d labels, want %v and %d", len(x), len(y), t.net.Input.Shape(), batch)
 	}
 	if !(t.LabelSmoothing >= 0 && t.LabelSmoothing < 1) {
 		return 0, 0, fmt.Errorf("label smoothing %g: must be in [0, 1)", t.LabelSmoothing)
 	}
-	if err := smoothTargets(t.onehot, y[:batch], k, t.LabelSmoothing); err != nil {
+	if !(lam >= 0 && lam <= 1) || (y2 == nil && lam != 1) {
+		return 0, 0, fmt.Errorf("mixing weight %g: must be in [0, 1], and 1 without second labels", lam)
+	}
+	if err := mixedTargets(t.onehot, y[:batch], y2, lam, k, t.LabelSmoothing); err != nil {
 		return 0, 0, err
+	}
+	if lam < 0.5 {
+		y = y2 // accuracy against the label of the larger weight
 	}
 	if err := G.Let(t.net.Input, tensor.New(tensor.WithShape(t.net.Input.Shape()...), tensor.WithBacking(x))); err != nil {
 		return 0, 0, err
@@ -639,6 +662,36 @@ func (t *Trainer) Step(x []float32, y []int, lr float64) (float64, int, error) {
 
 // smoothTargets writes the training targets of labels y into dst (len(y)×k):
 // (1−eps)·one-hot + eps/k.
+// mixedTargets writes lam·smooth(y) + (1−lam)·smooth(y2) into dst (N×k);
+// y2 nil is smoothTargets.
+func mixedTargets(dst []float32, y, y2 []int, lam float64, k int, eps float64) error {
+	if err := smoothTargets(dst, y, k, eps); err != nil || y2 == nil || lam == 1 {
+		return err
+	}
+	off := eps / float64(k)
+	on := 1 - eps + off
+	for i := range y {
+		c2 := y2[i]
+		if c2 < 0 || c2 >= k {
+			return fmt.Errorf("label %d outside [0, %d)", c2, k)
+		}
+		row := dst[i*k : (i+1)*k]
+		for j := range row {
+			v := lam * off
+			if j == y[i] {
+				v = lam * on
+			}
+			if j == c2 {
+				v += (1 - lam) * on
+			} else {
+				v += (1 - lam) * off
+			}
+			row[j] = float32(v)
+		}
+	}
+	return nil
+}
+
 func smoothTargets(dst []float32, y []int, k int, eps float64) error {
 	off := float32(eps / float64(k))
 	on := float32(1-eps) + off

@@ -110,6 +110,7 @@ func TestResumeIsExact(t *testing.T) {
 	custom := func(o Options) Options {
 		o.Recipe.Momentum, o.Recipe.WeightDecay, o.Recipe.Nesterov = 0.8, 1e-4, false
 		o.Recipe.TrivialAugment, o.Recipe.RandomErasing, o.Recipe.Cutout = true, 0.5, 8 // every augmentation stream
+		o.Recipe.MixUp, o.Recipe.CutMix = 0.4, 1
 		return o
 	}
 	full := custom(smallOptions(t, t.TempDir()))
@@ -134,7 +135,7 @@ func TestResumeIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := h.Recipe; !r.TrivialAugment || r.RandomErasing != 0.5 {
+	if r := h.Recipe; !r.TrivialAugment || r.RandomErasing != 0.5 || r.MixUp != 0.4 || r.CutMix != 1 {
 		t.Errorf("the resumed run's checkpoint lost the augmentation: %+v", r)
 	}
 	if r := h.Recipe; r.Momentum != 0.8 || r.WeightDecay != 1e-4 || r.Nesterov {
@@ -356,6 +357,30 @@ func TestLabelSmoothing(t *testing.T) {
 	if !(l5 > l0) {
 		t.Errorf("smoothing did not raise the loss of a random net: %v vs %v", l5, l0)
 	}
+	// Cross-entropy is linear in the targets: a mixed batch's loss is the
+	// λ-weighted mean of the two labelings' losses.
+	tr.LabelSmoothing = 0.1
+	y2 := make([]int, batch)
+	for i := range y2 {
+		y2[i] = (y[i] + 3) % 10
+	}
+	la, _, errA := tr.Step(x, y, 0)
+	lb, _, errB := tr.Step(x, y2, 0)
+	lm, _, errM := tr.StepMixed(x, y, y2, 0.3, 0)
+	if errA != nil || errB != nil || errM != nil {
+		t.Fatal(errA, errB, errM)
+	}
+	if want := 0.3*la + 0.7*lb; abs64(lm-want) > 1e-5 {
+		t.Errorf("mixed loss %v, want 0.3·%v + 0.7·%v = %v", lm, la, lb, want)
+	}
+	for _, bad := range []struct {
+		y2  []int
+		lam float64
+	}{{y2, 1.5}, {y2, math.NaN()}, {nil, 0.5}, {y2[:2], 0.5}} {
+		if _, _, err := tr.StepMixed(x, y, bad.y2, bad.lam, 0); err == nil {
+			t.Errorf("StepMixed with %d second labels and λ %v: no error", len(bad.y2), bad.lam)
+		}
+	}
 	if _, _, err := (func() (float64, int, error) { tr.LabelSmoothing = 1; return tr.Step(x, y, 0) })(); err == nil {
 		t.Error("label smoothing 1: no error")
 	}
@@ -469,5 +494,48 @@ func TestEvalEvery(t *testing.T) {
 	bad.Recipe.EvalEvery = -1
 	if _, err := Run(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "eval every") {
 		t.Errorf("EvalEvery -1: %v", err)
+	}
+}
+
+// TestMixedTargets: the soft targets of a mixed batch are lam·smooth(y) +
+// (1−lam)·smooth(y2), rows summing to 1; without y2 they are smoothTargets'.
+func TestMixedTargets(t *testing.T) {
+	const k = 4
+	for _, tc := range []struct {
+		name     string
+		y, y2    []int
+		lam, eps float64
+		want     []float32 // row 0
+		wantErr  bool
+	}{
+		{"plain", []int{1}, nil, 1, 0.1, []float32{0.025, 0.925, 0.025, 0.025}, false},
+		{"mixed", []int{1}, []int{3}, 0.7, 0, []float32{0, 0.7, 0, 0.3}, false},
+		{"mixed and smoothed", []int{0}, []int{2}, 0.25, 0.2, []float32{0.05 + 0.25*0.8, 0.05, 0.05 + 0.75*0.8, 0.05}, false},
+		{"same label", []int{2}, []int{2}, 0.4, 0.1, []float32{0.025, 0.025, 0.925, 0.025}, false},
+		{"second label outside", []int{0}, []int{4}, 0.5, 0, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := make([]float32, len(tc.y)*k)
+			err := mixedTargets(dst, tc.y, tc.y2, tc.lam, k, tc.eps)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sum float64
+			for j, v := range dst[:k] {
+				sum += float64(v)
+				if math.Abs(float64(v-tc.want[j])) > 1e-6 {
+					t.Errorf("target %d: %v, want %v (row %v)", j, v, tc.want[j], dst[:k])
+				}
+			}
+			if math.Abs(sum-1) > 1e-6 {
+				t.Errorf("row sums to %v", sum)
+			}
+		})
 	}
 }

@@ -22,8 +22,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"runtime"
+	"runtime/pprof"
 
 	"github.com/gomobilenet/mobilenet/curves"
 	"github.com/gomobilenet/mobilenet/data"
@@ -62,6 +62,8 @@ func run(args []string) error {
 		cutout     = fs.Int("cutout", def.Cutout, "blank a random NxN square of each training image (Cutout; 0 = off)")
 		trivial    = fs.Bool("trivial-augment", false, "TrivialAugment Wide after the crop and flip (one of 14 image operations at a random strength; 32×32 data)")
 		erasing    = fs.Float64("random-erasing", 0, "probability of erasing a random rectangle (2–33% of the image) of each training image (0 = off)")
+		mixup      = fs.Float64("mixup", 0, "MixUp: blend each training image with another of its batch, weight drawn from Beta(α, α) with this α (e.g. 0.2 or 1; 0 = off)")
+		cutmix     = fs.Float64("cutmix", 0, "CutMix: paste a box of another image of the batch into each training image, area drawn from Beta(α, α) with this α (e.g. 1; 0 = off; with --mixup, each batch takes one)")
 		emaDecay   = fs.Float64("ema", def.EMA, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and evaluate it each epoch; checkpoints then stand for it (0 = off)")
 		tta        = fs.String("tta", def.TTA, "also evaluate each epoch with test-time augmentation: flip, flip-translate (which reports flip too; six passes a batch) or none")
 		cpuProfile = fs.String("cpuprofile", "", "write a CPU profile of the whole run (loading, training, evaluation) to this file")
@@ -112,7 +114,7 @@ func run(args []string) error {
 		return fmt.Errorf("--init starts a new run and --resume continues one: give one of them")
 	}
 	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, Momentum: *momentum, Nesterov: true,
-		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Cutout: *cutout, TrivialAugment: *trivial, RandomErasing: *erasing, EMA: *emaDecay, EvalEvery: *evalEvery,
+		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Cutout: *cutout, TrivialAugment: *trivial, RandomErasing: *erasing, MixUp: *mixup, CutMix: *cutmix, EMA: *emaDecay, EvalEvery: *evalEvery,
 		Init: *weightInit, InitFrom: *initPath, Freeze: *freezeWhat, Seed: *seed}
 	if *initPath != "" && !set["lr"] {
 		r.LR = train.FineTuneLR
