@@ -222,6 +222,12 @@ func TestDepthwiseFloat32MatchesFloat64(t *testing.T) {
 		// index wrapping around the channels within a run
 		cases = append(cases, dwCase{5, 37, hw[0], hw[1], 1, 3, 1, Pad(1), false}, dwCase{3, 19, hw[0], hw[1], 2, 3, 1, Pad(1), false})
 	}
+	for _, hw := range [][2]int{{4, 4}, {8, 8}, {3, 5}, {7, 9}, {1, 5}, {2, 8}, {1, 16}, {5, 3}, {2, 32}} {
+		// stride 2 on small planes (dwSmallS2 on the AVX-512 tier): many
+		// planes, batch 1, and a depth multiplier that takes another plan
+		cases = append(cases, dwCase{5, 37, hw[0], hw[1], 1, 3, 2, Pad(1), false}, dwCase{1, 19, hw[0], hw[1], 1, 3, 2, Pad(1), false},
+			dwCase{2, 5, hw[0], hw[1], 2, 3, 2, Pad(1), false})
+	}
 	cases = append(cases, dwCase{1, 2, 32, 32, 1, 3, 1, Pad(1), false}, dwCase{1, 1, 1, 40, 1, 3, 1, Pad(1), false},
 		dwCase{2, 3, 32, 32, 1, 3, 2, Pad(1), false}, dwCase{1, 2, 16, 16, 2, 3, 2, Pad(1), false})
 	for _, c := range cases {

@@ -17,6 +17,10 @@ func DWForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
 	plan := planForward(g, y)
 	switch plan {
+	case dwSmallS2:
+		ep32, _ := any(ep).(*Epilogue[float32])
+		dwSmallS2Forward(g, any(y).([]float32), any(x).([]float32), any(k).([]float32), ep32)
+		return
 	case dwSmall:
 		y32, x32, k32 := any(y).([]float32), any(x).([]float32), any(k).([]float32)
 		_, _, _ = y32[g.N*g.O*hw-1], x32[g.N*g.C*hw-1], k32[g.O*9-1] // the assembly trusts these lengths
@@ -268,6 +272,10 @@ func DWBackwardKernel[T Float](g Geom, dk, x, dy []T) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
 	plan := planKernel(g, dk)
+	if plan == dwSmallS2 {
+		dwSmallS2Kernel(g, any(dk).([]float32), any(x).([]float32), any(dy).([]float32))
+		return
+	}
 	if plan == dwSmall {
 		dk32, x32, dy32 := any(dk).([]float32), any(x).([]float32), any(dy).([]float32)
 		_, _, _ = dk32[g.O*9-1], x32[g.N*g.C*hw-1], dy32[g.N*g.O*hw-1] // the assembly trusts these lengths
