@@ -118,10 +118,11 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 		return nil, fmt.Errorf("loader: cutout %d: must be in [0, %d]", cfg.Cutout, maxCut)
 	case ds.Len() == 0:
 		return nil, fmt.Errorf("loader: empty dataset")
-	case cfg.Mix.Validate() != nil:
-		return nil, fmt.Errorf("loader: %w", cfg.Mix.Validate())
 	case cfg.DropLast && ds.Len() < cfg.BatchSize:
 		return nil, fmt.Errorf("loader: %d images make no full batch of %d", ds.Len(), cfg.BatchSize)
+	}
+	if err := cfg.Mix.Validate(); err != nil {
+		return nil, fmt.Errorf("loader: %w", err)
 	}
 	return &Loader{ds: ds, cfg: cfg}, nil
 }

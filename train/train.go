@@ -434,7 +434,7 @@ func (rn *run) interrupted(epoch int) error {
 func (rn *run) finishEpoch(epoch int, st epochStats) error {
 	hdr, res := &rn.hdr, rn.res
 	if !evalDue(epoch+1, rn.r.Epochs, rn.r.EvalEvery) {
-		return rn.finishUnevaluated(st)
+		return rn.finishUnevaluated(epoch, st)
 	}
 	ev, err := rn.eval.Run(context.Background(), rn.o.Test, rn.logw)
 	if err != nil {
@@ -457,18 +457,13 @@ func (rn *run) finishEpoch(epoch int, st epochStats) error {
 		reported = evAvg
 	}
 	rn.m.SetTraining(true)
-	hdr.Epoch, hdr.Batch, hdr.TestAcc = epoch+1, 0, reported.Accuracy
-	res.Epochs, res.LastAcc = hdr.Epoch, reported.Accuracy
-	if st.seen > 0 {
-		res.LastLoss = st.lossSum / float64(st.seen)
-	}
+	rec := rn.closeEpoch(epoch, st)
+	hdr.TestAcc, res.LastAcc = reported.Accuracy, reported.Accuracy
 	improved := reported.Accuracy > hdr.BestAcc
 	if improved {
 		hdr.BestAcc, res.BestAcc = reported.Accuracy, reported.Accuracy
 	}
-	rec := map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": rn.sched.At(hdr.Step - 1), "train_loss": res.LastLoss,
-		"train_acc": float64(st.correct) / float64(max(st.seen, 1)), "test_loss": ev.Loss, "test_acc": ev.Accuracy,
-		"train_seconds": st.seconds, "train_images_per_s": float64(st.seen) / st.seconds, "eval_images_per_s": ev.ImagesPS}
+	rec["test_loss"], rec["test_acc"], rec["eval_images_per_s"] = ev.Loss, ev.Accuracy, ev.ImagesPS
 	extra := ""
 	if ev.Flip != nil {
 		rec["test_acc_tta_flip"], rec["test_loss_tta_flip"] = ev.Flip.Accuracy, ev.Flip.Loss
@@ -511,21 +506,26 @@ func evalDue(done, epochs, every int) bool {
 // finishUnevaluated ends an epoch that Recipe.EvalEvery does not evaluate:
 // it logs the training figures and writes last.bin, whose test accuracy
 // stays that of the last evaluation (Header.TestAcc).
-func (rn *run) finishUnevaluated(st epochStats) error {
+func (rn *run) finishUnevaluated(epoch int, st epochStats) error {
+	rec := rn.closeEpoch(epoch, st)
+	if err := appendJSON(filepath.Join(rn.o.OutDir, "metrics.jsonl"), rec); err != nil {
+		return err
+	}
+	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | not evaluated (--eval-every %d) | %.0fs, %.0f img/s\n", rn.hdr.Epoch, rn.r.Epochs, rn.res.LastLoss, rec["train_acc"], rn.r.EvalEvery, st.seconds, rec["train_images_per_s"])
+	return rn.save("last.bin")
+}
+
+// closeEpoch moves the header and the result past epoch (counted from 0)
+// and returns the epoch's training figures as its metrics.jsonl record.
+func (rn *run) closeEpoch(epoch int, st epochStats) map[string]any {
 	hdr, res := &rn.hdr, rn.res
-	hdr.Epoch, hdr.Batch = hdr.Epoch+1, 0
+	hdr.Epoch, hdr.Batch = epoch+1, 0
 	res.Epochs = hdr.Epoch
 	if st.seen > 0 {
 		res.LastLoss = st.lossSum / float64(st.seen)
 	}
-	trainAcc := float64(st.correct) / float64(max(st.seen, 1))
-	rec := map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": rn.sched.At(hdr.Step - 1), "train_loss": res.LastLoss,
-		"train_acc": trainAcc, "train_seconds": st.seconds, "train_images_per_s": float64(st.seen) / st.seconds}
-	if err := appendJSON(filepath.Join(rn.o.OutDir, "metrics.jsonl"), rec); err != nil {
-		return err
-	}
-	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | not evaluated (--eval-every %d) | %.0fs, %.0f img/s\n", hdr.Epoch, rn.r.Epochs, res.LastLoss, trainAcc, rn.r.EvalEvery, st.seconds, rec["train_images_per_s"])
-	return rn.save("last.bin")
+	return map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": rn.sched.At(hdr.Step - 1), "train_loss": res.LastLoss,
+		"train_acc": float64(st.correct) / float64(max(st.seen, 1)), "train_seconds": st.seconds, "train_images_per_s": float64(st.seen) / st.seconds}
 }
 
 func appendJSON(path string, v any) error {
@@ -660,38 +660,26 @@ func (t *Trainer) StepMixed(x []float32, y, y2 []int, lam, lr float64) (float64,
 	return l, correct, t.opt.Step(lr, t.vars, t.grads)
 }
 
-// smoothTargets writes the training targets of labels y into dst (len(y)×k):
-// (1−eps)·one-hot + eps/k.
 // mixedTargets writes lam·smooth(y) + (1−lam)·smooth(y2) into dst (N×k);
-// y2 nil is smoothTargets.
+// y2 nil is smoothTargets. Both smoothings put eps/k everywhere, so only a
+// share (1−lam)·(1−eps) moves from each row's y to its y2.
 func mixedTargets(dst []float32, y, y2 []int, lam float64, k int, eps float64) error {
 	if err := smoothTargets(dst, y, k, eps); err != nil || y2 == nil || lam == 1 {
 		return err
 	}
-	off := eps / float64(k)
-	on := 1 - eps + off
-	for i := range y {
-		c2 := y2[i]
+	moved := float32((1 - lam) * (1 - eps))
+	for i, c2 := range y2[:len(y)] {
 		if c2 < 0 || c2 >= k {
 			return fmt.Errorf("label %d outside [0, %d)", c2, k)
 		}
-		row := dst[i*k : (i+1)*k]
-		for j := range row {
-			v := lam * off
-			if j == y[i] {
-				v = lam * on
-			}
-			if j == c2 {
-				v += (1 - lam) * on
-			} else {
-				v += (1 - lam) * off
-			}
-			row[j] = float32(v)
-		}
+		dst[i*k+y[i]] -= moved
+		dst[i*k+c2] += moved
 	}
 	return nil
 }
 
+// smoothTargets writes the training targets of labels y into dst (len(y)×k):
+// (1−eps)·one-hot + eps/k.
 func smoothTargets(dst []float32, y []int, k int, eps float64) error {
 	off := float32(eps / float64(k))
 	on := float32(1-eps) + off

@@ -15,7 +15,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,17 +59,11 @@ func run(args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "blas: %s; threads: %d; depthwise: %s; kernels: %s\n", backend, *threads, impl, layers.Kernels())
-	if *cpuprof != "" {
-		f, err := os.Create(*cpuprof)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cli.StartCPUProfile(*cpuprof)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	var as []float64
 	for _, s := range strings.Split(*alphas, ",") {
 		a, err := strconv.ParseFloat(strings.TrimSpace(s), 64)

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -31,5 +34,24 @@ func TestCPUName(t *testing.T) {
 		if got := cpuName(c.info); got != c.want {
 			t.Errorf("cpuName(%q) = %q, want %q", c.info, got, c.want)
 		}
+	}
+}
+
+func TestStartCPUProfile(t *testing.T) {
+	stop, err := StartCPUProfile("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if _, err := StartCPUProfile(filepath.Join(t.TempDir(), "no", "such", "cpu.prof")); err == nil || !strings.Contains(err.Error(), "--cpuprofile") {
+		t.Errorf("a folder that is not there: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "cpu.prof")
+	if stop, err = StartCPUProfile(path); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		t.Errorf("profile %s: %v, %v", path, fi, err)
 	}
 }
