@@ -204,6 +204,10 @@ func (g goAsm) name() string {
 }
 func (goAsm) parallel() bool { return false }
 func (g goAsm) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if useNT(tA, tB, m, n, k) {
+		sgemmNT(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	sgemmBlocked(kernelFor(g.mk, m, n), tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 

@@ -58,3 +58,9 @@ func sgemm16x16AVX512Set(k int, a, b, c *float32, ldc int, alpha float32, ldb in
 //
 //go:noescape
 func transpose16(dst *float32, ldd int, src *float32, lds int, n, w int)
+
+// sgemmNT6x4AVX512 (sgemm_nt_avx512_amd64.s): C[i][j] += alpha·Σ_(s<ns)
+// Σ_(p<k) a[s·sa+i·lda+p]·b[s·sb+j·ldb+p] for i < 6, j < 4.
+//
+//go:noescape
+func sgemmNT6x4AVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha float32, ns, sa, sb int)

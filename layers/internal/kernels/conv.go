@@ -200,7 +200,15 @@ func ConvBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) {
 			acc := Buffer[T](sc, roleWeightAcc, wi, g.O*K)
 			clear(acc)
 			col := colBuffer[T](sc, g)(wi)
-			for n := g.N * wi / workers; n < g.N*(wi+1)/workers; n++ {
+			n0, n1 := g.N*wi/workers, g.N*(wi+1)/workers
+			if col == nil && !g.grouped() {
+				// Pointwise: dW = Σ_n dY_n·X_nᵀ over the share in one call,
+				// every row read in place.
+				blas.GemmNTBatch(g.O, K, ohw, n1-n0, 1, dy[n0*g.O*ohw:], ohw, g.O*ohw, x[n0*g.C*hw:], hw, g.C*hw, 0, acc, K)
+				partial[wi] = acc
+				return
+			}
+			for n := n0; n < n1; n++ {
 				xn := x[n*g.C*hw : (n+1)*g.C*hw]
 				c := xn
 				if col != nil {

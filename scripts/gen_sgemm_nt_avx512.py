@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Writes blas/sgemm_nt_avx512_amd64.s: the AVX-512 micro-kernel of the
+"dot-product" GEMM C += alpha·A·Bᵀ, both operands read in place along their
+contiguous inner dimension (no packing, no transposes). Run from the
+repository root: python3 scripts/gen_sgemm_nt_avx512.py."""
+
+MR, NR = 6, 4  # rows of A (of C) × rows of B (columns of C)
+
+
+def kernel():
+    name = f"sgemmNT{MR}x{NR}AVX512"
+    acc = lambda i, j: f"Z{i * NR + j}"
+    accy = lambda i, j: f"Y{i * NR + j}"
+    accx = lambda i, j: f"X{i * NR + j}"
+    breg = lambda j: f"Z{28 + j}"
+    areg = lambda i: f"Z{24 + i % 4}"
+    # A's rows: SI + {0,1,2}·lda and R14 + {0,1,2}·lda (R14 = SI + 3·lda).
+    arow = lambda i: ["(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(R14)", "(R14)(R8*1)", "(R14)(R8*2)"][i]
+    # B's rows: DI, R11, R12, R13.
+    brow = ["(DI)", "(R11)", "(R12)", "(R13)"]
+    out = []
+    w = out.append
+    w(f"// func {name}(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha float32, ns, sa, sb int)")
+    w(f"// C[i][j] += alpha · Σ_(s<ns) Σ_(p<k) a[s·sa+i·lda+p]·b[s·sb+j·ldb+p] for i < {MR},")
+    w(f"// j < {NR}: {MR} rows of A against {NR} rows of B in each of ns segments (samples), every")
+    w("// row read along its length; lda, ldb, ldc, sa and sb in floats; k ≥ 0 (the")
+    w("// last k mod 16 elements of a row through a mask), ns ≥ 1. The accumulators")
+    w("// are reduced once, after the last segment.")
+    w(f"TEXT ·{name}(SB), NOSPLIT, $0-88")
+    w("\tMOVQ k+0(FP), CX")
+    w("\tMOVQ a+8(FP), SI")
+    w("\tMOVQ lda+16(FP), R8")
+    w("\tSHLQ $2, R8")
+    w("\tMOVQ b+24(FP), DI")
+    w("\tMOVQ ldb+32(FP), R9")
+    w("\tSHLQ $2, R9")
+    w("\tLEAQ (SI)(R8*2), R14")
+    w("\tADDQ R8, R14")
+    w("\tLEAQ (DI)(R9*1), R11")
+    w("\tLEAQ (DI)(R9*2), R12")
+    w("\tLEAQ (R11)(R9*2), R13")
+    for i in range(MR):
+        for j in range(NR):
+            w(f"\tVPXORD {acc(i, j)}, {acc(i, j)}, {acc(i, j)}")
+    # The tail mask, once: K1 = (1 << k mod 16) − 1.
+    w("\tMOVQ CX, AX")
+    w("\tANDQ $15, CX")
+    w("\tMOVQ $1, BX")
+    w("\tSHLQ CX, BX")
+    w("\tDECQ BX")
+    w("\tKMOVW BX, K1")
+    w("\tMOVQ AX, CX")
+    # Per segment, the row pointers move by the stride less what the loop
+    # advanced them: DX for A, AX for B (bytes). CX becomes the count of
+    # full vectors of a row.
+    w("\tSHRQ $4, CX")
+    w("\tMOVQ CX, BX")
+    w("\tSHLQ $6, BX")
+    w("\tMOVQ sa+72(FP), DX")
+    w("\tSHLQ $2, DX")
+    w("\tSUBQ BX, DX")
+    w("\tMOVQ sb+80(FP), AX")
+    w("\tSHLQ $2, AX")
+    w("\tSUBQ BX, AX")
+    w("\tMOVQ ns+64(FP), R10")
+    w("")
+    w("ntSegment:")
+    w("\tMOVQ CX, BX")
+    w("\tTESTQ BX, BX")
+    w("\tJZ ntTail")
+
+    def body(load):
+        for j in range(NR):
+            w(f"\t{load} {brow[j]}, {breg(j)}")
+        for i in range(MR):
+            w(f"\t{load} {arow(i)}, {areg(i)}")
+            for j in range(NR):
+                w(f"\tVFMADD231PS {breg(j)}, {areg(i)}, {acc(i, j)}")
+
+    w("ntLoop:")
+    body("VMOVUPS")
+    for r in ["SI", "R14", "DI", "R11", "R12", "R13"]:
+        w(f"\tADDQ $64, {r}")
+    w("\tDECQ BX")
+    w("\tJNZ ntLoop")
+    w("")
+    w("ntTail:")
+    w("\tKORTESTW K1, K1")
+    w("\tJZ ntNext")
+    for j in range(NR):
+        w(f"\tVMOVUPS.Z {brow[j]}, K1, {breg(j)}")
+    for i in range(MR):
+        w(f"\tVMOVUPS.Z {arow(i)}, K1, {areg(i)}")
+        for j in range(NR):
+            w(f"\tVFMADD231PS {breg(j)}, {areg(i)}, {acc(i, j)}")
+    w("")
+    w("ntNext:")
+    for r in ["SI", "R14"]:
+        w(f"\tADDQ DX, {r}")
+    for r in ["DI", "R11", "R12", "R13"]:
+        w(f"\tADDQ AX, {r}")
+    w("\tDECQ R10")
+    w("\tJNZ ntSegment")
+    w("")
+    w("\tMOVQ c+40(FP), DX")
+    w("\tMOVQ ldc+48(FP), R10")
+    w("\tSHLQ $2, R10")
+    # Each accumulator to 128 bits, then per row the four sums into one
+    # vector: [Σa, Σb, Σc, Σd] (EVEX forms only: the accumulators reach Z23).
+    for i in range(MR):
+        for j in range(NR):
+            w(f"\tVEXTRACTF64X4 $1, {acc(i, j)}, Y24")
+            w(f"\tVADDPS Y24, {accy(i, j)}, {accy(i, j)}")
+            w(f"\tVEXTRACTF32X4 $1, {accy(i, j)}, X24")
+            w(f"\tVADDPS X24, {accx(i, j)}, {accx(i, j)}")
+    w("\tVBROADCASTSS alpha+56(FP), X31")
+    for i in range(MR):
+        a, b, c, d = (accx(i, j) for j in range(NR))
+        w(f"\tVUNPCKLPS {b}, {a}, X24")
+        w(f"\tVUNPCKHPS {b}, {a}, X25")
+        w("\tVADDPS X25, X24, X24")
+        w(f"\tVUNPCKLPS {d}, {c}, X25")
+        w(f"\tVUNPCKHPS {d}, {c}, X26")
+        w("\tVADDPS X26, X25, X25")
+        w("\tVSHUFPS $0x44, X25, X24, X26")
+        w("\tVSHUFPS $0xEE, X25, X24, X27")
+        w("\tVADDPS X27, X26, X26")
+        w("\tVFMADD213PS (DX), X31, X26")
+        w("\tVMOVUPS X26, (DX)")
+        if i < MR - 1:
+            w("\tADDQ R10, DX")
+    w("\tVZEROUPPER")
+    w("\tRET")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    text = ["//go:build amd64 && !purego", "",
+            "// Code generated by scripts/gen_sgemm_nt_avx512.py; DO NOT EDIT.", "",
+            '#include "textflag.h"', "", kernel()]
+    with open("blas/sgemm_nt_avx512_amd64.s", "w") as f:
+        f.write("\n".join(text))
+
+
+main()
