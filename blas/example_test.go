@@ -34,3 +34,21 @@ func ExamplePackFor() {
 	// [1 2 3 0 4 5 6 0]
 	// [7 7 7 7 16 16 16 16]
 }
+
+// A 1×1 convolution's weight gradient over a batch of two samples, each with
+// 2 output channels (dY, 2×3 positions) and 2 input channels (X, 2×3):
+// dW = Σ_n dY_n·X_nᵀ, every row read along its 3 positions.
+func ExampleGemmNTBatch() {
+	dy := []float32{
+		1, 0, 0, 0, 1, 0, // sample 1: channel 0, channel 1
+		1, 1, 1, 0, 0, 2, // sample 2
+	}
+	x := []float32{
+		1, 2, 3, 4, 5, 6, // sample 1
+		1, 0, 0, 0, 0, 1, // sample 2
+	}
+	dw := make([]float32, 4) // 2 output × 2 input channels
+	blas.GemmNTBatch(2, 2, 3, 2, 1, dy, 3, 6, x, 3, 6, 0, dw, 2)
+	fmt.Println(dw)
+	// Output: [2 5 2 7]
+}
