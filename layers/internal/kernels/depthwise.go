@@ -291,12 +291,15 @@ func DWBackwardKernel[T Float](g Geom, dk, x, dy []T) {
 	}
 	plane := kernelPlane[T](g, plan)
 	ParallelFor(g.O, 1, func(c0, c1 int) {
-		for co := c0; co < c1; co++ {
-			c := co / M
-			acc := dk[co*kk : (co+1)*kk]
-			clear(acc)
-			for n := 0; n < g.N; n++ {
-				plane(acc, x[(n*g.C+c)*hw:(n*g.C+c+1)*hw], dy[(n*g.O+co)*ohw:(n*g.O+co+1)*ohw])
+		clear(dk[c0*kk : c1*kk])
+		// Sample by sample over the chunk's channels: their planes are
+		// contiguous, so memory is read in order (one channel's planes are
+		// C·H·W apart, each on a page of its own, which no prefetcher
+		// follows). Each channel still sums its samples in order.
+		for n := 0; n < g.N; n++ {
+			for co := c0; co < c1; co++ {
+				c := co / M
+				plane(dk[co*kk:(co+1)*kk], x[(n*g.C+c)*hw:(n*g.C+c+1)*hw], dy[(n*g.O+co)*ohw:(n*g.O+co+1)*ohw])
 			}
 		}
 	})
