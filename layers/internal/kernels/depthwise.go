@@ -281,10 +281,17 @@ func DWBackwardKernel[T Float](g Geom, dk, x, dy []T) {
 		_, _, _ = dk32[g.O*9-1], x32[g.N*g.C*hw-1], dy32[g.N*g.O*hw-1] // the assembly trusts these lengths
 		tab := newSmallTab(g.H, g.W)
 		ParallelFor(g.O, 1, func(c0, c1 int) {
-			for co := c0; co < c1; co++ {
-				acc := (*[9]float32)(dk32[co*9 : co*9+9])
-				*acc = [9]float32{}
-				kgradSmallVec(acc, dy32[co*hw:], x32[co/M*hw:], g.N, g.C*hw, g.O*hw, tab)
+			clear(dk32[c0*9 : c1*9])
+			// A block of samples at a time over the chunk's channels: the
+			// next channel's planes are the neighbours of the last ones read
+			// (walking one channel through the whole batch touches a page
+			// per plane).
+			for n0 := 0; n0 < g.N; n0 += dwSmallSamples {
+				nb := min(dwSmallSamples, g.N-n0)
+				for co := c0; co < c1; co++ {
+					acc := (*[9]float32)(dk32[co*9 : co*9+9])
+					kgradSmallVec(acc, dy32[(n0*g.O+co)*hw:], x32[(n0*g.C+co/M)*hw:], nb, g.C*hw, g.O*hw, tab)
+				}
 			}
 		})
 		return
@@ -304,6 +311,10 @@ func DWBackwardKernel[T Float](g Geom, dk, x, dy []T) {
 		}
 	})
 }
+
+// dwSmallSamples is the block of samples the many-planes kernel gradient
+// sums before it moves to the next channel.
+const dwSmallSamples = 16
 
 // kernelPlane returns the kernel-gradient kernel of one plane (adding to
 // acc) for a plan other than dwSmall.
