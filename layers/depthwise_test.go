@@ -202,8 +202,8 @@ func f64s(x []float32) []float64 {
 // finite-difference checks cover): forward, input gradient and kernel
 // gradient, over the test cases, 3×3 stride-1 planes of every width from 3
 // to 21 and stride-2 planes from 3 to 40 (each tail length of the vector
-// loops), small planes with many channels (runs of planes per call), and
-// 32×32.
+// loops), small planes with many channels (runs of planes per call) and
+// with batches of more than one block of samples, and 32×32.
 func TestDepthwiseFloat32MatchesFloat64(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 3))
 	cases := append([]dwCase(nil), dwCases...)
@@ -227,6 +227,11 @@ func TestDepthwiseFloat32MatchesFloat64(t *testing.T) {
 		// planes, batch 1, and a depth multiplier that takes another plan
 		cases = append(cases, dwCase{5, 37, hw[0], hw[1], 1, 3, 2, Pad(1), false}, dwCase{1, 19, hw[0], hw[1], 1, 3, 2, Pad(1), false},
 			dwCase{2, 5, hw[0], hw[1], 2, 3, 2, Pad(1), false})
+	}
+	for _, hw := range [][2]int{{4, 4}, {2, 2}, {8, 8}} {
+		// batches over the kernel gradient's blocks of samples (a partial
+		// last block), multiplier 1 and 2
+		cases = append(cases, dwCase{35, 7, hw[0], hw[1], 1, 3, 1, Pad(1), false}, dwCase{17, 3, hw[0], hw[1], 2, 3, 1, Pad(1), false})
 	}
 	cases = append(cases, dwCase{1, 2, 32, 32, 1, 3, 1, Pad(1), false}, dwCase{1, 1, 1, 40, 1, 3, 1, Pad(1), false},
 		dwCase{2, 3, 32, 32, 1, 3, 2, Pad(1), false}, dwCase{1, 2, 16, 16, 2, 3, 2, Pad(1), false})
