@@ -102,7 +102,8 @@ func (l *BatchNorm) Fwd(x *G.Node) (*G.Node, error) {
 	st := kernels.NewBNState(c)
 	params := fmt.Sprintf("%v id%d", xs, l.b.nextID())
 	cfg := l.cfg
-	k := kernels.BN{Scratch: l.b.reg.scratch, N: n, C: c, Inner: inner, Momentum: cfg.Momentum, Epsilon: cfg.Epsilon, Act: kernels.Act(cfg.Activation), State: st}
+	k := kernels.BN{Scratch: l.b.reg.scratch, N: n, C: c, Inner: inner, Momentum: cfg.Momentum, Epsilon: cfg.Epsilon, Act: kernels.Act(cfg.Activation), State: st,
+		Sums: l.b.reg.sumsFor(x, l.training)}
 
 	gscale := &opSpec{name: "batchnormDscale", params: params, in: []tensor.Shape{xs}, out: cs,
 		f32: func(o []float32, _ [][]float32) { kernels.CopyTo(o, st.SumDyXhat) },

@@ -54,6 +54,7 @@ type Conv2D struct {
 	cfg          Conv2DConfig
 	weight, bias *G.Node
 	sc           *kernels.Scratch
+	reg          *registry
 }
 
 // NewConv2D creates the layer's variables in the Builder's scope.
@@ -74,7 +75,7 @@ func newConv(b *Builder, name string, cfg Conv2DConfig) (*Conv2D, error) {
 	if !cfg.Init.valid() {
 		return nil, fmt.Errorf("%s: unknown initialisation %v", name, cfg.Init)
 	}
-	l := &Conv2D{name: name, cfg: cfg, sc: b.reg.scratch}
+	l := &Conv2D{name: name, cfg: cfg, sc: b.reg.scratch, reg: b.reg}
 	// No weight decay on depthwise filters, as DepthwiseConv2D.
 	k, gr := cfg.Kernel, cfg.Groups
 	fanIn, fanOut := cfg.In/gr*k*k, cfg.Out/gr*k*k
@@ -121,9 +122,9 @@ func (l *Conv2D) Fwd(x *G.Node) (*G.Node, error) {
 	}
 	var y *G.Node
 	if l.depthwise() {
-		y, err = depthwiseFused(x, l.weight, g)
+		y, err = depthwiseFused(x, l.weight, g, l.reg)
 	} else {
-		y, err = convOp(x, l.weight, g, !l.cfg.NoInputGrad, l.sc)
+		y, err = convOp(x, l.weight, g, !l.cfg.NoInputGrad, l.sc, l.reg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.name, err)
@@ -160,7 +161,8 @@ func NewPointwiseConv2D(b *Builder, cfg PointwiseConfig) (*PointwiseConv2D, erro
 }
 
 // convOp applies the convolution op: x (N,C,H,W), w (O,C,KH,KW).
-func convOp(x, w *G.Node, g kernels.Geom, inputGrad bool, sc *kernels.Scratch) (*G.Node, error) {
+func convOp(x, w *G.Node, g kernels.Geom, inputGrad bool, sc *kernels.Scratch, reg *registry) (*G.Node, error) {
+	link := &sumsLink{}
 	xs, ws, ys := x.Shape().Clone(), w.Shape().Clone(), tensor.Shape{g.N, g.O, g.Ho, g.Wo}
 	params := g.String()
 	dx := &opSpec{name: "convDx", params: params, in: []tensor.Shape{ws, ys}, out: xs,
@@ -174,8 +176,12 @@ func convOp(x, w *G.Node, g kernels.Geom, inputGrad bool, sc *kernels.Scratch) (
 		name = "pointwise"
 	}
 	fwd := &opSpec{name: name, params: params, in: []tensor.Shape{xs, ws}, out: ys,
-		f32:     func(o []float32, in [][]float32) { kernels.ConvForward(sc, g, o, in[0], in[1]) },
-		f64:     func(o []float64, in [][]float64) { kernels.ConvForward(sc, g, o, in[0], in[1]) },
+		f32: func(o []float32, in [][]float32) {
+			kernels.ConvForwardEp(sc, g, o, in[0], in[1], sumsEpilogue[float32](link, g.Ho*g.Wo))
+		},
+		f64: func(o []float64, in [][]float64) {
+			kernels.ConvForwardEp(sc, g, o, in[0], in[1], sumsEpilogue[float64](link, g.Ho*g.Wo))
+		},
 		diffWRT: []bool{inputGrad, true},
 		symDiff: func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 			gw, err := dw.apply(in[0], grad)
@@ -191,5 +197,9 @@ func convOp(x, w *G.Node, g kernels.Geom, inputGrad bool, sc *kernels.Scratch) (
 			}
 			return G.Nodes{gx, gw}, nil
 		}}
-	return fwd.apply(x, w)
+	y, err := fwd.apply(x, w)
+	if err == nil {
+		reg.link(y, link)
+	}
+	return y, err
 }

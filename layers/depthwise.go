@@ -73,6 +73,7 @@ type DepthwiseConv2D struct {
 	name         string
 	cfg          DepthwiseConfig
 	weight, bias *G.Node
+	reg          *registry
 }
 
 // NewDepthwiseConv2D creates the layer's variables in the Builder's scope.
@@ -91,7 +92,7 @@ func NewDepthwiseConv2D(b *Builder, cfg DepthwiseConfig) (*DepthwiseConv2D, erro
 	if !cfg.Init.valid() {
 		return nil, fmt.Errorf("%s: unknown initialisation %v", name, cfg.Init)
 	}
-	l := &DepthwiseConv2D{name: name, cfg: cfg}
+	l := &DepthwiseConv2D{name: name, cfg: cfg, reg: b.reg}
 	o, k := cfg.Channels*cfg.Multiplier, cfg.Kernel
 	var err error
 	// fan_in of a depthwise kernel is K·K, fan_out M·K·K (one group per channel).
@@ -138,7 +139,7 @@ func (l *DepthwiseConv2D) Fwd(x *G.Node) (*G.Node, error) {
 	case PerChannel:
 		y, err = depthwisePerChannel(x, l.weight, g)
 	default:
-		y, err = depthwiseFused(x, l.weight, g)
+		y, err = depthwiseFused(x, l.weight, g, l.reg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.name, err)
@@ -150,7 +151,8 @@ func (l *DepthwiseConv2D) Fwd(x *G.Node) (*G.Node, error) {
 }
 
 // depthwiseFused applies the fused depthwise op: x (N,C,H,W), k (C·M,1,KH,KW).
-func depthwiseFused(x, k *G.Node, g kernels.Geom) (*G.Node, error) {
+func depthwiseFused(x, k *G.Node, g kernels.Geom, reg *registry) (*G.Node, error) {
+	link := &sumsLink{}
 	xs, ks, ys := x.Shape().Clone(), k.Shape().Clone(), tensor.Shape{g.N, g.O, g.Ho, g.Wo}
 	params := g.String()
 	dx := &opSpec{name: "depthwiseDx", params: params, in: []tensor.Shape{ks, ys}, out: xs,
@@ -160,8 +162,12 @@ func depthwiseFused(x, k *G.Node, g kernels.Geom) (*G.Node, error) {
 		f32: func(o []float32, in [][]float32) { kernels.DWBackwardKernel(g, o, in[0], in[1]) },
 		f64: func(o []float64, in [][]float64) { kernels.DWBackwardKernel(g, o, in[0], in[1]) }}
 	fwd := &opSpec{name: "depthwise", params: params, in: []tensor.Shape{xs, ks}, out: ys,
-		f32:     func(o []float32, in [][]float32) { kernels.DWForward(g, o, in[0], in[1]) },
-		f64:     func(o []float64, in [][]float64) { kernels.DWForward(g, o, in[0], in[1]) },
+		f32: func(o []float32, in [][]float32) {
+			kernels.DWForwardEp(g, o, in[0], in[1], sumsEpilogue[float32](link, g.Ho*g.Wo))
+		},
+		f64: func(o []float64, in [][]float64) {
+			kernels.DWForwardEp(g, o, in[0], in[1], sumsEpilogue[float64](link, g.Ho*g.Wo))
+		},
 		diffWRT: []bool{true, true},
 		symDiff: func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 			gx, err := dx.apply(in[1], grad)
@@ -174,5 +180,9 @@ func depthwiseFused(x, k *G.Node, g kernels.Geom) (*G.Node, error) {
 			}
 			return G.Nodes{gx, gk}, nil
 		}}
-	return fwd.apply(x, k)
+	y, err := fwd.apply(x, k)
+	if err == nil {
+		reg.link(y, link)
+	}
+	return y, err
 }

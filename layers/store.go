@@ -173,6 +173,7 @@ type registry struct {
 	vars    []*Var
 	byName  map[string]*G.Node
 	states  map[string]bool // state variables used in this graph
+	sums    map[*G.Node]*sumsLink
 }
 
 // NewBuilder returns a Builder at the root scope of graph g.

@@ -48,6 +48,10 @@ type BN struct {
 	Epsilon     float64
 	Act         Act
 	State       *BNState
+	// Sums, when not nil, returns the sums the producing convolution's
+	// epilogue measured of this run's input (nil: none), which training
+	// then uses instead of a pass over the input of its own.
+	Sums func() *PlaneStats
 }
 
 // The kernels walk the (n, c) planes in memory order, in parallel: per-plane
@@ -91,39 +95,17 @@ func planeSums32(k BN, f func(lo, hi int, p0, p1 []float32)) (s0, s1 []float64) 
 func BNForward[T Float](k BN, training bool, y, x, scale, bias, runMean, runVar []T) {
 	st := k.State
 	st.Training = training
-	count := float64(k.N * k.Inner)
-	mom := k.Momentum
 	if training {
-		// Shifted sums (around the first value of each channel) keep the
-		// one-pass variance accurate.
-		shift := make([]float64, k.C)
-		for c := range shift {
-			shift[c] = float64(x[c*k.Inner])
-		}
-		var s, ss []float64
-		if x32, ok := any(x).([]float32); ok && manyPlanes(k.Inner) {
-			sh := make([]float32, k.C)
-			for c := range sh {
-				sh[c] = float32(shift[c])
-			}
-			s, ss = planeSums32(k, func(lo, hi int, p0, p1 []float32) {
-				sumSqPlanes(x32[lo*k.Inner:hi*k.Inner], sh, p0, p1, k.Inner, lo%k.C, k.C)
-			})
-		} else {
-			s, ss = planeSums(k, func(p, c int) (float64, float64) {
-				return sumSq(x[p*k.Inner:(p+1)*k.Inner], T(shift[c]))
-			})
-		}
-		for c := 0; c < k.C; c++ {
-			m := s[c] / count
-			v := max(ss[c]/count-m*m, 0)
-			mean := shift[c] + m
-			st.Mean[c], st.Invstd[c] = mean, 1/math.Sqrt(v+k.Epsilon)
-			unbiased := v
+		mean, variance := batchMoments(k, x)
+		count := float64(k.N * k.Inner)
+		mom := k.Momentum
+		for c := range k.C {
+			st.Mean[c], st.Invstd[c] = mean[c], 1/math.Sqrt(variance[c]+k.Epsilon)
+			unbiased := variance[c]
 			if count > 1 {
-				unbiased = v * count / (count - 1)
+				unbiased = variance[c] * count / (count - 1)
 			}
-			runMean[c] = T((1-mom)*float64(runMean[c]) + mom*mean)
+			runMean[c] = T((1-mom)*float64(runMean[c]) + mom*mean[c])
 			runVar[c] = T((1-mom)*float64(runVar[c]) + mom*unbiased)
 		}
 	} else {
@@ -145,6 +127,45 @@ func BNForward[T Float](k BN, training bool, y, x, scale, bias, runMean, runVar 
 			affineAct(k.Act, y[p*k.Inner:(p+1)*k.Inner], x[p*k.Inner:(p+1)*k.Inner], a[c], b[c])
 		}
 	})
+}
+
+// batchMoments returns each channel's mean and biased variance over the
+// batch: from the sums the producing convolution measured when k.Sums
+// gives them for this input, else from a pass over x of its own.
+func batchMoments[T Float](k BN, x []T) (mean, variance []float64) {
+	mean, variance = make([]float64, k.C), make([]float64, k.C)
+	if k.Sums != nil {
+		if pre := k.Sums(); pre != nil && pre.Channels == k.C && pre.Units*pre.Inner == k.N*k.C*k.Inner {
+			pre.Moments(mean, variance)
+			return mean, variance
+		}
+	}
+	// Shifted sums (around the first value of each channel) keep the
+	// one-pass variance accurate.
+	shift := make([]float64, k.C)
+	for c := range shift {
+		shift[c] = float64(x[c*k.Inner])
+	}
+	var s, ss []float64
+	if x32, ok := any(x).([]float32); ok && manyPlanes(k.Inner) {
+		sh := make([]float32, k.C)
+		for c := range sh {
+			sh[c] = float32(shift[c])
+		}
+		s, ss = planeSums32(k, func(lo, hi int, p0, p1 []float32) {
+			sumSqPlanes(x32[lo*k.Inner:hi*k.Inner], sh, p0, p1, k.Inner, lo%k.C, k.C)
+		})
+	} else {
+		s, ss = planeSums(k, func(p, c int) (float64, float64) {
+			return sumSq(x[p*k.Inner:(p+1)*k.Inner], T(shift[c]))
+		})
+	}
+	count := float64(k.N * k.Inner)
+	for c := range k.C {
+		m := s[c] / count
+		mean[c], variance[c] = shift[c]+m, max(ss[c]/count-m*m, 0)
+	}
+	return mean, variance
 }
 
 // sumSq returns Σ(x−s) and Σ(x−s)².

@@ -118,10 +118,12 @@ func ConvForward[T Float](sc *Scratch, g Geom, y, x, w []T) { ConvForwardEp(sc, 
 func ConvForwardEp[T Float](sc *Scratch, g Geom, y, x, w []T, ep *Epilogue[T]) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
 	if g.grouped() {
+		ep.begin(g.N*g.O, ohw, g.O)
 		groupedForward(sc, g, y, x, w, ep)
 		return
 	}
 	if g.packed() {
+		ep.begin(g.O, g.N*hw, g.O)
 		xp := Buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
 		yp := Buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
 		pack(xp, x, g.N, g.C, hw)
@@ -133,6 +135,7 @@ func ConvForwardEp[T Float](sc *Scratch, g Geom, y, x, w []T, ep *Epilogue[T]) {
 		return
 	}
 	pw := packWeights(sc, rolePackedW, ohw, false, g.O, K, w, K) // the weights, packed once for every sample
+	ep.begin(g.N*g.O, ohw, g.O)
 	perSample(g.N, colBuffer[T](sc, g), func(n int, col []T) {
 		xn := x[n*g.C*hw : (n+1)*g.C*hw]
 		if col == nil {
@@ -142,7 +145,7 @@ func ConvForwardEp[T Float](sc *Scratch, g Geom, y, x, w []T, ep *Epilogue[T]) {
 		}
 		yn := y[n*g.O*ohw : (n+1)*g.O*ohw]
 		blas.GemmPacked(pw, false, ohw, 1, col, ohw, 0, yn, ohw)
-		ep.planes(yn, 0, g.O, ohw, g.O)
+		ep.planes(y, n*g.O, (n+1)*g.O, ohw, g.O)
 	})
 }
 
@@ -255,7 +258,7 @@ func groupedForward[T Float](sc *Scratch, g Geom, y, x, w []T, ep *Epilogue[T]) 
 		for gi := 0; gi < g.G; gi++ {
 			blas.Gemm1(false, false, og, ohw, kg, 1, w[gi*og*kg:], kg, col[gi*kg*ohw:], ohw, 0, yn[gi*og*ohw:], ohw)
 		}
-		ep.planes(yn, 0, g.O, ohw, g.O)
+		ep.planes(y, n*g.O, (n+1)*g.O, ohw, g.O)
 	})
 }
 

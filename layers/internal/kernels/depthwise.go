@@ -15,6 +15,7 @@ func DWForward[T Float](g Geom, y, x, k []T) { DWForwardEp(g, y, x, k, nil) }
 func DWForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
+	ep.begin(g.N*g.O, ohw, g.O)
 	plan := planForward(g, y)
 	switch plan {
 	case dwSmallS2:
