@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gomobilenet/mobilenet/internal/parallel"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 	G "gorgonia.org/gorgonia"
@@ -129,42 +130,33 @@ func Gemm[T Float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 		Gemm1(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	var wg sync.WaitGroup
+	// One part per core, run on the cores' team (package parallel).
 	if n >= m {
 		// Split C's columns: columns j0..j1 of op(B).
-		for w := 0; w < workers; w++ {
+		parallel.Chunks(workers, 1, func(_, w, _ int) {
 			j0, j1 := n*w/workers, n*(w+1)/workers
 			if j0 == j1 {
-				continue
+				return
 			}
 			bs := b[j0:]
 			if tB {
 				bs = b[j0*ldb:]
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				Gemm1(tA, tB, m, j1-j0, k, alpha, a, lda, bs, ldb, beta, c[j0:], ldc)
-			}()
-		}
-	} else {
-		for w := 0; w < workers; w++ {
-			i0, i1 := m*w/workers, m*(w+1)/workers
-			if i0 == i1 {
-				continue
-			}
-			as := a[i0*lda:]
-			if tA {
-				as = a[i0:]
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				Gemm1(tA, tB, i1-i0, n, k, alpha, as, lda, b, ldb, beta, c[i0*ldc:], ldc)
-			}()
-		}
+			Gemm1(tA, tB, m, j1-j0, k, alpha, a, lda, bs, ldb, beta, c[j0:], ldc)
+		})
+		return
 	}
-	wg.Wait()
+	parallel.Chunks(workers, 1, func(_, w, _ int) {
+		i0, i1 := m*w/workers, m*(w+1)/workers
+		if i0 == i1 {
+			return
+		}
+		as := a[i0*lda:]
+		if tA {
+			as = a[i0:]
+		}
+		Gemm1(tA, tB, i1-i0, n, k, alpha, as, lda, b, ldb, beta, c[i0*ldc:], ldc)
+	})
 }
 
 // Gemm1 is Gemm on the calling goroutine only (no split), for callers that

@@ -1,10 +1,6 @@
 package kernels
 
-import (
-	"runtime"
-	"sync"
-	"sync/atomic"
-)
+import "github.com/gomobilenet/mobilenet/internal/parallel"
 
 // ParallelFor calls body(lo, hi) on disjoint ranges covering [0, n), on up to
 // GOMAXPROCS goroutines, handing out chunks dynamically so that uneven work
@@ -13,32 +9,14 @@ func ParallelFor(n, grain int, body func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
-	workers := runtime.GOMAXPROCS(0)
-	if grain < 1 {
-		grain = 1
-	}
+	workers := workerCount()
+	grain = max(grain, 1)
 	if workers == 1 || n <= grain {
 		body(0, n)
 		return
 	}
-	chunk := max(grain, n/(workers*8))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				lo := int(next.Add(int64(chunk))) - chunk
-				if lo >= n {
-					return
-				}
-				body(lo, min(lo+chunk, n))
-			}
-		}()
-	}
-	wg.Wait()
+	parallel.Chunks(n, max(grain, n/(workers*8)), func(_, lo, hi int) { body(lo, hi) })
 }
 
 // workerCount is the number of goroutines ParallelFor uses at most.
-func workerCount() int { return runtime.GOMAXPROCS(0) }
+func workerCount() int { return parallel.Workers() }
