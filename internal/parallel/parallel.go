@@ -16,7 +16,7 @@ func Workers() int { return runtime.GOMAXPROCS(0) }
 // Chunks calls body(worker, lo, hi) for the chunks [lo, hi) of [0, n),
 // chunk elements each, handed out dynamically to Workers()
 // goroutines numbered 0, 1, …: no two calls with the same worker number run
-// at once, so body may use per-worker buffers.
+// at once, so body may use per-worker buffers. A chunk below 1 counts as 1.
 //
 // The calling goroutine is worker 0; the others are the team's helpers,
 // goroutines that stay, spinning for a while after each job before they
@@ -27,6 +27,10 @@ func Workers() int { return runtime.GOMAXPROCS(0) }
 // one core idle for ~15% of the step waiting so. A nested or concurrent call
 // (the team busy) starts goroutines of its own.
 func Chunks(n, chunk int, body func(worker, lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	chunk = max(chunk, 1)
 	workers := Workers()
 	if t := theTeam(workers); t != nil && t.mu.TryLock() {
 		defer t.mu.Unlock()
