@@ -36,6 +36,13 @@ func TestChunks(t *testing.T) {
 	for _, c := range [][2]int{{0, 1}, {1, 1}, {7, 1}, {100, 7}, {1000, 3}, {5, 10}} {
 		check(t, c[0], c[1])
 	}
+	t.Run("chunk 0", func(t *testing.T) {
+		var total atomic.Int64
+		Chunks(10, 0, func(_, lo, hi int) { total.Add(int64(hi - lo)) })
+		if total.Load() != 10 {
+			t.Fatalf("chunk 0: %d of 10", total.Load())
+		}
+	})
 	t.Run("nested", func(t *testing.T) {
 		var total atomic.Int64
 		Chunks(8, 1, func(_, lo, hi int) {
