@@ -56,17 +56,8 @@ func sgemmPanels(mk *microKernel, pa *Packed, tA, tB bool, m, n, k int, alpha fl
 	// beta = 0: the first depth block stores into C instead of adding, so
 	// that C is neither cleared nor read first.
 	overwrite := beta == 0 && k > 0 && alpha != 0
-	if beta != 1 && !overwrite {
-		for i := 0; i < m; i++ {
-			row := c[i*ldc : i*ldc+n]
-			if beta == 0 {
-				clear(row)
-				continue
-			}
-			for j := range row {
-				row[j] *= beta
-			}
-		}
+	if !overwrite {
+		scaleRows(c, m, n, ldc, beta)
 	}
 	if k == 0 || alpha == 0 {
 		return
@@ -134,6 +125,23 @@ func sgemmPanels(mk *microKernel, pa *Packed, tA, tB bool, m, n, k int, alpha fl
 					}
 				}
 			}
+		}
+	}
+}
+
+// scaleRows sets C (m×n, ldc) to beta·C: nothing for beta 1, zeros for 0.
+func scaleRows(c []float32, m, n, ldc int, beta float32) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
 		}
 	}
 }

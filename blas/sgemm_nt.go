@@ -48,18 +48,7 @@ func sgemmNT(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb 
 // sgemmNTBatch computes C = alpha·Σ_(s<ns) A_s·B_sᵀ + beta·C, A_s = a[s·sa:]
 // (m×k, lda), B_s = b[s·sb:] (n×k, ldb), C m×n (ldc), row-major.
 func sgemmNTBatch(m, n, k, ns int, alpha float32, a []float32, lda, sa int, b []float32, ldb, sb int, beta float32, c []float32, ldc int) {
-	for i := 0; i < m; i++ {
-		row := c[i*ldc : i*ldc+n]
-		switch beta {
-		case 1:
-		case 0:
-			clear(row)
-		default:
-			for j := range row {
-				row[j] *= beta
-			}
-		}
-	}
+	scaleRows(c, m, n, ldc, beta)
 	if k == 0 || ns == 0 || alpha == 0 || m == 0 || n == 0 {
 		return
 	}

@@ -69,11 +69,11 @@ def kernel():
     w("\tTESTQ BX, BX")
     w("\tJZ ntTail")
 
-    def body(load):
+    def body(load, mask=""):
         for j in range(NR):
-            w(f"\t{load} {brow[j]}, {breg(j)}")
+            w(f"\t{load} {brow[j]}{mask}, {breg(j)}")
         for i in range(MR):
-            w(f"\t{load} {arow(i)}, {areg(i)}")
+            w(f"\t{load} {arow(i)}{mask}, {areg(i)}")
             for j in range(NR):
                 w(f"\tVFMADD231PS {breg(j)}, {areg(i)}, {acc(i, j)}")
 
@@ -87,12 +87,7 @@ def kernel():
     w("ntTail:")
     w("\tKORTESTW K1, K1")
     w("\tJZ ntNext")
-    for j in range(NR):
-        w(f"\tVMOVUPS.Z {brow[j]}, K1, {breg(j)}")
-    for i in range(MR):
-        w(f"\tVMOVUPS.Z {arow(i)}, K1, {areg(i)}")
-        for j in range(NR):
-            w(f"\tVFMADD231PS {breg(j)}, {areg(i)}, {acc(i, j)}")
+    body("VMOVUPS.Z", ", K1")  # the last k mod 16 floats of each row
     w("")
     w("ntNext:")
     for r in ["SI", "R14"]:
