@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 	G "gorgonia.org/gorgonia"
 )
@@ -31,4 +32,85 @@ func ExampleModel_Build() {
 	}
 	fmt.Println("input", net.Input.Shape(), "logits", net.Logits.Shape(), "parameters", m.Store.NumParams())
 	// Output: input (16, 3, 32, 32) logits (16, 10) parameters 1824250
+}
+
+// The width multiplier thins every layer (⌊channels·alpha⌋) and the
+// resolution multiplier shrinks the input: the mult-adds of the paper's
+// Tables 6 and 7 (569M, 325M, 149M, 41M; 418M, 290M, 186M), parameters alike.
+func ExampleImageNet() {
+	show := func(alpha float64, res int) {
+		cfg := model.ImageNet(alpha)
+		cfg.Resolution = res
+		rows, err := cfg.Summary()
+		if err != nil {
+			log.Fatal(err)
+		}
+		params, macs := model.Totals(rows)
+		fmt.Printf("%.2f MobileNet-%d: %.1fM parameters, %.0fM mult-adds, stem %d channels\n",
+			alpha, res, float64(params)/1e6, float64(macs)/1e6, cfg.Channels(32))
+	}
+	for _, alpha := range []float64{1, 0.75, 0.5, 0.25} {
+		show(alpha, 224)
+	}
+	for _, res := range []int{192, 160, 128} {
+		show(1, res)
+	}
+	// Output:
+	// 1.00 MobileNet-224: 4.2M parameters, 569M mult-adds, stem 32 channels
+	// 0.75 MobileNet-224: 2.6M parameters, 325M mult-adds, stem 24 channels
+	// 0.50 MobileNet-224: 1.3M parameters, 149M mult-adds, stem 16 channels
+	// 0.25 MobileNet-224: 0.5M parameters, 41M mult-adds, stem 8 channels
+	// 1.00 MobileNet-192: 4.2M parameters, 418M mult-adds, stem 32 channels
+	// 1.00 MobileNet-160: 4.2M parameters, 291M mult-adds, stem 32 channels
+	// 1.00 MobileNet-128: 4.2M parameters, 186M mult-adds, stem 32 channels
+}
+
+// The CIFAR-10 configuration keeps 32×32 inputs at full size in the first
+// layer (stem stride 1); Validate names what is wrong with a bad one.
+func ExampleCIFAR10() {
+	cfg := model.CIFAR10(0.5)
+	fmt.Println(cfg.Name, cfg.Alpha, cfg.Resolution, cfg.Classes, cfg.StemStride, cfg.MinResolution())
+	cfg.Resolution = 8
+	fmt.Println(cfg.Validate())
+	// Output:
+	// cifar10 0.5 32 10 1 16
+	// resolution 8: too small, the cifar10 network needs at least 16
+}
+
+// Preset is the by-name form that commands and checkpoints use.
+func ExamplePreset() {
+	cfg, err := model.Preset("imagenet", 0.5)
+	fmt.Println(cfg.Name, cfg.Resolution, cfg.StemStride, err)
+	_, err = model.Preset("mnist", 1)
+	fmt.Println(err)
+	// Output:
+	// imagenet 224 2 <nil>
+	// unknown configuration "mnist" (want cifar10 or imagenet)
+}
+
+// A model's layers as a list, in order: the stem convolution and its
+// BatchNorm (which inference builders and exporters fold into it, as they do
+// inside each separable block), 13 separable blocks, pooling, the classifier.
+func ExampleModel_Layers() {
+	m, err := model.New(model.CIFAR10(0.25), model.Options{Seed: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ls, err := m.Layers()
+	if err != nil {
+		log.Fatal(err)
+	}
+	blocks := 0
+	for i, l := range ls {
+		if bn, ok := layers.FoldsInto(ls, i); ok {
+			fmt.Println("layer", i, "folds", bn.Name())
+		}
+		if _, ok := l.(*layers.SeparableBlock); ok {
+			blocks++
+		}
+	}
+	fmt.Println(len(ls), "layers,", blocks, "separable blocks")
+	// Output:
+	// layer 0 folds batchnorm stem/bn
+	// 17 layers, 13 separable blocks
 }
