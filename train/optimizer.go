@@ -70,11 +70,40 @@ func (o *SGD) Step(lr float64, vars []*layers.Var, grads []*tensor.Dense) error 
 	return nil
 }
 
+// The learning rate schedules after the warm-up (Schedule.Decay,
+// Recipe.Schedule, cmd/train's --schedule).
+const (
+	// ScheduleCosine decays as a half cosine to 0 at the last step (Loshchilov
+	// & Hutter's SGDR without restarts; PyTorch's CosineAnnealingLR).
+	ScheduleCosine = "cosine"
+	// ScheduleLinear decays linearly to 0 at the last step (Keras'
+	// PolynomialDecay of power 1; reported best for short budgets, Li et
+	// al., "Budgeted Training", 2020).
+	ScheduleLinear = "linear"
+	// ScheduleStep divides the rate by 10 at 50% and at 75% of the run (the
+	// ResNet CIFAR-10 recipe; PyTorch's MultiStepLR).
+	ScheduleStep = "step"
+)
+
+// ParseSchedule checks a schedule's name; "" is ScheduleCosine, what
+// checkpoints written before the choice existed used.
+func ParseSchedule(s string) (string, error) {
+	switch s {
+	case "":
+		return ScheduleCosine, nil
+	case ScheduleCosine, ScheduleLinear, ScheduleStep:
+		return s, nil
+	}
+	return "", fmt.Errorf("learning rate schedule %q: want %s, %s or %s", s, ScheduleCosine, ScheduleLinear, ScheduleStep)
+}
+
 // Schedule is the learning rate as a function of the step: a linear warm-up
-// from ~0 to Base over Warmup steps, then a cosine decay to 0 at Total.
+// from ~0 to Base over Warmup steps, then Decay (ScheduleCosine when "")
+// until Total steps.
 type Schedule struct {
 	Base          float64
 	Warmup, Total int
+	Decay         string
 }
 
 // At returns the learning rate for step (0-based).
@@ -84,5 +113,20 @@ func (s Schedule) At(step int) float64 {
 	}
 	span := max(s.Total-s.Warmup, 1)
 	p := math.Min(float64(step-s.Warmup)/float64(span), 1)
+	switch s.Decay {
+	case ScheduleLinear:
+		return s.Base * (1 - p)
+	case ScheduleStep:
+		// Milestones at fractions of the whole run, warm-up included, as
+		// epochs 150 and 225 of 300 are.
+		q := float64(step) / float64(max(s.Total, 1))
+		switch {
+		case q >= 0.75:
+			return s.Base * 0.01
+		case q >= 0.5:
+			return s.Base * 0.1
+		}
+		return s.Base
+	}
 	return s.Base * 0.5 * (1 + math.Cos(math.Pi*p))
 }

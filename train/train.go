@@ -24,10 +24,13 @@ import (
 
 // Recipe holds the training hyper-parameters; a checkpoint stores it.
 type Recipe struct {
-	Epochs       int     `json:"epochs"`
-	BatchSize    int     `json:"batch_size"`
-	EvalBatch    int     `json:"eval_batch"`
-	LR           float64 `json:"lr"` // peak learning rate
+	Epochs    int     `json:"epochs"`
+	BatchSize int     `json:"batch_size"`
+	EvalBatch int     `json:"eval_batch"`
+	LR        float64 `json:"lr"` // peak learning rate
+	// Schedule is the decay after the warm-up: ScheduleCosine ("" too),
+	// ScheduleLinear or ScheduleStep.
+	Schedule     string  `json:"schedule,omitempty"`
 	Momentum     float64 `json:"momentum"`
 	Nesterov     bool    `json:"nesterov"`
 	WeightDecay  float64 `json:"weight_decay"`
@@ -93,7 +96,7 @@ func (r Recipe) WeightInit() (layers.Init, error) {
 // epochs, two seeds, +2.0 points against 0.1; alpha 0.5, +1.8; alpha 0.75,
 // 87.5% after 42 epochs against 0.1's 87.3% after 50.
 func DefaultRecipe() Recipe {
-	return Recipe{Epochs: 100, BatchSize: 128, EvalBatch: 250, LR: 0.2, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Init: "uniform", Seed: 1}
+	return Recipe{Epochs: 100, BatchSize: 128, EvalBatch: 250, LR: 0.2, Schedule: ScheduleCosine, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Init: "uniform", Seed: 1}
 }
 
 // Validate reports what is wrong with the recipe.
@@ -125,6 +128,9 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("eval every %d epochs: must not be negative", r.EvalEvery)
 	}
 	if _, err := ParseTTA(r.TTA); err != nil {
+		return err
+	}
+	if _, err := ParseSchedule(r.Schedule); err != nil {
 		return err
 	}
 	if err := (data.Mix{MixUp: r.MixUp, CutMix: r.CutMix}).Validate(); err != nil {
@@ -338,7 +344,7 @@ func openRun(o Options) (*run, error) {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	perEpoch := rn.loader.NumBatches()
-	rn.sched = Schedule{Base: r.LR, Warmup: int(r.WarmupEpochs * float64(perEpoch)), Total: r.Epochs * perEpoch}
+	rn.sched = Schedule{Base: r.LR, Warmup: int(r.WarmupEpochs * float64(perEpoch)), Total: r.Epochs * perEpoch, Decay: r.Schedule}
 	if rn.tr, err = NewTrainer(rn.m, r.BatchSize, rn.opt); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}

@@ -111,6 +111,7 @@ func TestResumeIsExact(t *testing.T) {
 		o.Recipe.Momentum, o.Recipe.WeightDecay, o.Recipe.Nesterov = 0.8, 1e-4, false
 		o.Recipe.TrivialAugment, o.Recipe.RandomErasing, o.Recipe.Cutout = true, 0.5, 8 // every augmentation stream
 		o.Recipe.MixUp, o.Recipe.CutMix = 0.4, 1
+		o.Recipe.Schedule = ScheduleLinear
 		return o
 	}
 	full := custom(smallOptions(t, t.TempDir()))
@@ -137,6 +138,9 @@ func TestResumeIsExact(t *testing.T) {
 	}
 	if r := h.Recipe; !r.TrivialAugment || r.RandomErasing != 0.5 || r.MixUp != 0.4 || r.CutMix != 1 {
 		t.Errorf("the resumed run's checkpoint lost the augmentation: %+v", r)
+	}
+	if h.Recipe.Schedule != ScheduleLinear {
+		t.Errorf("the resumed run's checkpoint records schedule %q, the run used linear", h.Recipe.Schedule)
 	}
 	if r := h.Recipe; r.Momentum != 0.8 || r.WeightDecay != 1e-4 || r.Nesterov {
 		t.Errorf("the resumed run's checkpoint records momentum %g, weight decay %g, Nesterov %v; the run used 0.8, 1e-4, false", r.Momentum, r.WeightDecay, r.Nesterov)
@@ -269,9 +273,43 @@ func TestSGDNesterovAndSchedule(t *testing.T) {
 	if b.Value.Data().([]float32)[0] != 2 {
 		t.Error("weight decay applied to a variable without Decay")
 	}
-	s := Schedule{Base: 1, Warmup: 10, Total: 110}
-	if s.At(0) != 0.1 || s.At(9) != 1 || abs64(s.At(60)-0.5) > 1e-12 || s.At(110) != 0 {
-		t.Errorf("schedule: %v %v %v %v", s.At(0), s.At(9), s.At(60), s.At(110))
+}
+
+// TestSchedule: every decay after the same warm-up, at the warm-up, the
+// middle of the decay, its milestones and its end; "" is cosine.
+func TestSchedule(t *testing.T) {
+	for _, tc := range []struct {
+		decay string
+		steps []int
+		want  []float64
+	}{
+		// Warm-up 10 of 110 steps: 0.1 … 1 over steps 0–9.
+		{"", []int{0, 4, 9, 10, 60, 85, 110, 200}, []float64{0.1, 0.5, 1, 1, 0.5, 0.5 * (1 + math.Cos(0.75*math.Pi)), 0, 0}},
+		{ScheduleCosine, []int{0, 9, 10, 60, 110}, []float64{0.1, 1, 1, 0.5, 0}},
+		{ScheduleLinear, []int{0, 9, 10, 35, 60, 109, 110, 200}, []float64{0.1, 1, 1, 0.75, 0.5, 0.01, 0, 0}},
+		// Milestones at 50% and 75% of the 110 steps: 55 and 82.5.
+		{ScheduleStep, []int{0, 9, 10, 54, 55, 82, 83, 109, 110}, []float64{0.1, 1, 1, 1, 0.1, 0.1, 0.01, 0.01, 0.01}},
+	} {
+		s := Schedule{Base: 1, Warmup: 10, Total: 110, Decay: tc.decay}
+		for i, step := range tc.steps {
+			if got := s.At(step); math.Abs(got-tc.want[i]) > 1e-12 {
+				t.Errorf("%q at step %d: %v, want %v", tc.decay, step, got, tc.want[i])
+			}
+		}
+	}
+	// Without warm-up the first step runs at the peak rate.
+	if got := (Schedule{Base: 0.2, Total: 10, Decay: ScheduleLinear}).At(0); got != 0.2 {
+		t.Errorf("no warm-up: first rate %v, want 0.2", got)
+	}
+	for _, name := range []string{"", ScheduleCosine, ScheduleLinear, ScheduleStep} {
+		if got, err := ParseSchedule(name); err != nil || (got != name && name != "") || (name == "" && got != ScheduleCosine) {
+			t.Errorf("ParseSchedule(%q) = %q, %v", name, got, err)
+		}
+	}
+	r := DefaultRecipe()
+	r.Schedule = "exponential"
+	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), "exponential") {
+		t.Errorf("a recipe with schedule %q: %v", r.Schedule, err)
 	}
 }
 

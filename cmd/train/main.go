@@ -52,7 +52,8 @@ func run(args []string) error {
 		epochs     = fs.Int("epochs", def.Epochs, "training epochs")
 		batch      = fs.Int("batch-size", def.BatchSize, "training batch size")
 		evalBatch  = fs.Int("eval-batch-size", def.EvalBatch, "evaluation batch size")
-		lr         = fs.Float64("lr", def.LR, fmt.Sprintf("peak learning rate (after a linear warm-up, cosine decay to 0); %g with --init unless given", train.FineTuneLR))
+		lr         = fs.Float64("lr", def.LR, fmt.Sprintf("peak learning rate (after a linear warm-up, then --schedule); %g with --init unless given", train.FineTuneLR))
+		schedule   = fs.String("schedule", def.Schedule, "learning rate decay after the warm-up: cosine (to 0), linear (to 0) or step (÷10 at 50% and at 75% of the run)")
 		warmup     = fs.Float64("warmup", def.WarmupEpochs, "warm-up epochs")
 		momentum   = fs.Float64("momentum", def.Momentum, "Nesterov momentum")
 		smoothing  = fs.Float64("label-smoothing", def.LabelSmoothing, "label smoothing ε in [0, 1): train against (1−ε)·one-hot + ε/K")
@@ -119,6 +120,9 @@ func run(args []string) error {
 		r.LR = train.FineTuneLR
 	}
 	if r.TTA, err = train.ParseTTA(*tta); err != nil {
+		return err
+	}
+	if r.Schedule, err = train.ParseSchedule(*schedule); err != nil {
 		return err
 	}
 	if err := r.Validate(); err != nil {

@@ -38,6 +38,7 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"--cutout", "40"}, "--cutout 40: must be at most 32"},
 		{[]string{"--no-download", "--data", empty}, "CIFAR-10 not found"},
 		{[]string{"--depthwise", "magic"}, "magic"},
+		{[]string{"--schedule", "exponential"}, `learning rate schedule "exponential": want cosine, linear or step`},
 		{[]string{"--blas", "mkl", "--no-download", "--data", empty}, "mkl"},
 		{[]string{"--config", "mnist"}, "mnist"},
 		{[]string{"--resolution", "8"}, "resolution 8"},
