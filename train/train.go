@@ -24,13 +24,11 @@ import (
 
 // Recipe holds the training hyper-parameters; a checkpoint stores it.
 type Recipe struct {
-	Epochs    int     `json:"epochs"`
-	BatchSize int     `json:"batch_size"`
-	EvalBatch int     `json:"eval_batch"`
-	LR        float64 `json:"lr"` // peak learning rate
-	// Schedule is the decay after the warm-up: ScheduleCosine ("" too),
-	// ScheduleLinear or ScheduleStep.
-	Schedule     string  `json:"schedule,omitempty"`
+	Epochs       int     `json:"epochs"`
+	BatchSize    int     `json:"batch_size"`
+	EvalBatch    int     `json:"eval_batch"`
+	LR           float64 `json:"lr"`                 // peak learning rate
+	Schedule     string  `json:"schedule,omitempty"` // decay after the warm-up: ScheduleCosine ("" too), ScheduleLinear or ScheduleStep
 	Momentum     float64 `json:"momentum"`
 	Nesterov     bool    `json:"nesterov"`
 	WeightDecay  float64 `json:"weight_decay"`
