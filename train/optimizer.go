@@ -12,7 +12,7 @@ import (
 // weight decay, as PyTorch's torch.optim.SGD: for each parameter w with
 // gradient g,
 //
-//	g ← g + wd·w      (only for variables with Decay set)
+//	g ← g + wd·w      (only for the parameters DecayParams names)
 //	v ← μ·v + g
 //	w ← w − lr·(g + μ·v)   (Nesterov; w − lr·v without)
 //
@@ -21,6 +21,9 @@ type SGD struct {
 	Momentum    float64
 	Nesterov    bool
 	WeightDecay float64
+	// DecayParams names the parameters weight decay applies to:
+	// DecayConv ("" too), DecayWeights or DecayAll (ParseDecayParams).
+	DecayParams string
 	// Velocity holds one buffer per variable name.
 	Velocity map[string][]float32
 }
@@ -48,7 +51,7 @@ func (o *SGD) Step(lr float64, vars []*layers.Var, grads []*tensor.Dense) error 
 			o.Velocity[v.Name] = vel
 		}
 		wd := float32(0)
-		if v.Decay {
+		if Decays(o.DecayParams, v) {
 			wd = float32(o.WeightDecay)
 		}
 		mu, eta := float32(o.Momentum), float32(lr)
@@ -68,6 +71,49 @@ func (o *SGD) Step(lr float64, vars []*layers.Var, grads []*tensor.Dense) error 
 		clear(g)
 	}
 	return nil
+}
+
+// The parameter sets weight decay can apply to (SGD.DecayParams,
+// Recipe.DecayParams, cmd/train's --decay-params).
+const (
+	// DecayConv decays the weights of the standard and pointwise
+	// convolutions and of the classifier (layers.Var.Decay): the MobileNet
+	// paper's choice, which puts "very little or no weight decay" on the
+	// depthwise filters, and none on BatchNorm parameters or biases.
+	DecayConv = "conv"
+	// DecayWeights decays every weight tensor, the depthwise filters too
+	// (every parameter of two or more dimensions), but no BatchNorm
+	// parameter or bias: the "no decay on 1-D parameters" rule of timm and
+	// of Goyal et al. (2017).
+	DecayWeights = "weights"
+	// DecayAll decays every parameter, BatchNorm scales and shifts and
+	// biases too: PyTorch's SGD(model.parameters(), weight_decay=…), the
+	// recipe of most public CIFAR-10 MobileNet results.
+	DecayAll = "all"
+)
+
+// ParseDecayParams checks the name of a parameter set for weight decay; ""
+// is DecayConv, what checkpoints written before the choice existed used.
+func ParseDecayParams(s string) (string, error) {
+	switch s {
+	case "":
+		return DecayConv, nil
+	case DecayConv, DecayWeights, DecayAll:
+		return s, nil
+	}
+	return "", fmt.Errorf("weight decay parameters %q: want %s, %s or %s", s, DecayConv, DecayWeights, DecayAll)
+}
+
+// Decays reports whether weight decay applies to v under the parameter set
+// params (ParseDecayParams; an unknown name counts as DecayConv).
+func Decays(params string, v *layers.Var) bool {
+	switch params {
+	case DecayAll:
+		return true
+	case DecayWeights:
+		return v.Decay || v.Value.Dims() >= 2
+	}
+	return v.Decay
 }
 
 // The learning rate schedules after the warm-up (Schedule.Decay,

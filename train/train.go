@@ -32,6 +32,7 @@ type Recipe struct {
 	Momentum     float64 `json:"momentum"`
 	Nesterov     bool    `json:"nesterov"`
 	WeightDecay  float64 `json:"weight_decay"`
+	DecayParams  string  `json:"decay_params,omitempty"` // what WeightDecay applies to: DecayConv ("" too), DecayWeights or DecayAll
 	WarmupEpochs float64 `json:"warmup_epochs"`
 	// LabelSmoothing ε trains against (1−ε)·one-hot + ε/K (Szegedy et al.,
 	// 2016); evaluation always uses the plain labels.
@@ -94,7 +95,7 @@ func (r Recipe) WeightInit() (layers.Init, error) {
 // epochs, two seeds, +2.0 points against 0.1; alpha 0.5, +1.8; alpha 0.75,
 // 87.5% after 42 epochs against 0.1's 87.3% after 50.
 func DefaultRecipe() Recipe {
-	return Recipe{Epochs: 100, BatchSize: 128, EvalBatch: 250, LR: 0.2, Schedule: ScheduleCosine, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Init: "uniform", Seed: 1}
+	return Recipe{Epochs: 100, BatchSize: 128, EvalBatch: 250, LR: 0.2, Schedule: ScheduleCosine, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, DecayParams: DecayConv, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Init: "uniform", Seed: 1}
 }
 
 // Validate reports what is wrong with the recipe.
@@ -129,6 +130,9 @@ func (r Recipe) Validate() error {
 		return err
 	}
 	if _, err := ParseSchedule(r.Schedule); err != nil {
+		return err
+	}
+	if _, err := ParseDecayParams(r.DecayParams); err != nil {
 		return err
 	}
 	if err := (data.Mix{MixUp: r.MixUp, CutMix: r.CutMix}).Validate(); err != nil {
@@ -304,6 +308,7 @@ func openRun(o Options) (*run, error) {
 		return nil, wrap(err)
 	}
 	rn.opt = NewSGD(r.Momentum, r.WeightDecay, r.Nesterov)
+	rn.opt.DecayParams = r.DecayParams
 	if rn.m, err = model.New(rn.hdr.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise, Init: init}); err != nil {
 		return nil, wrap(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/model"
+	"gorgonia.org/tensor"
 )
 
 // learnable makes n images whose class shows in their colour.
@@ -112,6 +113,7 @@ func TestResumeIsExact(t *testing.T) {
 		o.Recipe.TrivialAugment, o.Recipe.RandomErasing, o.Recipe.Cutout = true, 0.5, 8 // every augmentation stream
 		o.Recipe.MixUp, o.Recipe.CutMix = 0.4, 1
 		o.Recipe.Schedule = ScheduleLinear
+		o.Recipe.DecayParams = DecayAll
 		return o
 	}
 	full := custom(smallOptions(t, t.TempDir()))
@@ -139,8 +141,8 @@ func TestResumeIsExact(t *testing.T) {
 	if r := h.Recipe; !r.TrivialAugment || r.RandomErasing != 0.5 || r.MixUp != 0.4 || r.CutMix != 1 {
 		t.Errorf("the resumed run's checkpoint lost the augmentation: %+v", r)
 	}
-	if h.Recipe.Schedule != ScheduleLinear {
-		t.Errorf("the resumed run's checkpoint records schedule %q, the run used linear", h.Recipe.Schedule)
+	if h.Recipe.Schedule != ScheduleLinear || h.Recipe.DecayParams != DecayAll {
+		t.Errorf("the resumed run's checkpoint records schedule %q and decay parameters %q, the run used linear and all", h.Recipe.Schedule, h.Recipe.DecayParams)
 	}
 	if r := h.Recipe; r.Momentum != 0.8 || r.WeightDecay != 1e-4 || r.Nesterov {
 		t.Errorf("the resumed run's checkpoint records momentum %g, weight decay %g, Nesterov %v; the run used 0.8, 1e-4, false", r.Momentum, r.WeightDecay, r.Nesterov)
@@ -272,6 +274,70 @@ func TestSGDNesterovAndSchedule(t *testing.T) {
 	opt.Step(0.1, varsOf(b), densesOf(denseOf([]float32{0})))
 	if b.Value.Data().([]float32)[0] != 2 {
 		t.Error("weight decay applied to a variable without Decay")
+	}
+}
+
+// TestDecayParams: each parameter set decays exactly its parameters of a
+// real model (conv: standard and pointwise convolutions and the
+// classifier; weights: the depthwise filters too; all: BatchNorm and biases
+// too), as one SGD step with zero gradients shows, and "" is conv.
+func TestDecayParams(t *testing.T) {
+	for _, tc := range []struct {
+		params string
+		decays func(name string, dims int) bool
+	}{
+		{"", func(name string, dims int) bool { return dims > 1 && !strings.Contains(name, "/dw/") }},
+		{DecayConv, func(name string, dims int) bool { return dims > 1 && !strings.Contains(name, "/dw/") }},
+		{DecayWeights, func(name string, dims int) bool { return dims > 1 }},
+		{DecayAll, func(string, int) bool { return true }},
+	} {
+		m, err := model.New(model.CIFAR10(0.25), model.Options{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vars := m.Store.LearnableVars()
+		before := make([][]float32, len(vars))
+		grads := make([]*tensor.Dense, len(vars))
+		for i, v := range vars {
+			before[i] = append([]float32(nil), v.Value.Data().([]float32)...)
+			grads[i] = tensor.New(tensor.WithShape(v.Value.Shape()...), tensor.Of(tensor.Float32))
+		}
+		opt := NewSGD(0, 0.5, false) // w ← w − 1·0.5·w = w/2 where decay applies
+		opt.DecayParams = tc.params
+		if err := opt.Step(1, vars, grads); err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[bool]int{}
+		for i, v := range vars {
+			want := tc.decays(v.Name, v.Value.Dims())
+			kinds[want]++
+			if Decays(tc.params, v) != want {
+				t.Errorf("%q: Decays(%s) = %v, want %v", tc.params, v.Name, !want, want)
+			}
+			for j, x := range v.Value.Data().([]float32) {
+				w := before[i][j]
+				if want {
+					w /= 2
+				}
+				if x != w {
+					t.Errorf("%q: %s[%d] = %g after a step with zero gradient, want %g", tc.params, v.Name, j, x, w)
+					break
+				}
+			}
+		}
+		if tc.params != DecayAll && (kinds[true] == 0 || kinds[false] == 0) {
+			t.Errorf("%q: %d parameters decay, %d do not: the test checks nothing", tc.params, kinds[true], kinds[false])
+		}
+	}
+	for _, name := range []string{"", DecayConv, DecayWeights, DecayAll} {
+		if got, err := ParseDecayParams(name); err != nil || (got != name && name != "") || (name == "" && got != DecayConv) {
+			t.Errorf("ParseDecayParams(%q) = %q, %v", name, got, err)
+		}
+	}
+	r := DefaultRecipe()
+	r.DecayParams = "bn"
+	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), `weight decay parameters "bn": want conv, weights or all`) {
+		t.Errorf("a recipe with decay parameters %q: %v", r.DecayParams, err)
 	}
 }
 

@@ -39,6 +39,7 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"--no-download", "--data", empty}, "CIFAR-10 not found"},
 		{[]string{"--depthwise", "magic"}, "magic"},
 		{[]string{"--schedule", "exponential"}, `learning rate schedule "exponential": want cosine, linear or step`},
+		{[]string{"--decay-params", "bn"}, `weight decay parameters "bn": want conv, weights or all`},
 		{[]string{"--blas", "mkl", "--no-download", "--data", empty}, "mkl"},
 		{[]string{"--config", "mnist"}, "mnist"},
 		{[]string{"--resolution", "8"}, "resolution 8"},
