@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 
 	"github.com/gomobilenet/mobilenet/layers"
 	pb "github.com/gomobilenet/mobilenet/onnx/internal/onnxpb"
@@ -33,9 +34,22 @@ func init() { // in init: the block's row refers back to the table
 func (e *exporter) layer(l layers.Layer, x string) (string, error) {
 	f, ok := exporters[reflect.TypeOf(l)]
 	if !ok {
-		return "", fmt.Errorf("onnx: no ONNX export for layer type %T (add a row to the table in onnx/layers.go)", l)
+		return "", fmt.Errorf("onnx: no ONNX export for layer type %T (exported: %s)", l, supported())
 	}
 	return f(e, l, x)
+}
+
+// supported lists the exported layer types, sorted.
+func supported() string {
+	names := make([]string, 0, len(exporters))
+	for t := range exporters {
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		names = append(names, "layers."+t.Name())
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 // foldedConv exports conv followed by bn with bn folded into it.
