@@ -56,10 +56,29 @@ func ExampleRun() {
 		return
 	}
 	fmt.Println("checkpoint:", hdr.Config.Name, hdr.Config.Alpha, hdr.TestAcc == res.BestAcc)
+
+	// The folder's run.json records the network, the recipe and each start.
+	rec, err := train.ReadRunRecord(out)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("recorded:", rec.Recipe == r, len(rec.Starts), rec.Starts[0].Epoch)
 	// Output:
 	// epochs: 6
 	// better than chance: true
 	// checkpoint: cifar10 0.25 true
+	// recorded: true 1 0
+}
+
+// A recipe describes itself on one line, as cmd/train logs it and cmd/eval
+// reports a checkpoint's.
+func ExampleRecipe_String() {
+	r := train.DefaultRecipe()
+	r.Epochs, r.Cutout, r.DecayParams = 48, 16, train.DecayWeights
+	fmt.Println(r)
+	// Output:
+	// 48 epochs, batch 128, lr 0.2 (1 warm-up epoch, cosine decay), Nesterov momentum 0.9, weight decay 0.0005 (weights), label smoothing 0.1, augment, cutout 16, init uniform, seed 1
 }
 
 // Translate and Mirror make the views of test-time augmentation; here on

@@ -173,6 +173,12 @@ type Options struct {
 	// and the position in the epoch then no longer match the data. Without
 	// it such a resume fails with ErrDataChanged.
 	AllowDataChange bool
+	// Command and Machine go into the run's record (RunFile, RunRecord):
+	// the command line that started or resumed the run, and facts of the
+	// machine and compute settings (CPU, threads, GEMM backend, …). Both
+	// may be nil.
+	Command []string
+	Machine map[string]string
 }
 
 // Result summarises a run.
@@ -338,6 +344,7 @@ func openRun(o Options) (*run, error) {
 	if o.Resume != "" {
 		fmt.Fprintf(rn.logw, "resuming %s at epoch %d, batch %d (step %d); model, recipe and optimizer settings from the checkpoint\n", o.Resume, rn.hdr.Epoch, rn.hdr.Batch, rn.hdr.Step)
 	}
+	fmt.Fprintf(rn.logw, "recipe: %v\n", r)
 	lc := data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Input: rn.hdr.Input, Shuffle: true, Cutout: r.Cutout,
 		TrivialAugment: r.TrivialAugment, RandomErasing: r.RandomErasing, Mix: data.Mix{MixUp: r.MixUp, CutMix: r.CutMix}, Seed: r.Seed, DropLast: true}
 	if r.Augment {
@@ -362,6 +369,10 @@ func openRun(o Options) (*run, error) {
 		if o.Resume != "" && !restoreEMA(rn.avg, saved) {
 			fmt.Fprintf(rn.logw, "the checkpoint has no weight average: it starts from the current weights\n")
 		}
+	}
+	if err := rn.writeRunRecord(time.Now()); err != nil {
+		rn.close()
+		return nil, fmt.Errorf("train: %w", err)
 	}
 	rn.res = &Result{Model: rn.m, BestAcc: rn.hdr.BestAcc, LastAcc: rn.hdr.TestAcc, Epochs: rn.hdr.Epoch}
 	rn.m.SetTraining(true)

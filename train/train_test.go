@@ -124,16 +124,30 @@ func TestResumeIsExact(t *testing.T) {
 	dir := t.TempDir()
 	half := custom(smallOptions(t, dir))
 	half.StopAfter = 2
+	half.Command, half.Machine = []string{"cmd/train", "--schedule", "linear"}, map[string]string{"cpu": "first"}
 	if res, err := Run(context.Background(), half); err != nil || !res.Interrupted || res.Epochs != 2 {
 		t.Fatalf("first half: %+v, %v", res, err)
 	}
 	rest := smallOptions(t, dir) // default momentum, weight decay and Nesterov
 	rest.Resume = filepath.Join(dir, "last.bin")
+	rest.Command, rest.Machine = []string{"cmd/train", "--resume", rest.Resume}, map[string]string{"cpu": "second"}
 	b, err := Run(context.Background(), rest)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameVars(t, a.Model, b.Model)
+	// The run's record: the checkpoint's recipe, and both starts.
+	rec, err := ReadRunRecord(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Recipe != half.Recipe || rec.Config != half.Config {
+		t.Errorf("run record: recipe %v and config %+v, want the run's %v and %+v", rec.Recipe, rec.Config, half.Recipe, half.Config)
+	}
+	if len(rec.Starts) != 2 || rec.Starts[0].Epoch != 0 || rec.Starts[1].Epoch != 2 || rec.Starts[0].Resume != "" || rec.Starts[1].Resume != rest.Resume ||
+		rec.Starts[0].Command[1] != "--schedule" || rec.Starts[1].Machine["cpu"] != "second" || rec.Starts[0].Time == "" {
+		t.Errorf("run record's starts: %+v", rec.Starts)
+	}
 	h, _, err := ReadCheckpoint(filepath.Join(dir, "last.bin"))
 	if err != nil {
 		t.Fatal(err)

@@ -109,12 +109,13 @@ func run(args []string) error {
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(os.Stdout).Encode(map[string]any{"checkpoint": pos[0], "config": m.Config, "epoch": hdr.Epoch,
+		return json.NewEncoder(os.Stdout).Encode(map[string]any{"checkpoint": pos[0], "config": m.Config, "epoch": hdr.Epoch, "recipe": hdr.Recipe,
 			"accuracy": res.Accuracy, "loss": res.Loss, "per_class": res.PerClass, "confusion": res.Confusion,
 			"classes": res.Classes, "images": res.Images, "images_per_s": res.ImagesPS, "tta_flip": res.Flip, "tta_flip_translate": res.FlipTranslate})
 	}
 	c := m.Config
 	fmt.Printf("checkpoint %s: MobileNet v1 %s alpha %g resolution %d, epoch %d\n", pos[0], c.Name, c.Alpha, c.Resolution, hdr.Epoch)
+	fmt.Printf("trained with: %v\n", hdr.Recipe)
 	fmt.Printf("top-1 accuracy %.4f, mean loss %.4f, %d images, %.0f images/s\n", res.Accuracy, res.Loss, res.Images, res.ImagesPS)
 	if res.Flip != nil {
 		fmt.Printf("with flip test-time augmentation: top-1 accuracy %.4f, mean loss %.4f (the table below is without)\n", res.Flip.Accuracy, res.Flip.Loss)

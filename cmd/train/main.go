@@ -197,7 +197,8 @@ func run(args []string) error {
 		r.Epochs = 0 // keep the checkpoint's: a newer default must not extend an old run
 	}
 	res, err := train.Run(ctx, train.Options{Recipe: r, Config: cfg, Depthwise: impl, OutDir: *out, Resume: *resume,
-		Train: d.Train, Test: d.Test, Input: input, Log: os.Stderr, AllowDataChange: *allowData})
+		Train: d.Train, Test: d.Test, Input: input, Log: os.Stderr, AllowDataChange: *allowData,
+		Command: append([]string{"cmd/train"}, args...), Machine: cli.Machine(*threads, backend, impl)})
 	switch {
 	case errors.Is(err, train.ErrDataChanged):
 		return fmt.Errorf("%w (give the --data and --limit the run started with, or --allow-data-change)", err)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +160,22 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 	}
 	if !strings.Contains(rerr.String(), "resuming") {
 		t.Errorf("resumed run did not say it resumed:\n%s", rerr.String())
+	}
+	if !strings.Contains(rerr.String(), "recipe: 50 epochs, batch 8, lr 0.2 (1 warm-up epoch, cosine decay)") {
+		t.Errorf("the resumed run does not log the checkpoint's recipe:\n%s", rerr.String())
+	}
+	// run.json: both starts, with their command lines and machine.
+	rec, err := train.ReadRunRecord(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Starts) != 2 || rec.Recipe.Epochs != 50 || rec.Config.Resolution != 16 {
+		t.Fatalf("run record: %+v", rec)
+	}
+	first, second := rec.Starts[0], rec.Starts[1]
+	if !slices.Contains(first.Command, "--epochs") || !slices.Contains(second.Command, "--resume") || second.Epoch < 1 ||
+		second.Machine["cpu"] == "" || second.Machine["threads"] == "" || second.Machine["blas"] == "" || second.Machine["kernels"] == "" {
+		t.Errorf("run record's starts: %+v", rec.Starts)
 	}
 }
 

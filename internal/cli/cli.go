@@ -140,3 +140,35 @@ func StartCPUProfile(path string) (stop func(), err error) {
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
+
+// Machine describes the machine and compute settings of a run for its
+// record (train.Options.Machine): the CPU, the threads, the GEMM backend
+// and kernel tier, the depthwise implementation, Go's version, the
+// binary's source revision when the build recorded one, and
+// OPENBLAS_CORETYPE when set.
+func Machine(threads int, backend string, depthwise layers.DepthwiseImpl) map[string]string {
+	m := map[string]string{
+		"cpu":       CPUName(),
+		"threads":   fmt.Sprint(threads),
+		"blas":      backend,
+		"kernels":   layers.Kernels(),
+		"depthwise": depthwise.String(),
+		"go":        runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				m["revision"] = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					m["modified"] = "true" // uncommitted changes in the build
+				}
+			}
+		}
+	}
+	if v := os.Getenv("OPENBLAS_CORETYPE"); v != "" {
+		m["openblas_coretype"] = v
+	}
+	return m
+}

@@ -1,0 +1,129 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gomobilenet/mobilenet/internal/atomicfile"
+	"github.com/gomobilenet/mobilenet/model"
+)
+
+// RunFile is the name of a run's record in its output folder (RunRecord).
+const RunFile = "run.json"
+
+// RunRecord is what a run's output folder says about the run, beside its
+// checkpoints and metrics.jsonl: the network and the recipe (the
+// checkpoint's, once resumed) and one entry per start or resume, so that a
+// run continued over several sessions, perhaps on other machines, still
+// says what ran where. Run writes it (RunFile) before the first step.
+type RunRecord struct {
+	Config model.Config `json:"config"`
+	Recipe Recipe       `json:"recipe"`
+	Starts []RunStart   `json:"starts"`
+}
+
+// RunStart is one start of a run: when, at which epoch, by which command
+// on which machine (Options.Command and Options.Machine).
+type RunStart struct {
+	Time    string            `json:"time"`  // RFC 3339, UTC
+	Epoch   int               `json:"epoch"` // epochs complete when it started
+	Resume  string            `json:"resume,omitempty"`
+	Command []string          `json:"command,omitempty"`
+	Machine map[string]string `json:"machine,omitempty"`
+}
+
+// ReadRunRecord reads the record of the run in folder dir.
+func ReadRunRecord(dir string) (*RunRecord, error) {
+	b, err := os.ReadFile(filepath.Join(dir, RunFile))
+	if err != nil {
+		return nil, fmt.Errorf("run record: %w", err)
+	}
+	var rec RunRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("run record %s: %w", filepath.Join(dir, RunFile), err)
+	}
+	return &rec, nil
+}
+
+// writeRunRecord adds this start to the folder's record (a new record for
+// a new run, or when the old one is missing or unreadable, which it says
+// on w) and writes it atomically.
+func (rn *run) writeRunRecord(now time.Time) error {
+	rec := &RunRecord{}
+	if rn.o.Resume != "" {
+		old, err := ReadRunRecord(rn.o.OutDir)
+		switch {
+		case err == nil:
+			rec = old
+		case !errors.Is(err, fs.ErrNotExist):
+			fmt.Fprintf(rn.logw, "%v: starting a new record\n", err)
+		}
+	}
+	rec.Config, rec.Recipe = rn.hdr.Config, rn.r
+	rec.Starts = append(rec.Starts, RunStart{Time: now.UTC().Format(time.RFC3339), Epoch: rn.hdr.Epoch, Resume: rn.o.Resume,
+		Command: rn.o.Command, Machine: rn.o.Machine})
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(rn.o.OutDir, RunFile), append(b, '\n')); err != nil {
+		return fmt.Errorf("run record: %w", err)
+	}
+	return nil
+}
+
+// String describes the recipe on one line, the settings a reader needs to
+// reproduce a run ("100 epochs, batch 128, lr 0.2 (1 warm-up epoch, cosine
+// decay), Nesterov momentum 0.9, weight decay 0.0005 (conv), label
+// smoothing 0.1, augment, init uniform, seed 1"); options left off are
+// not mentioned.
+func (r Recipe) String() string {
+	sched, _ := ParseSchedule(r.Schedule)
+	decay, _ := ParseDecayParams(r.DecayParams)
+	warm := fmt.Sprintf("%g warm-up epochs", r.WarmupEpochs)
+	if r.WarmupEpochs == 1 {
+		warm = "1 warm-up epoch"
+	}
+	parts := []string{
+		fmt.Sprintf("%d epochs, batch %d, lr %g (%s, %s decay)", r.Epochs, r.BatchSize, r.LR, warm, sched),
+	}
+	mom := fmt.Sprintf("momentum %g", r.Momentum)
+	if r.Nesterov {
+		mom = "Nesterov " + mom
+	}
+	parts = append(parts, mom, fmt.Sprintf("weight decay %g (%s)", r.WeightDecay, decay))
+	if r.LabelSmoothing > 0 {
+		parts = append(parts, fmt.Sprintf("label smoothing %g", r.LabelSmoothing))
+	}
+	if r.Augment {
+		parts = append(parts, "augment")
+	} else {
+		parts = append(parts, "no augment")
+	}
+	opt := func(on bool, format string, v any) {
+		if on {
+			parts = append(parts, fmt.Sprintf(format, v))
+		}
+	}
+	opt(r.Cutout > 0, "cutout %d", r.Cutout)
+	opt(r.TrivialAugment, "%s", "TrivialAugment")
+	opt(r.RandomErasing > 0, "random erasing %g", r.RandomErasing)
+	opt(r.MixUp > 0, "mixup %g", r.MixUp)
+	opt(r.CutMix > 0, "cutmix %g", r.CutMix)
+	opt(r.EMA > 0, "EMA %g", r.EMA)
+	init := r.Init
+	if init == "" {
+		init = "he"
+	}
+	parts = append(parts, "init "+init)
+	opt(r.InitFrom != "", "from %s", r.InitFrom)
+	opt(r.Freeze != "" && r.Freeze != FreezeNone, "freeze %s", r.Freeze)
+	parts = append(parts, fmt.Sprintf("seed %d", r.Seed))
+	return strings.Join(parts, ", ")
+}

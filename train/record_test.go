@@ -1,0 +1,54 @@
+package train
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunRecordUnreadable: a resumed run whose record is damaged (or
+// missing) starts a new one, saying so when it was damaged.
+func TestRunRecordUnreadable(t *testing.T) {
+	for _, damaged := range []bool{false, true} {
+		dir := t.TempDir()
+		if damaged {
+			if err := os.WriteFile(filepath.Join(dir, RunFile), []byte("{not json"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var log bytes.Buffer
+		rn := &run{o: Options{OutDir: dir, Resume: filepath.Join(dir, "last.bin")}, r: DefaultRecipe(), logw: &log}
+		rn.hdr.Epoch = 7
+		if err := rn.writeRunRecord(time.Date(2026, 12, 3, 16, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := ReadRunRecord(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.Starts) != 1 || rec.Starts[0].Epoch != 7 || rec.Starts[0].Time != "2026-12-03T16:00:00Z" || rec.Recipe != DefaultRecipe() {
+			t.Errorf("damaged %v: record %+v", damaged, rec)
+		}
+		if said := strings.Contains(log.String(), "starting a new record"); said != damaged {
+			t.Errorf("damaged %v: log %q", damaged, log.String())
+		}
+	}
+	if _, err := ReadRunRecord(t.TempDir()); err == nil || !strings.Contains(err.Error(), "run record") {
+		t.Errorf("a folder without a record: %v", err)
+	}
+}
+
+func TestRecipeString(t *testing.T) {
+	r := DefaultRecipe()
+	if got, want := r.String(), "100 epochs, batch 128, lr 0.2 (1 warm-up epoch, cosine decay), Nesterov momentum 0.9, weight decay 0.0005 (conv), label smoothing 0.1, augment, init uniform, seed 1"; got != want {
+		t.Errorf("default recipe:\n got %s\nwant %s", got, want)
+	}
+	r = Recipe{Epochs: 3, BatchSize: 64, LR: 0.01, WarmupEpochs: 0.5, Momentum: 0.8, WeightDecay: 1e-4, DecayParams: DecayAll, Schedule: ScheduleStep,
+		Cutout: 16, TrivialAugment: true, RandomErasing: 0.25, MixUp: 0.2, CutMix: 1, EMA: 0.999, InitFrom: "best.bin", Freeze: FreezeBody, Seed: 2}
+	if got, want := r.String(), "3 epochs, batch 64, lr 0.01 (0.5 warm-up epochs, step decay), momentum 0.8, weight decay 0.0001 (all), no augment, cutout 16, TrivialAugment, random erasing 0.25, mixup 0.2, cutmix 1, EMA 0.999, init he, from best.bin, freeze body, seed 2"; got != want {
+		t.Errorf("every option:\n got %s\nwant %s", got, want)
+	}
+}
