@@ -39,6 +39,9 @@ func (o *SGD) Step(lr float64, vars []*layers.Var, grads []*tensor.Dense) error 
 	if len(vars) != len(grads) {
 		return fmt.Errorf("sgd: %d variables, %d gradients", len(vars), len(grads))
 	}
+	if _, err := ParseDecayParams(o.DecayParams); err != nil {
+		return fmt.Errorf("sgd: %w", err)
+	}
 	for i, v := range vars {
 		w, ok := v.Value.Data().([]float32)
 		g, ok2 := grads[i].Data().([]float32)

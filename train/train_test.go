@@ -348,6 +348,11 @@ func TestDecayParams(t *testing.T) {
 			t.Errorf("ParseDecayParams(%q) = %q, %v", name, got, err)
 		}
 	}
+	opt := NewSGD(0.9, 5e-4, true)
+	opt.DecayParams = "Weights"
+	if err := opt.Step(0.1, varsOf(newVar("w", []float32{1}, true)), densesOf(denseOf([]float32{1}))); err == nil || !strings.Contains(err.Error(), `"Weights"`) {
+		t.Errorf("a step with decay parameters %q: %v", opt.DecayParams, err)
+	}
 	r := DefaultRecipe()
 	r.DecayParams = "bn"
 	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), `weight decay parameters "bn": want conv, weights or all`) {
