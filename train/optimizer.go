@@ -86,8 +86,8 @@ const (
 	DecayConv = "conv"
 	// DecayWeights decays every weight tensor, the depthwise filters too
 	// (every parameter of two or more dimensions), but no BatchNorm
-	// parameter or bias: the "no decay on 1-D parameters" rule of timm and
-	// of Goyal et al. (2017).
+	// parameter or bias: the "no bias decay" of He et al.'s "Bag of Tricks"
+	// (2019) and timm's rule of no decay on 1-D parameters.
 	DecayWeights = "weights"
 	// DecayAll decays every parameter, BatchNorm scales and shifts and
 	// biases too: PyTorch's SGD(model.parameters(), weight_decay=…), the
