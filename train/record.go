@@ -53,7 +53,7 @@ func ReadRunRecord(dir string) (*RunRecord, error) {
 
 // writeRunRecord adds this start to the folder's record (a new record for
 // a new run, or when the old one is missing or unreadable, which it says
-// on w) and writes it atomically.
+// on the run's log) and writes it atomically.
 func (rn *run) writeRunRecord(now time.Time) error {
 	rec := &RunRecord{}
 	if rn.o.Resume != "" {
@@ -117,9 +117,9 @@ func (r Recipe) String() string {
 	opt(r.MixUp > 0, "mixup %g", r.MixUp)
 	opt(r.CutMix > 0, "cutmix %g", r.CutMix)
 	opt(r.EMA > 0, "EMA %g", r.EMA)
-	init := r.Init
-	if init == "" {
-		init = "he"
+	init := r.Init // as given when it does not parse ("" is he: WeightInit)
+	if wi, err := r.WeightInit(); err == nil {
+		init = wi.String()
 	}
 	parts = append(parts, "init "+init)
 	opt(r.InitFrom != "", "from %s", r.InitFrom)

@@ -58,7 +58,7 @@ func run(args []string) error {
 		momentum   = fs.Float64("momentum", def.Momentum, "Nesterov momentum")
 		smoothing  = fs.Float64("label-smoothing", def.LabelSmoothing, "label smoothing ε in [0, 1): train against (1−ε)·one-hot + ε/K")
 		wd         = fs.Float64("weight-decay", def.WeightDecay, "weight decay (coupled, as PyTorch's SGD) on the parameters --decay-params names")
-		decayOn    = fs.String("decay-params", train.DecayConv, "what --weight-decay applies to: conv (standard and pointwise convolutions and the classifier; not depthwise filters, BatchNorm parameters nor biases), weights (every weight tensor, depthwise filters too) or all (every parameter, BatchNorm and biases too)")
+		decayOn    = fs.String("decay-params", def.DecayParams, "what --weight-decay applies to: conv (standard and pointwise convolutions and the classifier; not depthwise filters, BatchNorm parameters nor biases), weights (every weight tensor, depthwise filters too) or all (every parameter, BatchNorm and biases too)")
 		noAugment  = fs.Bool("no-augment", false, "disable augmentation (cifar10: random crop and flip; imagenet: random resized crop and flip)")
 		cutout     = fs.Int("cutout", def.Cutout, "blank a random NxN square of each training image (Cutout; 0 = off)")
 		trivial    = fs.Bool("trivial-augment", false, "TrivialAugment Wide after the crop and flip (one of 14 image operations at a random strength; 32×32 data)")
