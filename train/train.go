@@ -18,6 +18,7 @@ import (
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
+	"github.com/schollz/progressbar/v3"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -164,7 +165,12 @@ type Options struct {
 	// Input is the data's preprocessing (normalisation, evaluation
 	// resize), recorded in the checkpoints (nil: CIFAR-10's).
 	Input *data.Preprocess
-	Log   io.Writer // progress bars and per-epoch lines (nil: silent)
+	// Log gets a line per epoch and the run's notices (nil: silent).
+	Log io.Writer
+	// Progress gets the progress bars of the epochs and evaluations,
+	// redrawn in place (nil: none). Give it a terminal, not a log file:
+	// cmd/train sets it only when stderr is one (--progress).
+	Progress io.Writer
 	// StopAfter > 0 stops (as an interruption would) once that many epochs
 	// are complete; a resumed run continues exactly.
 	StopAfter int
@@ -253,6 +259,7 @@ type run struct {
 	loader *data.Loader
 	sched  Schedule
 	logw   io.Writer
+	progw  io.Writer // nil: no bars
 	res    *Result
 }
 
@@ -260,7 +267,7 @@ type run struct {
 // resumes one: a resumed run takes its model, recipe and optimizer
 // settings from the checkpoint, read before anything is built.
 func openRun(o Options) (*run, error) {
-	rn := &run{o: o, r: o.Recipe, logw: o.Log}
+	rn := &run{o: o, r: o.Recipe, logw: o.Log, progw: o.Progress}
 	if rn.logw == nil {
 		rn.logw = io.Discard
 	}
@@ -406,9 +413,12 @@ func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
 	var st epochStats
 	r, hdr := rn.r, &rn.hdr
 	start := time.Now()
-	bar := newBar(rn.logw, rn.loader.NumBatches(), fmt.Sprintf("epoch %d/%d", epoch+1, r.Epochs), false)
-	bar.Set(hdr.Batch)
-	defer bar.Finish()
+	var bar *progressbar.ProgressBar
+	if rn.progw != nil {
+		bar = newBar(rn.progw, rn.loader.NumBatches(), fmt.Sprintf("epoch %d/%d", epoch+1, r.Epochs), false)
+		bar.Set(hdr.Batch)
+		defer bar.Finish()
+	}
 	lctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for b := range rn.loader.Epoch(lctx, epoch, hdr.Batch) {
@@ -427,9 +437,11 @@ func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
 		st.lossSum += l * float64(r.BatchSize)
 		hdr.Step++
 		hdr.Batch++
-		el := time.Since(start).Seconds()
-		bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f acc %.3f %.0f img/s", epoch+1, r.Epochs, st.lossSum/float64(st.seen), float64(st.correct)/float64(st.seen), float64(st.seen)/el))
-		bar.Add(1)
+		if bar != nil {
+			el := time.Since(start).Seconds()
+			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f acc %.3f %.0f img/s", epoch+1, r.Epochs, st.lossSum/float64(st.seen), float64(st.correct)/float64(st.seen), float64(st.seen)/el))
+			bar.Add(1)
+		}
 		if ctx.Err() != nil {
 			break
 		}
@@ -444,7 +456,7 @@ func (rn *run) interrupted(epoch int) error {
 	if err := rn.save("last.bin"); err != nil {
 		return err
 	}
-	fmt.Fprintf(rn.logw, "\ninterrupted at epoch %d, batch %d: wrote %s\n", epoch+1, rn.hdr.Batch, filepath.Join(rn.o.OutDir, "last.bin"))
+	fmt.Fprintf(rn.logw, "interrupted at epoch %d, batch %d: wrote %s\n", epoch+1, rn.hdr.Batch, filepath.Join(rn.o.OutDir, "last.bin"))
 	return nil
 }
 
@@ -456,7 +468,7 @@ func (rn *run) finishEpoch(epoch int, st epochStats) error {
 	if !evalDue(epoch+1, rn.r.Epochs, rn.r.EvalEvery) {
 		return rn.finishUnevaluated(epoch, st)
 	}
-	ev, err := rn.eval.Run(context.Background(), rn.o.Test, rn.logw)
+	ev, err := rn.eval.Run(context.Background(), rn.o.Test, rn.progw)
 	if err != nil {
 		return err
 	}
@@ -469,7 +481,7 @@ func (rn *run) finishEpoch(epoch int, st epochStats) error {
 	var evAvg EvalResult
 	if rn.avg != nil {
 		rn.avg.swap()
-		evAvg, err = rn.eval.Run(context.Background(), rn.o.Test, rn.logw)
+		evAvg, err = rn.eval.Run(context.Background(), rn.o.Test, rn.progw)
 		rn.avg.swap()
 		if err != nil {
 			return err

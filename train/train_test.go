@@ -45,11 +45,18 @@ func TestTrainLearnsAndCheckpointsRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	o := smallOptions(t, dir)
 	o.Recipe.Epochs = 8
-	var log bytes.Buffer
-	o.Log = &log
+	var log, bars bytes.Buffer
+	o.Log, o.Progress = &log, &bars
 	res, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The bars (training's and evaluation's) go to Progress, the epoch lines to Log.
+	if b := bars.String(); !strings.Contains(b, "epoch 8/8 ") || !strings.Contains(b, "evaluating") {
+		t.Errorf("Progress lacks the bars:\n%q", b)
+	}
+	if strings.Contains(log.String(), "\r") || strings.Contains(log.String(), "evaluating") {
+		t.Errorf("Log holds progress bars:\n%q", log.String())
 	}
 	first := firstLoss(t, dir)
 	if !(res.LastLoss < first*0.7) {

@@ -47,6 +47,7 @@ func run(args []string) error {
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		blasName   = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
+		progress   = fs.String("progress", "auto", "progress bars: auto (when standard error is a terminal), on or off")
 		tta        = fs.String("tta", "none", "also evaluate with test-time augmentation: flip (the mean of the logits of each image and its mirror image) or flip-translate (flip, averaged with flip of the image shifted by one pixel each way)")
 	)
 	pos, err := cli.Parse(fs, args) // flags before or after the paths
@@ -58,6 +59,10 @@ func run(args []string) error {
 	}
 	if *batch <= 0 || *limit < 0 {
 		return fmt.Errorf("--batch-size must be positive and --limit non-negative")
+	}
+	bars, err := cli.Progress(*progress, os.Stderr)
+	if err != nil {
+		return err
 	}
 	backend, impl, err := cli.Compute(*threads, *blasName, *depthwise)
 	if err != nil {
@@ -85,7 +90,7 @@ func run(args []string) error {
 	ev.TTA, ev.Input = ttaName, &pre
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	do := cli.DataOptions{Dir: *dataDir, Download: !*noDownload, Limit: *limit, ValSplit: *valSplit, Seed: *seed, Log: os.Stderr}
+	do := cli.DataOptions{Dir: *dataDir, Download: !*noDownload, Limit: *limit, ValSplit: *valSplit, Seed: *seed, Log: os.Stderr, Progress: bars}
 	names, _ := hdr.ClassNames()
 	dataClasses, what := data.DefaultClassNames, "CIFAR-10"
 	if cli.IsFolder(*dataDir) { // the classes are known before anything is decoded
@@ -104,7 +109,7 @@ func run(args []string) error {
 	if !slices.Equal(d.Classes, names) {
 		return fmt.Errorf("checkpoint %s: its classes (%s) are not %s's (%s)", pos[0], brief(names), what, brief(d.Classes))
 	}
-	res, err := ev.Run(ctx, d.Test, os.Stderr)
+	res, err := ev.Run(ctx, d.Test, bars)
 	if err != nil {
 		return err
 	}

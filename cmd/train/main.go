@@ -8,8 +8,9 @@
 // $MOBILENET_DATA or the user's cache folder) when absent, unless
 // --no-download. A --data folder laid out as ROOT/<class>/<image> (with
 // train/ and val/ or test/ splits, or --val-split) is an image-folder
-// dataset. The command shows a progress bar per epoch, evaluates on the
-// test set after each epoch, appends metrics to OUT/metrics.jsonl and
+// dataset. The command shows a progress bar per epoch on a terminal (a log
+// file gets a line per epoch; --progress), evaluates on the test set after
+// each epoch, appends metrics to OUT/metrics.jsonl and
 // writes OUT/last.bin every epoch and OUT/best.bin when test accuracy
 // improves. Ctrl-C finishes the current step, writes last.bin and exits;
 // --resume OUT/last.bin continues. --summary prints the per-layer table.
@@ -84,6 +85,7 @@ func run(args []string) error {
 		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		blasName   = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
+		progress   = fs.String("progress", "auto", "progress bars: auto (when standard error is a terminal; a log file gets the per-epoch lines only), on or off")
 		summary    = fs.Bool("summary", false, "print the per-layer summary (parameters, mult-adds) and exit")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -132,9 +134,13 @@ func run(args []string) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
+	bars, err := cli.Progress(*progress, os.Stderr)
+	if err != nil {
+		return err
+	}
 	// The network: a resumed run's, a fine-tuned checkpoint's (with the
 	// data's classes), or the flags' (with the data's classes).
-	do := cli.DataOptions{Dir: *dataDir, Download: !*noDownload, Limit: *limit, ValSplit: *valSplit, Seed: *seed, Strict: *strict, TrainSplit: true, Log: os.Stderr}
+	do := cli.DataOptions{Dir: *dataDir, Download: !*noDownload, Limit: *limit, ValSplit: *valSplit, Seed: *seed, Strict: *strict, TrainSplit: true, Log: os.Stderr, Progress: bars}
 	classes := data.NumClasses
 	if cli.IsFolder(*dataDir) {
 		names, err := cli.FolderClasses(do)
@@ -197,7 +203,7 @@ func run(args []string) error {
 		r.Epochs = 0 // keep the checkpoint's: a newer default must not extend an old run
 	}
 	res, err := train.Run(ctx, train.Options{Recipe: r, Config: cfg, Depthwise: impl, OutDir: *out, Resume: *resume,
-		Train: d.Train, Test: d.Test, Input: input, Log: os.Stderr, AllowDataChange: *allowData,
+		Train: d.Train, Test: d.Test, Input: input, Log: os.Stderr, Progress: bars, AllowDataChange: *allowData,
 		Command: append([]string{"cmd/train"}, args...), Machine: cli.Machine(*threads, backend, impl)})
 	switch {
 	case errors.Is(err, train.ErrDataChanged):

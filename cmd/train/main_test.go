@@ -48,6 +48,7 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"--resolution", "2048", "--no-download", "--data", empty}, "does not fit in memory"},
 		{[]string{"--threads", "100000"}, "--threads 100000: must be in [1, 1024]"},
 		{[]string{"--lr", "100", "--epochs", "1", "--batch-size", "16", "--alpha", "0.25", "--resolution", "16", "--no-download", "--data", small, "--out", t.TempDir()}, "training diverged"},
+		{[]string{"--progress", "yes"}, `--progress "yes": want auto, on or off`},
 		{[]string{"--bogus"}, "bogus"},
 		{[]string{"stray"}, "stray"},
 		{[]string{"--no-download", "--data", small, "--out", t.TempDir()}, "train: too few training images: 50 images make no batch of 128 (raise --limit or lower --batch-size)"},
@@ -141,8 +142,13 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 	if !strings.Contains(stdout.String(), "resume with --resume") {
 		t.Errorf("stdout lacks the resume hint:\n%s", stdout.String())
 	}
-	// Resume with no model or recipe flags: they come from the checkpoint.
-	res := exec.Command(bin, "--data", data, "--no-download", "--out", out, "--resume", filepath.Join(out, "last.bin"))
+	// Standard error is a pipe, not a terminal: per-epoch lines, no bars.
+	if log := stderr.String(); !strings.Contains(log, "epoch 1/50: train loss") || strings.Contains(log, "\r") || strings.Contains(log, "/50 loss ") {
+		t.Errorf("a log that is not a terminal should get the epoch lines and no progress bars:\n%q", log)
+	}
+	// Resume with no model or recipe flags: they come from the checkpoint;
+	// --progress on draws the bars anyway.
+	res := exec.Command(bin, "--data", data, "--no-download", "--out", out, "--resume", filepath.Join(out, "last.bin"), "--progress", "on")
 	done := make(chan error, 1)
 	var rerr, rout strings.Builder
 	res.Stderr, res.Stdout = &rerr, &rout
@@ -160,6 +166,9 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 	}
 	if !strings.Contains(rerr.String(), "resuming") {
 		t.Errorf("resumed run did not say it resumed:\n%s", rerr.String())
+	}
+	if !strings.Contains(rerr.String(), "/50 loss ") {
+		t.Errorf("--progress on drew no progress bar:\n%q", rerr.String())
 	}
 	if !strings.Contains(rerr.String(), "recipe: 50 epochs, batch 8, lr 0.2 (1 warm-up epoch, cosine decay)") {
 		t.Errorf("the resumed run does not log the checkpoint's recipe:\n%s", rerr.String())

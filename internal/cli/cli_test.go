@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -53,5 +54,36 @@ func TestStartCPUProfile(t *testing.T) {
 	stop()
 	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
 		t.Errorf("profile %s: %v, %v", path, fi, err)
+	}
+}
+
+func TestProgress(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, c := range []struct {
+		mode    string
+		want    io.Writer
+		wantErr bool
+	}{
+		{"on", f, false},
+		{"off", nil, false},
+		{"auto", nil, false}, // a regular file is not a terminal
+		{"", nil, false},
+		{"yes", nil, true},
+	} {
+		w, err := Progress(c.mode, f)
+		if (err != nil) != c.wantErr {
+			t.Errorf("Progress(%q): error %v, want error %v", c.mode, err, c.wantErr)
+			continue
+		}
+		if err != nil && !strings.Contains(err.Error(), "--progress") {
+			t.Errorf("Progress(%q): error %q does not name the flag", c.mode, err)
+		}
+		if w != c.want {
+			t.Errorf("Progress(%q) = %v, want %v", c.mode, w, c.want)
+		}
 	}
 }

@@ -32,13 +32,14 @@ func DefaultDataDir() string {
 // DataOptions say which data a command loads.
 type DataOptions struct {
 	Dir        string
-	Download   bool    // fetch CIFAR-10 when absent
-	Limit      int     // CIFAR-10: the first N images of each split
-	ValSplit   float64 // image folders without val/ or test/: the fraction held out
-	Seed       uint64  // draws that fraction
-	Strict     bool    // image folders: an unreadable image is an error
-	TrainSplit bool    // load the training split too (cmd/train)
-	Log        io.Writer
+	Download   bool      // fetch CIFAR-10 when absent
+	Limit      int       // CIFAR-10: the first N images of each split
+	ValSplit   float64   // image folders without val/ or test/: the fraction held out
+	Seed       uint64    // draws that fraction
+	Strict     bool      // image folders: an unreadable image is an error
+	TrainSplit bool      // load the training split too (cmd/train)
+	Log        io.Writer // notices (skipped images)
+	Progress   io.Writer // the download's progress bar (nil: none)
 }
 
 // Data is a command's dataset: its splits and whether it is an image folder.
@@ -100,7 +101,7 @@ func LoadData(ctx context.Context, cfg model.Config, o DataOptions) (*Data, erro
 	if o.Limit < 0 {
 		return nil, fmt.Errorf("--limit %d: must not be negative", o.Limit)
 	}
-	err := data.Ensure(ctx, o.Dir, o.Download, data.Official(os.Stderr))
+	err := data.Ensure(ctx, o.Dir, o.Download, data.Official(o.Progress))
 	if errors.Is(err, data.ErrMissing) && !o.Download {
 		return nil, fmt.Errorf("%w (run without --no-download to fetch it, or give --data a folder holding %s or an image folder)", err, data.DirName)
 	}
