@@ -148,9 +148,12 @@ func ParseSchedule(s string) (string, error) {
 
 // Schedule is the learning rate as a function of the step: a linear warm-up
 // from ~0 to Base over Warmup steps, then Decay (ScheduleCosine when "")
-// until Total steps.
+// until Total steps. The cosine and linear decays end at Min rather than 0
+// (PyTorch's CosineAnnealingLR eta_min, Keras' CosineDecay alpha·rate);
+// the step decay ignores it.
 type Schedule struct {
 	Base          float64
+	Min           float64
 	Warmup, Total int
 	Decay         string
 }
@@ -164,7 +167,7 @@ func (s Schedule) At(step int) float64 {
 	p := math.Min(float64(step-s.Warmup)/float64(span), 1)
 	switch s.Decay {
 	case ScheduleLinear:
-		return s.Base * (1 - p)
+		return s.Min + (s.Base-s.Min)*(1-p)
 	case ScheduleStep:
 		// Milestones at fractions of the whole run, warm-up included, as
 		// epochs 150 and 225 of 300 are.
@@ -177,5 +180,5 @@ func (s Schedule) At(step int) float64 {
 		}
 		return s.Base
 	}
-	return s.Base * 0.5 * (1 + math.Cos(math.Pi*p))
+	return s.Min + (s.Base-s.Min)*0.5*(1+math.Cos(math.Pi*p))
 }

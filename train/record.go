@@ -90,8 +90,13 @@ func (r Recipe) String() string {
 	if r.WarmupEpochs == 1 {
 		warm = "1 warm-up epoch"
 	}
+	if r.MinLR > 0 {
+		sched += fmt.Sprintf(" decay to %g", r.MinLR)
+	} else {
+		sched += " decay"
+	}
 	parts := []string{
-		fmt.Sprintf("%d epochs, batch %d, lr %g (%s, %s decay)", r.Epochs, r.BatchSize, r.LR, warm, sched),
+		fmt.Sprintf("%d epochs, batch %d, lr %g (%s, %s)", r.Epochs, r.BatchSize, r.LR, warm, sched),
 	}
 	mom := fmt.Sprintf("momentum %g", r.Momentum)
 	if r.Nesterov {

@@ -51,4 +51,9 @@ func TestRecipeString(t *testing.T) {
 	if got, want := r.String(), "3 epochs, batch 64, lr 0.01 (0.5 warm-up epochs, step decay), momentum 0.8, weight decay 0.0001 (all), no augment, cutout 16, TrivialAugment, random erasing 0.25, mixup 0.2, cutmix 1, EMA 0.999, init he, from best.bin, freeze body, seed 2"; got != want {
 		t.Errorf("every option:\n got %s\nwant %s", got, want)
 	}
+	r = DefaultRecipe()
+	r.MinLR, r.Schedule = 0.002, ScheduleLinear
+	if got, want := r.String(), "100 epochs, batch 128, lr 0.2 (1 warm-up epoch, linear decay to 0.002), "; !strings.HasPrefix(got, want) {
+		t.Errorf("a floor:\n got %s\nwant %s…", got, want)
+	}
 }

@@ -25,11 +25,14 @@ import (
 
 // Recipe holds the training hyper-parameters; a checkpoint stores it.
 type Recipe struct {
-	Epochs       int     `json:"epochs"`
-	BatchSize    int     `json:"batch_size"`
-	EvalBatch    int     `json:"eval_batch"`
-	LR           float64 `json:"lr"`                 // peak learning rate
-	Schedule     string  `json:"schedule,omitempty"` // decay after the warm-up: ScheduleCosine ("" too), ScheduleLinear or ScheduleStep
+	Epochs    int     `json:"epochs"`
+	BatchSize int     `json:"batch_size"`
+	EvalBatch int     `json:"eval_batch"`
+	LR        float64 `json:"lr"`                 // peak learning rate
+	Schedule  string  `json:"schedule,omitempty"` // decay after the warm-up: ScheduleCosine ("" too), ScheduleLinear or ScheduleStep
+	// MinLR is the rate the cosine and linear decays end at (0: they
+	// decay to 0); below LR, and not with ScheduleStep.
+	MinLR        float64 `json:"min_lr,omitempty"`
 	Momentum     float64 `json:"momentum"`
 	Nesterov     bool    `json:"nesterov"`
 	WeightDecay  float64 `json:"weight_decay"`
@@ -110,6 +113,10 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("eval batch size %d: must be positive", r.EvalBatch)
 	case !(r.LR > 0) || math.IsInf(r.LR, 0):
 		return fmt.Errorf("learning rate %g: must be positive", r.LR)
+	case !(r.MinLR >= 0 && r.MinLR < r.LR):
+		return fmt.Errorf("minimum learning rate %g: must be in [0, the peak rate %g)", r.MinLR, r.LR)
+	case r.MinLR > 0 && r.Schedule == ScheduleStep:
+		return fmt.Errorf("minimum learning rate %g: the step schedule has its own end rate (the peak/100); give it with the cosine or linear schedule", r.MinLR)
 	case r.Momentum < 0 || r.Momentum >= 1:
 		return fmt.Errorf("momentum %g: must be in [0, 1)", r.Momentum)
 	case r.WeightDecay < 0:
@@ -361,7 +368,7 @@ func openRun(o Options) (*run, error) {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	perEpoch := rn.loader.NumBatches()
-	rn.sched = Schedule{Base: r.LR, Warmup: int(r.WarmupEpochs * float64(perEpoch)), Total: r.Epochs * perEpoch, Decay: r.Schedule}
+	rn.sched = Schedule{Base: r.LR, Min: r.MinLR, Warmup: int(r.WarmupEpochs * float64(perEpoch)), Total: r.Epochs * perEpoch, Decay: r.Schedule}
 	if rn.tr, err = NewTrainer(rn.m, r.BatchSize, rn.opt); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}

@@ -119,7 +119,7 @@ func TestResumeIsExact(t *testing.T) {
 		o.Recipe.Momentum, o.Recipe.WeightDecay, o.Recipe.Nesterov = 0.8, 1e-4, false
 		o.Recipe.TrivialAugment, o.Recipe.RandomErasing, o.Recipe.Cutout = true, 0.5, 8 // every augmentation stream
 		o.Recipe.MixUp, o.Recipe.CutMix = 0.4, 1
-		o.Recipe.Schedule = ScheduleLinear
+		o.Recipe.Schedule, o.Recipe.MinLR = ScheduleLinear, 0.01
 		o.Recipe.DecayParams = DecayAll
 		return o
 	}
@@ -387,6 +387,39 @@ func TestSchedule(t *testing.T) {
 			if got := s.At(step); math.Abs(got-tc.want[i]) > 1e-12 {
 				t.Errorf("%q at step %d: %v, want %v", tc.decay, step, got, tc.want[i])
 			}
+		}
+	}
+	// A floor: the cosine and linear decays end at Min, the step decay ignores it.
+	for _, tc := range []struct {
+		decay string
+		steps []int
+		want  []float64
+	}{
+		{ScheduleCosine, []int{9, 10, 60, 110, 200}, []float64{1, 1, 0.55, 0.1, 0.1}},
+		{ScheduleLinear, []int{9, 10, 35, 60, 110}, []float64{1, 1, 0.775, 0.55, 0.1}},
+		{ScheduleStep, []int{9, 55, 83}, []float64{1, 0.1, 0.01}},
+	} {
+		s := Schedule{Base: 1, Min: 0.1, Warmup: 10, Total: 110, Decay: tc.decay}
+		for i, step := range tc.steps {
+			if got := s.At(step); math.Abs(got-tc.want[i]) > 1e-12 {
+				t.Errorf("%q to 0.1 at step %d: %v, want %v", tc.decay, step, got, tc.want[i])
+			}
+		}
+	}
+	for _, bad := range []struct {
+		min      float64
+		schedule string
+		want     string
+	}{
+		{-0.1, ScheduleCosine, "minimum learning rate -0.1"},
+		{0.2, ScheduleCosine, "minimum learning rate 0.2: must be in [0, the peak rate 0.2)"},
+		{math.NaN(), ScheduleLinear, "minimum learning rate NaN"},
+		{0.01, ScheduleStep, "the step schedule has its own end rate"},
+	} {
+		r := DefaultRecipe()
+		r.MinLR, r.Schedule = bad.min, bad.schedule
+		if err := r.Validate(); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("MinLR %v with %s: %v, want an error with %q", bad.min, bad.schedule, err, bad.want)
 		}
 	}
 	// Without warm-up the first step runs at the peak rate.

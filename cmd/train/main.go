@@ -55,6 +55,7 @@ func run(args []string) error {
 		evalBatch  = fs.Int("eval-batch-size", def.EvalBatch, "evaluation batch size")
 		lr         = fs.Float64("lr", def.LR, fmt.Sprintf("peak learning rate (after a linear warm-up, then --schedule); %g with --init unless given", train.FineTuneLR))
 		schedule   = fs.String("schedule", def.Schedule, "learning rate decay after the warm-up: cosine (to 0), linear (to 0) or step (÷10 at 50% and at 75% of the run)")
+		minLR      = fs.Float64("min-lr", def.MinLR, "learning rate the cosine and linear schedules end at (0: they decay to 0)")
 		warmup     = fs.Float64("warmup", def.WarmupEpochs, "warm-up epochs")
 		momentum   = fs.Float64("momentum", def.Momentum, "Nesterov momentum")
 		smoothing  = fs.Float64("label-smoothing", def.LabelSmoothing, "label smoothing ε in [0, 1): train against (1−ε)·one-hot + ε/K")
@@ -116,7 +117,7 @@ func run(args []string) error {
 	if *initPath != "" && *resume != "" {
 		return fmt.Errorf("--init starts a new run and --resume continues one: give one of them")
 	}
-	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, Momentum: *momentum, Nesterov: true,
+	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, MinLR: *minLR, Momentum: *momentum, Nesterov: true,
 		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Cutout: *cutout, TrivialAugment: *trivial, RandomErasing: *erasing, MixUp: *mixup, CutMix: *cutmix, EMA: *emaDecay, EvalEvery: *evalEvery,
 		Init: *weightInit, InitFrom: *initPath, Freeze: *freezeWhat, Seed: *seed}
 	if *initPath != "" && !set["lr"] {

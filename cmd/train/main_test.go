@@ -40,6 +40,8 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"--no-download", "--data", empty}, "CIFAR-10 not found"},
 		{[]string{"--depthwise", "magic"}, "magic"},
 		{[]string{"--schedule", "exponential"}, `learning rate schedule "exponential": want cosine, linear or step`},
+		{[]string{"--min-lr", "0.5"}, "minimum learning rate 0.5: must be in [0, the peak rate 0.2)"},
+		{[]string{"--min-lr", "0.01", "--schedule", "step"}, "the step schedule has its own end rate"},
 		{[]string{"--decay-params", "bn"}, `weight decay parameters "bn": want conv, weights or all`},
 		{[]string{"--blas", "mkl", "--no-download", "--data", empty}, "mkl"},
 		{[]string{"--config", "mnist"}, "mnist"},
