@@ -12,8 +12,8 @@
 // file gets a line per epoch; --progress), evaluates on the test set after
 // each epoch, appends metrics to OUT/metrics.jsonl and
 // writes OUT/last.bin every epoch and OUT/best.bin when test accuracy
-// improves. Ctrl-C finishes the current step, writes last.bin and exits;
-// --resume OUT/last.bin continues. --summary prints the per-layer table.
+// improves. Ctrl-C (or --max-time) finishes the current step, writes
+// last.bin and exits; --resume OUT/last.bin continues. --summary prints the per-layer table.
 package main
 
 import (
@@ -79,6 +79,7 @@ func run(args []string) error {
 		strict     = fs.Bool("strict-images", false, "image folders: stop at an unreadable image instead of skipping it")
 		out        = fs.String("out", "checkpoints", "output folder for checkpoints and logs")
 		seed       = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation, validation split)")
+		maxTime    = fs.Duration("max-time", 0, "stop training after this much wall time (e.g. 2h50m; 0 = no limit) as Ctrl-C does: last.bin written mid-epoch, --resume continues")
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 		resume     = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin); the model and recipe come from it, --epochs may extend it")
 		limit      = fs.Int("limit", 0, "CIFAR-10: use only the first N images of each split (0 = all)")
@@ -134,6 +135,9 @@ func run(args []string) error {
 	}
 	if err := r.Validate(); err != nil {
 		return err
+	}
+	if *maxTime < 0 {
+		return fmt.Errorf("--max-time %v: must not be negative", *maxTime)
 	}
 	bars, err := cli.Progress(*progress, os.Stderr)
 	if err != nil {
@@ -203,7 +207,13 @@ func run(args []string) error {
 	if *resume != "" && !set["epochs"] {
 		r.Epochs = 0 // keep the checkpoint's: a newer default must not extend an old run
 	}
-	res, err := train.Run(ctx, train.Options{Recipe: r, Config: cfg, Depthwise: impl, OutDir: *out, Resume: *resume,
+	trainCtx := ctx
+	if *maxTime > 0 { // the training's time: the data are loaded
+		var cancel context.CancelFunc
+		trainCtx, cancel = context.WithTimeout(ctx, *maxTime)
+		defer cancel()
+	}
+	res, err := train.Run(trainCtx, train.Options{Recipe: r, Config: cfg, Depthwise: impl, OutDir: *out, Resume: *resume,
 		Train: d.Train, Test: d.Test, Input: input, Log: os.Stderr, Progress: bars, AllowDataChange: *allowData,
 		Command: append([]string{"cmd/train"}, args...), Machine: cli.Machine(*threads, backend, impl)})
 	switch {
@@ -217,7 +227,11 @@ func run(args []string) error {
 		return err
 	}
 	if res.Interrupted {
-		fmt.Printf("stopped after %d epochs; resume with --resume %s/last.bin\n", res.Epochs, *out)
+		why := "stopped"
+		if ctx.Err() == nil && errors.Is(trainCtx.Err(), context.DeadlineExceeded) {
+			why = fmt.Sprintf("stopped at --max-time %v", *maxTime)
+		}
+		fmt.Printf("%s after %d epochs; resume with --resume %s/last.bin\n", why, res.Epochs, *out)
 		return nil
 	}
 	if err := curves.Plot(*out); err != nil {

@@ -50,6 +50,8 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"--resolution", "2048", "--no-download", "--data", empty}, "does not fit in memory"},
 		{[]string{"--threads", "100000"}, "--threads 100000: must be in [1, 1024]"},
 		{[]string{"--lr", "100", "--epochs", "1", "--batch-size", "16", "--alpha", "0.25", "--resolution", "16", "--no-download", "--data", small, "--out", t.TempDir()}, "training diverged"},
+		{[]string{"--max-time", "-1m"}, "--max-time -1m0s: must not be negative"},
+		{[]string{"--max-time", "soon"}, "soon"},
 		{[]string{"--progress", "yes"}, `--progress "yes": want auto, on or off`},
 		{[]string{"--bogus"}, "bogus"},
 		{[]string{"stray"}, "stray"},
@@ -187,6 +189,33 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 	if !slices.Contains(first.Command, "--epochs") || !slices.Contains(second.Command, "--resume") || second.Epoch < 1 ||
 		second.Machine["cpu"] == "" || second.Machine["threads"] == "" || second.Machine["blas"] == "" || second.Machine["kernels"] == "" {
 		t.Errorf("run record's starts: %+v", rec.Starts)
+	}
+}
+
+// TestMaxTime: --max-time stops a long run as an interruption does, with a
+// resumable last.bin, and says why it stopped.
+func TestMaxTime(t *testing.T) {
+	bin := binary(t)
+	data, out := fakeCIFAR(t, 64), t.TempDir()
+	start := time.Now()
+	cmd := exec.Command(bin, "--alpha", "0.25", "--resolution", "16", "--batch-size", "8", "--epochs", "1000", "--data", data, "--no-download", "--out", out, "--max-time", "4s")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, stderr.String())
+	}
+	if took := time.Since(start); took > time.Minute {
+		t.Errorf("--max-time 4s took %v", took)
+	}
+	if !strings.Contains(stdout.String(), "stopped at --max-time 4s after ") || !strings.Contains(stdout.String(), "resume with --resume") {
+		t.Errorf("stdout does not say why the run stopped:\n%s", stdout.String())
+	}
+	_, hdr, err := train.LoadModel(filepath.Join(out, "last.bin"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr.Step == 0 || hdr.Epoch >= 1000 {
+		t.Errorf("last.bin after --max-time: epoch %d, step %d", hdr.Epoch, hdr.Step)
 	}
 }
 
