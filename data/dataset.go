@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math"
+	"math/rand/v2"
 )
 
 // Dataset is a labelled set of images in memory, each stored as planar RGB
@@ -101,4 +103,71 @@ func (d *Dataset) Fingerprint() string {
 	}
 	h.Write(d.Pixels)
 	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// Subset returns a dataset of copies of the images at idx, in that order
+// (an index may repeat); it shares nothing with d.
+func (d *Dataset) Subset(idx []int) (*Dataset, error) {
+	s := &Dataset{Labels: make([]int32, len(idx)), Classes: d.Classes}
+	if !d.FixedSize() {
+		s.Sizes, s.Offsets = make([]Size, len(idx)), make([]int, 1, len(idx)+1)
+	}
+	for k, i := range idx {
+		if i < 0 || i >= d.Len() {
+			return nil, fmt.Errorf("dataset: subset index %d outside the %d images", i, d.Len())
+		}
+		img, w, h := d.ImageAt(i)
+		s.Pixels = append(s.Pixels, img...)
+		s.Labels[k] = d.Labels[i]
+		if s.Sizes != nil {
+			s.Sizes[k] = Size{W: w, H: h}
+			s.Offsets = append(s.Offsets, len(s.Pixels))
+		}
+	}
+	return s, nil
+}
+
+// Split holds out frac (in (0, 1)) of each class's images, drawn by seed
+// as ScanFolder draws a folder's validation images: a stratified
+// validation split (Keras' validation_split, but random and per class).
+// Both parts keep d's order; every class keeps at least one training image.
+func (d *Dataset) Split(frac float64, seed uint64) (rest, held *Dataset, err error) {
+	if !(frac > 0 && frac < 1) {
+		return nil, nil, fmt.Errorf("dataset: validation fraction %g: must be in (0, 1)", frac)
+	}
+	byClass := make([][]int, len(d.Classes))
+	for i, l := range d.Labels {
+		if l < 0 || int(l) >= len(d.Classes) {
+			return nil, nil, fmt.Errorf("dataset: image %d has label %d, outside the %d classes", i, l, len(d.Classes))
+		}
+		byClass[l] = append(byClass[l], i)
+	}
+	r := rand.New(rand.NewPCG(seed, 0x5b117))
+	isHeld := make([]bool, d.Len())
+	for _, idx := range byClass {
+		n := min(int(math.Round(frac*float64(len(idx)))), len(idx)-1)
+		for k, j := range r.Perm(len(idx)) {
+			if k < n {
+				isHeld[idx[j]] = true
+			}
+		}
+	}
+	var keep, out []int
+	for i, h := range isHeld {
+		if h {
+			out = append(out, i)
+		} else {
+			keep = append(keep, i)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil, fmt.Errorf("dataset: a validation fraction %g of %d images holds out none", frac, d.Len())
+	}
+	if rest, err = d.Subset(keep); err != nil {
+		return nil, nil, err
+	}
+	if held, err = d.Subset(out); err != nil {
+		return nil, nil, err
+	}
+	return rest, held, nil
 }

@@ -44,3 +44,29 @@ func ExampleMix() {
 	// batch 0: labels [0 1 2 3] mixed with [3 0 1 2], own share 0.46
 	// batch 1: labels [4 5 6 7] mixed with [7 4 5 6], own share 0.29
 }
+
+// Hold out a validation part of a training set: a tenth of each class,
+// drawn by a seed (cmd/train --val-split does this to CIFAR-10).
+func ExampleDataset_Split() {
+	ds := &data.Dataset{Pixels: make([]byte, 100*data.ImageBytes), Labels: make([]int32, 100), Classes: []string{"cat", "dog"}}
+	for i := range ds.Labels {
+		ds.Labels[i] = int32(i % 2) // 50 of each class
+	}
+	train, val, err := ds.Split(0.1, 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(train.Len(), "training images,", val.Len(), "held out")
+	// Output: 90 training images, 10 held out
+}
+
+// Copy some of a dataset's images into a dataset of their own.
+func ExampleDataset_Subset() {
+	ds := &data.Dataset{Pixels: make([]byte, 4*data.ImageBytes), Labels: []int32{0, 1, 2, 3}, Classes: data.DefaultClassNames}
+	sub, err := ds.Subset([]int{3, 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sub.Len(), sub.Labels)
+	// Output: 2 [3 1]
+}

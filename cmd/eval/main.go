@@ -33,13 +33,13 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: go run ./cmd/eval [flags] CHECKPOINT\n\nEvaluates a checkpoint on the CIFAR-10 test set, or on an image folder's\nvalidation split (its val/ or test/ folder, else the --val-split fraction of\n--seed, as cmd/train held out).\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: go run ./cmd/eval [flags] CHECKPOINT\n\nEvaluates a checkpoint on the CIFAR-10 test set (with --val-split, on the\npart of the training set cmd/train held out), or on an image folder's\nvalidation split (its val/ or test/ folder, else the --val-split fraction,\nas cmd/train held out).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	var (
 		dataDir    = fs.String("data", cli.DefaultDataDir(), "CIFAR-10 folder (holding or to receive cifar-10-batches-bin; $"+cli.DataEnv+" moves the default) or an image folder ROOT/<class>/<image>")
-		valSplit   = fs.Float64("val-split", 0.1, "image folders without val/ or test/: the fraction of each class held out (as given to cmd/train)")
-		seed       = fs.Uint64("seed", 1, "image folders without val/ or test/: the seed of the held-out fraction (as given to cmd/train)")
+		valSplit   = fs.Float64("val-split", 0.1, "the fraction of each class cmd/train held out: of an image folder without val/ or test/, or, when given, of CIFAR-10's training set (evaluated instead of the test set)")
+		seed       = fs.Uint64("seed", 1, "the seed of the held-out fraction (default: the checkpoint's)")
 		batch      = fs.Int("batch-size", 250, "evaluation batch size")
 		limit      = fs.Int("limit", 0, "CIFAR-10: evaluate only the first N test images (0 = all)")
 		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
@@ -90,7 +90,15 @@ func run(args []string) error {
 	ev.TTA, ev.Input = ttaName, &pre
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	do := cli.DataOptions{Dir: *dataDir, Download: !*noDownload, Limit: *limit, ValSplit: *valSplit, Seed: *seed, Log: os.Stderr, Progress: bars}
+	if !set["seed"] {
+		do.Seed = hdr.Recipe.Seed // the split the run was drawn with
+	}
+	if !cli.IsFolder(*dataDir) && set["val-split"] {
+		do.HoldOut = *valSplit
+	}
 	names, _ := hdr.ClassNames()
 	dataClasses, what := data.DefaultClassNames, "CIFAR-10"
 	if cli.IsFolder(*dataDir) { // the classes are known before anything is decoded
@@ -109,12 +117,20 @@ func run(args []string) error {
 	if !slices.Equal(d.Classes, names) {
 		return fmt.Errorf("checkpoint %s: its classes (%s) are not %s's (%s)", pos[0], brief(names), what, brief(d.Classes))
 	}
+	evaluated := "test"
+	switch {
+	case d.Folder:
+		evaluated = "validation"
+	case d.HeldOut:
+		evaluated = "held-out"
+		fmt.Fprintf(info, "evaluating %d images held out of CIFAR-10's training set (--val-split %g, seed %d)\n", d.Test.Len(), do.HoldOut, do.Seed)
+	}
 	res, err := ev.Run(ctx, d.Test, bars)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(os.Stdout).Encode(map[string]any{"checkpoint": pos[0], "config": m.Config, "epoch": hdr.Epoch, "recipe": hdr.Recipe,
+		return json.NewEncoder(os.Stdout).Encode(map[string]any{"checkpoint": pos[0], "config": m.Config, "epoch": hdr.Epoch, "recipe": hdr.Recipe, "data": evaluated,
 			"accuracy": res.Accuracy, "loss": res.Loss, "per_class": res.PerClass, "confusion": res.Confusion,
 			"classes": res.Classes, "images": res.Images, "images_per_s": res.ImagesPS, "tta_flip": res.Flip, "tta_flip_translate": res.FlipTranslate})
 	}

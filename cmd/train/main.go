@@ -75,7 +75,7 @@ func run(args []string) error {
 		initPath   = fs.String("init", "", "start from this checkpoint's weights (fine-tuning: a new run; the classifier is new when the class count differs)")
 		freezeWhat = fs.String("freeze", train.FreezeNone, "with --init: body trains only the classifier (every other weight and BatchNorm statistic frozen), none fine-tunes everything")
 		dataDir    = fs.String("data", cli.DefaultDataDir(), "CIFAR-10 folder (holding or to receive cifar-10-batches-bin; $"+cli.DataEnv+" moves the default) or an image folder ROOT/<class>/<image>")
-		valSplit   = fs.Float64("val-split", 0.1, "image folders without val/ or test/: the fraction of each class held out for evaluation")
+		valSplit   = fs.Float64("val-split", 0.1, "image folders without val/ or test/: the fraction of each class held out for evaluation; CIFAR-10, when given: evaluate on this fraction of each class of the training set (drawn by --seed) instead of the test set")
 		strict     = fs.Bool("strict-images", false, "image folders: stop at an unreadable image instead of skipping it")
 		out        = fs.String("out", "checkpoints", "output folder for checkpoints and logs")
 		seed       = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation, validation split)")
@@ -146,6 +146,9 @@ func run(args []string) error {
 	// The network: a resumed run's, a fine-tuned checkpoint's (with the
 	// data's classes), or the flags' (with the data's classes).
 	do := cli.DataOptions{Dir: *dataDir, Download: !*noDownload, Limit: *limit, ValSplit: *valSplit, Seed: *seed, Strict: *strict, TrainSplit: true, Log: os.Stderr, Progress: bars}
+	if !cli.IsFolder(*dataDir) && set["val-split"] {
+		do.HoldOut = *valSplit
+	}
 	classes := data.NumClasses
 	if cli.IsFolder(*dataDir) {
 		names, err := cli.FolderClasses(do)
@@ -162,6 +165,7 @@ func run(args []string) error {
 			return err
 		}
 		cfg = h.Config
+		do.Seed = h.Recipe.Seed // the validation split the run was drawn with
 	case *initPath != "":
 		c, pre, err := train.FineTune(*initPath, classes, *resolution)
 		if err != nil {
@@ -197,6 +201,9 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if d.HeldOut {
+		fmt.Printf("CIFAR-10: evaluating on %d images held out of the training set (--val-split %g, seed %d), training on the other %d; the test set is not used (cmd/eval measures it)\n", d.Test.Len(), do.HoldOut, do.Seed, d.Train.Len())
+	}
 	if d.Folder {
 		fmt.Printf("image folder %s: %d classes, %d training and %d validation images\n", *dataDir, len(d.Classes), d.Train.Len(), d.Test.Len())
 		if input == nil && *resume == "" { // normalised with the training images' statistics
@@ -218,7 +225,7 @@ func run(args []string) error {
 		Command: append([]string{"cmd/train"}, args...), Machine: cli.Machine(*threads, backend, impl)})
 	switch {
 	case errors.Is(err, train.ErrDataChanged):
-		return fmt.Errorf("%w (give the --data and --limit the run started with, or --allow-data-change)", err)
+		return fmt.Errorf("%w (give the --data, --limit and --val-split the run started with, or --allow-data-change)", err)
 	case errors.Is(err, train.ErrDiverged):
 		return fmt.Errorf("%w (--lr)", err)
 	case errors.Is(err, train.ErrTooFewImages):

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -52,6 +53,7 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"--lr", "100", "--epochs", "1", "--batch-size", "16", "--alpha", "0.25", "--resolution", "16", "--no-download", "--data", small, "--out", t.TempDir()}, "training diverged"},
 		{[]string{"--max-time", "-1m"}, "--max-time -1m0s: must not be negative"},
 		{[]string{"--max-time", "soon"}, "soon"},
+		{[]string{"--val-split", "1.5", "--no-download", "--data", small, "--out", t.TempDir()}, "--val-split 1.5: dataset: validation fraction 1.5: must be in (0, 1)"},
 		{[]string{"--progress", "yes"}, `--progress "yes": want auto, on or off`},
 		{[]string{"--bogus"}, "bogus"},
 		{[]string{"stray"}, "stray"},
@@ -285,5 +287,58 @@ func TestKillDuringCheckpoint(t *testing.T) {
 	}
 	if _, _, err := train.LoadModel(last, 0); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHoldOut: --val-split on CIFAR-10 trains on the rest of the training
+// set and evaluates on the held-out part; a resume draws the same part from
+// the checkpoint's seed, and cmd/eval --val-split reproduces the accuracy
+// training reported on it.
+func TestHoldOut(t *testing.T) {
+	bin := binary(t)
+	evalBin := filepath.Join(t.TempDir(), "eval")
+	if out, err := exec.Command("go", "build", "-o", evalBin, "../eval").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data, out := fakeCIFAR(t, 50), t.TempDir() // 250 training images, 25 a class
+	common := []string{"--data", data, "--no-download", "--out", out}
+	cmd := exec.Command(bin, append([]string{"--alpha", "0.25", "--resolution", "16", "--batch-size", "8", "--epochs", "1", "--val-split", "0.2", "--seed", "3"}, common...)...)
+	stdout, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("train: %v\n%s", err, stdout)
+	}
+	if !strings.Contains(string(stdout), "evaluating on 50 images held out of the training set (--val-split 0.2, seed 3), training on the other 200") {
+		t.Errorf("stdout does not describe the held-out split:\n%s", stdout)
+	}
+	// Resuming without --seed takes the checkpoint's, hence the same split;
+	// another fraction is other data.
+	if b, err := exec.Command(bin, append([]string{"--resume", filepath.Join(out, "last.bin"), "--epochs", "2", "--val-split", "0.2"}, common...)...).CombinedOutput(); err != nil {
+		t.Fatalf("resume: %v\n%s", err, b)
+	}
+	b, err := exec.Command(bin, append([]string{"--resume", filepath.Join(out, "last.bin"), "--epochs", "3", "--val-split", "0.3"}, common...)...).CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "--val-split the run started with") {
+		t.Errorf("resume with another --val-split: %v\n%s", err, b)
+	}
+	_, hdr, err := train.LoadModel(filepath.Join(out, "last.bin"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr.Epoch != 2 {
+		t.Fatalf("last.bin at epoch %d, want 2", hdr.Epoch)
+	}
+	ev, err := exec.Command(evalBin, "--data", data, "--no-download", "--val-split", "0.2", "--json", filepath.Join(out, "last.bin")).Output()
+	if err != nil {
+		t.Fatalf("eval: %v\n%s", err, ev)
+	}
+	var res struct {
+		Data     string  `json:"data"`
+		Images   int     `json:"images"`
+		Accuracy float64 `json:"accuracy"`
+	}
+	if err := json.Unmarshal(ev, &res); err != nil {
+		t.Fatalf("eval --json: %v\n%s", err, ev)
+	}
+	if res.Data != "held-out" || res.Images != 50 || res.Accuracy != hdr.TestAcc {
+		t.Errorf("cmd/eval --val-split 0.2: %+v; training reported %v on the 50 held-out images", res, hdr.TestAcc)
 	}
 }

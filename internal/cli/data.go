@@ -32,14 +32,18 @@ func DefaultDataDir() string {
 // DataOptions say which data a command loads.
 type DataOptions struct {
 	Dir        string
-	Download   bool      // fetch CIFAR-10 when absent
-	Limit      int       // CIFAR-10: the first N images of each split
-	ValSplit   float64   // image folders without val/ or test/: the fraction held out
-	Seed       uint64    // draws that fraction
-	Strict     bool      // image folders: an unreadable image is an error
-	TrainSplit bool      // load the training split too (cmd/train)
-	Log        io.Writer // notices (skipped images)
-	Progress   io.Writer // the download's progress bar (nil: none)
+	Download   bool    // fetch CIFAR-10 when absent
+	Limit      int     // CIFAR-10: the first N images of each split
+	ValSplit   float64 // image folders without val/ or test/: the fraction held out
+	Seed       uint64  // draws that fraction
+	Strict     bool    // image folders: an unreadable image is an error
+	TrainSplit bool    // load the training split too (cmd/train)
+	// HoldOut > 0 (CIFAR-10 only) evaluates on that fraction of each class
+	// of the training split, drawn by Seed (data.Dataset.Split), instead of
+	// the test split, which is then not loaded; Train is the rest.
+	HoldOut  float64
+	Log      io.Writer // notices (skipped images)
+	Progress io.Writer // the download's progress bar (nil: none)
 }
 
 // Data is a command's dataset: its splits and whether it is an image folder.
@@ -47,6 +51,7 @@ type Data struct {
 	Train, Test *data.Dataset // Train nil unless asked for
 	Classes     []string
 	Folder      bool
+	HeldOut     bool // Test is held out of CIFAR-10's training split (DataOptions.HoldOut)
 }
 
 // IsFolder reports whether dir is an image folder rather than CIFAR-10.
@@ -66,6 +71,9 @@ func FolderClasses(o DataOptions) ([]string, error) {
 // resolution/0.875 for ImageNet's.
 func LoadData(ctx context.Context, cfg model.Config, o DataOptions) (*Data, error) {
 	if IsFolder(o.Dir) {
+		if o.HoldOut != 0 {
+			return nil, fmt.Errorf("image folder %s: a held-out part of the training split is for CIFAR-10; an image folder takes its validation images from val/, test/ or --val-split", o.Dir)
+		}
 		if o.Limit != 0 {
 			return nil, fmt.Errorf("--limit applies to CIFAR-10's binary files, not to image folders")
 		}
@@ -109,6 +117,21 @@ func LoadData(ctx context.Context, cfg model.Config, o DataOptions) (*Data, erro
 		return nil, err
 	}
 	d := &Data{Classes: data.DefaultClassNames}
+	if o.HoldOut != 0 {
+		all, err := data.Load(o.Dir, data.Train, o.Limit)
+		if err != nil {
+			return nil, err
+		}
+		rest, held, err := all.Split(o.HoldOut, o.Seed)
+		if err != nil {
+			return nil, fmt.Errorf("--val-split %g: %w", o.HoldOut, err)
+		}
+		if o.TrainSplit {
+			d.Train = rest
+		}
+		d.Test, d.Classes, d.HeldOut = held, held.Classes, true
+		return d, nil
+	}
 	if o.TrainSplit {
 		if d.Train, err = data.Load(o.Dir, data.Train, o.Limit); err != nil {
 			return nil, err
