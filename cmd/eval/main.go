@@ -41,7 +41,7 @@ func run(args []string) error {
 		valSplit   = fs.Float64("val-split", 0.1, "the fraction of each class cmd/train held out: of an image folder without val/ or test/, or, when given, of CIFAR-10's training set (evaluated instead of the test set)")
 		seed       = fs.Uint64("seed", 1, "the seed of the held-out fraction (default: the checkpoint's)")
 		batch      = fs.Int("batch-size", 250, "evaluation batch size")
-		limit      = fs.Int("limit", 0, "CIFAR-10: evaluate only the first N test images (0 = all)")
+		limit      = fs.Int("limit", 0, "CIFAR-10: evaluate only the first N test images (0 = all); with --val-split, read only the first N training images, as cmd/train --limit did")
 		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
 		asJSON     = fs.Bool("json", false, "print one JSON object instead of tables")
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
