@@ -25,14 +25,12 @@ import (
 
 // Recipe holds the training hyper-parameters; a checkpoint stores it.
 type Recipe struct {
-	Epochs    int     `json:"epochs"`
-	BatchSize int     `json:"batch_size"`
-	EvalBatch int     `json:"eval_batch"`
-	LR        float64 `json:"lr"`                 // peak learning rate
-	Schedule  string  `json:"schedule,omitempty"` // decay after the warm-up: ScheduleCosine ("" too), ScheduleLinear or ScheduleStep
-	// MinLR is the rate the cosine and linear decays end at (0: they
-	// decay to 0); below LR, and not with ScheduleStep.
-	MinLR        float64 `json:"min_lr,omitempty"`
+	Epochs       int     `json:"epochs"`
+	BatchSize    int     `json:"batch_size"`
+	EvalBatch    int     `json:"eval_batch"`
+	LR           float64 `json:"lr"`                 // peak learning rate
+	Schedule     string  `json:"schedule,omitempty"` // decay after the warm-up: ScheduleCosine ("" too), ScheduleLinear or ScheduleStep
+	MinLR        float64 `json:"min_lr,omitempty"`   // where the cosine and linear decays end (0: at 0); below LR, not with ScheduleStep
 	Momentum     float64 `json:"momentum"`
 	Nesterov     bool    `json:"nesterov"`
 	WeightDecay  float64 `json:"weight_decay"`
