@@ -20,11 +20,14 @@ type DataRecord struct {
 	TrainFingerprint string `json:"train_fingerprint"`
 	TestImages       int    `json:"test_images"`
 	TestFingerprint  string `json:"test_fingerprint"`
+	// HeldOut is the fraction of a training set held out as the test data
+	// (Options.HeldOut; 0: the test data are a set of their own).
+	HeldOut float64 `json:"held_out,omitempty"`
 }
 
-func describeData(trainSet, testSet *data.Dataset) *DataRecord {
+func describeData(trainSet, testSet *data.Dataset, heldOut float64) *DataRecord {
 	return &DataRecord{TrainImages: trainSet.Len(), TrainFingerprint: trainSet.Fingerprint(),
-		TestImages: testSet.Len(), TestFingerprint: testSet.Fingerprint()}
+		TestImages: testSet.Len(), TestFingerprint: testSet.Fingerprint(), HeldOut: heldOut}
 }
 
 // ErrDataChanged is returned (wrapped) when a run is resumed on data other

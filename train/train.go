@@ -179,6 +179,10 @@ type Options struct {
 	// StopAfter > 0 stops (as an interruption would) once that many epochs
 	// are complete; a resumed run continues exactly.
 	StopAfter int
+	// HeldOut records (in the checkpoints' DataRecord) that Test is that
+	// fraction of a training set held out (data.Dataset.Split), so that a
+	// resume can hold out the same part; 0 when Test is a set of its own.
+	HeldOut float64
 	// AllowDataChange lets a resumed run continue on data other than the
 	// checkpoint's (a different --limit, or other files): the schedule
 	// and the position in the epoch then no longer match the data. Without
@@ -288,7 +292,7 @@ func openRun(o Options) (*run, error) {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	var saved []Tensor
-	dataNow := describeData(o.Train, o.Test) // hashes every image: once
+	dataNow := describeData(o.Train, o.Test, o.HeldOut) // hashes every image: once
 	rn.hdr = Header{Config: o.Config}
 	if o.Resume != "" {
 		h, ts, err := ReadCheckpoint(o.Resume)

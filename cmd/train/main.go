@@ -166,6 +166,9 @@ func run(args []string) error {
 		}
 		cfg = h.Config
 		do.Seed = h.Recipe.Seed // the validation split the run was drawn with
+		if h.Data != nil && h.Data.HeldOut > 0 && !set["val-split"] && !cli.IsFolder(*dataDir) {
+			do.HoldOut = h.Data.HeldOut
+		}
 	case *initPath != "":
 		c, pre, err := train.FineTune(*initPath, classes, *resolution)
 		if err != nil {
@@ -221,11 +224,11 @@ func run(args []string) error {
 		defer cancel()
 	}
 	res, err := train.Run(trainCtx, train.Options{Recipe: r, Config: cfg, Depthwise: impl, OutDir: *out, Resume: *resume,
-		Train: d.Train, Test: d.Test, Input: input, Log: os.Stderr, Progress: bars, AllowDataChange: *allowData,
+		Train: d.Train, Test: d.Test, HeldOut: do.HoldOut, Input: input, Log: os.Stderr, Progress: bars, AllowDataChange: *allowData,
 		Command: append([]string{"cmd/train"}, args...), Machine: cli.Machine(*threads, backend, impl)})
 	switch {
 	case errors.Is(err, train.ErrDataChanged):
-		return fmt.Errorf("%w (give the --data, --limit and --val-split the run started with, or --allow-data-change)", err)
+		return fmt.Errorf("%w (give the --data and --limit the run started with, or --allow-data-change)", err)
 	case errors.Is(err, train.ErrDiverged):
 		return fmt.Errorf("%w (--lr)", err)
 	case errors.Is(err, train.ErrTooFewImages):
