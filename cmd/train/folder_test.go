@@ -51,7 +51,7 @@ func TestFolderTrainAndFineTune(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, res)
 	}
-	for _, want := range []string{"train: skipped 1 unreadable image(s)", "zz.png", "image folder " + root + ": 3 classes, 72 training and 18 validation images", "done: 2 epochs"} {
+	for _, want := range []string{"train: skipped 1 unreadable image(s)", "zz.png", "image folder " + root + ": 3 classes, 72 training and 18 validation images", "done: 2 epochs", "of wall time since this command started"} {
 		if !strings.Contains(string(res), want) {
 			t.Errorf("output lacks %q:\n%s", want, res)
 		}

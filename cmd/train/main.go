@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"time"
 
 	"github.com/gomobilenet/mobilenet/curves"
 	"github.com/gomobilenet/mobilenet/data"
@@ -39,6 +40,7 @@ func main() {
 }
 
 func run(args []string) error {
+	started := time.Now()
 	def := train.DefaultRecipe()
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.Usage = func() {
@@ -247,7 +249,7 @@ func run(args []string) error {
 	if err := curves.Plot(*out); err != nil {
 		fmt.Fprintln(os.Stderr, "train: plot:", err)
 	}
-	fmt.Printf("done: %d epochs, best test accuracy %.4f (%s/best.bin)\n", res.Epochs, res.BestAcc, *out)
+	fmt.Printf("done: %d epochs, best test accuracy %.4f (%s/best.bin); %v of wall time since this command started\n", res.Epochs, res.BestAcc, *out, time.Since(started).Round(time.Second))
 	return nil
 }
 
