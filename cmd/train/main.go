@@ -56,7 +56,7 @@ func run(args []string) error {
 		batch      = fs.Int("batch-size", def.BatchSize, "training batch size")
 		evalBatch  = fs.Int("eval-batch-size", def.EvalBatch, "evaluation batch size")
 		lr         = fs.Float64("lr", def.LR, fmt.Sprintf("peak learning rate (after a linear warm-up, then --schedule); %g with --init unless given", train.FineTuneLR))
-		schedule   = fs.String("schedule", def.Schedule, "learning rate decay after the warm-up: cosine (to 0), linear (to 0) or step (÷10 at 50% and at 75% of the run)")
+		schedule   = fs.String("schedule", def.Schedule, "learning rate decay after the warm-up: cosine or linear (to --min-lr, 0 by default) or step (÷10 at 50% and at 75% of the run)")
 		minLR      = fs.Float64("min-lr", def.MinLR, "learning rate the cosine and linear schedules end at (0: they decay to 0)")
 		warmup     = fs.Float64("warmup", def.WarmupEpochs, "warm-up epochs")
 		momentum   = fs.Float64("momentum", def.Momentum, "Nesterov momentum")
