@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"math"
-	"math/rand/v2"
 )
 
 // Dataset is a labelled set of images in memory, each stored as planar RGB
@@ -108,14 +106,19 @@ func (d *Dataset) Fingerprint() string {
 // Subset returns a dataset of copies of the images at idx, in that order
 // (an index may repeat); it shares nothing with d.
 func (d *Dataset) Subset(idx []int) (*Dataset, error) {
-	s := &Dataset{Labels: make([]int32, len(idx)), Classes: d.Classes}
+	total := 0
+	for _, i := range idx {
+		if i < 0 || i >= d.Len() {
+			return nil, fmt.Errorf("dataset: subset index %d outside the %d images", i, d.Len())
+		}
+		img, _, _ := d.ImageAt(i)
+		total += len(img)
+	}
+	s := &Dataset{Pixels: make([]byte, 0, total), Labels: make([]int32, len(idx)), Classes: d.Classes}
 	if !d.FixedSize() {
 		s.Sizes, s.Offsets = make([]Size, len(idx)), make([]int, 1, len(idx)+1)
 	}
 	for k, i := range idx {
-		if i < 0 || i >= d.Len() {
-			return nil, fmt.Errorf("dataset: subset index %d outside the %d images", i, d.Len())
-		}
 		img, w, h := d.ImageAt(i)
 		s.Pixels = append(s.Pixels, img...)
 		s.Labels[k] = d.Labels[i]
@@ -129,7 +132,8 @@ func (d *Dataset) Subset(idx []int) (*Dataset, error) {
 
 // Split holds out frac (in (0, 1)) of each class's images, drawn by seed
 // as ScanFolder draws a folder's validation images: a stratified
-// validation split (Keras' validation_split, but random and per class).
+// validation split (Keras' validation_split, but random and per class;
+// drawHeldOut).
 // Both parts keep d's order; every class keeps at least one training image.
 func (d *Dataset) Split(frac float64, seed uint64) (rest, held *Dataset, err error) {
 	if !(frac > 0 && frac < 1) {
@@ -142,14 +146,15 @@ func (d *Dataset) Split(frac float64, seed uint64) (rest, held *Dataset, err err
 		}
 		byClass[l] = append(byClass[l], i)
 	}
-	r := rand.New(rand.NewPCG(seed, 0x5b117))
+	sizes := make([]int, len(byClass))
+	for c, idx := range byClass {
+		sizes[c] = len(idx)
+	}
+	drawn := drawHeldOut(sizes, frac, 1, seed)
 	isHeld := make([]bool, d.Len())
-	for _, idx := range byClass {
-		n := min(int(math.Round(frac*float64(len(idx)))), len(idx)-1)
-		for k, j := range r.Perm(len(idx)) {
-			if k < n {
-				isHeld[idx[j]] = true
-			}
+	for c, idx := range byClass {
+		for j, i := range idx {
+			isHeld[i] = drawn[c][j]
 		}
 	}
 	var keep, out []int

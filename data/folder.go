@@ -111,25 +111,47 @@ func ScanFolder(root string, valSplit float64, seed uint64) (*Folder, error) {
 		return nil, err
 	}
 	f.Classes, f.ValFrom = classes, "split"
-	r := rand.New(rand.NewPCG(seed, 0x5b117))
 	byClass := make([][]Item, len(classes))
 	for _, it := range items {
 		byClass[it.Label] = append(byClass[it.Label], it)
 	}
-	for _, its := range byClass { // stratified: the same fraction of every class
-		perm := r.Perm(len(its))
-		nVal := int(math.Round(valSplit * float64(len(its))))
-		for k, j := range perm {
-			if k < nVal {
-				f.Val = append(f.Val, its[j])
+	sizes := make([]int, len(byClass))
+	for c, its := range byClass {
+		sizes[c] = len(its)
+	}
+	held := drawHeldOut(sizes, valSplit, 0, seed)
+	for c, its := range byClass {
+		for j, it := range its {
+			if held[c][j] {
+				f.Val = append(f.Val, it)
 			} else {
-				f.Train = append(f.Train, its[j])
+				f.Train = append(f.Train, it)
 			}
 		}
 	}
 	sortItems(f.Train)
 	sortItems(f.Val)
 	return f, nil
+}
+
+// drawHeldOut draws the validation part of a stratified split: for class c
+// of sizes[c] items, the first round(frac·n) positions of a permutation of
+// them, but no more than n−keep, are held out (held[c][j] for item j),
+// from a stream of seed. ScanFolder (keep 0) and Dataset.Split (keep 1)
+// share it, so that they hold out the same images for the same seed.
+func drawHeldOut(sizes []int, frac float64, keep int, seed uint64) [][]bool {
+	r := rand.New(rand.NewPCG(seed, 0x5b117))
+	held := make([][]bool, len(sizes))
+	for c, n := range sizes {
+		held[c] = make([]bool, n)
+		m := min(int(math.Round(frac*float64(n))), max(n-keep, 0))
+		for k, j := range r.Perm(n) {
+			if k < m {
+				held[c][j] = true
+			}
+		}
+	}
+	return held
 }
 
 func sortItems(its []Item) {

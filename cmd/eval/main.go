@@ -96,12 +96,13 @@ func run(args []string) error {
 	if !set["seed"] {
 		do.Seed = hdr.Recipe.Seed // the split the run was drawn with
 	}
-	if !cli.IsFolder(*dataDir) && set["val-split"] {
+	folder := cli.IsFolder(*dataDir)
+	if !folder && set["val-split"] {
 		do.HoldOut = *valSplit
 	}
 	names, _ := hdr.ClassNames()
 	dataClasses, what := data.DefaultClassNames, "CIFAR-10"
-	if cli.IsFolder(*dataDir) { // the classes are known before anything is decoded
+	if folder { // the classes are known before anything is decoded
 		if dataClasses, err = cli.FolderClasses(do); err != nil {
 			return err
 		}

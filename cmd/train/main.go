@@ -148,11 +148,12 @@ func run(args []string) error {
 	// The network: a resumed run's, a fine-tuned checkpoint's (with the
 	// data's classes), or the flags' (with the data's classes).
 	do := cli.DataOptions{Dir: *dataDir, Download: !*noDownload, Limit: *limit, ValSplit: *valSplit, Seed: *seed, Strict: *strict, TrainSplit: true, Log: os.Stderr, Progress: bars}
-	if !cli.IsFolder(*dataDir) && set["val-split"] {
+	folder := cli.IsFolder(*dataDir)
+	if !folder && set["val-split"] {
 		do.HoldOut = *valSplit
 	}
 	classes := data.NumClasses
-	if cli.IsFolder(*dataDir) {
+	if folder {
 		names, err := cli.FolderClasses(do)
 		if err != nil {
 			return err
@@ -168,7 +169,7 @@ func run(args []string) error {
 		}
 		cfg = h.Config
 		do.Seed = h.Recipe.Seed // the validation split the run was drawn with
-		if h.Data != nil && h.Data.HeldOut > 0 && !set["val-split"] && !cli.IsFolder(*dataDir) {
+		if h.Data != nil && h.Data.HeldOut > 0 && !set["val-split"] && !folder {
 			do.HoldOut = h.Data.HeldOut
 		}
 	case *initPath != "":
