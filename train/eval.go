@@ -353,5 +353,9 @@ func newBar(w io.Writer, n int, desc string, rate bool) *progressbar.ProgressBar
 	if rate {
 		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"))
 	}
-	return progressbar.NewOptions(n, opts...)
+	bar := progressbar.NewOptions(n, opts...)
+	// Start the clock now: otherwise the first Add starts it, and the first
+	// redraw divides a whole batch by a few microseconds (millions of img/s).
+	bar.StartWithoutRender()
+	return bar
 }
