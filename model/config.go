@@ -19,6 +19,15 @@ type Config struct {
 	Classes    int     `json:"classes"`     // classifier outputs, at least 2
 	StemStride int     `json:"stem_stride"` // stride of the first convolution: 2 (ImageNet) or 1 (CIFAR-10)
 	Dropout    float64 `json:"dropout"`     // dropout rate before the classifier, in [0, 1)
+
+	// OutputStride is the ratio of the input's size to the last feature
+	// map's: 0 keeps every stride of the paper (32 for ImageNet, 16 for
+	// CIFAR-10); a smaller power of two turns the last stride-2 blocks into
+	// stride-1 ones until the ratio is met, so that the network keeps a
+	// larger map for more multiply-adds (tf-slim's mobilenet_v1
+	// output_stride, without its atrous convolutions: the later filters
+	// see a smaller part of the image instead).
+	OutputStride int `json:"output_stride,omitempty"`
 }
 
 // ImageNet is the paper's configuration: 224×224 input, stem stride 2,
@@ -64,12 +73,42 @@ func (c Config) Channels(n int) int {
 	return max(1, int(math.Floor(float64(n)*c.Alpha+1e-9)))
 }
 
+// fullStride is the output stride of the paper's network: the stem's
+// stride times that of every block.
+func (c Config) fullStride() int {
+	r := c.StemStride
+	for _, b := range body {
+		r *= b.stride
+	}
+	return r
+}
+
+// blockStrides lists the depthwise stride of each of the thirteen blocks:
+// the paper's, with the last stride-2 ones made stride 1 as OutputStride
+// asks.
+func (c Config) blockStrides() []int {
+	limit := c.OutputStride
+	if limit == 0 {
+		limit = c.fullStride()
+	}
+	s := make([]int, len(body))
+	r := c.StemStride
+	for i, b := range body {
+		s[i] = b.stride
+		if r*s[i] > limit {
+			s[i] = 1
+		}
+		r *= s[i]
+	}
+	return s
+}
+
 // MinResolution is the smallest input size for which every stride-2 layer
 // still halves a feature map: 2 to the number of stride-2 layers.
 func (c Config) MinResolution() int {
 	r := c.StemStride
-	for _, b := range body {
-		r *= b.stride
+	for _, s := range c.blockStrides() {
+		r *= s
 	}
 	return r
 }
@@ -85,6 +124,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("classes %d: at most %d", c.Classes, MaxClasses)
 	case c.StemStride != 1 && c.StemStride != 2:
 		return fmt.Errorf("stem stride %d: must be 1 or 2", c.StemStride)
+	case c.OutputStride != 0 && (c.OutputStride < c.StemStride || c.OutputStride > c.fullStride() || c.OutputStride&(c.OutputStride-1) != 0):
+		return fmt.Errorf("output stride %d: must be 0 or a power of two from %d (the stem's stride) to %d", c.OutputStride, c.StemStride, c.fullStride())
 	case c.Resolution < c.MinResolution():
 		return fmt.Errorf("resolution %d: too small, the %s network needs at least %d", c.Resolution, c.Name, c.MinResolution())
 	case c.Resolution > MaxResolution:

@@ -139,10 +139,11 @@ func (m *Model) layers(b *layers.Builder) ([]layers.Layer, error) {
 	bn.Activation = layers.ReLU
 	add(layers.NewBatchNorm(b.In("stem/bn"), bn))
 	in := stem
+	strides := c.blockStrides()
 	for i, blk := range body {
 		out := c.Channels(blk.out)
 		sc := layers.DefaultSeparableConfig(in, out)
-		sc.Stride, sc.Impl, sc.Init = blk.stride, m.opts.Depthwise, m.opts.Init
+		sc.Stride, sc.Impl, sc.Init = strides[i], m.opts.Depthwise, m.opts.Init
 		add(layers.NewSeparableBlock(b.In(fmt.Sprintf("block%d", i+1)), sc))
 		in = out
 	}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -50,13 +51,15 @@ func TestShapesAndParameterCounts(t *testing.T) {
 		for _, c := range []struct {
 			cfg  Config
 			res  int
+			os   int // output stride, 0 = the paper's
 			last int // spatial size after the last block
 		}{
-			{CIFAR10(alpha), 32, 2}, {CIFAR10(alpha), 24, 2}, {CIFAR10(alpha), 16, 1},
-			{ImageNet(alpha), 128, 4}, {ImageNet(alpha), 160, 5},
+			{CIFAR10(alpha), 32, 0, 2}, {CIFAR10(alpha), 24, 0, 2}, {CIFAR10(alpha), 16, 0, 1},
+			{CIFAR10(alpha), 32, 16, 2}, {CIFAR10(alpha), 32, 8, 4}, {CIFAR10(alpha), 32, 4, 8}, {CIFAR10(alpha), 8, 8, 1},
+			{CIFAR10(alpha), 24, 1, 24}, {ImageNet(alpha), 128, 0, 4}, {ImageNet(alpha), 160, 0, 5}, {ImageNet(alpha), 128, 16, 8},
 		} {
 			cfg := c.cfg
-			cfg.Resolution = c.res
+			cfg.Resolution, cfg.OutputStride = c.res, c.os
 			if testing.Short() && cfg.Name == "imagenet" && alpha > 0.25 {
 				continue
 			}
@@ -69,12 +72,12 @@ func TestShapesAndParameterCounts(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !net.Logits.Shape().Eq(tensor.Shape{3, cfg.Classes}) {
-				t.Errorf("%s alpha %g res %d: logits %v", cfg.Name, alpha, c.res, net.Logits.Shape())
+				t.Errorf("%s alpha %g res %d os %d: logits %v", cfg.Name, alpha, c.res, c.os, net.Logits.Shape())
 			}
 			rows, _ := cfg.Summary()
 			last := rows[len(rows)-3] // block13/pw/bn
 			if last.Output != [3]int{cfg.Channels(1024), c.last, c.last} {
-				t.Errorf("%s alpha %g res %d: last block output %v", cfg.Name, alpha, c.res, last.Output)
+				t.Errorf("%s alpha %g res %d os %d: last block output %v", cfg.Name, alpha, c.res, c.os, last.Output)
 			}
 			if p, _ := Totals(rows); p != m.Store.NumParams() {
 				t.Errorf("%s alpha %g: summary says %d parameters, the model has %d", cfg.Name, alpha, p, m.Store.NumParams())
@@ -94,6 +97,11 @@ func TestBadConfigs(t *testing.T) {
 		{Config{Name: "cifar10", Alpha: 1, Resolution: 32, Classes: 1, StemStride: 1}, "classes"},
 		{Config{Name: "cifar10", Alpha: 1, Resolution: 32, Classes: 10, StemStride: 3}, "stride"},
 		{Config{Name: "cifar10", Alpha: 1, Resolution: 32, Classes: 10, StemStride: 1, Dropout: 1}, "dropout"},
+		{Config{Name: "cifar10", Alpha: 1, Resolution: 32, Classes: 10, StemStride: 1, OutputStride: 6}, "output stride"},
+		{Config{Name: "cifar10", Alpha: 1, Resolution: 32, Classes: 10, StemStride: 1, OutputStride: 32}, "output stride"},
+		{Config{Name: "cifar10", Alpha: 1, Resolution: 32, Classes: 10, StemStride: 1, OutputStride: -8}, "output stride"},
+		{Config{Name: "imagenet", Alpha: 1, Resolution: 224, Classes: 1000, StemStride: 2, OutputStride: 1}, "output stride"},
+		{Config{Name: "cifar10", Alpha: 1, Resolution: 4, Classes: 10, StemStride: 1, OutputStride: 8}, "resolution"},
 	} {
 		_, err := New(c.cfg, Options{})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -102,6 +110,46 @@ func TestBadConfigs(t *testing.T) {
 	}
 	if _, err := Preset("mnist", 1); err == nil {
 		t.Error("unknown preset: no error")
+	}
+}
+
+// TestOutputStride checks which blocks lose their stride, the mult-adds the
+// larger maps cost, and that the paper's own output stride changes nothing.
+func TestOutputStride(t *testing.T) {
+	for _, c := range []struct {
+		cfg     Config
+		os      int
+		strides string // of the 13 blocks
+	}{
+		{CIFAR10(1), 0, "[1 2 1 2 1 2 1 1 1 1 1 2 1]"},
+		{CIFAR10(1), 16, "[1 2 1 2 1 2 1 1 1 1 1 2 1]"},
+		{CIFAR10(1), 8, "[1 2 1 2 1 2 1 1 1 1 1 1 1]"},
+		{CIFAR10(1), 2, "[1 2 1 1 1 1 1 1 1 1 1 1 1]"},
+		{ImageNet(1), 16, "[1 2 1 2 1 2 1 1 1 1 1 1 1]"},
+		{ImageNet(1), 2, "[1 1 1 1 1 1 1 1 1 1 1 1 1]"},
+	} {
+		cfg := c.cfg
+		cfg.OutputStride = c.os
+		if got := fmt.Sprint(cfg.blockStrides()); got != c.strides {
+			t.Errorf("%s output stride %d: block strides %s, want %s", cfg.Name, c.os, got, c.strides)
+		}
+	}
+	full, _ := CIFAR10(0.75).Summary()
+	cfg := CIFAR10(0.75)
+	cfg.OutputStride = 16
+	same, _ := cfg.Summary()
+	if fmt.Sprint(full) != fmt.Sprint(same) {
+		t.Error("output stride 16 (the CIFAR-10 network's own) changed the summary")
+	}
+	cfg.OutputStride = 8
+	half, _ := cfg.Summary()
+	pf, mf := Totals(full)
+	ph, mh := Totals(half)
+	// Only block 12's depthwise and pointwise and block 13 run on 4×4 instead of 2×2 maps.
+	c12, c13 := cfg.Channels(512), cfg.Channels(1024)
+	extra := 3 * (c12*9*4 + c12*c13*4 + c13*9*4 + c13*c13*4)
+	if ph != pf || mh-mf != extra {
+		t.Errorf("output stride 8: %d params, %d mult-adds; want %d and %d+%d", ph, mh, pf, mf, extra)
 	}
 }
 

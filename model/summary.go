@@ -29,12 +29,13 @@ func (c Config) Summary() ([]LayerInfo, error) {
 	rows = append(rows,
 		LayerInfo{"stem", "Conv2D 3x3/" + fmt.Sprint(c.StemStride), [3]int{ch, h, h}, 3 * ch * 9, 3 * ch * 9 * h * h},
 		LayerInfo{"stem/bn", "BatchNorm+ReLU", [3]int{ch, h, h}, 2 * ch, 0})
+	strides := c.blockStrides()
 	for i, blk := range body {
 		name := fmt.Sprintf("block%d", i+1)
-		h = down(h, blk.stride)
+		h = down(h, strides[i])
 		out := c.Channels(blk.out)
 		rows = append(rows,
-			LayerInfo{name + "/dw", fmt.Sprintf("DepthwiseConv2D 3x3/%d", blk.stride), [3]int{ch, h, h}, ch * 9, ch * 9 * h * h},
+			LayerInfo{name + "/dw", fmt.Sprintf("DepthwiseConv2D 3x3/%d", strides[i]), [3]int{ch, h, h}, ch * 9, ch * 9 * h * h},
 			LayerInfo{name + "/dw/bn", "BatchNorm+ReLU", [3]int{ch, h, h}, 2 * ch, 0},
 			LayerInfo{name + "/pw", "PointwiseConv2D 1x1", [3]int{out, h, h}, ch * out, ch * out * h * h},
 			LayerInfo{name + "/pw/bn", "BatchNorm+ReLU", [3]int{out, h, h}, 2 * out, 0})
@@ -63,7 +64,7 @@ func (c Config) WriteSummary(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "MobileNet v1 %s: alpha %g, resolution %d, %d classes, stem stride %d\n", c.Name, c.Alpha, c.Resolution, c.Classes, c.StemStride)
+	fmt.Fprintf(w, "MobileNet v1 %s: alpha %g, resolution %d, %d classes, stem stride %d, output stride %d\n", c.Name, c.Alpha, c.Resolution, c.Classes, c.StemStride, c.MinResolution())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "layer\ttype\toutput (C×H×W)\tparams\tmult-adds\t")
 	for _, r := range rows {

@@ -127,6 +127,7 @@ func TestExportMatchesRuntimes(t *testing.T) {
 		{"cifar10 alpha 0.25 normalised in the graph", model.CIFAR10(0.25), 128, onnx.Options{WithNormalization: true, Mean: data.Mean, Std: data.Std}},
 		{"imagenet alpha 0.25 at 128", func() model.Config { c := model.ImageNet(0.25); c.Resolution = 128; c.Classes = 17; return c }(), 128, onnx.Options{}},
 		{"cifar10 alpha 0.75 folded", model.CIFAR10(0.75), 128, onnx.Options{}},
+		{"cifar10 alpha 0.25 output stride 8", func() model.Config { c := model.CIFAR10(0.25); c.OutputStride = 8; return c }(), 32, onnx.Options{}},
 		{"imagenet alpha 1.0 at 224", model.ImageNet(1), 16, onnx.Options{}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -44,6 +44,7 @@ func run(args []string) error {
 		cpuprof   = fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 		config    = fs.String("config", "cifar10", "network configuration: cifar10 or imagenet")
 		res       = fs.Int("resolution", 0, "input resolution (0: the configuration's)")
+		outStride = fs.Int("output-stride", 0, "input size over the last feature map's (0: the paper's; 8 keeps 4×4 maps at the end of the cifar10 network)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -80,6 +81,7 @@ func run(args []string) error {
 		if *res != 0 {
 			cfg.Resolution = *res
 		}
+		cfg.OutputStride = *outStride
 		cfg.Classes = 10 // the random labels' classes
 		if err := cfg.Validate(); err != nil {
 			return err
