@@ -42,6 +42,16 @@ func CIFAR10(alpha float64) Config {
 	return Config{Name: "cifar10", Alpha: alpha, Resolution: 32, Classes: 10, StemStride: 1}
 }
 
+// Describe names the network in a few words for logs: the configuration,
+// alpha and resolution, and the output stride when it is not the paper's.
+func (c Config) Describe() string {
+	d := fmt.Sprintf("%s alpha %g resolution %d", c.Name, c.Alpha, c.Resolution)
+	if c.OutputStride != 0 {
+		d += fmt.Sprintf(" output stride %d", c.OutputStride)
+	}
+	return d
+}
+
 // Preset returns the named configuration ("cifar10" or "imagenet").
 func Preset(name string, alpha float64) (Config, error) {
 	switch name {

@@ -114,3 +114,23 @@ func ExampleModel_Layers() {
 	// layer 0 folds batchnorm stem/bn
 	// 17 layers, 13 separable blocks
 }
+
+// OutputStride keeps larger maps at the end of the network: 8 makes the
+// CIFAR-10 network's last stride-2 block stride 1, so its last blocks run on
+// 4×4 maps of a 32×32 image; the parameters stay, the mult-adds grow.
+func ExampleConfig_Describe() {
+	cfg := model.CIFAR10(0.75)
+	rows, _ := cfg.Summary()
+	p, macs := model.Totals(rows)
+	fmt.Println(cfg.Describe(), p, macs, cfg.MinResolution())
+	cfg.OutputStride = 8
+	rows, _ = cfg.Summary()
+	p, macs = model.Totals(rows)
+	fmt.Println(cfg.Describe(), p, macs, cfg.MinResolution())
+	cfg.OutputStride = 12
+	fmt.Println(cfg.Validate())
+	// Output:
+	// cifar10 alpha 0.75 resolution 32 1824250 26508288 16
+	// cifar10 alpha 0.75 resolution 32 output stride 8 1824250 37249536 8
+	// output stride 12: must be 0 or a power of two from 1 (the stem's stride) to 16
+}

@@ -355,8 +355,8 @@ func openRun(o Options) (*run, error) {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	removeStaleTemps(o.OutDir)
-	fmt.Fprintf(rn.logw, "MobileNet v1 %s alpha %g resolution %d, %d classes: %d train, %d test images, %d epochs, batch %d, out %s\n",
-		cfg.Name, cfg.Alpha, cfg.Resolution, cfg.Classes, o.Train.Len(), o.Test.Len(), r.Epochs, r.BatchSize, o.OutDir)
+	fmt.Fprintf(rn.logw, "MobileNet v1 %s, %d classes: %d train, %d test images, %d epochs, batch %d, out %s\n",
+		cfg.Describe(), cfg.Classes, o.Train.Len(), o.Test.Len(), r.Epochs, r.BatchSize, o.OutDir)
 	if o.Resume != "" {
 		fmt.Fprintf(rn.logw, "resuming %s at epoch %d, batch %d (step %d); model, recipe and optimizer settings from the checkpoint\n", o.Resume, rn.hdr.Epoch, rn.hdr.Batch, rn.hdr.Step)
 	}

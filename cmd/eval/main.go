@@ -136,7 +136,7 @@ func run(args []string) error {
 			"classes": res.Classes, "images": res.Images, "images_per_s": res.ImagesPS, "tta_flip": res.Flip, "tta_flip_translate": res.FlipTranslate})
 	}
 	c := m.Config
-	fmt.Printf("checkpoint %s: MobileNet v1 %s alpha %g resolution %d, epoch %d\n", pos[0], c.Name, c.Alpha, c.Resolution, hdr.Epoch)
+	fmt.Printf("checkpoint %s: MobileNet v1 %s, epoch %d\n", pos[0], c.Describe(), hdr.Epoch)
 	fmt.Printf("trained with: %v\n", hdr.Recipe)
 	fmt.Printf("top-1 accuracy %.4f, mean loss %.4f, %d images, %.0f images/s\n", res.Accuracy, res.Loss, res.Images, res.ImagesPS)
 	if res.Flip != nil {

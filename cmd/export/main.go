@@ -60,7 +60,7 @@ func run(args []string) error {
 		return fmt.Errorf("write %s: %w", pos[1], err)
 	}
 	c := m.Config
-	fmt.Printf("wrote %s: MobileNet v1 %s alpha %g resolution %d, %d classes, %d bytes, opset %d\n", pos[1], c.Name, c.Alpha, c.Resolution, c.Classes, len(b), onnx.Opset)
+	fmt.Printf("wrote %s: MobileNet v1 %s, %d classes, %d bytes, opset %d\n", pos[1], c.Describe(), c.Classes, len(b), onnx.Opset)
 	if *summary {
 		rows, _ := c.Summary()
 		p, macs := model.Totals(rows)
