@@ -75,6 +75,11 @@ func TestFolderTrainAndFineTune(t *testing.T) {
 	if !strings.Contains(string(res), "the classifier is new (3 classes there, 2 here)") {
 		t.Errorf("fine-tune output:\n%s", res)
 	}
+	// --init keeps the checkpoint's network: another width is refused.
+	res, err = exec.Command(bin, "--data", two, "--out", t.TempDir(), "--init", filepath.Join(out, "best.bin"), "--alpha", "0.5", "--epochs", "1", "--batch-size", "8").CombinedOutput()
+	if want := "--alpha 0.5: the checkpoint " + filepath.Join(out, "best.bin") + " holds a network with 0.25, and --init fine-tunes that network"; err == nil || !strings.Contains(string(res), want) {
+		t.Errorf("fine-tune with another --alpha: %v, output %q, want %q", err, res, want)
+	}
 }
 
 func TestFolderErrors(t *testing.T) {

@@ -84,7 +84,7 @@ func run(args []string) error {
 		seed       = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation, validation split)")
 		maxTime    = fs.Duration("max-time", 0, "stop training after this much wall time (e.g. 2h50m; 0 = no limit) as Ctrl-C does: last.bin written mid-epoch, --resume continues")
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
-		resume     = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin); the model and recipe come from it, --epochs may extend it")
+		resume     = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin); the model and recipe come from it (a flag contradicting them is an error), --epochs may extend it")
 		limit      = fs.Int("limit", 0, "CIFAR-10: use only the first N images of each split (0 = all)")
 		allowData  = fs.Bool("allow-data-change", false, "with --resume: continue even if the data differs from the checkpoint's (e.g. another --limit)")
 		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
@@ -169,6 +169,9 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
+		if err := resumeConflict(set, *resume, cfg, r, h); err != nil {
+			return err
+		}
 		cfg = h.Config
 		do.Seed = h.Recipe.Seed // the validation split the run was drawn with
 		if h.Data != nil && h.Data.HeldOut > 0 && !set["val-split"] && !folder {
@@ -177,6 +180,9 @@ func run(args []string) error {
 	case *initPath != "":
 		c, pre, err := train.FineTune(*initPath, classes, *resolution)
 		if err != nil {
+			return err
+		}
+		if err := initConflict(set, *initPath, cfg, c); err != nil {
 			return err
 		}
 		cfg, input = c, &pre

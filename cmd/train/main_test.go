@@ -219,6 +219,36 @@ func TestMaxTime(t *testing.T) {
 	if hdr.Step == 0 || hdr.Epoch >= 1000 {
 		t.Errorf("last.bin after --max-time: epoch %d, step %d", hdr.Epoch, hdr.Step)
 	}
+
+	// Resuming it: flags that contradict the checkpoint's network or recipe
+	// are refused in one line; flags that repeat it are fine.
+	last := filepath.Join(out, "last.bin")
+	resume := []string{"--data", data, "--no-download", "--out", out, "--resume", last, "--max-time", "1s"}
+	for _, c := range []struct {
+		args []string
+		want string // "" = accepted
+	}{
+		{[]string{"--alpha", "0.5"}, "--alpha 0.5: the run in " + last + " was started with 0.25, and a resumed run keeps its network and recipe"},
+		{[]string{"--resolution", "32"}, "--resolution 32: the run in " + last + " was started with 16"},
+		{[]string{"--output-stride", "8"}, "--output-stride 8: the run in " + last + " was started with 16"},
+		{[]string{"--lr", "0.1"}, "--lr 0.1: the run in " + last + " was started with 0.2"},
+		{[]string{"--cutout", "8"}, "--cutout 8: the run in " + last + " was started with 0"},
+		{[]string{"--seed", "2"}, "--seed 2: the run in " + last + " was started with 1"},
+		{[]string{"--tta", "flip"}, "--tta flip: the run in " + last + " was started with "},
+		{[]string{"--epochs", "10"}, "--epochs 10: the run in " + last + " has 1000, and --resume may extend a run but not shorten it"},
+		{[]string{"--alpha", "0.25", "--resolution", "16", "--output-stride", "16", "--lr", "0.2", "--tta", "none", "--schedule", "cosine", "--epochs", "1001", "--threads", "1"}, ""},
+	} {
+		cmd := exec.Command(bin, append(slices.Clone(resume), c.args...)...)
+		out, err := cmd.CombinedOutput()
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("resume %v: %v\n%s", c.args, err, out)
+		case c.want != "" && err == nil:
+			t.Errorf("resume %v: exit 0, want an error", c.args)
+		case c.want != "" && (!strings.Contains(string(out), c.want) || strings.Count(strings.TrimSpace(string(out)), "\n") > 0):
+			t.Errorf("resume %v: output %q, want one line with %q", c.args, out, c.want)
+		}
+	}
 }
 
 // TestKillDuringCheckpoint kills the command with SIGKILL at random moments,

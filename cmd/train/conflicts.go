@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/gomobilenet/mobilenet/model"
+	"github.com/gomobilenet/mobilenet/train"
+)
+
+// setting is one flag that names part of the network or of the recipe, with
+// its value as the flags give it and as a checkpoint records it, both in the
+// flag's own terms (so that "" and "cosine" are one schedule).
+type setting struct {
+	flag       string
+	given, had any
+}
+
+// networkSettings are the flags that choose the network: a resumed or
+// fine-tuned run takes its network from the checkpoint instead.
+func networkSettings(flags, ckpt model.Config) []setting {
+	return []setting{
+		{"config", flags.Name, ckpt.Name},
+		{"alpha", flags.Alpha, ckpt.Alpha},
+		{"output-stride", flags.MinResolution(), ckpt.MinResolution()}, // the effective stride: 0 and 16 are one CIFAR-10 network
+	}
+}
+
+// recipeSettings are the flags that set the recipe (all but --epochs, which
+// may extend a resumed run).
+func recipeSettings(flags, ckpt train.Recipe) []setting {
+	canon := func(parse func(string) (string, error), s string) string {
+		if c, err := parse(s); err == nil {
+			return c
+		}
+		return s
+	}
+	initName := func(s string) string {
+		if s == "" {
+			return "he" // what checkpoints from before the field existed used
+		}
+		return s
+	}
+	return []setting{
+		{"batch-size", flags.BatchSize, ckpt.BatchSize},
+		{"eval-batch-size", flags.EvalBatch, ckpt.EvalBatch},
+		{"lr", flags.LR, ckpt.LR},
+		{"schedule", canon(train.ParseSchedule, flags.Schedule), canon(train.ParseSchedule, ckpt.Schedule)},
+		{"min-lr", flags.MinLR, ckpt.MinLR},
+		{"warmup", flags.WarmupEpochs, ckpt.WarmupEpochs},
+		{"momentum", flags.Momentum, ckpt.Momentum},
+		{"label-smoothing", flags.LabelSmoothing, ckpt.LabelSmoothing},
+		{"weight-decay", flags.WeightDecay, ckpt.WeightDecay},
+		{"decay-params", canon(train.ParseDecayParams, flags.DecayParams), canon(train.ParseDecayParams, ckpt.DecayParams)},
+		{"no-augment", !flags.Augment, !ckpt.Augment},
+		{"cutout", flags.Cutout, ckpt.Cutout},
+		{"trivial-augment", flags.TrivialAugment, ckpt.TrivialAugment},
+		{"random-erasing", flags.RandomErasing, ckpt.RandomErasing},
+		{"mixup", flags.MixUp, ckpt.MixUp},
+		{"cutmix", flags.CutMix, ckpt.CutMix},
+		{"ema", flags.EMA, ckpt.EMA},
+		{"tta", canon(train.ParseTTA, flags.TTA), canon(train.ParseTTA, ckpt.TTA)},
+		{"eval-every", max(flags.EvalEvery, 1), max(ckpt.EvalEvery, 1)},
+		{"weight-init", initName(flags.Init), initName(ckpt.Init)},
+		{"seed", flags.Seed, ckpt.Seed},
+	}
+}
+
+// resumeConflict reports the first flag given with --resume that
+// contradicts the checkpoint: a resumed run keeps the network and recipe it
+// started with (that is what makes it exact), so a flag asking for another
+// one must not pass in silence. --resolution and --dropout count as network
+// flags here; --epochs may extend the run but not shorten it.
+func resumeConflict(set map[string]bool, path string, cfg model.Config, r train.Recipe, h train.Header) error {
+	network := append(networkSettings(cfg, h.Config),
+		setting{"resolution", cfg.Resolution, h.Config.Resolution},
+		setting{"dropout", cfg.Dropout, h.Config.Dropout})
+	for _, s := range append(network, recipeSettings(r, h.Recipe)...) {
+		if set[s.flag] && fmt.Sprint(s.given) != fmt.Sprint(s.had) {
+			return fmt.Errorf("--%s %v: the run in %s was started with %v, and a resumed run keeps its network and recipe (drop the flag, or start a new run with --init %s)", s.flag, s.given, path, s.had, path)
+		}
+	}
+	if set["epochs"] && r.Epochs < h.Recipe.Epochs {
+		return fmt.Errorf("--epochs %d: the run in %s has %d, and --resume may extend a run but not shorten it (--max-time stops it early)", r.Epochs, path, h.Recipe.Epochs)
+	}
+	return nil
+}
+
+// initConflict reports the first flag given with --init that asks for
+// another network than the checkpoint's: fine-tuning keeps its network
+// (--resolution and --dropout apply; the classifier follows the data).
+func initConflict(set map[string]bool, path string, cfg, ckpt model.Config) error {
+	for _, s := range networkSettings(cfg, ckpt) {
+		if set[s.flag] && fmt.Sprint(s.given) != fmt.Sprint(s.had) {
+			return fmt.Errorf("--%s %v: the checkpoint %s holds a network with %v, and --init fine-tunes that network (drop the flag)", s.flag, s.given, path, s.had)
+		}
+	}
+	return nil
+}
