@@ -159,3 +159,70 @@ func learnableDataset(n int) *Dataset {
 	}
 	return d
 }
+
+// TestAlternateFlips: with AlternateFlips each image's flip inverts from
+// one epoch to the next and repeats every other epoch, half the images
+// start flipped, and the crops are the random-flip loader's: every image is
+// that loader's image or its mirror.
+func TestAlternateFlips(t *testing.T) {
+	ds := learnableDataset(300)
+	l, err := NewLoader(ds, LoaderConfig{BatchSize: 300, Augment: true, AlternateFlips: true, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	flipped := 0
+	for idx := range 300 {
+		f0, f1, f2 := l.flip(rng, idx, 0), l.flip(rng, idx, 1), l.flip(rng, idx, 2)
+		if f0 == f1 || f0 != f2 {
+			t.Fatalf("image %d: flips %v, %v, %v in epochs 0–2: want alternating", idx, f0, f1, f2)
+		}
+		if f0 {
+			flipped++
+		}
+	}
+	if flipped < 110 || flipped > 190 {
+		t.Errorf("%d of 300 images flipped in epoch 0: want about half", flipped)
+	}
+
+	random, err := NewLoader(ds, LoaderConfig{BatchSize: 50, Shuffle: true, Augment: true, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alt, err := NewLoader(ds, LoaderConfig{BatchSize: 50, Shuffle: true, Augment: true, AlternateFlips: true, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const side, plane = ImageSize, ImageSize * ImageSize
+	mirror := func(img []float32) []float32 {
+		m := make([]float32, len(img))
+		for c := 0; c < 3; c++ {
+			for y := 0; y < side; y++ {
+				for x := 0; x < side; x++ {
+					m[c*plane+y*side+x] = img[c*plane+y*side+side-1-x]
+				}
+			}
+		}
+		return m
+	}
+	for epoch := range 2 {
+		same, mirrored := 0, 0
+		for i := 0; i < 2; i++ {
+			a, b := <-random.Epoch(context.Background(), epoch, i), <-alt.Epoch(context.Background(), epoch, i)
+			for k := 0; k < a.N; k++ {
+				ra, rb := a.X[k*3*plane:(k+1)*3*plane], b.X[k*3*plane:(k+1)*3*plane]
+				switch {
+				case slices.Equal(ra, rb):
+					same++
+				case slices.Equal(mirror(ra), rb):
+					mirrored++
+				default:
+					t.Fatalf("epoch %d, batch %d, image %d: neither the random-flip loader's image nor its mirror", epoch, i, k)
+				}
+			}
+		}
+		if same == 0 || mirrored == 0 {
+			t.Errorf("epoch %d: %d images as the random-flip loader's, %d mirrored: want both kinds", epoch, same, mirrored)
+		}
+	}
+}

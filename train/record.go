@@ -106,7 +106,9 @@ func (r Recipe) String() string {
 	if r.LabelSmoothing > 0 {
 		parts = append(parts, fmt.Sprintf("label smoothing %g", r.LabelSmoothing))
 	}
-	if r.Augment {
+	if r.Augment && r.AlternateFlips {
+		parts = append(parts, "augment (alternating flips)")
+	} else if r.Augment {
 		parts = append(parts, "augment")
 	} else {
 		parts = append(parts, "no augment")

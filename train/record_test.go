@@ -52,6 +52,11 @@ func TestRecipeString(t *testing.T) {
 		t.Errorf("every option:\n got %s\nwant %s", got, want)
 	}
 	r = DefaultRecipe()
+	r.AlternateFlips = true
+	if got, want := r.String(), ", label smoothing 0.1, augment (alternating flips), init uniform"; !strings.Contains(got, want) {
+		t.Errorf("alternating flips:\n got %s\nwant …%s…", got, want)
+	}
+	r = DefaultRecipe()
 	r.MinLR, r.Schedule = 0.002, ScheduleLinear
 	if got, want := r.String(), "100 epochs, batch 128, lr 0.2 (1 warm-up epoch, linear decay to 0.002), "; !strings.HasPrefix(got, want) {
 		t.Errorf("a floor:\n got %s\nwant %s…", got, want)

@@ -43,6 +43,9 @@ type Recipe struct {
 	// CIFAR-10's padded crop and flip, or ImageNet's random resized crop
 	// and flip.
 	Augment bool `json:"augment"`
+	// AlternateFlips makes Augment's horizontal flips alternate from epoch
+	// to epoch instead of being drawn anew (data.LoaderConfig).
+	AlternateFlips bool `json:"alternate_flips,omitempty"`
 	// Cutout > 0 blanks a random Cutout×Cutout square of every training
 	// image (DeVries & Taylor, 2017); 0 turns it off.
 	Cutout int `json:"cutout,omitempty"`
@@ -361,7 +364,7 @@ func openRun(o Options) (*run, error) {
 		fmt.Fprintf(rn.logw, "resuming %s at epoch %d, batch %d (step %d); model, recipe and optimizer settings from the checkpoint\n", o.Resume, rn.hdr.Epoch, rn.hdr.Batch, rn.hdr.Step)
 	}
 	fmt.Fprintf(rn.logw, "recipe: %v\n", r)
-	lc := data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Input: rn.hdr.Input, Shuffle: true, Cutout: r.Cutout,
+	lc := data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Input: rn.hdr.Input, Shuffle: true, Cutout: r.Cutout, AlternateFlips: r.AlternateFlips,
 		TrivialAugment: r.TrivialAugment, RandomErasing: r.RandomErasing, Mix: data.Mix{MixUp: r.MixUp, CutMix: r.CutMix}, Seed: r.Seed, DropLast: true}
 	if r.Augment {
 		lc.Augment, lc.RandomResizedCrop = Augmentation(cfg)

@@ -117,7 +117,7 @@ func firstLoss(t *testing.T, dir string) float64 {
 func TestResumeIsExact(t *testing.T) {
 	custom := func(o Options) Options {
 		o.Recipe.Momentum, o.Recipe.WeightDecay, o.Recipe.Nesterov = 0.8, 1e-4, false
-		o.Recipe.TrivialAugment, o.Recipe.RandomErasing, o.Recipe.Cutout = true, 0.5, 8 // every augmentation stream
+		o.Recipe.TrivialAugment, o.Recipe.RandomErasing, o.Recipe.Cutout, o.Recipe.AlternateFlips = true, 0.5, 8, true // every augmentation stream
 		o.Recipe.MixUp, o.Recipe.CutMix = 0.4, 1
 		o.Recipe.Schedule, o.Recipe.MinLR = ScheduleLinear, 0.01
 		o.Recipe.DecayParams = DecayAll

@@ -52,6 +52,7 @@ func recipeSettings(flags, ckpt train.Recipe) []setting {
 		{"weight-decay", flags.WeightDecay, ckpt.WeightDecay},
 		{"decay-params", canon(train.ParseDecayParams, flags.DecayParams), canon(train.ParseDecayParams, ckpt.DecayParams)},
 		{"no-augment", !flags.Augment, !ckpt.Augment},
+		{"alternate-flips", flags.AlternateFlips, ckpt.AlternateFlips},
 		{"cutout", flags.Cutout, ckpt.Cutout},
 		{"trivial-augment", flags.TrivialAugment, ckpt.TrivialAugment},
 		{"random-erasing", flags.RandomErasing, ckpt.RandomErasing},

@@ -65,6 +65,7 @@ func run(args []string) error {
 		wd         = fs.Float64("weight-decay", def.WeightDecay, "weight decay (coupled, as PyTorch's SGD) on the parameters --decay-params names")
 		decayOn    = fs.String("decay-params", def.DecayParams, "what --weight-decay applies to: conv (standard and pointwise convolutions and the classifier; not depthwise filters, BatchNorm parameters nor biases), weights (every weight tensor, depthwise filters too) or all (every parameter, BatchNorm and biases too)")
 		noAugment  = fs.Bool("no-augment", false, "disable augmentation (cifar10: random crop and flip; imagenet: random resized crop and flip)")
+		altFlips   = fs.Bool("alternate-flips", def.AlternateFlips, "flip each training image in every other epoch (its first flip drawn from --seed) instead of at random each epoch")
 		cutout     = fs.Int("cutout", def.Cutout, "blank a random NxN square of each training image (Cutout; 0 = off)")
 		trivial    = fs.Bool("trivial-augment", false, "TrivialAugment Wide after the crop and flip (one of 14 image operations at a random strength; 32×32 data)")
 		erasing    = fs.Float64("random-erasing", 0, "probability of erasing a random rectangle (2–33% of the image) of each training image (0 = off)")
@@ -123,7 +124,7 @@ func run(args []string) error {
 		return fmt.Errorf("--init starts a new run and --resume continues one: give one of them")
 	}
 	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, MinLR: *minLR, Momentum: *momentum, Nesterov: true,
-		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, Cutout: *cutout, TrivialAugment: *trivial, RandomErasing: *erasing, MixUp: *mixup, CutMix: *cutmix, EMA: *emaDecay, EvalEvery: *evalEvery,
+		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, AlternateFlips: *altFlips, Cutout: *cutout, TrivialAugment: *trivial, RandomErasing: *erasing, MixUp: *mixup, CutMix: *cutmix, EMA: *emaDecay, EvalEvery: *evalEvery,
 		Init: *weightInit, InitFrom: *initPath, Freeze: *freezeWhat, Seed: *seed}
 	if *initPath != "" && !set["lr"] {
 		r.LR = train.FineTuneLR
