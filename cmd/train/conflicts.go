@@ -34,9 +34,9 @@ func recipeSettings(flags, ckpt train.Recipe) []setting {
 		}
 		return s
 	}
-	initName := func(s string) string {
-		if s == "" {
-			return "he" // what checkpoints from before the field existed used
+	initName := func(s string) string { // as Recipe.WeightInit reads it: "" is he
+		if wi, err := (train.Recipe{Init: s}).WeightInit(); err == nil {
+			return wi.String()
 		}
 		return s
 	}
@@ -75,10 +75,8 @@ func resumeConflict(set map[string]bool, path string, cfg model.Config, r train.
 	network := append(networkSettings(cfg, h.Config),
 		setting{"resolution", cfg.Resolution, h.Config.Resolution},
 		setting{"dropout", cfg.Dropout, h.Config.Dropout})
-	for _, s := range append(network, recipeSettings(r, h.Recipe)...) {
-		if set[s.flag] && fmt.Sprint(s.given) != fmt.Sprint(s.had) {
-			return fmt.Errorf("--%s %v: the run in %s was started with %v, and a resumed run keeps its network and recipe (drop the flag, or start a new run with --init %s)", s.flag, s.given, path, s.had, path)
-		}
+	if s, ok := firstConflict(set, append(network, recipeSettings(r, h.Recipe)...)); ok {
+		return fmt.Errorf("--%s %v: the run in %s was started with %v, and a resumed run keeps its network and recipe (drop the flag, or start a new run with --init %s)", s.flag, s.given, path, s.had, path)
 	}
 	if set["epochs"] && r.Epochs < h.Recipe.Epochs {
 		return fmt.Errorf("--epochs %d: the run in %s has %d, and --resume may extend a run but not shorten it (--max-time stops it early)", r.Epochs, path, h.Recipe.Epochs)
@@ -90,10 +88,19 @@ func resumeConflict(set map[string]bool, path string, cfg model.Config, r train.
 // another network than the checkpoint's: fine-tuning keeps its network
 // (--resolution and --dropout apply; the classifier follows the data).
 func initConflict(set map[string]bool, path string, cfg, ckpt model.Config) error {
-	for _, s := range networkSettings(cfg, ckpt) {
-		if set[s.flag] && fmt.Sprint(s.given) != fmt.Sprint(s.had) {
-			return fmt.Errorf("--%s %v: the checkpoint %s holds a network with %v, and --init fine-tunes that network (drop the flag)", s.flag, s.given, path, s.had)
-		}
+	if s, ok := firstConflict(set, networkSettings(cfg, ckpt)); ok {
+		return fmt.Errorf("--%s %v: the checkpoint %s holds a network with %v, and --init fine-tunes that network (drop the flag)", s.flag, s.given, path, s.had)
 	}
 	return nil
+}
+
+// firstConflict returns the first of settings whose flag was given (set)
+// with another value than the checkpoint's.
+func firstConflict(set map[string]bool, settings []setting) (setting, bool) {
+	for _, s := range settings {
+		if set[s.flag] && fmt.Sprint(s.given) != fmt.Sprint(s.had) {
+			return s, true
+		}
+	}
+	return setting{}, false
 }
