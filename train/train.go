@@ -134,6 +134,8 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("EMA decay %g: must be in [0, 1)", r.EMA)
 	case r.EvalEvery < 0:
 		return fmt.Errorf("eval every %d epochs: must not be negative", r.EvalEvery)
+	case r.AlternateFlips && !r.Augment:
+		return fmt.Errorf("alternating flips without augmentation: there are no flips to alternate")
 	}
 	if _, err := ParseTTA(r.TTA); err != nil {
 		return err

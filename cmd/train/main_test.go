@@ -38,6 +38,7 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"--epochs", "-1", "--no-download", "--data", empty}, "epochs -1"},
 		{[]string{"--batch-size", "0"}, "batch size 0"},
 		{[]string{"--cutout", "40"}, "--cutout 40: must be at most 32"},
+		{[]string{"--alternate-flips", "--no-augment"}, "alternating flips without augmentation: there are no flips to alternate"},
 		{[]string{"--no-download", "--data", empty}, "CIFAR-10 not found"},
 		{[]string{"--depthwise", "magic"}, "magic"},
 		{[]string{"--schedule", "exponential"}, `learning rate schedule "exponential": want cosine, linear or step`},
