@@ -22,6 +22,12 @@ const (
 // default's would do as well; only the classifier learns).
 const FineTuneLR = 0.01
 
+// FineTuneEpochs is the length of a run cmd/train starts with --init when
+// --epochs is not given: pretrained features need a few epochs, not the
+// default recipe's schedule from scratch (Keras's and torchvision's
+// fine-tuning tutorials run 10 to 25).
+const FineTuneEpochs = 10
+
 // Augmentation is the training augmentation of a configuration: CIFAR-10's
 // padded random crop and flip (crop), or, for ImageNet's configuration,
 // torchvision's random resized crop and flip (randomResized).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gomobilenet/mobilenet/checkpoint"
+	"github.com/gomobilenet/mobilenet/train"
 )
 
 // imageFolder writes ROOT/<class>/<n>.png for the classes, n images each,
@@ -74,6 +76,11 @@ func TestFolderTrainAndFineTune(t *testing.T) {
 	}
 	if !strings.Contains(string(res), "the classifier is new (3 classes there, 2 here)") {
 		t.Errorf("fine-tune output:\n%s", res)
+	}
+	// Without --epochs and --lr, a fine-tuning run is short and gentle.
+	res, err = exec.Command(bin, "--data", two, "--out", t.TempDir(), "--init", filepath.Join(out, "best.bin"), "--batch-size", "8", "--max-time", "1s").CombinedOutput()
+	if err != nil || !strings.Contains(string(res), fmt.Sprintf("recipe: %d epochs, batch 8, lr %g ", train.FineTuneEpochs, train.FineTuneLR)) {
+		t.Errorf("fine-tune defaults: %v\n%s", err, res)
 	}
 	// --init keeps the checkpoint's network: another width is refused.
 	res, err = exec.Command(bin, "--data", two, "--out", t.TempDir(), "--init", filepath.Join(out, "best.bin"), "--alpha", "0.5", "--epochs", "1", "--batch-size", "8").CombinedOutput()

@@ -53,7 +53,7 @@ func run(args []string) error {
 		resolution = fs.Int("resolution", 0, "input resolution (resolution multiplier); 0 = the configuration's (32 for cifar10, 224 for imagenet)")
 		outStride  = fs.Int("output-stride", 0, "input size over the last feature map's: 0 keeps the paper's strides (16 for cifar10, 32 for imagenet); 8 makes cifar10's last stride-2 block stride 1 (4×4 maps, +40% mult-adds at alpha 0.75)")
 		dropout    = fs.Float64("dropout", 0, "dropout rate before the classifier, in [0, 1)")
-		epochs     = fs.Int("epochs", def.Epochs, "training epochs")
+		epochs     = fs.Int("epochs", def.Epochs, fmt.Sprintf("training epochs (%d with --init unless given)", train.FineTuneEpochs))
 		batch      = fs.Int("batch-size", def.BatchSize, "training batch size")
 		evalBatch  = fs.Int("eval-batch-size", def.EvalBatch, "evaluation batch size")
 		lr         = fs.Float64("lr", def.LR, fmt.Sprintf("peak learning rate (after a linear warm-up, then --schedule); %g with --init unless given", train.FineTuneLR))
@@ -128,6 +128,9 @@ func run(args []string) error {
 		Init: *weightInit, InitFrom: *initPath, Freeze: *freezeWhat, Seed: *seed}
 	if *initPath != "" && !set["lr"] {
 		r.LR = train.FineTuneLR
+	}
+	if *initPath != "" && !set["epochs"] {
+		r.Epochs = train.FineTuneEpochs
 	}
 	if r.TTA, err = train.ParseTTA(*tta); err != nil {
 		return err
