@@ -126,11 +126,13 @@ func run(args []string) error {
 	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, MinLR: *minLR, Momentum: *momentum, Nesterov: true,
 		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, AlternateFlips: *altFlips, Cutout: *cutout, TrivialAugment: *trivial, RandomErasing: *erasing, MixUp: *mixup, CutMix: *cutmix, EMA: *emaDecay, EvalEvery: *evalEvery,
 		Init: *weightInit, InitFrom: *initPath, Freeze: *freezeWhat, Seed: *seed}
-	if *initPath != "" && !set["lr"] {
-		r.LR = train.FineTuneLR
-	}
-	if *initPath != "" && !set["epochs"] {
-		r.Epochs = train.FineTuneEpochs
+	if *initPath != "" { // a fine-tune: gentler and shorter unless told
+		if !set["lr"] {
+			r.LR = train.FineTuneLR
+		}
+		if !set["epochs"] {
+			r.Epochs = train.FineTuneEpochs
+		}
 	}
 	if r.TTA, err = train.ParseTTA(*tta); err != nil {
 		return err
