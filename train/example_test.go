@@ -75,10 +75,10 @@ func ExampleRun() {
 // reports a checkpoint's.
 func ExampleRecipe_String() {
 	r := train.DefaultRecipe()
-	r.Epochs, r.Cutout, r.DecayParams = 48, 16, train.DecayWeights
+	r.Epochs, r.Cutout, r.AlternateFlips = 48, 12, true // the short recipe
 	fmt.Println(r)
 	// Output:
-	// 48 epochs, batch 128, lr 0.2 (1 warm-up epoch, cosine decay), Nesterov momentum 0.9, weight decay 0.0005 (weights), label smoothing 0.1, augment, cutout 16, init uniform, seed 1
+	// 48 epochs, batch 128, lr 0.2 (1 warm-up epoch, cosine decay), Nesterov momentum 0.9, weight decay 0.0005 (conv), label smoothing 0.1, augment (alternating flips), cutout 12, init uniform, seed 1
 }
 
 // Translate and Mirror make the views of test-time augmentation; here on

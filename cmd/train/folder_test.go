@@ -79,8 +79,8 @@ func TestFolderTrainAndFineTune(t *testing.T) {
 	}
 	// Without --epochs and --lr, a fine-tuning run is short and gentle.
 	res, err = exec.Command(bin, "--data", two, "--out", t.TempDir(), "--init", filepath.Join(out, "best.bin"), "--batch-size", "8", "--max-time", "1s").CombinedOutput()
-	if err != nil || !strings.Contains(string(res), fmt.Sprintf("recipe: %d epochs, batch 8, lr %g ", train.FineTuneEpochs, train.FineTuneLR)) {
-		t.Errorf("fine-tune defaults: %v\n%s", err, res)
+	if err != nil || !strings.Contains(string(res), fmt.Sprintf("recipe: %d epochs, batch 8, lr %g ", train.FineTuneEpochs, train.FineTuneLR)) || strings.Contains(string(res), "cutout") {
+		t.Errorf("fine-tune defaults (no Cutout): %v\n%s", err, res)
 	}
 	// --init keeps the checkpoint's network: another width is refused.
 	res, err = exec.Command(bin, "--data", two, "--out", t.TempDir(), "--init", filepath.Join(out, "best.bin"), "--alpha", "0.5", "--epochs", "1", "--batch-size", "8").CombinedOutput()
@@ -131,6 +131,41 @@ func TestFolderErrors(t *testing.T) {
 		}
 		if !strings.Contains(text, c.want) {
 			t.Errorf("%v: output %q lacks %q", c.args, text, c.want)
+		}
+	}
+}
+
+// TestDefaultCutoutFollowsConfig: the default recipe's Cutout applies to
+// CIFAR-10-sized training from scratch with augmentation; the imagenet
+// configuration and --no-augment get none unless --cutout asks for it.
+func TestDefaultCutoutFollowsConfig(t *testing.T) {
+	bin := binary(t)
+	data := fakeCIFAR(t, 16)
+	for _, c := range []struct {
+		args []string
+		want string // the recipe line's Cutout part; "" = none
+	}{
+		{nil, ", cutout 16,"},
+		{[]string{"--cutout", "8"}, ", cutout 8,"},
+		{[]string{"--cutout", "0"}, ""},
+		{[]string{"--no-augment"}, ""},
+		{[]string{"--config", "imagenet", "--resolution", "32"}, ""},
+		{[]string{"--config", "imagenet", "--resolution", "32", "--cutout", "8"}, ", cutout 8,"},
+	} {
+		args := append([]string{"--alpha", "0.25", "--epochs", "1", "--batch-size", "8", "--limit", "16", "--data", data, "--no-download", "--out", t.TempDir()}, c.args...)
+		res, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("%v: %v\n%s", c.args, err, res)
+			continue
+		}
+		_, line, ok := strings.Cut(string(res), "recipe: ")
+		if !ok {
+			t.Errorf("%v: no recipe line in\n%s", c.args, res)
+			continue
+		}
+		line, _, _ = strings.Cut(line, "\n")
+		if c.want == "" && strings.Contains(line, "cutout") || c.want != "" && !strings.Contains(line, c.want) {
+			t.Errorf("%v: recipe line %q, want Cutout %q", c.args, line, c.want)
 		}
 	}
 }

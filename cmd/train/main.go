@@ -66,7 +66,7 @@ func run(args []string) error {
 		decayOn    = fs.String("decay-params", def.DecayParams, "what --weight-decay applies to: conv (standard and pointwise convolutions and the classifier; not depthwise filters, BatchNorm parameters nor biases), weights (every weight tensor, depthwise filters too) or all (every parameter, BatchNorm and biases too)")
 		noAugment  = fs.Bool("no-augment", false, "disable augmentation (cifar10: random crop and flip; imagenet: random resized crop and flip)")
 		altFlips   = fs.Bool("alternate-flips", def.AlternateFlips, "flip each training image in every other epoch (its first flip drawn from --seed) instead of at random each epoch")
-		cutout     = fs.Int("cutout", def.Cutout, "blank a random NxN square of each training image (Cutout; 0 = off)")
+		cutout     = fs.Int("cutout", def.Cutout, "blank a random NxN square of each training image (Cutout; 0 = off; the default applies to cifar10 training from scratch with augmentation, and is 0 otherwise)")
 		trivial    = fs.Bool("trivial-augment", false, "TrivialAugment Wide after the crop and flip (one of 14 image operations at a random strength; 32×32 data)")
 		erasing    = fs.Float64("random-erasing", 0, "probability of erasing a random rectangle (2–33% of the image) of each training image (0 = off)")
 		mixup      = fs.Float64("mixup", 0, "MixUp: blend each training image with another of its batch, weight drawn from Beta(α, α) with this α (e.g. 0.2 or 1; 0 = off)")
@@ -133,6 +133,12 @@ func run(args []string) error {
 		if !set["epochs"] {
 			r.Epochs = train.FineTuneEpochs
 		}
+	}
+	// The default Cutout is CIFAR-10's regulariser for long runs from
+	// scratch: not for large images, runs without augmentation or
+	// fine-tunes, unless asked for.
+	if !set["cutout"] && (cfg.Name != "cifar10" || *noAugment || *initPath != "") {
+		r.Cutout = 0
 	}
 	if r.TTA, err = train.ParseTTA(*tta); err != nil {
 		return err

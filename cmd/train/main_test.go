@@ -233,7 +233,7 @@ func TestMaxTime(t *testing.T) {
 		{[]string{"--resolution", "32"}, "--resolution 32: the run in " + last + " was started with 16"},
 		{[]string{"--output-stride", "8"}, "--output-stride 8: the run in " + last + " was started with 16"},
 		{[]string{"--lr", "0.1"}, "--lr 0.1: the run in " + last + " was started with 0.2"},
-		{[]string{"--cutout", "8"}, "--cutout 8: the run in " + last + " was started with 0"},
+		{[]string{"--cutout", "8"}, "--cutout 8: the run in " + last + " was started with 16"},
 		{[]string{"--seed", "2"}, "--seed 2: the run in " + last + " was started with 1"},
 		{[]string{"--tta", "flip"}, "--tta flip: the run in " + last + " was started with "},
 		{[]string{"--epochs", "10"}, "--epochs 10: the run in " + last + " has 1000, and --resume may extend a run but not shorten it"},
