@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -169,6 +170,9 @@ func TestAlternateFlips(t *testing.T) {
 	l, err := NewLoader(ds, LoaderConfig{BatchSize: 300, Augment: true, AlternateFlips: true, Seed: 4})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := NewLoader(ds, LoaderConfig{BatchSize: 300, AlternateFlips: true}); err == nil || !strings.Contains(err.Error(), "no flips to alternate") {
+		t.Errorf("alternating flips without augmentation: error %v", err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	flipped := 0

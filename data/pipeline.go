@@ -116,6 +116,8 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 		return nil, fmt.Errorf("loader: batch size %d: must be positive", cfg.BatchSize)
 	case cfg.Resolution < 1:
 		return nil, fmt.Errorf("loader: resolution %d: must be positive", cfg.Resolution)
+	case cfg.AlternateFlips && !cfg.Augment && !cfg.RandomResizedCrop:
+		return nil, fmt.Errorf("loader: alternating flips without Augment or RandomResizedCrop: there are no flips to alternate")
 	case cfg.TrivialAugment && !ds.FixedSize():
 		return nil, fmt.Errorf("loader: trivial augment works on 32×32 datasets (CIFAR-10's, or folders with the CIFAR-10 configuration)")
 	case !(cfg.RandomErasing >= 0 && cfg.RandomErasing <= 1):
