@@ -91,11 +91,14 @@ func CheckMemory(cfg model.Config, trainBatch, evalBatch int) error {
 }
 
 // removeStaleTemps deletes the temporary files (atomicfile.Write's
-// ".NAME.tmp-*") of checkpoint writes that were cut short (a killed process
-// leaves them; they are never read).
+// ".NAME.tmp-*") of the writes of a run that were cut short — checkpoints,
+// RunFile and the curves (a killed process leaves them; they are never
+// read). Other files of the folder are left alone.
 func removeStaleTemps(dir string) {
-	names, _ := filepath.Glob(filepath.Join(dir, ".*.bin.tmp-*"))
-	for _, n := range names {
-		os.Remove(n)
+	for _, pattern := range []string{".*.bin.tmp-*", "." + RunFile + ".tmp-*", ".curves.png.tmp-*"} {
+		names, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, n := range names {
+			os.Remove(n)
+		}
 	}
 }

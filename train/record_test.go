@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +61,29 @@ func TestRecipeString(t *testing.T) {
 	r.MinLR, r.Schedule = 0.002, ScheduleLinear
 	if got, want := r.String(), "100 epochs, batch 128, lr 0.2 (1 warm-up epoch, linear decay to 0.002), "; !strings.HasPrefix(got, want) {
 		t.Errorf("a floor:\n got %s\nwant %s…", got, want)
+	}
+}
+
+// TestRemoveStaleTemps: the temporary files a killed run leaves (of its
+// checkpoints, its record and its curves) go; everything else stays.
+func TestRemoveStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	stale := []string{".last.bin.tmp-123", ".best.bin.tmp-9", "." + RunFile + ".tmp-77", ".curves.png.tmp-5"}
+	kept := []string{"last.bin", RunFile, "metrics.jsonl", "notes.txt", ".notes.txt.tmp-1"}
+	for _, n := range append(slices.Clone(stale), kept...) {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeStaleTemps(dir)
+	for _, n := range stale {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			t.Errorf("%s left behind", n)
+		}
+	}
+	for _, n := range kept {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s removed: %v", n, err)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -275,16 +277,19 @@ func TestKillDuringCheckpoint(t *testing.T) {
 			args = append(args, "--resume", last)
 		}
 		cmd := exec.Command(bin, args...)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		started := startTraining(t, cmd) // timed from training's start, however slow the machine
+		for deadline := time.Now().Add(2 * time.Minute); i == 0 && time.Now().Before(deadline); {
+			if _, err := os.Stat(last); err == nil {
+				break // the first run lives until it has written a checkpoint
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(time.Duration(300+r.IntN(700)) * time.Millisecond)
+		time.Sleep(time.Duration(r.IntN(700)) * time.Millisecond)
 		cmd.Process.Kill()
+		rest, _ := io.ReadAll(started.stderr)
 		cmd.Wait()
-		if strings.Contains(stderr.String(), "panic") {
-			t.Fatalf("run %d panicked:\n%s", i, stderr.String())
+		if strings.Contains(started.log+string(rest), "panic") {
+			t.Fatalf("run %d panicked:\n%s%s", i, started.log, rest)
 		}
 		temps, _ := filepath.Glob(filepath.Join(out, ".*.tmp-*"))
 		if len(temps) > 0 {
@@ -303,15 +308,16 @@ func TestKillDuringCheckpoint(t *testing.T) {
 		t.Fatalf("no last.bin after %d runs", kills)
 	}
 	t.Logf("%d of %d kills landed during a checkpoint write", midWrite, kills)
-	// A last run, stopped cleanly, leaves no temporary file behind.
+	// A last run, stopped cleanly once it has started training (however
+	// slow the machine), leaves no temporary file behind: neither its own
+	// nor the killed runs'.
 	cmd := exec.Command(bin, "--data", data, "--no-download", "--out", out, "--resume", last, "--limit", "32")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(1500 * time.Millisecond)
+	started := startTraining(t, cmd)
+	time.Sleep(500 * time.Millisecond)
 	cmd.Process.Signal(os.Interrupt)
+	rest, _ := io.ReadAll(started.stderr)
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("final run: %v", err)
+		t.Fatalf("final run: %v\n%s%s", err, started.log, rest)
 	}
 	if temps, _ := filepath.Glob(filepath.Join(out, ".*.tmp-*")); len(temps) > 0 {
 		t.Errorf("temporary files left after a clean run: %v", temps)
@@ -319,6 +325,36 @@ func TestKillDuringCheckpoint(t *testing.T) {
 	if _, _, err := train.LoadModel(last, 0); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// started is a cmd/train process that has logged its recipe: it is past
+// its start-up (and the removal of stale temporary files) and training.
+type started struct {
+	stderr io.Reader // the rest of its standard error
+	log    string    // what it logged up to its recipe
+}
+
+// startTraining starts cmd and waits until it logs its recipe.
+func startTraining(t *testing.T, cmd *exec.Cmd) started {
+	t.Helper()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "recipe: ") {
+			return started{stderr: stderr, log: log.String()}
+		}
+	}
+	cmd.Wait()
+	t.Fatalf("%v: no recipe logged:\n%s", cmd.Args, log.String())
+	return started{}
 }
 
 // TestHoldOut: --val-split on CIFAR-10 trains on the rest of the training
