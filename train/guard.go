@@ -3,11 +3,10 @@ package train
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/internal/atomicfile"
 	"github.com/gomobilenet/mobilenet/internal/sysmem"
 	"github.com/gomobilenet/mobilenet/model"
 )
@@ -90,15 +89,10 @@ func CheckMemory(cfg model.Config, trainBatch, evalBatch int) error {
 		cfg.Name, cfg.Alpha, cfg.Resolution, what, sysmem.Format(need), ErrTooLarge, sysmem.Format(avail))
 }
 
-// removeStaleTemps deletes the temporary files (atomicfile.Write's
-// ".NAME.tmp-*") of the writes of a run that were cut short — checkpoints,
-// RunFile and the curves (a killed process leaves them; they are never
-// read). Other files of the folder are left alone.
+// removeStaleTemps deletes the temporary files of the writes of a run that
+// were cut short — checkpoints, RunFile and the curves (a killed process
+// leaves them; they are never read). Other files of the folder are left
+// alone. A file it cannot remove is only untidy: the error is dropped.
 func removeStaleTemps(dir string) {
-	for _, pattern := range []string{".*.bin.tmp-*", "." + RunFile + ".tmp-*", ".curves.png.tmp-*"} {
-		names, _ := filepath.Glob(filepath.Join(dir, pattern))
-		for _, n := range names {
-			os.Remove(n)
-		}
-	}
+	_ = atomicfile.RemoveStale(dir, "*.bin", RunFile, "curves.png")
 }

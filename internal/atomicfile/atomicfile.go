@@ -3,16 +3,23 @@
 package atomicfile
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
+
+// tempPrefix is the start of the name of Write's temporary file for the
+// file named name: ".NAME.tmp-", followed by random digits.
+func tempPrefix(name string) string { return "." + name + ".tmp-" }
 
 // Write writes b to path through a temporary file in the same folder
 // (".NAME.tmp-*"), synced, made 0644 and renamed over path; the folder is
 // synced too. On error the temporary file is removed.
 func Write(path string, b []byte) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	f, err := os.CreateTemp(dir, tempPrefix(filepath.Base(path)))
 	if err != nil {
 		return err
 	}
@@ -37,4 +44,25 @@ func Write(path string, b []byte) error {
 		d.Close()
 	}
 	return nil
+}
+
+// RemoveStale deletes from dir the temporary files that Writes of the files
+// named by patterns left behind when their process was killed (a Write that
+// returns removes its own). Each pattern is a file name or a filepath.Match
+// pattern of names, such as "*.bin"; other files are left alone. It returns
+// the first error met, after trying every file.
+func RemoveStale(dir string, patterns ...string) error {
+	var first error
+	for _, p := range patterns {
+		names, err := filepath.Glob(filepath.Join(dir, tempPrefix(p)+"*"))
+		if err != nil {
+			return fmt.Errorf("remove stale temporary files: pattern %q: %w", p, err)
+		}
+		for _, n := range names {
+			if err := os.Remove(n); err != nil && !errors.Is(err, fs.ErrNotExist) && first == nil {
+				first = fmt.Errorf("remove stale temporary file: %w", err)
+			}
+		}
+	}
+	return first
 }

@@ -25,3 +25,50 @@ func TestWrite(t *testing.T) {
 		t.Errorf("%d entries left, want only f.bin", len(entries))
 	}
 }
+
+// TestRemoveStale: the temporary files of the named files (exact names and
+// patterns) go, a Write's real file and everything else stay, and a bad
+// pattern is an error.
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	stale := []string{".last.bin.tmp-123", ".best.bin.tmp-9", ".run.json.tmp-77"}
+	kept := []string{"last.bin", "run.json", ".notes.txt.tmp-1", "last.bin.tmp-4", ".run.json"}
+	for _, n := range append(append([]string{}, stale...), kept...) {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RemoveStale(dir, "*.bin", "run.json", "absent.png"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range stale {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			t.Errorf("%s left behind", n)
+		}
+	}
+	for _, n := range kept {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s removed: %v", n, err)
+		}
+	}
+	if err := RemoveStale(dir, "[bad"); err == nil {
+		t.Error("a malformed pattern: no error")
+	}
+}
+
+// TestRemoveStaleMatchesWrite: RemoveStale finds the temporary file Write
+// makes (the two share one naming convention).
+func TestRemoveStaleMatchesWrite(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.CreateTemp(dir, tempPrefix("f.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := RemoveStale(dir, "f.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("%d entries left, want none", len(entries))
+	}
+}
