@@ -2,9 +2,9 @@ package data
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -171,7 +171,7 @@ func TestAlternateFlips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewLoader(ds, LoaderConfig{BatchSize: 300, AlternateFlips: true}); err == nil || !strings.Contains(err.Error(), "no flips to alternate") {
+	if _, err := NewLoader(ds, LoaderConfig{BatchSize: 300, AlternateFlips: true}); !errors.Is(err, ErrNoFlipsToAlternate) {
 		t.Errorf("alternating flips without augmentation: error %v", err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))

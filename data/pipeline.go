@@ -2,6 +2,7 @@ package data
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -15,6 +16,11 @@ var (
 	Mean = [3]float32{0.4914, 0.4822, 0.4465}
 	Std  = [3]float32{0.2470, 0.2435, 0.2616}
 )
+
+// ErrNoFlipsToAlternate is NewLoader's error for AlternateFlips without
+// Augment or RandomResizedCrop, the augmentations whose random flips it
+// replaces; recipes that set up a Loader report it too.
+var ErrNoFlipsToAlternate = errors.New("alternating flips without augmentation: there are no flips to alternate")
 
 // LoaderConfig configures a Loader.
 type LoaderConfig struct {
@@ -117,7 +123,7 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 	case cfg.Resolution < 1:
 		return nil, fmt.Errorf("loader: resolution %d: must be positive", cfg.Resolution)
 	case cfg.AlternateFlips && !cfg.Augment && !cfg.RandomResizedCrop:
-		return nil, fmt.Errorf("loader: alternating flips without Augment or RandomResizedCrop: there are no flips to alternate")
+		return nil, fmt.Errorf("loader: %w (set Augment or RandomResizedCrop)", ErrNoFlipsToAlternate)
 	case cfg.TrivialAugment && !ds.FixedSize():
 		return nil, fmt.Errorf("loader: trivial augment works on 32×32 datasets (CIFAR-10's, or folders with the CIFAR-10 configuration)")
 	case !(cfg.RandomErasing >= 0 && cfg.RandomErasing <= 1):

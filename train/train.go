@@ -140,7 +140,7 @@ func (r Recipe) Validate() error {
 	case r.EvalEvery < 0:
 		return fmt.Errorf("eval every %d epochs: must not be negative", r.EvalEvery)
 	case r.AlternateFlips && !r.Augment:
-		return fmt.Errorf("alternating flips without augmentation: there are no flips to alternate")
+		return data.ErrNoFlipsToAlternate
 	}
 	if _, err := ParseTTA(r.TTA); err != nil {
 		return err
