@@ -52,16 +52,25 @@ func Write(path string, b []byte) error {
 // pattern of names, such as "*.bin"; other files are left alone. It returns
 // the first error met, after trying every file.
 func RemoveStale(dir string, patterns ...string) error {
-	var first error
 	for _, p := range patterns {
-		names, err := filepath.Glob(filepath.Join(dir, tempPrefix(p)+"*"))
-		if err != nil {
+		if _, err := filepath.Match(p, ""); err != nil {
 			return fmt.Errorf("remove stale temporary files: pattern %q: %w", p, err)
 		}
-		for _, n := range names {
-			if err := os.Remove(n); err != nil && !errors.Is(err, fs.ErrNotExist) && first == nil {
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("remove stale temporary files: %w", err)
+	}
+	var first error
+	for _, e := range entries {
+		for _, p := range patterns {
+			if ok, _ := filepath.Match(tempPrefix(p)+"*", e.Name()); !ok || e.IsDir() {
+				continue
+			}
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) && first == nil {
 				first = fmt.Errorf("remove stale temporary file: %w", err)
 			}
+			break
 		}
 	}
 	return first

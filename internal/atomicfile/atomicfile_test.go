@@ -30,7 +30,10 @@ func TestWrite(t *testing.T) {
 // patterns) go, a Write's real file and everything else stay, and a bad
 // pattern is an error.
 func TestRemoveStale(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "run [1]*") // glob characters in the folder's name are only a name
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	stale := []string{".last.bin.tmp-123", ".best.bin.tmp-9", ".run.json.tmp-77"}
 	kept := []string{"last.bin", "run.json", ".notes.txt.tmp-1", "last.bin.tmp-4", ".run.json"}
 	for _, n := range append(append([]string{}, stale...), kept...) {
@@ -53,6 +56,9 @@ func TestRemoveStale(t *testing.T) {
 	}
 	if err := RemoveStale(dir, "[bad"); err == nil {
 		t.Error("a malformed pattern: no error")
+	}
+	if err := RemoveStale(filepath.Join(dir, "absent"), "*.bin"); err == nil {
+		t.Error("a missing folder: no error")
 	}
 }
 
