@@ -101,11 +101,13 @@ func (r Recipe) WeightInit() (layers.Init, error) {
 // 0.75, 87.5% after 42 epochs against 0.1's 87.3% after 50. Its Cutout of 16
 // pixels (of 32) gave 89.17% after 100 epochs at alpha 0.75 against 88.05%
 // without, with the training accuracy 90.3% against 97.5%: the regulariser
-// that closes the gap between the two. It is meant for 32×32 images; cmd/train
-// turns it off for the imagenet configuration, without augmentation and for
-// fine-tuning unless --cutout is given.
+// that closes the gap between the two. Its 200 epochs gave 89.61% (seed 1)
+// and 89.56% (seed 2) at alpha 0.75, +0.44 on 100 epochs of seed 1. It is
+// meant for 32×32 images; cmd/train turns Cutout off for the imagenet
+// configuration, without augmentation and for fine-tuning unless --cutout is
+// given.
 func DefaultRecipe() Recipe {
-	return Recipe{Epochs: 100, BatchSize: 128, EvalBatch: 250, LR: 0.2, Schedule: ScheduleCosine, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, DecayParams: DecayConv, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Cutout: 16, Init: "uniform", Seed: 1}
+	return Recipe{Epochs: 200, BatchSize: 128, EvalBatch: 250, LR: 0.2, Schedule: ScheduleCosine, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, DecayParams: DecayConv, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Cutout: 16, Init: "uniform", Seed: 1}
 }
 
 // Validate reports what is wrong with the recipe.
