@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -42,8 +43,9 @@ func TestResumeConflict(t *testing.T) {
 		{"tta", []string{"tta"}, func(_ *model.Config, r *train.Recipe) { r.TTA = train.TTAFlip }, "--tta flip"},
 		{"no-augment", []string{"no-augment"}, func(_ *model.Config, r *train.Recipe) { r.Augment = false }, "--no-augment true: the run in x.bin was started with false"},
 		{"seed", []string{"seed"}, func(_ *model.Config, r *train.Recipe) { r.Seed = 7 }, "--seed 7"},
-		{"longer", []string{"epochs"}, func(_ *model.Config, r *train.Recipe) { r.Epochs = 200 }, ""},
-		{"shorter", []string{"epochs"}, func(_ *model.Config, r *train.Recipe) { r.Epochs = 50 }, "--epochs 50: the run in x.bin has 100"},
+		{"longer", []string{"epochs"}, func(_ *model.Config, r *train.Recipe) { r.Epochs = rec.Epochs + 100 }, ""},
+		{"shorter", []string{"epochs"}, func(_ *model.Config, r *train.Recipe) { r.Epochs = rec.Epochs - 1 },
+			fmt.Sprintf("--epochs %d: the run in x.bin has %d", rec.Epochs-1, rec.Epochs)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			set := map[string]bool{}
