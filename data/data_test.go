@@ -379,3 +379,10 @@ func TestLoaderCutout(t *testing.T) {
 		t.Error("cutout 33 accepted")
 	}
 }
+
+// TestLoaderNoDataset: a nil dataset is an error, not a crash.
+func TestLoaderNoDataset(t *testing.T) {
+	if _, err := NewLoader(nil, LoaderConfig{BatchSize: 4}); err == nil || !strings.Contains(err.Error(), "dataset") {
+		t.Errorf("a nil dataset: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 )
 
@@ -46,6 +47,9 @@ func (d *Dataset) FixedSize() bool { return d.Sizes == nil }
 // Check reports an inconsistent dataset: labels outside the classes, or
 // sizes and offsets that do not describe Pixels.
 func (d *Dataset) Check() error {
+	if d == nil {
+		return errors.New("dataset: none (nil)")
+	}
 	for i, l := range d.Labels {
 		if l < 0 || int(l) >= len(d.Classes) {
 			return fmt.Errorf("dataset: image %d has label %d, outside the %d classes", i, l, len(d.Classes))
