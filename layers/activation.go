@@ -39,6 +39,9 @@ func Activate(x *G.Node, a Activation) (*G.Node, error) {
 	if !a.valid() {
 		return nil, fmt.Errorf("activation: unknown %v", a)
 	}
+	if err := checkInput("activation", x); err != nil {
+		return nil, err
+	}
 	if a == Linear {
 		return x, nil
 	}

@@ -46,6 +46,9 @@ type BatchNorm struct {
 
 // NewBatchNorm creates the layer's variables in the Builder's scope.
 func NewBatchNorm(b *Builder, cfg BatchNormConfig) (*BatchNorm, error) {
+	if err := b.check("batchnorm"); err != nil {
+		return nil, err
+	}
 	name := "batchnorm " + b.Scope()
 	switch {
 	case cfg.Channels <= 0:
@@ -92,6 +95,9 @@ func (l *BatchNorm) RunningStats() (mean, variance *Var) { return l.runMean, l.r
 
 // Fwd applies the layer to x of shape (N, C, H, W) or (N, C).
 func (l *BatchNorm) Fwd(x *G.Node) (*G.Node, error) {
+	if err := checkInput(l.name, x); err != nil {
+		return nil, err
+	}
 	xs := x.Shape().Clone()
 	if (len(xs) != 4 && len(xs) != 2) || xs[1] != l.cfg.Channels {
 		return nil, fmt.Errorf("%s: input shape %v: want (N, %d, H, W) or (N, %d)", l.name, xs, l.cfg.Channels, l.cfg.Channels)

@@ -61,6 +61,9 @@ type Conv2D struct {
 func NewConv2D(b *Builder, cfg Conv2DConfig) (*Conv2D, error) {
 	cfg.Kernel = kernelOrDefault(cfg.Kernel)
 	cfg.Stride = oneIfZero(cfg.Stride)
+	if err := b.check("conv"); err != nil {
+		return nil, err
+	}
 	return newConv(b, "conv "+b.Scope(), cfg)
 }
 
@@ -116,6 +119,9 @@ func (l *Conv2D) OutShape(in tensor.Shape) (tensor.Shape, error) {
 
 // Fwd applies the layer to x of shape (N, In, H, W).
 func (l *Conv2D) Fwd(x *G.Node) (*G.Node, error) {
+	if err := checkInput(l.name, x); err != nil {
+		return nil, err
+	}
 	g, err := l.resolve(x.Shape())
 	if err != nil {
 		return nil, err
@@ -153,6 +159,9 @@ type PointwiseConv2D struct{ Conv2D }
 
 // NewPointwiseConv2D creates the layer's variables in the Builder's scope.
 func NewPointwiseConv2D(b *Builder, cfg PointwiseConfig) (*PointwiseConv2D, error) {
+	if err := b.check("pointwise conv"); err != nil {
+		return nil, err
+	}
 	c, err := newConv(b, "pointwise conv "+b.Scope(), Conv2DConfig{In: cfg.In, Out: cfg.Out, Kernel: 1, Stride: 1, Padding: Pad(0), Groups: cfg.Groups, Bias: cfg.Bias, Init: cfg.Init, NoInputGrad: cfg.NoInputGrad})
 	if err != nil {
 		return nil, err

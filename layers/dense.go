@@ -30,6 +30,9 @@ type Dense struct {
 // NewDense creates the layer's variables in the Builder's scope, initialised
 // as cfg.Init says.
 func NewDense(b *Builder, cfg DenseConfig) (*Dense, error) {
+	if err := b.check("dense"); err != nil {
+		return nil, err
+	}
 	name := "dense " + b.Scope()
 	if cfg.In <= 0 || cfg.Out <= 0 {
 		return nil, fmt.Errorf("%s: features %d -> %d: must be positive", name, cfg.In, cfg.Out)
@@ -55,6 +58,9 @@ func (l *Dense) Learnables() G.Nodes { return nonNil(l.weight, l.bias) }
 
 // Fwd applies the layer to x of shape (N, In).
 func (l *Dense) Fwd(x *G.Node) (*G.Node, error) {
+	if err := checkInput(l.name, x); err != nil {
+		return nil, err
+	}
 	xs := x.Shape().Clone()
 	if len(xs) != 2 || xs[1] != l.cfg.In {
 		return nil, fmt.Errorf("%s: input shape %v: want (N, %d)", l.name, xs, l.cfg.In)

@@ -78,6 +78,9 @@ type DepthwiseConv2D struct {
 
 // NewDepthwiseConv2D creates the layer's variables in the Builder's scope.
 func NewDepthwiseConv2D(b *Builder, cfg DepthwiseConfig) (*DepthwiseConv2D, error) {
+	if err := b.check("depthwise conv"); err != nil {
+		return nil, err
+	}
 	cfg.defaults()
 	name := "depthwise conv " + b.Scope()
 	if cfg.Multiplier < 0 {
@@ -130,6 +133,9 @@ func (l *DepthwiseConv2D) resolve(in tensor.Shape) (kernels.Geom, error) {
 
 // Fwd applies the layer to x of shape (N, C, H, W).
 func (l *DepthwiseConv2D) Fwd(x *G.Node) (*G.Node, error) {
+	if err := checkInput(l.name, x); err != nil {
+		return nil, err
+	}
 	g, err := l.resolve(x.Shape())
 	if err != nil {
 		return nil, err

@@ -30,6 +30,9 @@ type DropoutConfig struct {
 
 // NewDropout creates the layer in the Builder's scope.
 func NewDropout(b *Builder, cfg DropoutConfig) (*Dropout, error) {
+	if err := b.check("dropout"); err != nil {
+		return nil, err
+	}
 	name := "dropout " + b.Scope()
 	rate := cfg.Rate
 	if rate < 0 || rate >= 1 {
@@ -47,6 +50,9 @@ func (l *Dropout) Learnables() G.Nodes { return nil }
 
 // Fwd applies the layer to x (any shape).
 func (l *Dropout) Fwd(x *G.Node) (*G.Node, error) {
+	if err := checkInput(l.name, x); err != nil {
+		return nil, err
+	}
 	if l.rate == 0 {
 		return x, nil
 	}

@@ -13,7 +13,7 @@ import (
 // FoldBatchNorm can fold into it, and returns that BatchNorm: how inference
 // builders and exporters walk a sequence of layers.
 func FoldsInto(ls []Layer, i int) (*BatchNorm, bool) {
-	if i+1 >= len(ls) {
+	if i < 0 || i+1 >= len(ls) {
 		return nil, false
 	}
 	switch ls[i].(type) {
@@ -43,6 +43,12 @@ func FoldBatchNorm(conv Layer, bn *BatchNorm, x *G.Node) (*G.Node, error) {
 		sc    *kernels.Scratch
 		dw    bool
 	)
+	if err := checkInput("fold batchnorm", x); err != nil {
+		return nil, err
+	}
+	if bn == nil {
+		return nil, fmt.Errorf("fold batchnorm: no BatchNorm (nil)")
+	}
 	switch l := conv.(type) {
 	case *PointwiseConv2D:
 		w, cb, sc = l.weight, l.bias, l.sc

@@ -1,6 +1,8 @@
 package layers
 
 import (
+	"fmt"
+
 	"github.com/gomobilenet/mobilenet/internal/cpu"
 	G "gorgonia.org/gorgonia"
 )
@@ -30,6 +32,16 @@ var (
 // MOBILENET_KERNELS chose a lower tier than the CPU supports. The GEMM of
 // the pure-Go BLAS backend runs the same tier.
 func Kernels() string { return cpu.Describe() }
+
+// checkInput reports a nil input node of the op or layer name.
+func checkInput(name string, xs ...*G.Node) error {
+	for _, x := range xs {
+		if x == nil {
+			return fmt.Errorf("%s: nil input node", name)
+		}
+	}
+	return nil
+}
 
 // nonNil drops the nil nodes (absent biases) from a layer's learnables.
 func nonNil(ns ...*G.Node) G.Nodes {

@@ -13,6 +13,9 @@ import (
 // distribution per row). It is computed stably (log-sum-exp) in one op; its
 // gradient with respect to the logits is (softmax − targets)/N.
 func SoftmaxCrossEntropy(logits, targets *G.Node) (*G.Node, error) {
+	if err := checkInput("softmax cross-entropy", logits, targets); err != nil {
+		return nil, err
+	}
 	ls, ts := logits.Shape().Clone(), targets.Shape().Clone()
 	if len(ls) != 2 || !ls.Eq(ts) {
 		return nil, fmt.Errorf("softmax cross-entropy: logits %v and targets %v: want equal (N, K) shapes", ls, ts)
@@ -35,6 +38,9 @@ func SoftmaxCrossEntropy(logits, targets *G.Node) (*G.Node, error) {
 // Softmax returns the row-wise softmax of logits (N, K): the class
 // probabilities. It has no gradient (use SoftmaxCrossEntropy to train).
 func Softmax(logits *G.Node) (*G.Node, error) {
+	if err := checkInput("softmax", logits); err != nil {
+		return nil, err
+	}
 	ls := logits.Shape().Clone()
 	if len(ls) != 2 {
 		return nil, fmt.Errorf("softmax: logits %v: want (N, K)", ls)

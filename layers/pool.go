@@ -11,6 +11,9 @@ import (
 // GlobalAvgPool averages each channel of x (N, C, H, W) over H×W, giving
 // (N, C). Unlike gorgonia.GlobalAveragePool2D it has a gradient.
 func GlobalAvgPool(x *G.Node) (*G.Node, error) {
+	if err := checkInput("global average pool", x); err != nil {
+		return nil, err
+	}
 	xs := x.Shape().Clone()
 	if len(xs) != 4 {
 		return nil, fmt.Errorf("global average pool: input shape %v: want 4-D (N, C, H, W)", xs)

@@ -44,6 +44,9 @@ type SeparableBlock struct {
 
 // NewSeparableBlock creates the block's layers in the Builder's scope.
 func NewSeparableBlock(b *Builder, cfg SeparableConfig) (*SeparableBlock, error) {
+	if err := b.check("separable block"); err != nil {
+		return nil, err
+	}
 	cfg.Kernel = kernelOrDefault(cfg.Kernel)
 	outAct := cfg.Activation
 	if cfg.LinearOutput {

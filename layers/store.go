@@ -181,6 +181,20 @@ func NewBuilder(g *G.ExprGraph, s *Store) *Builder {
 	return &Builder{g: g, s: s, reg: &registry{byName: map[string]*G.Node{}, states: map[string]bool{}, scratch: &kernels.Scratch{}}}
 }
 
+// check reports a Builder that cannot build layer: nil, or not made by
+// NewBuilder over a graph and a Store.
+func (b *Builder) check(layer string) error {
+	switch {
+	case b == nil || b.reg == nil:
+		return fmt.Errorf("%s: no Builder (want layers.NewBuilder(graph, store))", layer)
+	case b.g == nil:
+		return fmt.Errorf("%s: the Builder has no graph (NewBuilder(nil, …))", layer)
+	case b.s == nil:
+		return fmt.Errorf("%s: the Builder has no Store (NewBuilder(…, nil))", layer)
+	}
+	return nil
+}
+
 // In returns a Builder for the sub-scope name.
 func (b *Builder) In(name string) *Builder {
 	c := *b

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/gomobilenet/mobilenet/layers"
@@ -73,7 +74,25 @@ func (m *Model) BuildInference(g *G.ExprGraph, batch int) (*Net, error) {
 	return m.build(g, batch, true)
 }
 
+// check reports a Model that New did not make: nil, without a Store, or
+// with a Config changed into an invalid one.
+func (m *Model) check() error {
+	if m == nil || m.Store == nil {
+		return errors.New("model: none (nil, or not made by model.New)")
+	}
+	if err := m.Config.Validate(); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	return nil
+}
+
 func (m *Model) build(g *G.ExprGraph, batch int, fold bool) (*Net, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	if g == nil {
+		return nil, errors.New("model: no graph (nil)")
+	}
 	if batch <= 0 {
 		return nil, fmt.Errorf("model: batch size %d: must be positive", batch)
 	}
@@ -115,6 +134,9 @@ func (m *Model) build(g *G.ExprGraph, batch int, fold bool) (*Net, error) {
 // configured, the classifier) over the model's variables: what exporters
 // walk.
 func (m *Model) Layers() ([]layers.Layer, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
 	return m.layers(layers.NewBuilder(G.NewGraph(), m.Store))
 }
 

@@ -285,3 +285,41 @@ func TestBuildInferenceMatchesBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestModelNotFromNew: a Model that New did not make (nil, a zero value, a
+// Config changed into an invalid one) and a nil graph are errors, not
+// crashes.
+func TestModelNotFromNew(t *testing.T) {
+	good, err := New(CIFAR10(0.25), Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := *good
+	broken.Config.Classes = 0
+	cases := []struct {
+		name string
+		m    *Model
+		g    *G.ExprGraph
+		want string
+	}{
+		{"nil", nil, G.NewGraph(), "model: none"},
+		{"zero value", &Model{}, G.NewGraph(), "model: none"},
+		{"invalid config", &broken, G.NewGraph(), "model: "},
+		{"nil graph", good, nil, "model: no graph"},
+	}
+	for _, c := range cases {
+		for what, f := range map[string]func() error{
+			"Build":          func() error { _, err := c.m.Build(c.g, 2); return err },
+			"BuildInference": func() error { _, err := c.m.BuildInference(c.g, 2); return err },
+		} {
+			if err := f(); err == nil || !strings.HasPrefix(err.Error(), c.want) {
+				t.Errorf("%s of a %s model: error %v, want %q…", what, c.name, err, c.want)
+			}
+		}
+		if c.g != nil {
+			if _, err := c.m.Layers(); err == nil || !strings.HasPrefix(err.Error(), c.want) {
+				t.Errorf("Layers of a %s model: error %v, want %q…", c.name, err, c.want)
+			}
+		}
+	}
+}

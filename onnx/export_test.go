@@ -219,3 +219,10 @@ type unknown struct{}
 
 func (unknown) Fwd(x *G.Node) (*G.Node, error) { return x, nil }
 func (unknown) Learnables() G.Nodes            { return nil }
+
+// TestExportNilModel: exporting nil is an error, not a crash.
+func TestExportNilModel(t *testing.T) {
+	if _, _, err := onnx.Model(nil, onnx.Options{}); err == nil || !strings.HasPrefix(err.Error(), "onnx: no model") {
+		t.Errorf("onnx.Model(nil): error %v, want \"onnx: no model…\"", err)
+	}
+}

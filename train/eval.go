@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -217,6 +218,9 @@ type Evaluator struct {
 
 // NewEvaluator builds the inference graph over the model's variables.
 func NewEvaluator(m *model.Model, batch int) (*Evaluator, error) {
+	if m == nil {
+		return nil, errors.New("evaluator: no model (nil)")
+	}
 	if err := CheckMemory(m.Config, 0, batch); err != nil {
 		return nil, err
 	}

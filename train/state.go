@@ -125,6 +125,9 @@ func modelFrom(h Header, ts []Tensor, depthwise layers.DepthwiseImpl) (*model.Mo
 // WriteModel writes a checkpoint of a model's variables alone (no optimizer
 // state), recording cfg as its configuration.
 func WriteModel(path string, m *model.Model, cfg model.Config) error {
+	if m == nil {
+		return fmt.Errorf("write checkpoint %s: no model (nil)", path)
+	}
 	ts, err := snapshot(m, nil)
 	if err != nil {
 		return fmt.Errorf("write checkpoint %s: %w", path, err)

@@ -617,6 +617,12 @@ type Trainer struct {
 
 // NewTrainer builds the training graph for the given batch size.
 func NewTrainer(m *model.Model, batch int, opt *SGD) (*Trainer, error) {
+	switch {
+	case m == nil:
+		return nil, errors.New("trainer: no model (nil)")
+	case opt == nil:
+		return nil, errors.New("trainer: no optimizer (nil; train.NewSGD makes one)")
+	}
 	if err := CheckMemory(m.Config, batch, 0); err != nil {
 		return nil, err
 	}

@@ -703,3 +703,30 @@ func TestMixedTargets(t *testing.T) {
 		})
 	}
 }
+
+// TestNilModel: the entry points that take a model (or an optimizer) say so
+// when given nil instead of crashing.
+func TestNilModel(t *testing.T) {
+	m, err := model.New(model.CIFAR10(0.25), model.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.bin")
+	cases := []struct {
+		name, want string
+		f          func() error
+	}{
+		{"NewTrainer", "trainer: no model", func() error { _, err := NewTrainer(nil, 8, NewSGD(0.9, 0, false)); return err }},
+		{"NewTrainer without optimizer", "trainer: no optimizer", func() error { _, err := NewTrainer(m, 8, nil); return err }},
+		{"NewEvaluator", "evaluator: no model", func() error { _, err := NewEvaluator(nil, 8); return err }},
+		{"WriteModel", "write checkpoint " + path + ": no model", func() error { return WriteModel(path, nil, model.CIFAR10(0.25)) }},
+	}
+	for _, c := range cases {
+		if err := c.f(); err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q…", c.name, err, c.want)
+		}
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("WriteModel of nil left %s (%v)", path, err)
+	}
+}
