@@ -222,7 +222,7 @@ func (unknown) Learnables() G.Nodes            { return nil }
 
 // TestExportNilModel: exporting nil is an error, not a crash.
 func TestExportNilModel(t *testing.T) {
-	if _, _, err := onnx.Model(nil, onnx.Options{}); err == nil || !strings.HasPrefix(err.Error(), "onnx: no model") {
-		t.Errorf("onnx.Model(nil): error %v, want \"onnx: no model…\"", err)
+	if _, _, err := onnx.Model(nil, onnx.Options{}); err == nil || !strings.HasPrefix(err.Error(), "onnx: model: none") {
+		t.Errorf("onnx.Model(nil): error %v, want \"onnx: model: none…\"", err)
 	}
 }

@@ -19,7 +19,6 @@ package onnx
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/gomobilenet/mobilenet/layers"
@@ -55,9 +54,6 @@ type Stats struct {
 // resolution, with the options' metadata. It returns the serialised
 // ModelProto and its totals.
 func Model(m *model.Model, opt Options) ([]byte, Stats, error) {
-	if m == nil {
-		return nil, Stats{}, errors.New("onnx: no model (nil)")
-	}
 	ls, err := m.Layers()
 	if err != nil {
 		return nil, Stats{}, fmt.Errorf("onnx: %w", err)
