@@ -17,8 +17,10 @@
 //
 // Tensor kinds: KindParam (learnable weights), KindState (BatchNorm running
 // statistics, dropout step counters), KindVelocity (an optimizer's momentum
-// buffer of the param of the same name) and KindEMA (the moving average of
-// the param or state of the same name). A reader needs only the header and
+// buffer of the param of the same name) and KindEMA (the weight average of
+// the param or state of the same name: an exponential moving average, or
+// the equal-weight average of an SWA tail with the BatchNorm statistics
+// recomputed for it). A reader needs only the header and
 // the offsets; in Python:
 //
 //	import json, struct, zlib, numpy as np

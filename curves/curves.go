@@ -24,8 +24,10 @@ import (
 )
 
 // Plot draws the loss and accuracy curves of dir/metrics.jsonl into
-// dir/curves.png (written to a temporary file and renamed). Epochs without
-// test figures (train --eval-every) add to the training curves only.
+// dir/curves.png (written to a temporary file and renamed): training, test,
+// and the weight average's test figures when the run kept one (train's
+// --ema or --swa-epochs). Epochs without test figures (train --eval-every)
+// add to the training curves only.
 func Plot(dir string) error {
 	path := filepath.Join(dir, "metrics.jsonl")
 	f, err := os.Open(path)
@@ -33,18 +35,18 @@ func Plot(dir string) error {
 		return fmt.Errorf("plot: %w", err)
 	}
 	defer f.Close()
-	trL, teL, trA, teA, err := readMetrics(f)
+	m, err := readMetrics(f)
 	if err != nil {
 		return fmt.Errorf("plot: %s: %w", path, err)
 	}
-	if len(trL) == 0 {
+	if len(m.trainLoss) == 0 {
 		return fmt.Errorf("plot: %s has no epochs", path)
 	}
-	loss, err := curves("Loss", "cross-entropy", trL, teL)
+	loss, err := curves("Loss", "cross-entropy", m.trainLoss, m.testLoss, m.avgLoss)
 	if err != nil {
 		return err
 	}
-	acc, err := curves("Accuracy", "top-1", trA, teA)
+	acc, err := curves("Accuracy", "top-1", m.trainAcc, m.testAcc, m.avgAcc)
 	if err != nil {
 		return err
 	}
@@ -63,11 +65,18 @@ func Plot(dir string) error {
 	return nil
 }
 
+// metrics are the curves of a metrics.jsonl.
+type metrics struct {
+	trainLoss, testLoss, avgLoss plotter.XYs
+	trainAcc, testAcc, avgAcc    plotter.XYs
+}
+
 // readMetrics parses metrics.jsonl (one JSON object per epoch) into the
-// four curves; an epoch without test figures (train --eval-every) adds to
-// the training curves only. Values that cannot be drawn (NaN, ±Inf, beyond
+// curves; an epoch without test figures (train --eval-every) adds to the
+// training curves only. Values that cannot be drawn (NaN, ±Inf, beyond
 // float32) are an error.
-func readMetrics(r io.Reader) (trL, teL, trA, teA plotter.XYs, err error) {
+func readMetrics(r io.Reader) (metrics, error) {
+	var out metrics
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for line := 1; sc.Scan(); line++ {
@@ -77,33 +86,48 @@ func readMetrics(r io.Reader) (trL, teL, trA, teA plotter.XYs, err error) {
 			TestLoss  *float64 `json:"test_loss"`
 			TrainAcc  float64  `json:"train_acc"`
 			TestAcc   *float64 `json:"test_acc"`
+			EMALoss   *float64 `json:"test_loss_ema"`
+			EMAAcc    *float64 `json:"test_acc_ema"`
+			SWALoss   *float64 `json:"test_loss_swa"`
+			SWAAcc    *float64 `json:"test_acc_swa"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("line %d: %w", line, err)
+			return metrics{}, fmt.Errorf("line %d: %w", line, err)
 		}
-		if (m.TestLoss == nil) != (m.TestAcc == nil) {
-			return nil, nil, nil, nil, fmt.Errorf("line %d: test_loss and test_acc must come together", line)
+		avgLoss, avgAcc := m.EMALoss, m.EMAAcc
+		if avgAcc == nil {
+			avgLoss, avgAcc = m.SWALoss, m.SWAAcc
+		}
+		if (m.TestLoss == nil) != (m.TestAcc == nil) || (avgLoss == nil) != (avgAcc == nil) || (avgAcc != nil && m.TestAcc == nil) {
+			return metrics{}, fmt.Errorf("line %d: test_loss and test_acc must come together, and the weight average's with them", line)
 		}
 		vals := []float64{m.Epoch, m.TrainLoss, m.TrainAcc}
 		if m.TestAcc != nil {
 			vals = append(vals, *m.TestLoss, *m.TestAcc)
 		}
+		if avgAcc != nil {
+			vals = append(vals, *avgLoss, *avgAcc)
+		}
 		for _, v := range vals {
 			if math.IsNaN(v) || math.Abs(v) > math.MaxFloat32 {
-				return nil, nil, nil, nil, fmt.Errorf("line %d: value %g cannot be plotted", line, v)
+				return metrics{}, fmt.Errorf("line %d: value %g cannot be plotted", line, v)
 			}
 		}
-		trL = append(trL, plotter.XY{X: m.Epoch, Y: m.TrainLoss})
-		trA = append(trA, plotter.XY{X: m.Epoch, Y: m.TrainAcc})
+		out.trainLoss = append(out.trainLoss, plotter.XY{X: m.Epoch, Y: m.TrainLoss})
+		out.trainAcc = append(out.trainAcc, plotter.XY{X: m.Epoch, Y: m.TrainAcc})
 		if m.TestAcc != nil {
-			teL = append(teL, plotter.XY{X: m.Epoch, Y: *m.TestLoss})
-			teA = append(teA, plotter.XY{X: m.Epoch, Y: *m.TestAcc})
+			out.testLoss = append(out.testLoss, plotter.XY{X: m.Epoch, Y: *m.TestLoss})
+			out.testAcc = append(out.testAcc, plotter.XY{X: m.Epoch, Y: *m.TestAcc})
+		}
+		if avgAcc != nil {
+			out.avgLoss = append(out.avgLoss, plotter.XY{X: m.Epoch, Y: *avgLoss})
+			out.avgAcc = append(out.avgAcc, plotter.XY{X: m.Epoch, Y: *avgAcc})
 		}
 	}
-	return trL, teL, trA, teA, sc.Err()
+	return out, sc.Err()
 }
 
-func curves(title, ylabel string, train, test plotter.XYs) (*plot.Plot, error) {
+func curves(title, ylabel string, train, test, avg plotter.XYs) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "epoch"
@@ -112,7 +136,7 @@ func curves(title, ylabel string, train, test plotter.XYs) (*plot.Plot, error) {
 	for i, c := range []struct {
 		name string
 		xys  plotter.XYs
-	}{{"train", train}, {"test", test}} {
+	}{{"train", train}, {"test", test}, {"test, weight average", avg}} {
 		if len(c.xys) == 0 { // no evaluation yet (train --eval-every)
 			continue
 		}
@@ -120,7 +144,7 @@ func curves(title, ylabel string, train, test plotter.XYs) (*plot.Plot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("plot: %w", err)
 		}
-		l.Color = []color.Color{color.RGBA{R: 31, G: 119, B: 180, A: 255}, color.RGBA{R: 214, G: 39, B: 40, A: 255}}[i]
+		l.Color = []color.Color{color.RGBA{R: 31, G: 119, B: 180, A: 255}, color.RGBA{R: 214, G: 39, B: 40, A: 255}, color.RGBA{R: 44, G: 160, B: 44, A: 255}}[i]
 		l.Width = vg.Points(2)
 		p.Add(l)
 		p.Legend.Add(c.name, l)

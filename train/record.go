@@ -124,6 +124,9 @@ func (r Recipe) String() string {
 	opt(r.MixUp > 0, "mixup %g", r.MixUp)
 	opt(r.CutMix > 0, "cutmix %g", r.CutMix)
 	opt(r.EMA > 0, "EMA %g", r.EMA)
+	if r.SWAEpochs > 0 {
+		parts = append(parts, fmt.Sprintf("SWA %d epochs at lr %g", r.SWAEpochs, r.SWARate()))
+	}
 	init := r.Init // as given when it does not parse ("" is he: WeightInit)
 	if wi, err := r.WeightInit(); err == nil {
 		init = wi.String()

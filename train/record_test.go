@@ -62,6 +62,11 @@ func TestRecipeString(t *testing.T) {
 	if got, want := r.String(), "200 epochs, batch 128, lr 0.2 (1 warm-up epoch, linear decay to 0.002), "; !strings.HasPrefix(got, want) {
 		t.Errorf("a floor:\n got %s\nwant %s…", got, want)
 	}
+	r = DefaultRecipe()
+	r.SWAEpochs = 40
+	if got, want := r.String(), ", cutout 16, SWA 40 epochs at lr 0.02, init uniform"; !strings.Contains(got, want) {
+		t.Errorf("an SWA tail:\n got %s\nwant …%s…", got, want)
+	}
 }
 
 // TestRemoveStaleTemps: the temporary files a killed run leaves (of its

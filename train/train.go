@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gomobilenet/mobilenet/data"
@@ -65,6 +66,18 @@ type Recipe struct {
 	// (1−EMA)·current); each epoch evaluates it beside the raw weights,
 	// checkpoints store it, and cmd/eval and cmd/predict use it. 0 is off.
 	EMA float64 `json:"ema,omitempty"`
+	// SWAEpochs > 0 appends that many epochs of stochastic weight averaging
+	// (Izmailov et al., 2018) to the schedule's Epochs: a constant rate
+	// SWALR, the weights averaged with equal weights at the end of each
+	// of those epochs, and the average's BatchNorm statistics recomputed
+	// on SWABatches training batches (torch.optim.swa_utils.update_bn).
+	// The run lasts Epochs+SWAEpochs epochs; each tail epoch evaluates the
+	// average beside the raw weights, and the checkpoints written in the
+	// tail hold it (cmd/eval and cmd/predict use it). 0 is off; not with
+	// EMA.
+	SWAEpochs int `json:"swa_epochs,omitempty"`
+	// SWALR is the tail's constant learning rate; 0 is a tenth of LR.
+	SWALR float64 `json:"swa_lr,omitempty"`
 	// TTA "flip" also evaluates each epoch with flip test-time
 	// augmentation, logged separately ("" is off).
 	TTA string `json:"tta,omitempty"`
@@ -85,6 +98,24 @@ type Recipe struct {
 	// classifier, every other parameter and BatchNorm statistic frozen.
 	Freeze string `json:"freeze,omitempty"`
 	Seed   uint64 `json:"seed"`
+}
+
+// SWABatches is how many training batches the average's BatchNorm
+// statistics are recomputed on at the end of each SWA epoch (their
+// equal-weight mean; fewer when an epoch has fewer).
+const SWABatches = 100
+
+// TotalEpochs is the length of the run: the schedule's Epochs and the SWA
+// tail's.
+func (r Recipe) TotalEpochs() int { return r.Epochs + r.SWAEpochs }
+
+// SWARate is the SWA tail's learning rate: SWALR, or a tenth of LR when it
+// is 0.
+func (r Recipe) SWARate() float64 {
+	if r.SWALR > 0 {
+		return r.SWALR
+	}
+	return r.LR / 10
 }
 
 // WeightInit is the recipe's weight initialisation.
@@ -139,6 +170,12 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("random erasing probability %g: must be in [0, 1]", r.RandomErasing)
 	case !(r.EMA >= 0 && r.EMA < 1):
 		return fmt.Errorf("EMA decay %g: must be in [0, 1)", r.EMA)
+	case r.SWAEpochs < 0:
+		return fmt.Errorf("SWA epochs %d: must not be negative", r.SWAEpochs)
+	case !(r.SWALR >= 0) || math.IsInf(r.SWALR, 0):
+		return fmt.Errorf("SWA learning rate %g: must not be negative (0: a tenth of the peak rate)", r.SWALR)
+	case r.SWAEpochs > 0 && r.EMA > 0:
+		return fmt.Errorf("EMA decay %g with %d SWA epochs: keep one weight average, not both", r.EMA, r.SWAEpochs)
 	case r.EvalEvery < 0:
 		return fmt.Errorf("eval every %d epochs: must not be negative", r.EvalEvery)
 	case r.AlternateFlips && !r.Augment:
@@ -170,8 +207,10 @@ func (r Recipe) Validate() error {
 // Options configure a training run.
 type Options struct {
 	// Recipe of a new run. When resuming, the checkpoint's recipe applies
-	// and only Recipe.Epochs counts: above the checkpoint's, it extends the
-	// run (0 keeps it).
+	// and only Recipe.Epochs and SWAEpochs count: above the checkpoint's,
+	// they extend the run (0 keeps it). A run given SWA epochs it did not
+	// have takes Recipe.SWALR with them; the schedule of a run already in
+	// its SWA tail can no longer be extended.
 	Recipe    Recipe
 	Config    model.Config
 	Depthwise layers.DepthwiseImpl
@@ -244,7 +283,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer rn.close()
-	for epoch := rn.hdr.Epoch; epoch < rn.r.Epochs; epoch++ {
+	for epoch := rn.hdr.Epoch; epoch < rn.r.TotalEpochs(); epoch++ {
 		if o.StopAfter > 0 && epoch >= o.StopAfter {
 			rn.res.Interrupted = true
 			break
@@ -274,7 +313,8 @@ type run struct {
 	hdr    Header // what the next checkpoint records
 	m      *model.Model
 	opt    *SGD
-	avg    *ema // nil without Recipe.EMA
+	avg    *ema     // nil without Recipe.EMA
+	swa    *swaTail // nil without Recipe.SWAEpochs
 	tr     *Trainer
 	eval   *Evaluator
 	loader *data.Loader
@@ -315,8 +355,8 @@ func openRun(o Options) (*run, error) {
 			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)
 		}
 		rn.hdr, saved, rn.r = h, ts, h.Recipe
-		if o.Recipe.Epochs > rn.r.Epochs { // allow extending a finished run
-			rn.r.Epochs = o.Recipe.Epochs
+		if err := rn.extend(o.Recipe); err != nil {
+			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)
 		}
 	} else {
 		pre := data.CIFAR10Preprocess()
@@ -368,7 +408,7 @@ func openRun(o Options) (*run, error) {
 	}
 	removeStaleTemps(o.OutDir)
 	fmt.Fprintf(rn.logw, "MobileNet v1 %s, %d classes: %d train, %d test images, %d epochs, batch %d, out %s\n",
-		cfg.Describe(), cfg.Classes, o.Train.Len(), o.Test.Len(), r.Epochs, r.BatchSize, o.OutDir)
+		cfg.Describe(), cfg.Classes, o.Train.Len(), o.Test.Len(), r.TotalEpochs(), r.BatchSize, o.OutDir)
 	if o.Resume != "" {
 		fmt.Fprintf(rn.logw, "resuming %s at epoch %d, batch %d (step %d); model, recipe and optimizer settings from the checkpoint\n", o.Resume, rn.hdr.Epoch, rn.hdr.Batch, rn.hdr.Step)
 	}
@@ -392,6 +432,10 @@ func openRun(o Options) (*run, error) {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	rn.eval.TTA, rn.eval.Input = r.TTA, rn.hdr.Input
+	if err := rn.openSWA(lc, saved); err != nil {
+		rn.close()
+		return nil, wrap(err)
+	}
 	if r.EMA > 0 {
 		rn.avg = newEMA(rn.m, r.EMA)
 		if o.Resume != "" && !restoreEMA(rn.avg, saved) {
@@ -410,11 +454,36 @@ func openRun(o Options) (*run, error) {
 func (rn *run) close() {
 	rn.tr.Close()
 	rn.eval.Close()
+	rn.swa.close()
+}
+
+// extend applies what a resume may change of the checkpoint's recipe: more
+// epochs of the schedule (not once the SWA tail has begun) and more SWA
+// epochs (with asked's SWALR when the run had none).
+func (rn *run) extend(asked Recipe) error {
+	r := &rn.r
+	if asked.Epochs > r.Epochs {
+		if r.SWAEpochs > 0 && rn.hdr.Epoch > r.Epochs {
+			return fmt.Errorf("epochs %d: the run is %d epochs into its SWA tail, after its %d epochs, and its schedule can no longer be extended", asked.Epochs, rn.hdr.Epoch-r.Epochs, r.Epochs)
+		}
+		r.Epochs = asked.Epochs
+	}
+	if asked.SWAEpochs > r.SWAEpochs {
+		if r.SWAEpochs == 0 {
+			r.SWALR = asked.SWALR
+		}
+		r.SWAEpochs = asked.SWAEpochs
+		if err := r.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // save writes a checkpoint of the run's current state.
 func (rn *run) save(name string) error {
-	ts, err := snapshot(rn.m, rn.opt, rn.avg)
+	avg, _ := rn.average(rn.hdr.Epoch)
+	ts, err := snapshot(rn.m, rn.opt, avg)
 	if err != nil {
 		return err
 	}
@@ -436,14 +505,14 @@ func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
 	start := time.Now()
 	var bar *progressbar.ProgressBar
 	if rn.progw != nil {
-		bar = newBar(rn.progw, rn.loader.NumBatches(), fmt.Sprintf("epoch %d/%d", epoch+1, r.Epochs), false)
+		bar = newBar(rn.progw, rn.loader.NumBatches(), fmt.Sprintf("epoch %d/%d", epoch+1, r.TotalEpochs()), false)
 		bar.Set(hdr.Batch)
 		defer bar.Finish()
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for b := range rn.loader.Epoch(lctx, epoch, hdr.Batch) {
-		l, c, err := rn.tr.StepMixed(b.X, b.Y, b.Y2, b.Lam, rn.sched.At(hdr.Step))
+		l, c, err := rn.tr.StepMixed(b.X, b.Y, b.Y2, b.Lam, rn.lr(hdr.Step))
 		if err != nil {
 			return st, fmt.Errorf("train: step %d: %w", hdr.Step, err)
 		}
@@ -460,7 +529,7 @@ func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
 		hdr.Batch++
 		if bar != nil {
 			el := time.Since(start).Seconds()
-			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f acc %.3f %.0f img/s", epoch+1, r.Epochs, st.lossSum/float64(st.seen), float64(st.correct)/float64(st.seen), float64(st.seen)/el))
+			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f acc %.3f %.0f img/s", epoch+1, r.TotalEpochs(), st.lossSum/float64(st.seen), float64(st.correct)/float64(st.seen), float64(st.seen)/el))
 			bar.Add(1)
 		}
 		if ctx.Err() != nil {
@@ -481,12 +550,15 @@ func (rn *run) interrupted(epoch int) error {
 	return nil
 }
 
-// finishEpoch evaluates (the raw weights, and the average when kept), logs
-// the epoch and writes last.bin, and best.bin when the test accuracy
-// improved.
+// finishEpoch folds the weights into the SWA average in the tail,
+// evaluates (the raw weights, and the average when kept), logs the epoch
+// and writes last.bin, and best.bin when the test accuracy improved.
 func (rn *run) finishEpoch(epoch int, st epochStats) error {
 	hdr, res := &rn.hdr, rn.res
-	if !evalDue(epoch+1, rn.r.Epochs, rn.r.EvalEvery) {
+	if err := rn.updateSWA(context.Background(), epoch); err != nil {
+		return err
+	}
+	if !evalDue(epoch+1, rn.r.TotalEpochs(), rn.r.EvalEvery) {
 		return rn.finishUnevaluated(epoch, st)
 	}
 	ev, err := rn.eval.Run(context.Background(), rn.o.Test, rn.progw)
@@ -500,10 +572,11 @@ func (rn *run) finishEpoch(epoch int, st epochStats) error {
 	// from it: the average's when there is one.
 	reported := ev
 	var evAvg EvalResult
-	if rn.avg != nil {
-		rn.avg.swap()
+	avg, avgName := rn.average(epoch + 1)
+	if avg != nil {
+		avg.swap()
 		evAvg, err = rn.eval.Run(context.Background(), rn.o.Test, rn.progw)
-		rn.avg.swap()
+		avg.swap()
 		if err != nil {
 			return err
 		}
@@ -526,21 +599,21 @@ func (rn *run) finishEpoch(epoch int, st epochStats) error {
 		rec["test_acc_tta_flip_translate"], rec["test_loss_tta_flip_translate"] = ev.FlipTranslate.Accuracy, ev.FlipTranslate.Loss
 		extra += fmt.Sprintf(" | flip-translate TTA %.4f", ev.FlipTranslate.Accuracy)
 	}
-	if rn.avg != nil {
-		rec["test_acc_ema"], rec["test_loss_ema"] = evAvg.Accuracy, evAvg.Loss
-		extra += fmt.Sprintf(" | EMA %.4f", evAvg.Accuracy)
+	if avg != nil {
+		rec["test_acc_"+avgName], rec["test_loss_"+avgName] = evAvg.Accuracy, evAvg.Loss
+		extra += fmt.Sprintf(" | %s %.4f", strings.ToUpper(avgName), evAvg.Accuracy)
 		if evAvg.Flip != nil {
-			rec["test_acc_ema_tta_flip"] = evAvg.Flip.Accuracy
+			rec["test_acc_"+avgName+"_tta_flip"] = evAvg.Flip.Accuracy
 			extra += fmt.Sprintf(" (flip %.4f)", evAvg.Flip.Accuracy)
 		}
 		if evAvg.FlipTranslate != nil {
-			rec["test_acc_ema_tta_flip_translate"] = evAvg.FlipTranslate.Accuracy
+			rec["test_acc_"+avgName+"_tta_flip_translate"] = evAvg.FlipTranslate.Accuracy
 		}
 	}
 	if err := appendJSON(filepath.Join(rn.o.OutDir, "metrics.jsonl"), rec); err != nil {
 		return err
 	}
-	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f%s | %.0fs, %.0f img/s\n", hdr.Epoch, rn.r.Epochs, res.LastLoss, rec["train_acc"], ev.Loss, ev.Accuracy, extra, st.seconds, rec["train_images_per_s"])
+	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f%s | %.0fs, %.0f img/s\n", hdr.Epoch, rn.r.TotalEpochs(), res.LastLoss, rec["train_acc"], ev.Loss, ev.Accuracy, extra, st.seconds, rec["train_images_per_s"])
 	if err := rn.save("last.bin"); err != nil {
 		return err
 	}
@@ -564,7 +637,7 @@ func (rn *run) finishUnevaluated(epoch int, st epochStats) error {
 	if err := appendJSON(filepath.Join(rn.o.OutDir, "metrics.jsonl"), rec); err != nil {
 		return err
 	}
-	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | not evaluated (--eval-every %d) | %.0fs, %.0f img/s\n", rn.hdr.Epoch, rn.r.Epochs, rn.res.LastLoss, rec["train_acc"], rn.r.EvalEvery, st.seconds, rec["train_images_per_s"])
+	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | not evaluated (--eval-every %d) | %.0fs, %.0f img/s\n", rn.hdr.Epoch, rn.r.TotalEpochs(), rn.res.LastLoss, rec["train_acc"], rn.r.EvalEvery, st.seconds, rec["train_images_per_s"])
 	return rn.save("last.bin")
 }
 
@@ -577,7 +650,7 @@ func (rn *run) closeEpoch(epoch int, st epochStats) map[string]any {
 	if st.seen > 0 {
 		res.LastLoss = st.lossSum / float64(st.seen)
 	}
-	return map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": rn.sched.At(hdr.Step - 1), "train_loss": res.LastLoss,
+	return map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": rn.lr(hdr.Step - 1), "train_loss": res.LastLoss,
 		"train_acc": float64(st.correct) / float64(max(st.seen, 1)), "train_seconds": st.seconds, "train_images_per_s": float64(st.seen) / st.seconds}
 }
 

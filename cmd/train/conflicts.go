@@ -25,8 +25,9 @@ func networkSettings(flags, ckpt model.Config) []setting {
 	}
 }
 
-// recipeSettings are the flags that set the recipe (all but --epochs, which
-// may extend a resumed run).
+// recipeSettings are the flags that set the recipe (all but --epochs and
+// --swa-epochs, which may extend a resumed run). --swa-lr counts when the
+// checkpoint's run has an SWA tail (resumeConflict).
 func recipeSettings(flags, ckpt train.Recipe) []setting {
 	canon := func(parse func(string) (string, error), s string) string {
 		if c, err := parse(s); err == nil {
@@ -59,6 +60,7 @@ func recipeSettings(flags, ckpt train.Recipe) []setting {
 		{"mixup", flags.MixUp, ckpt.MixUp},
 		{"cutmix", flags.CutMix, ckpt.CutMix},
 		{"ema", flags.EMA, ckpt.EMA},
+		{"swa-lr", flags.SWARate(), ckpt.SWARate()},
 		{"tta", canon(train.ParseTTA, flags.TTA), canon(train.ParseTTA, ckpt.TTA)},
 		{"eval-every", max(flags.EvalEvery, 1), max(ckpt.EvalEvery, 1)},
 		{"weight-init", initName(flags.Init), initName(ckpt.Init)},
@@ -75,11 +77,21 @@ func resumeConflict(set map[string]bool, path string, cfg model.Config, r train.
 	network := append(networkSettings(cfg, h.Config),
 		setting{"resolution", cfg.Resolution, h.Config.Resolution},
 		setting{"dropout", cfg.Dropout, h.Config.Dropout})
-	if s, ok := firstConflict(set, append(network, recipeSettings(r, h.Recipe)...)); ok {
+	settings := network
+	for _, s := range recipeSettings(r, h.Recipe) {
+		if s.flag == "swa-lr" && h.Recipe.SWAEpochs == 0 {
+			continue // a tail added now takes the flag's rate
+		}
+		settings = append(settings, s)
+	}
+	if s, ok := firstConflict(set, settings); ok {
 		return fmt.Errorf("--%s %v: the run in %s was started with %v, and a resumed run keeps its network and recipe (drop the flag, or start a new run with --init %s)", s.flag, s.given, path, s.had, path)
 	}
 	if set["epochs"] && r.Epochs < h.Recipe.Epochs {
 		return fmt.Errorf("--epochs %d: the run in %s has %d, and --resume may extend a run but not shorten it (--max-time stops it early)", r.Epochs, path, h.Recipe.Epochs)
+	}
+	if set["swa-epochs"] && r.SWAEpochs < h.Recipe.SWAEpochs {
+		return fmt.Errorf("--swa-epochs %d: the run in %s has %d, and --resume may extend a run but not shorten it (--max-time stops it early)", r.SWAEpochs, path, h.Recipe.SWAEpochs)
 	}
 	return nil
 }

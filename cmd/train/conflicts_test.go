@@ -62,6 +62,39 @@ func TestResumeConflict(t *testing.T) {
 			}
 		})
 	}
+	// SWA: a tail may be added to a run that had none, at any rate, and
+	// extended; a run with one keeps its rate (0 and a tenth of --lr are
+	// one rate).
+	tail := hdr
+	tail.Recipe.SWAEpochs = 20
+	for _, c := range []struct {
+		name string
+		h    train.Header
+		set  []string
+		eps  int
+		lr   float64
+		want string
+	}{
+		{"a tail added", hdr, []string{"swa-epochs", "swa-lr"}, 20, 0.05, ""},
+		{"the tail extended", tail, []string{"swa-epochs"}, 30, 0, ""},
+		{"the tail's own rate", tail, []string{"swa-lr"}, 20, rec.LR / 10, ""},
+		{"another rate", tail, []string{"swa-lr"}, 20, 0.05, "--swa-lr 0.05: the run in x.bin was started with 0.02"},
+		{"the tail shortened", tail, []string{"swa-epochs"}, 10, 0, "--swa-epochs 10: the run in x.bin has 20"},
+	} {
+		r := rec
+		r.SWAEpochs, r.SWALR = c.eps, c.lr
+		set := map[string]bool{}
+		for _, f := range c.set {
+			set[f] = true
+		}
+		err := resumeConflict(set, "x.bin", cfg, r, c.h)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: unexpected conflict: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: got %v, want an error with %q", c.name, err, c.want)
+		}
+	}
 	if err := initConflict(map[string]bool{"alpha": true}, "x.bin", cfg, cfg); err != nil {
 		t.Errorf("--init with the checkpoint's own alpha: %v", err)
 	}

@@ -72,6 +72,8 @@ func run(args []string) error {
 		mixup      = fs.Float64("mixup", 0, "MixUp: blend each training image with another of its batch, weight drawn from Beta(α, α) with this α (e.g. 0.2 or 1; 0 = off)")
 		cutmix     = fs.Float64("cutmix", 0, "CutMix: paste a box of another image of the batch into each training image, area drawn from Beta(α, α) with this α (e.g. 1; 0 = off; with --mixup, each batch takes one)")
 		emaDecay   = fs.Float64("ema", def.EMA, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and evaluate it each epoch; checkpoints then stand for it (0 = off)")
+		swaEpochs  = fs.Int("swa-epochs", def.SWAEpochs, "stochastic weight averaging: after the --epochs of the schedule, this many more at the constant rate --swa-lr, the weights averaged at each one's end (BatchNorm statistics recomputed for the average); checkpoints then stand for the average (0 = off; with --resume it may extend a run, a finished one too)")
+		swaLR      = fs.Float64("swa-lr", def.SWALR, "learning rate of the --swa-epochs (0: a tenth of --lr)")
 		tta        = fs.String("tta", def.TTA, "also evaluate each epoch with test-time augmentation: flip, flip-translate (which reports flip too; six passes a batch) or none")
 		cpuProfile = fs.String("cpuprofile", "", "write a CPU profile of the whole run (loading, training, evaluation) to this file")
 		evalEvery  = fs.Int("eval-every", def.EvalEvery, "evaluate on the test set every N epochs and after the last (0 or 1: every epoch); the epochs between log training figures only")
@@ -85,7 +87,7 @@ func run(args []string) error {
 		seed       = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation, validation split)")
 		maxTime    = fs.Duration("max-time", 0, "stop training after this much wall time (e.g. 2h50m; 0 = no limit) as Ctrl-C does: last.bin written mid-epoch, --resume continues")
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
-		resume     = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin); the model and recipe come from it (a flag contradicting them is an error), --epochs may extend it")
+		resume     = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin); the model and recipe come from it (a flag contradicting them is an error), --epochs and --swa-epochs may extend it")
 		limit      = fs.Int("limit", 0, "CIFAR-10: use only the first N images of each split (0 = all)")
 		allowData  = fs.Bool("allow-data-change", false, "with --resume: continue even if the data differs from the checkpoint's (e.g. another --limit)")
 		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
@@ -124,7 +126,7 @@ func run(args []string) error {
 		return fmt.Errorf("--init starts a new run and --resume continues one: give one of them")
 	}
 	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, MinLR: *minLR, Momentum: *momentum, Nesterov: true,
-		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, AlternateFlips: *altFlips, Cutout: *cutout, TrivialAugment: *trivial, RandomErasing: *erasing, MixUp: *mixup, CutMix: *cutmix, EMA: *emaDecay, EvalEvery: *evalEvery,
+		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, AlternateFlips: *altFlips, Cutout: *cutout, TrivialAugment: *trivial, RandomErasing: *erasing, MixUp: *mixup, CutMix: *cutmix, EMA: *emaDecay, SWAEpochs: *swaEpochs, SWALR: *swaLR, EvalEvery: *evalEvery,
 		Init: *weightInit, InitFrom: *initPath, Freeze: *freezeWhat, Seed: *seed}
 	if *initPath != "" { // a fine-tune: gentler and shorter unless told
 		if !set["lr"] {
@@ -239,6 +241,9 @@ func run(args []string) error {
 	}
 	if *resume != "" && !set["epochs"] {
 		r.Epochs = 0 // keep the checkpoint's: a newer default must not extend an old run
+	}
+	if *resume != "" && !set["swa-epochs"] {
+		r.SWAEpochs = 0
 	}
 	trainCtx := ctx
 	if *maxTime > 0 { // the training's time: the data are loaded
