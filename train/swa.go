@@ -117,7 +117,7 @@ func (s *swaTail) close() {
 }
 
 // bnRecompute runs a training-mode forward graph to recompute a model's
-// BatchNorm running statistics.
+// BatchNorm running statistics (of the BatchNorms that are not frozen).
 type bnRecompute struct {
 	m     *model.Model
 	net   *model.Net
@@ -140,9 +140,19 @@ func newBNRecompute(m *model.Model, batch int) (*bnRecompute, error) {
 	}
 	b := &bnRecompute{m: m, net: net, vm: vm}
 	for _, v := range m.Store.Vars() {
-		if strings.HasSuffix(v.Name, "running_mean") || strings.HasSuffix(v.Name, "running_var") {
-			b.stats = append(b.stats, v)
+		layer, ok := strings.CutSuffix(v.Name, "running_mean")
+		if !ok {
+			layer, ok = strings.CutSuffix(v.Name, "running_var")
 		}
+		if !ok {
+			continue
+		}
+		// A frozen BatchNorm normalises with its running statistics in
+		// training mode too and keeps them (layers.BatchNorm.Frozen).
+		if scale := m.Store.Var(layer + "scale"); scale != nil && scale.Frozen {
+			continue
+		}
+		b.stats = append(b.stats, v)
 	}
 	return b, nil
 }

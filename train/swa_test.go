@@ -151,6 +151,39 @@ func TestSWA(t *testing.T) {
 	}
 }
 
+// TestSWAFrozenBody: with the body frozen, the average keeps the body's
+// BatchNorm statistics as they are (a frozen BatchNorm does not update
+// them) and its weights bit for bit.
+func TestSWAFrozenBody(t *testing.T) {
+	dir := t.TempDir()
+	o := smallOptions(t, dir)
+	o.Recipe.Epochs, o.Recipe.SWAEpochs, o.Recipe.Freeze = 1, 2, FreezeBody
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	last := filepath.Join(dir, "last.bin")
+	avg := tensorsOf(t, last, checkpoint.KindEMA)
+	raw := tensorsOf(t, last, checkpoint.KindState)
+	for name, p := range tensorsOf(t, last, checkpoint.KindParam) {
+		raw[name] = p
+	}
+	classifier := 0
+	for name, a := range avg {
+		if strings.HasPrefix(name, model.ClassifierScope+"/") {
+			classifier++
+			continue
+		}
+		for i := range a {
+			if a[i] != raw[name][i] {
+				t.Fatalf("frozen %s[%d]: %v in the average, %v raw", name, i, a[i], raw[name][i])
+			}
+		}
+	}
+	if classifier == 0 || len(avg) == classifier {
+		t.Fatalf("%d averaged tensors, %d of the classifier", len(avg), classifier)
+	}
+}
+
 // TestSWAResumeRules: the schedule of a run in its tail cannot be
 // extended, an SWA tail and an EMA exclude each other, and bad settings
 // are refused.

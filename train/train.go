@@ -580,6 +580,9 @@ func (rn *run) finishEpoch(epoch int, st epochStats) error {
 		if err != nil {
 			return err
 		}
+		if math.IsNaN(evAvg.Loss) || math.IsInf(evAvg.Loss, 0) {
+			return diverged(rn.o.OutDir, fmt.Sprintf("the weight average's test loss is %v after epoch %d", evAvg.Loss, epoch+1))
+		}
 		reported = evAvg
 	}
 	rn.m.SetTraining(true)
