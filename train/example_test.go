@@ -81,6 +81,19 @@ func ExampleRecipe_String() {
 	// 48 epochs, batch 128, lr 0.2 (1 warm-up epoch, cosine decay), Nesterov momentum 0.9, weight decay 0.0005 (conv), label smoothing 0.1, augment (alternating flips), cutout 12, init uniform, seed 1
 }
 
+// An SWA tail lengthens the run: 40 epochs at a tenth of the peak rate
+// after the schedule's 200, the weights averaged at the end of each.
+func ExampleRecipe_TotalEpochs() {
+	r := train.DefaultRecipe()
+	r.SWAEpochs = 40
+	fmt.Println(r.TotalEpochs(), r.SWARate())
+	r.SWALR = 0.05
+	fmt.Println(r.SWARate())
+	// Output:
+	// 240 0.02
+	// 0.05
+}
+
 // Translate and Mirror make the views of test-time augmentation; here on
 // one 3×3 plane.
 func ExampleTranslate() {
