@@ -463,8 +463,8 @@ func (rn *run) close() {
 func (rn *run) extend(asked Recipe) error {
 	r := &rn.r
 	if asked.Epochs > r.Epochs {
-		if r.SWAEpochs > 0 && rn.hdr.Epoch > r.Epochs {
-			return fmt.Errorf("epochs %d: the run is %d epochs into its SWA tail, after its %d epochs, and its schedule can no longer be extended", asked.Epochs, rn.hdr.Epoch-r.Epochs, r.Epochs)
+		if r.SWAEpochs > 0 && (rn.hdr.Epoch > r.Epochs || rn.hdr.Epoch == r.Epochs && rn.hdr.Batch > 0) {
+			return fmt.Errorf("epochs %d: the run has begun its SWA tail (after its %d epochs), and its schedule can no longer be extended", asked.Epochs, r.Epochs)
 		}
 		r.Epochs = asked.Epochs
 	}
