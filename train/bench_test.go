@@ -27,7 +27,7 @@ func randomDataset(n int, seed uint64) *data.Dataset {
 func BenchmarkTrainStep(b *testing.B) {
 	blas.Use(blas.Auto)
 	r := DefaultRecipe()
-	r.Epochs = 1
+	r.Epochs, r.SWAEpochs = 1, 0
 	r.Augment = false
 	ds := randomDataset(128*max(b.N, 1), 1)
 	b.ResetTimer()

@@ -38,7 +38,7 @@ func ExampleRun() {
 	defer os.RemoveAll(out)
 
 	r := train.DefaultRecipe()
-	r.Epochs, r.BatchSize, r.EvalBatch, r.LR, r.WarmupEpochs = 6, 20, 50, 0.05, 0.5
+	r.Epochs, r.BatchSize, r.EvalBatch, r.LR, r.WarmupEpochs, r.SWAEpochs = 6, 20, 50, 0.05, 0.5, 0
 	cfg := model.CIFAR10(0.25)
 	cfg.Resolution = 16 // images are resized to the model's resolution
 	res, err := train.Run(context.Background(), train.Options{Recipe: r, Config: cfg, OutDir: out,
@@ -75,17 +75,17 @@ func ExampleRun() {
 // reports a checkpoint's.
 func ExampleRecipe_String() {
 	r := train.DefaultRecipe()
-	r.Epochs, r.Cutout, r.AlternateFlips = 48, 12, true // the short recipe
+	r.Epochs, r.Cutout, r.AlternateFlips, r.SWAEpochs = 48, 12, true, 0 // the short recipe
 	fmt.Println(r)
 	// Output:
 	// 48 epochs, batch 128, lr 0.2 (1 warm-up epoch, cosine decay), Nesterov momentum 0.9, weight decay 0.0005 (conv), label smoothing 0.1, augment (alternating flips), cutout 12, init uniform, seed 1
 }
 
-// An SWA tail lengthens the run: 40 epochs at a tenth of the peak rate
-// after the schedule's 200, the weights averaged at the end of each.
+// The default's SWA tail lengthens the run: 40 epochs at a tenth of the
+// peak rate after the schedule's 200, the weights averaged at the end of
+// each.
 func ExampleRecipe_TotalEpochs() {
 	r := train.DefaultRecipe()
-	r.SWAEpochs = 40
 	fmt.Println(r.TotalEpochs(), r.SWARate())
 	r.SWALR = 0.05
 	fmt.Println(r.SWARate())

@@ -81,8 +81,8 @@ func (rn *run) writeRunRecord(now time.Time) error {
 // String describes the recipe on one line, the settings a reader needs to
 // reproduce a run ("200 epochs, batch 128, lr 0.2 (1 warm-up epoch, cosine
 // decay), Nesterov momentum 0.9, weight decay 0.0005 (conv), label
-// smoothing 0.1, augment, cutout 16, init uniform, seed 1" for the
-// default); options left off are not mentioned.
+// smoothing 0.1, augment, cutout 16, SWA 40 epochs at lr 0.02, init
+// uniform, seed 1" for the default); options left off are not mentioned.
 func (r Recipe) String() string {
 	sched, _ := ParseSchedule(r.Schedule)
 	decay, _ := ParseDecayParams(r.DecayParams)
@@ -125,7 +125,11 @@ func (r Recipe) String() string {
 	opt(r.CutMix > 0, "cutmix %g", r.CutMix)
 	opt(r.EMA > 0, "EMA %g", r.EMA)
 	if r.SWAEpochs > 0 {
-		parts = append(parts, fmt.Sprintf("SWA %d epochs at lr %g", r.SWAEpochs, r.SWARate()))
+		eps := "epochs"
+		if r.SWAEpochs == 1 {
+			eps = "epoch"
+		}
+		parts = append(parts, fmt.Sprintf("SWA %d %s at lr %g", r.SWAEpochs, eps, r.SWARate()))
 	}
 	init := r.Init // as given when it does not parse ("" is he: WeightInit)
 	if wi, err := r.WeightInit(); err == nil {

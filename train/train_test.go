@@ -35,7 +35,7 @@ func learnable(n int, seed uint64) *data.Dataset {
 
 func smallOptions(t *testing.T, out string) Options {
 	r := DefaultRecipe()
-	r.Epochs, r.BatchSize, r.EvalBatch, r.LR, r.WarmupEpochs = 4, 20, 30, 0.05, 0.5
+	r.Epochs, r.BatchSize, r.EvalBatch, r.LR, r.WarmupEpochs, r.SWAEpochs = 4, 20, 30, 0.05, 0.5, 0
 	cfg := model.CIFAR10(0.25)
 	cfg.Resolution = 16
 	return Options{Recipe: r, Config: cfg, OutDir: out, Train: learnable(200, 1), Test: learnable(90, 2)}

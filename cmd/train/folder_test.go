@@ -169,3 +169,44 @@ func TestDefaultCutoutFollowsConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultSWATail: the default SWA tail is a fifth of --epochs for the
+// cifar10 configuration trained from scratch; --swa-epochs sets it, and the
+// imagenet configuration, an EMA and fine-tuning get none unless asked.
+func TestDefaultSWATail(t *testing.T) {
+	bin := binary(t)
+	data := fakeCIFAR(t, 16)
+	first := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		out  string
+		want string // the recipe line's SWA part; "" = none
+	}{
+		{nil, first, ", SWA 2 epochs at lr 0.02,"},
+		{[]string{"--swa-epochs", "1", "--swa-lr", "0.05"}, "", ", SWA 1 epoch at lr 0.05,"},
+		{[]string{"--swa-epochs", "0"}, "", ""},
+		{[]string{"--config", "imagenet", "--resolution", "32"}, "", ""},
+		{[]string{"--ema", "0.99"}, "", ""},
+		{[]string{"--init", filepath.Join(first, "last.bin")}, "", ""},
+	} {
+		out := c.out
+		if out == "" {
+			out = t.TempDir()
+		}
+		args := append([]string{"--alpha", "0.25", "--epochs", "10", "--batch-size", "8", "--limit", "16", "--data", data, "--no-download", "--out", out}, c.args...)
+		res, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("%v: %v\n%s", c.args, err, res)
+			continue
+		}
+		_, line, ok := strings.Cut(string(res), "recipe: ")
+		if !ok {
+			t.Errorf("%v: no recipe line in\n%s", c.args, res)
+			continue
+		}
+		line, _, _ = strings.Cut(line, "\n")
+		if c.want == "" && strings.Contains(line, ", SWA ") || c.want != "" && !strings.Contains(line, c.want) {
+			t.Errorf("%v: recipe line %q, want SWA %q", c.args, line, c.want)
+		}
+	}
+}
