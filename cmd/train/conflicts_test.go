@@ -65,8 +65,8 @@ func TestResumeConflict(t *testing.T) {
 	// SWA: a tail may be added to a run that had none, at any rate, and
 	// extended; a run with one keeps its rate (0 and a tenth of --lr are
 	// one rate).
-	tail := hdr
-	tail.Recipe.SWAEpochs = 20
+	noTail, tail := hdr, hdr
+	noTail.Recipe.SWAEpochs, tail.Recipe.SWAEpochs = 0, 20
 	for _, c := range []struct {
 		name string
 		h    train.Header
@@ -75,7 +75,7 @@ func TestResumeConflict(t *testing.T) {
 		lr   float64
 		want string
 	}{
-		{"a tail added", hdr, []string{"swa-epochs", "swa-lr"}, 20, 0.05, ""},
+		{"a tail added", noTail, []string{"swa-epochs", "swa-lr"}, 20, 0.05, ""},
 		{"the tail extended", tail, []string{"swa-epochs"}, 30, 0, ""},
 		{"the tail's own rate", tail, []string{"swa-lr"}, 20, rec.LR / 10, ""},
 		{"another rate", tail, []string{"swa-lr"}, 20, 0.05, "--swa-lr 0.05: the run in x.bin was started with 0.02"},

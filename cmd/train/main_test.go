@@ -126,7 +126,7 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 	bin := binary(t)
 	data := fakeCIFAR(t, 64)
 	out := t.TempDir()
-	args := []string{"--alpha", "0.25", "--resolution", "16", "--batch-size", "8", "--epochs", "50", "--data", data, "--no-download", "--out", out}
+	args := []string{"--alpha", "0.25", "--resolution", "16", "--batch-size", "8", "--epochs", "50", "--swa-epochs", "0", "--data", data, "--no-download", "--out", out}
 	cmd := exec.Command(bin, args...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
