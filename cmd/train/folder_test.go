@@ -153,21 +153,32 @@ func TestDefaultCutoutFollowsConfig(t *testing.T) {
 		{[]string{"--config", "imagenet", "--resolution", "32", "--cutout", "8"}, ", cutout 8,"},
 	} {
 		args := append([]string{"--alpha", "0.25", "--epochs", "1", "--batch-size", "8", "--limit", "16", "--data", data, "--no-download", "--out", t.TempDir()}, c.args...)
-		res, err := exec.Command(bin, args...).CombinedOutput()
-		if err != nil {
-			t.Errorf("%v: %v\n%s", c.args, err, res)
-			continue
-		}
-		_, line, ok := strings.Cut(string(res), "recipe: ")
+		line, ok := recipeLine(t, bin, args)
 		if !ok {
-			t.Errorf("%v: no recipe line in\n%s", c.args, res)
 			continue
 		}
-		line, _, _ = strings.Cut(line, "\n")
 		if c.want == "" && strings.Contains(line, "cutout") || c.want != "" && !strings.Contains(line, c.want) {
 			t.Errorf("%v: recipe line %q, want Cutout %q", c.args, line, c.want)
 		}
 	}
+}
+
+// recipeLine runs the command and returns the recipe line it logs; false
+// (after reporting why) when it failed or logged none.
+func recipeLine(t *testing.T, bin string, args []string) (string, bool) {
+	t.Helper()
+	res, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Errorf("%v: %v\n%s", args, err, res)
+		return "", false
+	}
+	_, line, ok := strings.Cut(string(res), "recipe: ")
+	if !ok {
+		t.Errorf("%v: no recipe line in\n%s", args, res)
+		return "", false
+	}
+	line, _, _ = strings.Cut(line, "\n")
+	return line, true
 }
 
 // TestDefaultSWATail: the default SWA tail is three tenths of --epochs for the
@@ -194,17 +205,10 @@ func TestDefaultSWATail(t *testing.T) {
 			out = t.TempDir()
 		}
 		args := append([]string{"--alpha", "0.25", "--epochs", "10", "--batch-size", "8", "--limit", "16", "--data", data, "--no-download", "--out", out}, c.args...)
-		res, err := exec.Command(bin, args...).CombinedOutput()
-		if err != nil {
-			t.Errorf("%v: %v\n%s", c.args, err, res)
-			continue
-		}
-		_, line, ok := strings.Cut(string(res), "recipe: ")
+		line, ok := recipeLine(t, bin, args)
 		if !ok {
-			t.Errorf("%v: no recipe line in\n%s", c.args, res)
 			continue
 		}
-		line, _, _ = strings.Cut(line, "\n")
 		if c.want == "" && strings.Contains(line, ", SWA ") || c.want != "" && !strings.Contains(line, c.want) {
 			t.Errorf("%v: recipe line %q, want SWA %q", c.args, line, c.want)
 		}
