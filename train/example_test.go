@@ -81,7 +81,7 @@ func ExampleRecipe_String() {
 	// 48 epochs, batch 128, lr 0.2 (1 warm-up epoch, cosine decay), Nesterov momentum 0.9, weight decay 0.0005 (conv), label smoothing 0.1, augment (alternating flips), cutout 12, init uniform, seed 1
 }
 
-// The default's SWA tail lengthens the run: 60 epochs at a tenth of the
+// The default's SWA tail lengthens the run: 80 epochs at a tenth of the
 // peak rate after the schedule's 200, the weights averaged at the end of
 // each.
 func ExampleRecipe_TotalEpochs() {
@@ -90,7 +90,7 @@ func ExampleRecipe_TotalEpochs() {
 	r.SWALR = 0.05
 	fmt.Println(r.SWARate())
 	// Output:
-	// 260 0.02
+	// 280 0.02
 	// 0.05
 }
 

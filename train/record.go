@@ -81,7 +81,7 @@ func (rn *run) writeRunRecord(now time.Time) error {
 // String describes the recipe on one line, the settings a reader needs to
 // reproduce a run ("200 epochs, batch 128, lr 0.2 (1 warm-up epoch, cosine
 // decay), Nesterov momentum 0.9, weight decay 0.0005 (conv), label
-// smoothing 0.1, augment, cutout 16, SWA 60 epochs at lr 0.02, init
+// smoothing 0.1, augment, cutout 16, SWA 80 epochs at lr 0.02, init
 // uniform, seed 1" for the default); options left off are not mentioned.
 func (r Recipe) String() string {
 	sched, _ := ParseSchedule(r.Schedule)

@@ -44,7 +44,7 @@ func TestRunRecordUnreadable(t *testing.T) {
 
 func TestRecipeString(t *testing.T) {
 	r := DefaultRecipe()
-	if got, want := r.String(), "200 epochs, batch 128, lr 0.2 (1 warm-up epoch, cosine decay), Nesterov momentum 0.9, weight decay 0.0005 (conv), label smoothing 0.1, augment, cutout 16, SWA 60 epochs at lr 0.02, init uniform, seed 1"; got != want {
+	if got, want := r.String(), "200 epochs, batch 128, lr 0.2 (1 warm-up epoch, cosine decay), Nesterov momentum 0.9, weight decay 0.0005 (conv), label smoothing 0.1, augment, cutout 16, SWA 80 epochs at lr 0.02, init uniform, seed 1"; got != want {
 		t.Errorf("default recipe:\n got %s\nwant %s", got, want)
 	}
 	r = Recipe{Epochs: 3, BatchSize: 64, LR: 0.01, WarmupEpochs: 0.5, Momentum: 0.8, WeightDecay: 1e-4, DecayParams: DecayAll, Schedule: ScheduleStep,
@@ -54,7 +54,7 @@ func TestRecipeString(t *testing.T) {
 	}
 	r = DefaultRecipe()
 	r.AlternateFlips = true
-	if got, want := r.String(), ", label smoothing 0.1, augment (alternating flips), cutout 16, SWA 60 epochs at lr 0.02, init uniform"; !strings.Contains(got, want) {
+	if got, want := r.String(), ", label smoothing 0.1, augment (alternating flips), cutout 16, SWA 80 epochs at lr 0.02, init uniform"; !strings.Contains(got, want) {
 		t.Errorf("alternating flips:\n got %s\nwant …%s…", got, want)
 	}
 	r = DefaultRecipe()

@@ -181,7 +181,7 @@ func recipeLine(t *testing.T, bin string, args []string) (string, bool) {
 	return line, true
 }
 
-// TestDefaultSWATail: the default SWA tail is three tenths of --epochs for the
+// TestDefaultSWATail: the default SWA tail is two fifths of --epochs for the
 // cifar10 configuration trained from scratch; --swa-epochs sets it, and the
 // imagenet configuration, an EMA and fine-tuning get none unless asked.
 func TestDefaultSWATail(t *testing.T) {
@@ -193,7 +193,7 @@ func TestDefaultSWATail(t *testing.T) {
 		out  string
 		want string // the recipe line's SWA part; "" = none
 	}{
-		{nil, first, ", SWA 3 epochs at lr 0.02,"},
+		{nil, first, ", SWA 4 epochs at lr 0.02,"},
 		{[]string{"--swa-epochs", "1", "--swa-lr", "0.05"}, "", ", SWA 1 epoch at lr 0.05,"},
 		{[]string{"--swa-epochs", "0"}, "", ""},
 		{[]string{"--config", "imagenet", "--resolution", "32"}, "", ""},

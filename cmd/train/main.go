@@ -72,7 +72,7 @@ func run(args []string) error {
 		mixup      = fs.Float64("mixup", 0, "MixUp: blend each training image with another of its batch, weight drawn from Beta(α, α) with this α (e.g. 0.2 or 1; 0 = off)")
 		cutmix     = fs.Float64("cutmix", 0, "CutMix: paste a box of another image of the batch into each training image, area drawn from Beta(α, α) with this α (e.g. 1; 0 = off; with --mixup, each batch takes one)")
 		emaDecay   = fs.Float64("ema", def.EMA, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and evaluate it each epoch; checkpoints then stand for it (0 = off)")
-		swaEpochs  = fs.Int("swa-epochs", def.SWAEpochs, "stochastic weight averaging: after the --epochs of the schedule, this many more at the constant rate --swa-lr, the weights averaged at each one's end (BatchNorm statistics recomputed for the average); checkpoints then stand for the average (0 = off; unless given, three tenths of --epochs for the cifar10 configuration from scratch and 0 otherwise; with --resume it may extend a run, a finished one too)")
+		swaEpochs  = fs.Int("swa-epochs", def.SWAEpochs, "stochastic weight averaging: after the --epochs of the schedule, this many more at the constant rate --swa-lr, the weights averaged at each one's end (BatchNorm statistics recomputed for the average); checkpoints then stand for the average (0 = off; unless given, two fifths of --epochs for the cifar10 configuration from scratch and 0 otherwise; with --resume it may extend a run, a finished one too)")
 		swaLR      = fs.Float64("swa-lr", def.SWALR, "learning rate of the --swa-epochs (0: a tenth of --lr)")
 		tta        = fs.String("tta", def.TTA, "also evaluate each epoch with test-time augmentation: flip, flip-translate (which reports flip too; six passes a batch) or none")
 		cpuProfile = fs.String("cpuprofile", "", "write a CPU profile of the whole run (loading, training, evaluation) to this file")
@@ -142,7 +142,7 @@ func run(args []string) error {
 	if !set["cutout"] && (cfg.Name != "cifar10" || *noAugment || *initPath != "") {
 		r.Cutout = 0
 	}
-	// The default SWA tail is three tenths of the schedule (60 epochs after
+	// The default SWA tail is two fifths of the schedule (80 epochs after
 	// 200), for the cifar10 configuration trained from scratch, as
 	// measured; not for large images, fine-tunes or beside an EMA unless
 	// asked for.
