@@ -78,6 +78,15 @@ func (rn *run) writeRunRecord(now time.Time) error {
 	return nil
 }
 
+// count writes n and the unit, plural unless n is 1 ("1 epoch", "0.5
+// warm-up epochs").
+func count[N int | float64](n N, unit string) string {
+	if n == 1 {
+		return fmt.Sprintf("%v %s", n, unit)
+	}
+	return fmt.Sprintf("%v %ss", n, unit)
+}
+
 // String describes the recipe on one line, the settings a reader needs to
 // reproduce a run ("200 epochs, batch 128, lr 0.2 (1 warm-up epoch, cosine
 // decay), Nesterov momentum 0.9, weight decay 0.0005 (conv), label
@@ -86,10 +95,7 @@ func (rn *run) writeRunRecord(now time.Time) error {
 func (r Recipe) String() string {
 	sched, _ := ParseSchedule(r.Schedule)
 	decay, _ := ParseDecayParams(r.DecayParams)
-	warm := fmt.Sprintf("%g warm-up epochs", r.WarmupEpochs)
-	if r.WarmupEpochs == 1 {
-		warm = "1 warm-up epoch"
-	}
+	warm := count(r.WarmupEpochs, "warm-up epoch")
 	if r.MinLR > 0 {
 		sched += fmt.Sprintf(" decay to %g", r.MinLR)
 	} else {
@@ -125,11 +131,7 @@ func (r Recipe) String() string {
 	opt(r.CutMix > 0, "cutmix %g", r.CutMix)
 	opt(r.EMA > 0, "EMA %g", r.EMA)
 	if r.SWAEpochs > 0 {
-		eps := "epochs"
-		if r.SWAEpochs == 1 {
-			eps = "epoch"
-		}
-		parts = append(parts, fmt.Sprintf("SWA %d %s at lr %g", r.SWAEpochs, eps, r.SWARate()))
+		parts = append(parts, fmt.Sprintf("SWA %s at lr %g", count(r.SWAEpochs, "epoch"), r.SWARate()))
 	}
 	init := r.Init // as given when it does not parse ("" is he: WeightInit)
 	if wi, err := r.WeightInit(); err == nil {

@@ -135,11 +135,11 @@ func (r Recipe) WeightInit() (layers.Init, error) {
 // that closes the gap between the two. Its 200 epochs gave 89.61% (seed 1)
 // and 89.56% (seed 2) at alpha 0.75, +0.44 on 100 epochs of seed 1; its SWA
 // tail of 80 epochs at 0.02 after them, 90.16% and 90.19% (40: 90.21% and
-// 89.75%; 60: 90.27% and 89.97%). It is meant for
-// 32×32 images; cmd/train turns Cutout off for the imagenet configuration,
-// without augmentation and for fine-tuning unless --cutout is given, and
-// the SWA tail off for the imagenet configuration and fine-tuning unless
-// --swa-epochs is given (two fifths of --epochs otherwise).
+// 89.75%; 60: 90.27% and 89.97%). It is meant for 32×32 images; cmd/train
+// turns Cutout off for the imagenet configuration, without augmentation and
+// for fine-tuning unless --cutout is given, and the SWA tail off for the
+// imagenet configuration and fine-tuning unless --swa-epochs is given (two
+// fifths of --epochs otherwise).
 func DefaultRecipe() Recipe {
 	return Recipe{Epochs: 200, BatchSize: 128, EvalBatch: 250, LR: 0.2, Schedule: ScheduleCosine, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, DecayParams: DecayConv, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Cutout: 16, SWAEpochs: 80, Init: "uniform", Seed: 1}
 }
