@@ -13,7 +13,7 @@ import (
 // vectors and above one block, edge rows and columns around the 6×4 tile,
 // strides above the minimum, alpha and beta including 0 and 1.
 func TestGemmNTBatch(t *testing.T) {
-	defer Use(Auto)
+	defer Use(Backend())
 	rng := rand.New(rand.NewPCG(7, 8))
 	cases := []struct{ m, n, k, ns int }{
 		{1, 1, 1, 1}, {6, 4, 16, 2}, {7, 5, 17, 3}, {48, 24, 1024, 3}, {24, 27, 1024, 2}, {96, 48, 256, 5},

@@ -48,8 +48,9 @@ type impl interface {
 }
 
 var (
-	mu      sync.RWMutex
-	current = pureGo()
+	mu        sync.RWMutex
+	current   = pureGo()
+	requested = Go // the name given to the last Use
 )
 
 // Use selects the backend: Auto, Go or OpenBLAS. It also routes Gorgonia's
@@ -74,8 +75,11 @@ func Use(name string) (string, error) {
 	default:
 		return "", fmt.Errorf("blas: unknown backend %q (want auto, go or openblas)", name)
 	}
+	if name == "" {
+		name = Auto
+	}
 	mu.Lock()
-	current, envErr = b, nil
+	current, envErr, requested = b, nil, name
 	mu.Unlock()
 	return b.name() + note, nil
 }
@@ -102,6 +106,25 @@ func Ready() error {
 	mu.RLock()
 	defer mu.RUnlock()
 	return envErr
+}
+
+// Backend returns the backend in use as Use names it, Go or OpenBLAS
+// (never Auto: the one Auto chose), so that code which switches backends
+// for a while can restore exactly the one it found: Use(Backend()).
+func Backend() string {
+	if _, ok := get().(*openBLAS); ok {
+		return OpenBLAS
+	}
+	return Go
+}
+
+// Requested returns the name given to the last Use (Go, OpenBLAS or Auto),
+// or Go when Use has not been called. Tests check with it that a backend
+// pinned by MOBILENET_BLAS stays pinned (Auto is a timed choice).
+func Requested() string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return requested
 }
 
 // Name returns the name of the backend in use.

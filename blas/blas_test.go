@@ -44,7 +44,7 @@ func backends(t *testing.T) []string {
 }
 
 func TestGemmMatchesNaive(t *testing.T) {
-	defer Use(Auto)
+	defer Use(Backend())
 	rng := rand.New(rand.NewPCG(1, 2))
 	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {48, 24, 1000}, {700, 33, 40}, {17, 300, 64}, {64, 2048, 96}}
 	for _, be := range backends(t) {
@@ -329,6 +329,7 @@ func TestPickAuto(t *testing.T) {
 			t.Errorf("pickAuto(%v, %q, %v, %g, %g) = %v, %q; want %v, %q", c.loaded, c.core, c.asm, c.goSec, c.obSec, got, why, c.want, c.wantWhy)
 		}
 	}
+	defer Use(Backend())
 	name, err := Use(Auto)
 	if err != nil || !strings.Contains(name, "; auto: ") {
 		t.Errorf("Use(Auto) = %q, %v: want the reason of the choice", name, err)

@@ -1,7 +1,6 @@
 package data
 
 import (
-	"context"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -114,20 +113,20 @@ func TestAugmentStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := NewLoader(ds, base)
-	ba, bb := <-a.Epoch(context.Background(), 3, 2), <-b.Epoch(context.Background(), 3, 2)
+	ba, bb := <-a.Epoch(t.Context(), 3, 2), <-b.Epoch(t.Context(), 3, 2)
 	if !slices.Equal(ba.X, bb.X) {
 		t.Fatal("the same seed gives other trivially augmented batches")
 	}
 	plain := base
 	plain.TrivialAugment = false
 	pl, _ := NewLoader(ds, plain)
-	if bp := <-pl.Epoch(context.Background(), 3, 2); slices.Equal(bp.X, ba.X) || !slices.Equal(bp.Y, ba.Y) {
+	if bp := <-pl.Epoch(t.Context(), 3, 2); slices.Equal(bp.X, ba.X) || !slices.Equal(bp.Y, ba.Y) {
 		t.Error("trivial augment changed no image, or changed the labels")
 	}
 	erased := base
 	erased.RandomErasing = 1
 	er, _ := NewLoader(ds, erased)
-	be := <-er.Epoch(context.Background(), 3, 2)
+	be := <-er.Epoch(t.Context(), 3, 2)
 	changed := 0
 	for i, v := range be.X {
 		if v != ba.X[i] {
@@ -212,7 +211,7 @@ func TestAlternateFlips(t *testing.T) {
 	for epoch := range 2 {
 		same, mirrored := 0, 0
 		for i := 0; i < 2; i++ {
-			a, b := <-random.Epoch(context.Background(), epoch, i), <-alt.Epoch(context.Background(), epoch, i)
+			a, b := <-random.Epoch(t.Context(), epoch, i), <-alt.Epoch(t.Context(), epoch, i)
 			for k := 0; k < a.N; k++ {
 				ra, rb := a.X[k*3*plane:(k+1)*3*plane], b.X[k*3*plane:(k+1)*3*plane]
 				switch {

@@ -350,7 +350,7 @@ func TestLoaderCutout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := <-la.Epoch(context.Background(), 2, 0), <-lb.Epoch(context.Background(), 2, 0)
+	a, b := <-la.Epoch(t.Context(), 2, 0), <-lb.Epoch(t.Context(), 2, 0)
 	const plane = ImageSize * ImageSize
 	corners := map[int]bool{}
 	for i := 0; i < a.N; i++ {

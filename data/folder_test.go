@@ -1,7 +1,6 @@
 package data
 
 import (
-	"context"
 	"errors"
 	"image"
 	"image/color"
@@ -235,7 +234,7 @@ func TestFolderLoader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := <-ev.Epoch(context.Background(), 0, 0)
+	b := <-ev.Epoch(t.Context(), 0, 0)
 	want := (200.0/255 - 0.5) / 0.25 // red channel of the first (cat) image
 	if math.Abs(float64(b.X[0])-want) > 1e-4 || math.Abs(float64(b.X[24*24-1])-want) > 1e-4 {
 		t.Errorf("centre crop of a solid image: %v, %v, want %v", b.X[0], b.X[24*24-1], want)
@@ -243,7 +242,7 @@ func TestFolderLoader(t *testing.T) {
 	train := LoaderConfig{BatchSize: 4, Resolution: 24, Input: &in, Shuffle: true, RandomResizedCrop: true, Cutout: 8, Seed: 3, DropLast: true}
 	la, _ := NewLoader(ds, train)
 	lb, _ := NewLoader(ds, train)
-	x, y := <-la.Epoch(context.Background(), 2, 1), <-lb.Epoch(context.Background(), 2, 1)
+	x, y := <-la.Epoch(t.Context(), 2, 1), <-lb.Epoch(t.Context(), 2, 1)
 	if !slices.Equal(x.X, y.X) || !slices.Equal(x.Y, y.Y) {
 		t.Error("the same seed gives other batches")
 	}
@@ -273,7 +272,7 @@ func TestApplyMatchesLoader(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := <-l.Epoch(context.Background(), 0, 0)
+		b := <-l.Epoch(t.Context(), 0, 0)
 		n := 3 * c.res * c.res
 		for i, it := range items {
 			img, err := DecodeFile(it.Path)

@@ -46,7 +46,7 @@ func mixedBatches(t *testing.T, ds *Dataset, cfg LoaderConfig, m Mix) (plain, mi
 	if err != nil {
 		t.Fatal(err)
 	}
-	return <-pl.Epoch(context.Background(), 2, 1), <-mx.Epoch(context.Background(), 2, 1)
+	return <-pl.Epoch(t.Context(), 2, 1), <-mx.Epoch(t.Context(), 2, 1)
 }
 
 func TestMixUp(t *testing.T) {

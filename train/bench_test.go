@@ -2,6 +2,7 @@ package train
 
 import (
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/gomobilenet/mobilenet/blas"
@@ -25,7 +26,7 @@ func randomDataset(n int, seed uint64) *data.Dataset {
 // BenchmarkTrainEpoch times training steps (batch 128, alpha 0.75) through
 // Run on random data; one op is one step.
 func BenchmarkTrainStep(b *testing.B) {
-	blas.Use(blas.Auto)
+	useBenchBLAS(b)
 	r := DefaultRecipe()
 	r.Epochs, r.SWAEpochs = 1, 0
 	r.Augment = false
@@ -42,7 +43,7 @@ func BenchmarkTrainStep(b *testing.B) {
 // outputs and scratch across steps, so bytes/op stays far below one
 // activation tensor.
 func BenchmarkTrainerStep(b *testing.B) {
-	blas.Use(blas.Auto)
+	useBenchBLAS(b)
 	m, err := model.New(model.CIFAR10(0.75), model.Options{Seed: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -73,5 +74,17 @@ func BenchmarkTrainerStep(b *testing.B) {
 		if _, _, err := tr.Step(x, y, 0.01); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// useBenchBLAS selects the backend the commands would: MOBILENET_BLAS when
+// set, else Auto; the benchmark's one, so nothing to restore.
+func useBenchBLAS(b *testing.B) {
+	name := os.Getenv("MOBILENET_BLAS")
+	if name == "" {
+		name = blas.Auto
+	}
+	if _, err := blas.Use(name); err != nil {
+		b.Fatal(err)
 	}
 }

@@ -38,7 +38,7 @@ func run(args []string) error {
 		threads   = fs.Int("threads", runtime.NumCPU(), "CPU threads")
 		steps     = fs.Int("steps", 10, "timed steps")
 		warmup    = fs.Int("warmup", 3, "untimed warm-up steps before them")
-		blasName  = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
+		blasName  = fs.String("blas", cli.DefaultBLAS(), cli.BLASUsage)
 		depthwise = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		modes     = fs.String("mode", "train,eval", "what to time: train, eval or both")
 		cpuprof   = fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")

@@ -46,7 +46,7 @@ func run(args []string) error {
 		asJSON     = fs.Bool("json", false, "print one JSON object instead of tables")
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
-		blasName   = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
+		blasName   = fs.String("blas", cli.DefaultBLAS(), cli.BLASUsage)
 		progress   = fs.String("progress", "auto", "progress bars: auto (when standard error is a terminal), on or off")
 		tta        = fs.String("tta", "none", "also evaluate with test-time augmentation: flip (the mean of the logits of each image and its mirror image) or flip-translate (flip, averaged with flip of the image shifted by one pixel each way)")
 	)

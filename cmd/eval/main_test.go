@@ -2,9 +2,9 @@ package main
 
 import (
 	"bytes"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,10 +15,6 @@ import (
 
 func TestBadCheckpoints(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "eval")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	// A valid checkpoint, then damaged and mismatched copies of it.
 	write := func(name string, cfg, header model.Config) string {
 		m, err := model.New(cfg, model.Options{Seed: 1})
@@ -72,7 +68,7 @@ func TestBadCheckpoints(t *testing.T) {
 		{[]string{nan}, ts[2].Info.Name + " has a non-finite value"},
 		{[]string{"--no-download", "--data", t.TempDir(), good}, "CIFAR-10 not found"},
 	} {
-		out, err := exec.Command(bin, c.args...).CombinedOutput()
+		out, err := testenv.Command(c.args...).CombinedOutput()
 		if err == nil {
 			t.Errorf("%v: exit 0", c.args)
 			continue

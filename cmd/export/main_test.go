@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,10 +17,6 @@ import (
 // line each.
 func TestCommand(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "export")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	m, err := model.New(model.CIFAR10(0.25), model.Options{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +26,7 @@ func TestCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "m.onnx")
-	text, err := exec.Command(bin, "--summary", ckpt, out).CombinedOutput()
+	text, err := testenv.Command("--summary", ckpt, out).CombinedOutput()
 	if err != nil {
 		t.Fatalf("export: %v\n%s", err, text)
 	}
@@ -51,7 +47,7 @@ func TestCommand(t *testing.T) {
 		{[]string{ckpt, filepath.Join(dir, "no/such/dir/m.onnx")}, "write"},
 		{[]string{"--bogus", ckpt, out}, "bogus"},
 	} {
-		text, err := exec.Command(bin, c.args...).CombinedOutput()
+		text, err := testenv.Command(c.args...).CombinedOutput()
 		if err == nil || !strings.Contains(string(text), c.want) || strings.Contains(string(text), "goroutine") {
 			t.Errorf("%v: %v, output %q, want an error saying %q", c.args, err, text, c.want)
 		}
@@ -62,10 +58,6 @@ func TestCommand(t *testing.T) {
 // exports its own class names, normalisation and resize as metadata.
 func TestRecordedPreprocessing(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "export")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	cfg := model.ImageNet(0.25)
 	cfg.Classes, cfg.Resolution = 2, 64
 	m, err := model.New(cfg, model.Options{Seed: 1})
@@ -78,7 +70,7 @@ func TestRecordedPreprocessing(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "m.onnx")
-	if text, err := exec.Command(bin, ckpt, out).CombinedOutput(); err != nil {
+	if text, err := testenv.Command(ckpt, out).CombinedOutput(); err != nil {
 		t.Fatalf("export: %v\n%s", err, text)
 	}
 	b, err := os.ReadFile(out)

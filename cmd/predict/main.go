@@ -56,7 +56,7 @@ func run(args []string) error {
 		asJSON   = fs.Bool("json", false, "one JSON object per image and line")
 		batch    = fs.Int("batch-size", 64, "images per inference batch")
 		threads  = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
-		blasName = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
+		blasName = fs.String("blas", cli.DefaultBLAS(), cli.BLASUsage)
 		tta      = fs.String("tta", "none", "test-time augmentation: flip (the mean of the logits of each image and its mirror image) or flip-translate (flip, averaged with flip of the image shifted by one pixel each way)")
 	)
 	pos, err := cli.Parse(fs, args) // flags before or after the paths

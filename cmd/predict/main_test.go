@@ -3,12 +3,12 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"image"
 	"image/color"
 	"image/png"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,15 +17,6 @@ import (
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/train"
 )
-
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "predict")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 func writePNG(t *testing.T, path string, img image.Image) {
 	f, err := os.Create(path)
@@ -43,7 +34,6 @@ func writePNG(t *testing.T, path string, img image.Image) {
 // preprocessing), grey images included; a corrupt file is reported by path
 // and skipped, with exit status 1.
 func TestPredictMatchesEvaluator(t *testing.T) {
-	bin := build(t)
 	dir := t.TempDir()
 	m, err := model.New(model.CIFAR10(0.25), model.Options{Seed: 2})
 	if err != nil {
@@ -94,7 +84,7 @@ func TestPredictMatchesEvaluator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--json", "--top", "3", "--batch-size", "5", ckpt, imgs)
+	cmd := testenv.Command("--json", "--top", "3", "--batch-size", "5", ckpt, imgs)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -130,7 +120,6 @@ func TestPredictMatchesEvaluator(t *testing.T) {
 
 // TestPredictBadInput: each bad invocation is one clear line, no panic.
 func TestPredictBadInput(t *testing.T) {
-	bin := build(t)
 	dir := t.TempDir()
 	m, _ := model.New(model.CIFAR10(0.25), model.Options{Seed: 1})
 	ckpt := filepath.Join(dir, "m.bin")
@@ -155,7 +144,7 @@ func TestPredictBadInput(t *testing.T) {
 		{[]string{"--top", "0", ckpt, img}, "must be positive", false, ""},
 		{[]string{old, img}, "records no class names", true, "a.png: "},
 	} {
-		cmd := exec.Command(bin, c.args...)
+		cmd := testenv.Command(c.args...)
 		var stderr, stdout strings.Builder
 		cmd.Stderr, cmd.Stdout = &stderr, &stdout
 		err := cmd.Run()

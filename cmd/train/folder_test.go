@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"image"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,14 +42,13 @@ func imageFolder(t *testing.T, root string, classes []string, n, size int) {
 // file, which is skipped and counted), evaluates it, then fine-tunes the
 // checkpoint on a two-class folder with the body frozen.
 func TestFolderTrainAndFineTune(t *testing.T) {
-	bin := binary(t)
 	root := t.TempDir()
 	imageFolder(t, filepath.Join(root, "train"), []string{"a", "b", "c"}, 24, 20)
 	imageFolder(t, filepath.Join(root, "val"), []string{"a", "b", "c"}, 6, 20)
 	os.WriteFile(filepath.Join(root, "train", "a", "zz.png"), []byte("\x89PNG broken"), 0o644)
 	out := t.TempDir()
 	args := []string{"--data", root, "--out", out, "--alpha", "0.25", "--epochs", "2", "--batch-size", "8", "--eval-batch-size", "9"}
-	res, err := exec.Command(bin, args...).CombinedOutput()
+	res, err := testenv.Command(args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, res)
 	}
@@ -70,7 +69,7 @@ func TestFolderTrainAndFineTune(t *testing.T) {
 	imageFolder(t, filepath.Join(two, "train"), []string{"x", "y"}, 16, 24)
 	imageFolder(t, filepath.Join(two, "test"), []string{"x", "y"}, 4, 24)
 	ft := t.TempDir()
-	res, err = exec.Command(bin, "--data", two, "--out", ft, "--init", filepath.Join(out, "best.bin"), "--freeze", "body", "--epochs", "1", "--batch-size", "8").CombinedOutput()
+	res, err = testenv.Command("--data", two, "--out", ft, "--init", filepath.Join(out, "best.bin"), "--freeze", "body", "--epochs", "1", "--batch-size", "8").CombinedOutput()
 	if err != nil {
 		t.Fatalf("fine-tune: %v\n%s", err, res)
 	}
@@ -78,19 +77,18 @@ func TestFolderTrainAndFineTune(t *testing.T) {
 		t.Errorf("fine-tune output:\n%s", res)
 	}
 	// Without --epochs and --lr, a fine-tuning run is short and gentle.
-	res, err = exec.Command(bin, "--data", two, "--out", t.TempDir(), "--init", filepath.Join(out, "best.bin"), "--batch-size", "8", "--max-time", "1s").CombinedOutput()
+	res, err = testenv.Command("--data", two, "--out", t.TempDir(), "--init", filepath.Join(out, "best.bin"), "--batch-size", "8", "--max-time", "1s").CombinedOutput()
 	if err != nil || !strings.Contains(string(res), fmt.Sprintf("recipe: %d epochs, batch 8, lr %g ", train.FineTuneEpochs, train.FineTuneLR)) || strings.Contains(string(res), "cutout") {
 		t.Errorf("fine-tune defaults (no Cutout): %v\n%s", err, res)
 	}
 	// --init keeps the checkpoint's network: another width is refused.
-	res, err = exec.Command(bin, "--data", two, "--out", t.TempDir(), "--init", filepath.Join(out, "best.bin"), "--alpha", "0.5", "--epochs", "1", "--batch-size", "8").CombinedOutput()
+	res, err = testenv.Command("--data", two, "--out", t.TempDir(), "--init", filepath.Join(out, "best.bin"), "--alpha", "0.5", "--epochs", "1", "--batch-size", "8").CombinedOutput()
 	if want := "--alpha 0.5: the checkpoint " + filepath.Join(out, "best.bin") + " holds a network with 0.25, and --init fine-tunes that network"; err == nil || !strings.Contains(string(res), want) {
 		t.Errorf("fine-tune with another --alpha: %v, output %q, want %q", err, res, want)
 	}
 }
 
 func TestFolderErrors(t *testing.T) {
-	bin := binary(t)
 	noImages := t.TempDir()
 	os.MkdirAll(filepath.Join(noImages, "cat"), 0o755)
 	os.WriteFile(filepath.Join(noImages, "cat", "readme.txt"), []byte("text"), 0o644)
@@ -121,7 +119,7 @@ func TestFolderErrors(t *testing.T) {
 		{[]string{"--init", "x.bin", "--resume", "y.bin"}, "give one of them"},
 		{[]string{"--cutout", "40"}, "--cutout 40: must be at most 32"},
 	} {
-		out, err := exec.Command(bin, append(c.args, "--out", t.TempDir())...).CombinedOutput()
+		out, err := testenv.Command(append(c.args, "--out", t.TempDir())...).CombinedOutput()
 		text := string(out)
 		if err == nil {
 			t.Errorf("%v: exit 0", c.args)
@@ -139,7 +137,6 @@ func TestFolderErrors(t *testing.T) {
 // CIFAR-10-sized training from scratch with augmentation; the imagenet
 // configuration and --no-augment get none unless --cutout asks for it.
 func TestDefaultCutoutFollowsConfig(t *testing.T) {
-	bin := binary(t)
 	data := fakeCIFAR(t, 16)
 	for _, c := range []struct {
 		args []string
@@ -153,7 +150,7 @@ func TestDefaultCutoutFollowsConfig(t *testing.T) {
 		{[]string{"--config", "imagenet", "--resolution", "32", "--cutout", "8"}, ", cutout 8,"},
 	} {
 		args := append([]string{"--alpha", "0.25", "--epochs", "1", "--batch-size", "8", "--limit", "16", "--data", data, "--no-download", "--out", t.TempDir()}, c.args...)
-		line, ok := recipeLine(t, bin, args)
+		line, ok := recipeLine(t, args)
 		if !ok {
 			continue
 		}
@@ -165,9 +162,9 @@ func TestDefaultCutoutFollowsConfig(t *testing.T) {
 
 // recipeLine runs the command and returns the recipe line it logs; false
 // (after reporting why) when it failed or logged none.
-func recipeLine(t *testing.T, bin string, args []string) (string, bool) {
+func recipeLine(t *testing.T, args []string) (string, bool) {
 	t.Helper()
-	res, err := exec.Command(bin, args...).CombinedOutput()
+	res, err := testenv.Command(args...).CombinedOutput()
 	if err != nil {
 		t.Errorf("%v: %v\n%s", args, err, res)
 		return "", false
@@ -185,7 +182,6 @@ func recipeLine(t *testing.T, bin string, args []string) (string, bool) {
 // cifar10 configuration trained from scratch; --swa-epochs sets it, and the
 // imagenet configuration, an EMA and fine-tuning get none unless asked.
 func TestDefaultSWATail(t *testing.T) {
-	bin := binary(t)
 	data := fakeCIFAR(t, 16)
 	first := t.TempDir()
 	for _, c := range []struct {
@@ -205,7 +201,7 @@ func TestDefaultSWATail(t *testing.T) {
 			out = t.TempDir()
 		}
 		args := append([]string{"--alpha", "0.25", "--epochs", "10", "--batch-size", "8", "--limit", "16", "--data", data, "--no-download", "--out", out}, c.args...)
-		line, ok := recipeLine(t, bin, args)
+		line, ok := recipeLine(t, args)
 		if !ok {
 			continue
 		}

@@ -92,7 +92,7 @@ func run(args []string) error {
 		allowData  = fs.Bool("allow-data-change", false, "with --resume: continue even if the data differs from the checkpoint's (e.g. another --limit)")
 		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
-		blasName   = fs.String("blas", "auto", "matrix-multiply backend: auto, go or openblas")
+		blasName   = fs.String("blas", cli.DefaultBLAS(), cli.BLASUsage)
 		progress   = fs.String("progress", "auto", "progress bars: auto (when standard error is a terminal; a log file gets the per-epoch lines only), on or off")
 		summary    = fs.Bool("summary", false, "print the per-layer summary (parameters, mult-adds) and exit")
 	)

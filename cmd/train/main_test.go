@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"github.com/gomobilenet/mobilenet/blas"
+	"github.com/gomobilenet/mobilenet/internal/atomicfile"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -17,19 +20,7 @@ import (
 	"github.com/gomobilenet/mobilenet/train"
 )
 
-// binary builds the command once per test run.
-func binary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "train")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func TestBadInvocations(t *testing.T) {
-	bin := binary(t)
 	empty := t.TempDir()
 	small := fakeCIFAR(t, 10) // 50 training images
 	for _, c := range []struct {
@@ -63,7 +54,7 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"stray"}, "stray"},
 		{[]string{"--no-download", "--data", small, "--out", t.TempDir()}, "train: too few training images: 50 images make no batch of 128 (raise --limit or lower --batch-size)"},
 	} {
-		cmd := exec.Command(bin, c.args...)
+		cmd := testenv.Command(c.args...)
 		out, err := cmd.CombinedOutput()
 		if err == nil {
 			t.Errorf("%v: exit 0", c.args)
@@ -83,8 +74,7 @@ func TestBadInvocations(t *testing.T) {
 }
 
 func TestSummary(t *testing.T) {
-	bin := binary(t)
-	out, err := exec.Command(bin, "--summary", "--config", "imagenet", "--alpha", "1").Output()
+	out, err := testenv.Command("--summary", "--config", "imagenet", "--alpha", "1").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,11 +113,10 @@ var progressBar = regexp.MustCompile(`\repoch \d+/50[^\r\n]*\d+% \|[^\r\n]*\| \(
 // TestInterruptWritesCheckpoint sends SIGINT during training: the command
 // finishes the step, writes last.bin, exits 0, and --resume continues.
 func TestInterruptWritesCheckpoint(t *testing.T) {
-	bin := binary(t)
 	data := fakeCIFAR(t, 64)
 	out := t.TempDir()
 	args := []string{"--alpha", "0.25", "--resolution", "16", "--batch-size", "8", "--epochs", "50", "--swa-epochs", "0", "--data", data, "--no-download", "--out", out}
-	cmd := exec.Command(bin, args...)
+	cmd := testenv.Command(args...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -161,17 +150,19 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 	}
 	// Resume with no model or recipe flags: they come from the checkpoint;
 	// --progress on draws the bars anyway.
-	res := exec.Command(bin, "--data", data, "--no-download", "--out", out, "--resume", filepath.Join(out, "last.bin"), "--progress", "on")
-	done := make(chan error, 1)
-	var rerr, rout strings.Builder
-	res.Stderr, res.Stdout = &rerr, &rout
-	if err := res.Start(); err != nil {
+	res := testenv.Command("--data", data, "--no-download", "--out", out, "--resume", filepath.Join(out, "last.bin"), "--progress", "on")
+	var rout strings.Builder
+	res.Stdout = &rout
+	// The interrupt handler is installed before the recipe line is logged:
+	// signal once it is, not after a guessed delay.
+	started := startTraining(t, res)
+	if err := res.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	go func() { done <- res.Wait() }()
-	time.Sleep(2 * time.Second)
-	res.Process.Signal(os.Interrupt)
-	if err := <-done; err != nil {
+	rest, _ := io.ReadAll(started.stderr)
+	var rerr strings.Builder
+	rerr.WriteString(started.log + string(rest))
+	if err := res.Wait(); err != nil {
 		t.Fatalf("resumed run: %v\n%s", err, rerr.String())
 	}
 	if !strings.Contains(rerr.String(), "alpha 0.25 resolution 16") || !strings.Contains(rerr.String(), "50 epochs, batch 8") {
@@ -207,10 +198,9 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 // TestMaxTime: --max-time stops a long run as an interruption does, with a
 // resumable last.bin, and says why it stopped.
 func TestMaxTime(t *testing.T) {
-	bin := binary(t)
 	data, out := fakeCIFAR(t, 64), t.TempDir()
 	start := time.Now()
-	cmd := exec.Command(bin, "--alpha", "0.25", "--resolution", "16", "--batch-size", "8", "--epochs", "1000", "--data", data, "--no-download", "--out", out, "--max-time", "4s")
+	cmd := testenv.Command("--alpha", "0.25", "--resolution", "16", "--batch-size", "8", "--epochs", "1000", "--data", data, "--no-download", "--out", out, "--max-time", "4s")
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -248,7 +238,7 @@ func TestMaxTime(t *testing.T) {
 		{[]string{"--epochs", "10"}, "--epochs 10: the run in " + last + " has 1000, and --resume may extend a run but not shorten it"},
 		{[]string{"--alpha", "0.25", "--resolution", "16", "--output-stride", "16", "--lr", "0.2", "--tta", "none", "--schedule", "cosine", "--epochs", "1001", "--threads", "1"}, ""},
 	} {
-		cmd := exec.Command(bin, append(slices.Clone(resume), c.args...)...)
+		cmd := testenv.Command(append(slices.Clone(resume), c.args...)...)
 		out, err := cmd.CombinedOutput()
 		switch {
 		case c.want == "" && err != nil:
@@ -261,46 +251,63 @@ func TestMaxTime(t *testing.T) {
 	}
 }
 
-// TestKillDuringCheckpoint kills the command with SIGKILL at random moments,
-// many times, in a run whose epochs are short enough that checkpoint writes
-// are a good share of its time; each new start resumes from last.bin. After
-// every kill last.bin and best.bin load, and the temporary files of writes
-// cut short are removed by the next run.
+// TestKillDuringCheckpoint kills the command with SIGKILL many times, each
+// new start resuming from last.bin: every other kill lands in the middle of
+// a checkpoint write (atomicfile.PauseEnv holds each write halfway for
+// 300 ms; the kill comes when its temporary file appears), the others at
+// random moments. After every kill last.bin and best.bin load, and the
+// temporary files of writes cut short are removed by the next run.
 func TestKillDuringCheckpoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	bin := binary(t)
 	data := fakeCIFAR(t, 32)
 	out := t.TempDir()
 	last, best := filepath.Join(out, "last.bin"), filepath.Join(out, "best.bin")
 	r := rand.New(rand.NewPCG(1, 2))
-	midWrite := 0
-	const kills = 20
+	temps := func() []string {
+		m, _ := filepath.Glob(filepath.Join(out, ".*.tmp-*"))
+		return m
+	}
+	midWrite, aimed := 0, 0
+	const kills = 16
 	for i := 0; i < kills; i++ {
 		args := []string{"--alpha", "0.25", "--resolution", "16", "--batch-size", "16", "--eval-batch-size", "32", "--epochs", "100000",
 			"--limit", "32", "--data", data, "--no-download", "--out", out}
 		if _, err := os.Stat(last); err == nil {
 			args = append(args, "--resume", last)
 		}
-		cmd := exec.Command(bin, args...)
+		cmd := testenv.Command(args...)
+		cmd.Env = append(cmd.Env, atomicfile.PauseEnv+"=300ms")
 		started := startTraining(t, cmd) // timed from training's start, however slow the machine
-		for deadline := time.Now().Add(2 * time.Minute); i == 0 && time.Now().Before(deadline); {
-			if _, err := os.Stat(last); err == nil {
-				break // the first run lives until it has written a checkpoint
-			}
-			time.Sleep(20 * time.Millisecond)
+		if len(temps()) > 0 {
+			t.Fatalf("run %d started training with the temporary files of killed writes still there: %v", i, temps())
 		}
-		time.Sleep(time.Duration(r.IntN(700)) * time.Millisecond)
+		deadline := time.Now().Add(2 * time.Minute)
+		if i%2 == 0 { // aimed: kill once a write has begun
+			aimed++
+			for len(temps()) == 0 && time.Now().Before(deadline) {
+				time.Sleep(2 * time.Millisecond)
+			}
+		} else {
+			for i == 1 && time.Now().Before(deadline) {
+				if _, err := os.Stat(last); err == nil {
+					break // the first run with a random kill lives until it has written a checkpoint
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(time.Duration(r.IntN(700)) * time.Millisecond)
+		}
 		cmd.Process.Kill()
 		rest, _ := io.ReadAll(started.stderr)
 		cmd.Wait()
 		if strings.Contains(started.log+string(rest), "panic") {
 			t.Fatalf("run %d panicked:\n%s%s", i, started.log, rest)
 		}
-		temps, _ := filepath.Glob(filepath.Join(out, ".*.tmp-*"))
-		if len(temps) > 0 {
+		if len(temps()) > 0 {
 			midWrite++
+		} else if i%2 == 0 {
+			t.Errorf("kill %d was aimed at a checkpoint write but found none under way", i)
 		}
 		for _, p := range []string{last, best} {
 			if _, err := os.Stat(p); err != nil {
@@ -314,11 +321,11 @@ func TestKillDuringCheckpoint(t *testing.T) {
 	if _, err := os.Stat(last); err != nil {
 		t.Fatalf("no last.bin after %d runs", kills)
 	}
-	t.Logf("%d of %d kills landed during a checkpoint write", midWrite, kills)
+	t.Logf("%d of %d kills landed during a checkpoint write (%d aimed at one)", midWrite, kills, aimed)
 	// A last run, stopped cleanly once it has started training (however
 	// slow the machine), leaves no temporary file behind: neither its own
 	// nor the killed runs'.
-	cmd := exec.Command(bin, "--data", data, "--no-download", "--out", out, "--resume", last, "--limit", "32")
+	cmd := testenv.Command("--data", data, "--no-download", "--out", out, "--resume", last, "--limit", "32")
 	started := startTraining(t, cmd)
 	time.Sleep(500 * time.Millisecond)
 	cmd.Process.Signal(os.Interrupt)
@@ -369,14 +376,13 @@ func startTraining(t *testing.T, cmd *exec.Cmd) started {
 // the checkpoint's seed, and cmd/eval --val-split reproduces the accuracy
 // training reported on it.
 func TestHoldOut(t *testing.T) {
-	bin := binary(t)
 	evalBin := filepath.Join(t.TempDir(), "eval")
 	if out, err := exec.Command("go", "build", "-o", evalBin, "../eval").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	data, out := fakeCIFAR(t, 50), t.TempDir() // 250 training images, 25 a class
 	common := []string{"--data", data, "--no-download", "--out", out}
-	cmd := exec.Command(bin, append([]string{"--alpha", "0.25", "--resolution", "16", "--batch-size", "8", "--epochs", "1", "--val-split", "0.2", "--seed", "3"}, common...)...)
+	cmd := testenv.Command(append([]string{"--alpha", "0.25", "--resolution", "16", "--batch-size", "8", "--epochs", "1", "--val-split", "0.2", "--seed", "3"}, common...)...)
 	stdout, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("train: %v\n%s", err, stdout)
@@ -386,10 +392,10 @@ func TestHoldOut(t *testing.T) {
 	}
 	// Resuming without --seed or --val-split takes the checkpoint's, hence
 	// the same split; another fraction is other data.
-	if b, err := exec.Command(bin, append([]string{"--resume", filepath.Join(out, "last.bin"), "--epochs", "2"}, common...)...).CombinedOutput(); err != nil || !strings.Contains(string(b), "evaluating on 50 images held out") {
+	if b, err := testenv.Command(append([]string{"--resume", filepath.Join(out, "last.bin"), "--epochs", "2"}, common...)...).CombinedOutput(); err != nil || !strings.Contains(string(b), "evaluating on 50 images held out") {
 		t.Fatalf("resume: %v\n%s", err, b)
 	}
-	b, err := exec.Command(bin, append([]string{"--resume", filepath.Join(out, "last.bin"), "--epochs", "3", "--val-split", "0.3"}, common...)...).CombinedOutput()
+	b, err := testenv.Command(append([]string{"--resume", filepath.Join(out, "last.bin"), "--epochs", "3", "--val-split", "0.3"}, common...)...).CombinedOutput()
 	if err == nil || !strings.Contains(string(b), "the data differs from the checkpoint's") {
 		t.Errorf("resume with another --val-split: %v\n%s", err, b)
 	}
@@ -414,5 +420,38 @@ func TestHoldOut(t *testing.T) {
 	}
 	if res.Data != "held-out" || res.Images != 50 || res.Accuracy != hdr.TestAcc {
 		t.Errorf("cmd/eval --val-split 0.2: %+v; training reported %v on the 50 held-out images", res, hdr.TestAcc)
+	}
+}
+
+// TestBLASFromEnvironment: without --blas the command runs the backend
+// MOBILENET_BLAS names (how CI's two passes pin every subprocess), and
+// --blas overrides it; run.json records the backend that ran.
+func TestBLASFromEnvironment(t *testing.T) {
+	data := fakeCIFAR(t, 8)
+	cases := []struct{ env, flag, want string }{{"go", "", "go "}, {"openblas", "", "openblas "}, {"openblas", "go", "go "}, {"go", "openblas", "openblas "}}
+	for _, c := range cases {
+		if (c.env == "openblas" && c.flag == "") || c.flag == "openblas" {
+			if _, err := blas.Use(blas.OpenBLAS); err != nil {
+				t.Logf("OpenBLAS not available (%v): case %+v not run", err, c)
+				continue
+			}
+		}
+		out := t.TempDir()
+		args := []string{"--alpha", "0.25", "--resolution", "16", "--batch-size", "8", "--epochs", "1", "--swa-epochs", "0", "--data", data, "--no-download", "--out", out}
+		if c.flag != "" {
+			args = append(args, "--blas", c.flag)
+		}
+		cmd := testenv.Command(args...)
+		cmd.Env = append(cmd.Env, "MOBILENET_BLAS="+c.env)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%+v: %v\n%s", c, err, b)
+		}
+		rec, err := train.ReadRunRecord(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.Starts[0].Machine["blas"]; !strings.HasPrefix(got, c.want) || strings.Contains(got, "auto") {
+			t.Errorf("MOBILENET_BLAS=%s --blas %q: the run used %q, want %q…", c.env, c.flag, got, c.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // tempPrefix is the start of the name of Write's temporary file for the
@@ -24,7 +25,7 @@ func Write(path string, b []byte) error {
 		return err
 	}
 	tmp := f.Name()
-	if _, err = f.Write(b); err == nil {
+	if err = write(f, b); err == nil {
 		if err = f.Chmod(0o644); err == nil {
 			err = f.Sync()
 		}
@@ -44,6 +45,29 @@ func Write(path string, b []byte) error {
 		d.Close()
 	}
 	return nil
+}
+
+// write writes b to f, pausing halfway when PauseEnv asks.
+func write(f *os.File, b []byte) error {
+	if d := testPause(); d > 0 {
+		if _, err := f.Write(b[:len(b)/2]); err != nil {
+			return err
+		}
+		time.Sleep(d)
+		b = b[len(b)/2:]
+	}
+	_, err := f.Write(b)
+	return err
+}
+
+// PauseEnv names an environment variable for tests of crash safety: a
+// duration (e.g. "200ms") that every Write pauses for with half its file
+// written, so that a test can kill the process mid-write for certain.
+const PauseEnv = "MOBILENET_TEST_WRITE_PAUSE"
+
+func testPause() time.Duration {
+	d, _ := time.ParseDuration(os.Getenv(PauseEnv))
+	return d
 }
 
 // RemoveStale deletes from dir the temporary files that Writes of the files

@@ -37,6 +37,22 @@ func Main(name string, run func(args []string) error) {
 // and tens of thousands of threads exhaust the Go runtime's limit.
 const MaxThreads = 1024
 
+// BLASEnv names the environment variable that sets the --blas default.
+const BLASEnv = "MOBILENET_BLAS"
+
+// DefaultBLAS is the commands' --blas default: $MOBILENET_BLAS when set
+// (how CI pins every test's subprocesses to one backend), else auto. The
+// flag, when given, overrides it.
+func DefaultBLAS() string {
+	if v := os.Getenv(BLASEnv); v != "" {
+		return v
+	}
+	return blas.Auto
+}
+
+// BLASUsage is the --blas flag's help text.
+const BLASUsage = "matrix-multiply backend: auto, go or openblas (default $" + BLASEnv + " when set, else auto)"
+
 // Compute sets the number of threads and the BLAS backend and parses the
 // depthwise implementation; it returns the backend's name.
 func Compute(threads int, blasName, depthwise string) (string, layers.DepthwiseImpl, error) {

@@ -1,6 +1,8 @@
 package parallel
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,17 +13,27 @@ import (
 // and concurrent calls (from several goroutines, the team busy) complete
 // and visit everything too.
 func TestChunks(t *testing.T) {
-	check := func(t *testing.T, n, chunk int) {
-		t.Helper()
+	// check returns what went wrong, so that goroutines can call it
+	// (t.Fatal must run on the test's goroutine).
+	check := func(n, chunk int) error {
+		var errMu sync.Mutex
+		var first error
+		fail := func(format string, args ...any) {
+			errMu.Lock()
+			defer errMu.Unlock()
+			if first == nil {
+				first = fmt.Errorf(format, args...)
+			}
+		}
 		seen := make([]atomic.Int32, n)
 		busy := make([]atomic.Int32, Workers())
 		Chunks(n, chunk, func(w, lo, hi int) {
 			if busy[w].Add(1) != 1 {
-				t.Errorf("worker %d runs twice at once", w)
+				fail("worker %d runs twice at once", w)
 			}
 			defer busy[w].Add(-1)
 			if hi-lo > chunk || (hi-lo < chunk && hi != n) || lo%chunk != 0 {
-				t.Errorf("chunk [%d, %d) of size %d, n %d", lo, hi, chunk, n)
+				fail("chunk [%d, %d) of size %d, n %d", lo, hi, chunk, n)
 			}
 			for i := lo; i < hi; i++ {
 				seen[i].Add(1)
@@ -29,12 +41,16 @@ func TestChunks(t *testing.T) {
 		})
 		for i := range seen {
 			if c := seen[i].Load(); c != 1 {
-				t.Fatalf("n %d chunk %d: index %d visited %d times", n, chunk, i, c)
+				fail("n %d chunk %d: index %d visited %d times", n, chunk, i, c)
+				break
 			}
 		}
+		return first
 	}
 	for _, c := range [][2]int{{0, 1}, {1, 1}, {7, 1}, {100, 7}, {1000, 3}, {5, 10}} {
-		check(t, c[0], c[1])
+		if err := check(c[0], c[1]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Run("chunk 0", func(t *testing.T) {
 		var total atomic.Int64
@@ -54,15 +70,21 @@ func TestChunks(t *testing.T) {
 	})
 	t.Run("concurrent", func(t *testing.T) {
 		var wg sync.WaitGroup
-		for range 4 {
+		errs := make([]error, 4)
+		for g := range errs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for range 50 {
-					check(t, 300, 11)
+					if errs[g] = check(300, 11); errs[g] != nil {
+						return
+					}
 				}
 			}()
 		}
 		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
