@@ -54,6 +54,19 @@ func TestGemmNTBatch(t *testing.T) {
 				got32 := to32(c)
 				GemmNTBatch(tc.m, tc.n, tc.k, tc.ns, float32(ab[0]), to32(a), lda, sa, to32(b), ldb, sb, float32(ab[1]), got32, ldc)
 				depth := float64(tc.k*tc.ns + 1)
+				// S of each element: the definition on absolute values.
+				scale := make([]float64, len(c))
+				for i := 0; i < tc.m; i++ {
+					for j := 0; j < tc.n; j++ {
+						var s float64
+						for q := 0; q < tc.ns; q++ {
+							for p := 0; p < tc.k; p++ {
+								s += math.Abs(a[q*sa+i*lda+p] * b[q*sb+j*ldb+p])
+							}
+						}
+						scale[i*ldc+j] = math.Abs(ab[0])*s + math.Abs(ab[1]*c[i*ldc+j])
+					}
+				}
 				for i := range want {
 					if i%ldc >= tc.n {
 						if got32[i] != float32(c[i]) || got64[i] != c[i] {
@@ -64,7 +77,7 @@ func TestGemmNTBatch(t *testing.T) {
 					if d := math.Abs(got64[i] - want[i]); d > 1e-10*depth*(1+math.Abs(want[i])) {
 						t.Fatalf("%s float64: c[%d]=%v want %v", name, i, got64[i], want[i])
 					}
-					if d := math.Abs(float64(got32[i]) - want[i]); d > 2e-6*math.Sqrt(depth)*(1+math.Abs(want[i]))*4 {
+					if d := math.Abs(float64(got32[i]) - want[i]); d > tol32(tc.k*tc.ns, scale[i]) {
 						t.Fatalf("%s float32: c[%d]=%v want %v", name, i, got32[i], want[i])
 					}
 				}

@@ -2,6 +2,7 @@ package blas
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -35,9 +36,13 @@ func naiveGemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b 
 
 func backends(t *testing.T) []string {
 	names := []string{Go}
-	if _, err := loadOpenBLAS(); err == nil {
+	switch _, err := loadOpenBLAS(); {
+	case err == nil:
 		names = append(names, OpenBLAS)
-	} else {
+		testenv.Ran(t, "openblas")
+	case testenv.Required("openblas"):
+		t.Fatalf("OpenBLAS is required here (%s) but cannot be loaded: %v", testenv.RequireEnv, err)
+	default:
 		t.Logf("OpenBLAS not available, testing the Go backend only: %v", err)
 	}
 	return names
@@ -76,6 +81,9 @@ func TestGemmMatchesNaive(t *testing.T) {
 					}
 					want := append([]float64(nil), c...)
 					naiveGemm(tA, tB, m, n, k, 0.5, a, lda, b, ldb, 0.25, want, n)
+					want32 := f64(to32(c)) // the definition on the float32 inputs
+					naiveGemm(tA, tB, m, n, k, 0.5, f64(to32(a)), lda, f64(to32(b)), ldb, 0.25, want32, n)
+					scale := sumScale(tA, tB, m, n, k, 0.5, a, lda, b, ldb, 0.25, c, n)
 					got64 := append([]float64(nil), c...)
 					Gemm(tA, tB, m, n, k, 0.5, a, lda, b, ldb, 0.25, got64, n)
 					a32, b32, got32 := to32(a), to32(b), to32(c)
@@ -84,8 +92,8 @@ func TestGemmMatchesNaive(t *testing.T) {
 						if d := math.Abs(got64[i] - want[i]); d > 1e-9*float64(k+1) {
 							t.Fatalf("%s f64 %v tA=%v tB=%v: c[%d]=%v want %v", be, s, tA, tB, i, got64[i], want[i])
 						}
-						if d := math.Abs(float64(got32[i]) - want[i]); d > 1e-4*math.Sqrt(float64(k+1))*4 {
-							t.Fatalf("%s f32 %v tA=%v tB=%v: c[%d]=%v want %v", be, s, tA, tB, i, got32[i], want[i])
+						if d := math.Abs(float64(got32[i]) - want32[i]); d > tol32(k, scale[i]) {
+							t.Fatalf("%s f32 %v tA=%v tB=%v: c[%d]=%v want %v (%.3g of √(k+2)·u·S)", be, s, tA, tB, i, got32[i], want32[i], d/(math.Sqrt(float64(k+2))*u32*scale[i]))
 						}
 					}
 				}
@@ -115,8 +123,9 @@ func TestUseUnknown(t *testing.T) {
 // (96, 256, 2048) edges; B read in place and packed.
 func TestSgemmKernels(t *testing.T) {
 	ks := allKernels()
-	if len(ks) == 0 {
-		t.Skip("no AVX2/FMA on this CPU (or -tags purego, or MOBILENET_KERNELS=go): gonum serves float32")
+	testenv.Need(t, "avx2", len(ks) > 0, "no AVX2/FMA on this CPU (or -tags purego, or MOBILENET_KERNELS=go): gonum serves float32")
+	if haveAVX512 {
+		testenv.Ran(t, "avx512")
 	}
 	for _, mk := range ks {
 		testKernel(t, mk)
@@ -147,8 +156,9 @@ func testKernel(t *testing.T, mk *microKernel) {
 						return v
 					}
 					a, b, c := rows(max(m, k), lda), rows(max(k, n), ldb), rows(m, ldc)
-					want := append([]float64(nil), c...)
+					want := f64(to32(c))
 					naiveGemm(tA, tB, m, n, k, float64(ab[0]), f64(to32(a)), lda, f64(to32(b)), ldb, float64(ab[1]), want, ldc)
+					scale := sumScale(tA, tB, m, n, k, float64(ab[0]), a, lda, b, ldb, float64(ab[1]), c, ldc)
 					got := to32(c)
 					sgemmBlocked(mk, tA, tB, m, n, k, ab[0], to32(a), lda, to32(b), ldb, ab[1], got, ldc)
 					for i := range want {
@@ -158,8 +168,8 @@ func testKernel(t *testing.T, mk *microKernel) {
 							}
 							continue
 						}
-						if d := math.Abs(float64(got[i]) - want[i]); d > 1e-5*float64(k+1)*(1+math.Abs(want[i])) {
-							t.Fatalf("%s %v tA=%v tB=%v alpha,beta=%v: c[%d]=%v want %v", mk.name, s, tA, tB, ab, i, got[i], want[i])
+						if d := math.Abs(float64(got[i]) - want[i]); d > tol32(k, scale[i]) {
+							t.Fatalf("%s %v tA=%v tB=%v alpha,beta=%v: c[%d]=%v want %v (%.3g of √(k+2)·u·S)", mk.name, s, tA, tB, ab, i, got[i], want[i], d/(math.Sqrt(float64(k+2))*u32*scale[i]))
 						}
 					}
 				}
@@ -271,8 +281,9 @@ func TestGemmPacked(t *testing.T) {
 							return v
 						}
 						a, b, c := rnd(max(m, k), lda), rnd(max(k, n), ldb), rnd(m, ldc)
-						want := append([]float64(nil), c...)
+						want := f64(to32(c))
 						naiveGemm(tA, tB, m, n, k, 0.5, f64(to32(a)), lda, f64(to32(b)), ldb, 0.25, want, ldc)
+						scale := sumScale(tA, tB, m, n, k, 0.5, a, lda, b, ldb, 0.25, c, ldc)
 						if n <= 16 { // PackFor: the narrow kernel under AVX-512
 							p = PackFor(p, n, tA, m, k, to32(a), lda)
 						} else {
@@ -288,7 +299,7 @@ func TestGemmPacked(t *testing.T) {
 							if i%ldc >= n {
 								continue
 							}
-							if d := math.Abs(float64(got[i]) - want[i]); d > 1e-5*float64(k+1)*(1+math.Abs(want[i])) {
+							if d := math.Abs(float64(got[i]) - want[i]); d > tol32(k, scale[i]) {
 								t.Fatalf("%s %v tA=%v tB=%v: c[%d]=%v want %v", be.name(), s, tA, tB, i, got[i], want[i])
 							}
 							if d := math.Abs(got64[i] - want64[i]); d > 1e-12*float64(k+1)*(1+math.Abs(want64[i])) {

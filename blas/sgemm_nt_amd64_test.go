@@ -4,6 +4,7 @@ package blas
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -15,9 +16,7 @@ import (
 // dimensions above the minimum, alpha and beta including 0 and 1; elements
 // outside C stay untouched.
 func TestSgemmNT(t *testing.T) {
-	if !haveAVX512 {
-		t.Skip("no AVX-512 tier on this CPU (or MOBILENET_KERNELS below it)")
-	}
+	testenv.Need(t, "avx512", haveAVX512, "no AVX-512 tier on this CPU (or MOBILENET_KERNELS below it)")
 	rng := rand.New(rand.NewPCG(5, 6))
 	shapes := [][3]int{{1, 1, 1}, {6, 4, 16}, {6, 4, 17}, {5, 3, 15}, {7, 5, 33}, {12, 8, 64}, {13, 9, 100},
 		{48, 24, 1024}, {24, 27, 1024}, {1, 7, 2500}, {17, 1, 1031}, {96, 48, 256}, {6, 4, 0}}
@@ -36,8 +35,9 @@ func TestSgemmNT(t *testing.T) {
 				return v
 			}
 			a, b, c := rows(m, lda), rows(n, ldb), rows(m, ldc)
-			want := append([]float64(nil), c...)
+			want := f64(to32(c))
 			naiveGemm(false, true, m, n, k, float64(ab[0]), f64(to32(a)), lda, f64(to32(b)), ldb, float64(ab[1]), want, ldc)
+			scale := sumScale(false, true, m, n, k, float64(ab[0]), a, lda, b, ldb, float64(ab[1]), c, ldc)
 			got := to32(c)
 			sgemmNT(m, n, k, ab[0], to32(a), lda, to32(b), ldb, ab[1], got, ldc)
 			for i := range want {
@@ -47,7 +47,7 @@ func TestSgemmNT(t *testing.T) {
 					}
 					continue
 				}
-				if d := math.Abs(float64(got[i]) - want[i]); d > 1e-5*math.Sqrt(float64(k+1))*(1+math.Abs(want[i])) {
+				if d := math.Abs(float64(got[i]) - want[i]); d > tol32(k, scale[i]) {
 					t.Fatalf("%v alpha,beta=%v: c[%d]=%v want %v", s, ab, i, got[i], want[i])
 				}
 			}

@@ -2,15 +2,17 @@
 
 package blas
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/gomobilenet/mobilenet/internal/testenv"
+)
 
 // TestTranspose16 holds the AVX-512 transpose to its definition for every
 // row count and width, with padded strides, and checks that it writes
 // nothing past w.
 func TestTranspose16(t *testing.T) {
-	if !haveAVX512 {
-		t.Skip("no AVX-512 tier")
-	}
+	testenv.Need(t, "avx512", haveAVX512, "no AVX-512 tier on this CPU (or MOBILENET_KERNELS below it)")
 	const lds, ldd = 19, 21
 	src := make([]float32, 16*lds)
 	for i := range src {

@@ -8,6 +8,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -256,10 +257,11 @@ func sharedCIFAR(t testing.TB) string {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(root, DirName, "test_batch.bin")); err == nil {
+			testenv.Ran(t, "cifar10")
 			return root
 		}
 	}
-	t.Skip("real CIFAR-10 not found: set CIFAR10_DIR to a folder holding cifar-10-batches-bin (../shared/cifar10/make-bin DIR writes one)")
+	testenv.Need(t, "cifar10", false, "real CIFAR-10 not found: set CIFAR10_DIR to a folder holding cifar-10-batches-bin (../shared/cifar10/make-bin DIR writes one)")
 	return ""
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -86,9 +87,8 @@ func runChecker(t *testing.T, path string, x, want []float32, n, c, h, w int, ou
 	if _, err := os.Stat(py); err != nil {
 		py = "python3"
 	}
-	if err := exec.Command(py, "-c", "import onnx, cv2, numpy").Run(); err != nil {
-		t.Skip("python3 with onnx, cv2 and numpy not found (apt-get install python3-onnx python3-opencv): the independent runtimes cannot check the export")
-	}
+	err := exec.Command(py, "-c", "import onnx, cv2, numpy").Run()
+	testenv.Need(t, "python-onnx", err == nil, "python3 with onnx, cv2 and numpy not found (apt-get install python3-onnx python3-opencv): the independent runtimes cannot check the export")
 	dir := filepath.Dir(path)
 	writeF32(t, filepath.Join(dir, "x.f32"), x)
 	writeF32(t, filepath.Join(dir, "y.f32"), want)

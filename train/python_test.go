@@ -2,6 +2,7 @@ package train
 
 import (
 	"encoding/json"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,9 +24,7 @@ func TestPythonReader(t *testing.T) {
 			break
 		}
 	}
-	if py == "" {
-		t.Skip("no python3 with numpy installed")
-	}
+	testenv.Need(t, "python-numpy", py != "", "no python3 with numpy installed")
 	cfg := model.CIFAR10(0.25)
 	m, err := model.New(cfg, model.Options{Seed: 3})
 	if err != nil {

@@ -48,6 +48,10 @@ func Need(t testing.TB, feature string, have bool, why string) {
 	t.Skipf("%s: %s", feature, why)
 }
 
+// Ran records that t exercised feature (a kernel tier, say) without
+// needing it to run at all.
+func Ran(t testing.TB, feature string) { record(feature, "ran", t.Name(), "") }
+
 // Required reports whether MOBILENET_REQUIRE lists feature.
 func Required(feature string) bool {
 	return slices.Contains(strings.Split(os.Getenv(RequireEnv), ","), feature)
