@@ -2,13 +2,14 @@ package blas
 
 import (
 	"fmt"
-	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 )
 
 func naiveGemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {

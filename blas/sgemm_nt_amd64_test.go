@@ -4,10 +4,11 @@ package blas
 
 import (
 	"fmt"
-	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 )
 
 // TestSgemmNT holds the dot-product GEMM to the float64 definition: sizes

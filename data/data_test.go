@@ -8,7 +8,6 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
-	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 )
 
 // writeFake writes a small dataset in the official layout: n images per

@@ -34,12 +34,36 @@ func TestPreprocess(t *testing.T) {
 			t.Fatalf("red[%d] = %v, want %v", i, out[i], want)
 		}
 	}
-	grey := image.NewGray(image.Rect(0, 0, 4, 4))
-	grey.Pix[5] = 128
-	cmyk := image.NewCMYK(image.Rect(0, 0, 4, 4))
-	for _, img := range []image.Image{grey, cmyk} {
-		if err := p.Apply(out, img, 32); err != nil {
+	// Grey and CMYK at 32×32 (no resampling): each pixel's RGB as the
+	// standard library's colour models give it, normalised per channel.
+	grey := image.NewGray(image.Rect(0, 0, 32, 32))
+	cmyk := image.NewCMYK(image.Rect(0, 0, 32, 32))
+	for i := 0; i < 1024; i++ {
+		grey.Pix[i] = byte(i * 7)
+		cmyk.Pix[4*i], cmyk.Pix[4*i+1], cmyk.Pix[4*i+2], cmyk.Pix[4*i+3] = byte(i*3), byte(i*5), byte(255-i), byte(i%64)
+	}
+	for _, c := range []struct {
+		name string
+		img  image.Image
+		rgb  func(i int) [3]byte
+	}{
+		{"grey", grey, func(i int) [3]byte { v := byte(i * 7); return [3]byte{v, v, v} }},
+		{"CMYK", cmyk, func(i int) [3]byte {
+			r, g, b := color.CMYKToRGB(byte(i*3), byte(i*5), byte(255-i), byte(i%64))
+			return [3]byte{r, g, b}
+		}},
+	} {
+		if err := p.Apply(out, c.img, 32); err != nil {
 			t.Fatal(err)
+		}
+		for i := 0; i < 1024; i++ {
+			rgb := c.rgb(i)
+			for ch := 0; ch < 3; ch++ {
+				want := (float32(rgb[ch])/255 - Mean[ch]) / Std[ch]
+				if got := out[ch*1024+i]; math.Abs(float64(got-want)) > 1e-6 {
+					t.Fatalf("%s pixel %d channel %d = %v, want %v (RGB %v)", c.name, i, ch, got, want, rgb)
+				}
+			}
 		}
 	}
 	// Centre crop: a 40×20 image, white centre column band (stored at

@@ -2,13 +2,13 @@ package model
 
 import (
 	"fmt"
-	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/gomobilenet/mobilenet/blas"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"github.com/gomobilenet/mobilenet/layers"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"

@@ -4,19 +4,22 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/onnx"
+	"github.com/gomobilenet/mobilenet/onnx/internal/onnxpb"
 	"github.com/gomobilenet/mobilenet/train"
+	"google.golang.org/protobuf/proto"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -173,22 +176,99 @@ func TestExportMatchesRuntimes(t *testing.T) {
 }
 
 // TestExportSequence: layers built by other code export through the same
-// table; an unknown layer type is an error naming it.
+// table — the ONNX graph computes what the layers compute (checked by the
+// independent runtime where it is installed), its input and output have
+// the sequence's shapes, and its totals are the layers' — and an unknown
+// layer type is an error naming it.
 func TestExportSequence(t *testing.T) {
+	const n, res = 3, 16
 	s, _ := layers.NewStore(tensor.Float32, 1)
-	b := layers.NewBuilder(G.NewGraph(), s)
+	g := G.NewGraph()
+	b := layers.NewBuilder(g, s)
 	conv, _ := layers.NewConv2D(b.In("c"), layers.Conv2DConfig{In: 3, Out: 8, Stride: 2})
-	bn, _ := layers.NewBatchNorm(b.In("c/bn"), layers.BatchNormConfig{Channels: 8, Momentum: 0.1, Epsilon: 1e-5, Activation: layers.ReLU6})
+	// ReLU, not ReLU6: ReLU6 exports as Clip with its bounds as inputs
+	// (opset 11 on), which OpenCV 4.6 (Debian's) cannot read.
+	bn, _ := layers.NewBatchNorm(b.In("c/bn"), layers.BatchNormConfig{Channels: 8, Momentum: 0.1, Epsilon: 1e-5, Activation: layers.ReLU})
 	blk, _ := layers.NewSeparableBlock(b.In("blk"), layers.DefaultSeparableConfig(8, 16))
 	fc, _ := layers.NewDense(b.In("fc"), layers.DefaultDenseConfig(16, 4))
-	out, st, err := onnx.Sequence([]layers.Layer{conv, bn, blk, layers.GlobalAvgPooling{}, fc}, 3, 16, 16, onnx.Options{})
-	if err != nil || len(out) == 0 || st.MACs == 0 {
-		t.Fatalf("export: %d bytes, %+v, %v", len(out), st, err)
+	seq := []layers.Layer{conv, bn, blk, layers.GlobalAvgPooling{}, fc}
+	// BatchNorm statistics and parameters away from their initial values,
+	// so that folding them matters.
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, v := range s.Vars() {
+		d := v.Value.Data().([]float32)
+		for i := range d {
+			switch {
+			case strings.HasSuffix(v.Name, "running_var"):
+				d[i] = 0.3 + r.Float32()
+			case strings.HasSuffix(v.Name, "running_mean"), strings.HasSuffix(v.Name, "bn/bias"):
+				d[i] = 0.3 * float32(r.NormFloat64())
+			case strings.HasSuffix(v.Name, "bn/scale"):
+				d[i] = 0.7 + 0.6*r.Float32()
+			}
+		}
 	}
-	if _, _, err := onnx.Sequence([]layers.Layer{conv, unknown{}}, 3, 16, 16, onnx.Options{}); err == nil || !strings.Contains(err.Error(), "onnx_test.unknown") {
+	out, st, err := onnx.Sequence(seq, 3, res, res, onnx.Options{})
+	if err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	// Totals: the stem 3×3×3 → 8 at stride 2 (8×8 out), the block's 3×3
+	// depthwise over 8 channels and 8 → 16 pointwise (8×8), the 16 → 4
+	// classifier; parameters: weights, biases, BatchNorm scales and shifts.
+	wantMACs := 8*8*8*27 + 8*8*8*9 + 8*8*16*8 + 16*4
+	wantParams := 0
+	for _, v := range s.LearnableVars() {
+		wantParams += v.Value.Shape().TotalSize()
+	}
+	if st.MACs != wantMACs || st.Params != wantParams {
+		t.Errorf("totals: %d MACs and %d parameters, want %d and %d", st.MACs, st.Params, wantMACs, wantParams)
+	}
+	var mp onnxpb.ModelProto
+	if err := proto.Unmarshal(out, &mp); err != nil {
+		t.Fatalf("the export does not parse as an ONNX model: %v", err)
+	}
+	dims := func(vi *onnxpb.ValueInfoProto) []int64 {
+		var d []int64
+		for _, x := range vi.GetType().GetTensorType().GetShape().GetDim() {
+			d = append(d, x.GetDimValue())
+		}
+		return d
+	}
+	gr := mp.GetGraph()
+	if len(gr.GetInput()) != 1 || len(gr.GetOutput()) != 1 || !slices.Equal(dims(gr.GetInput()[0])[1:], []int64{3, res, res}) || dims(gr.GetOutput()[0])[1] != 4 {
+		t.Fatalf("graph input %v, output %v: want (N, 3, %d, %d) and (N, 4)", gr.GetInput(), gr.GetOutput(), res, res)
+	}
+
+	// The layers' own logits, in inference mode, against the runtime's.
+	x := testImages(t, n, res)
+	xv := tensor.New(tensor.WithShape(n, 3, res, res), tensor.WithBacking(append([]float32(nil), x...)))
+	in := G.NewTensor(g, tensor.Float32, 4, G.WithShape(n, 3, res, res), G.WithName("x"), G.WithValue(xv))
+	s.Mode().SetTraining(false)
+	y := in
+	for _, l := range seq {
+		if y, err = l.Fwd(y); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]float32(nil), y.Value().Data().([]float32)...)
+	path := filepath.Join(t.TempDir(), "seq.onnx")
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	chk := runChecker(t, path, x, want, n, 3, res, res, "logits")
+	if chk.MaxRelDiff > 1e-4 || chk.Top1Agree != n {
+		t.Errorf("OpenCV on the exported sequence: max relative difference %g, top-1 agrees on %d of %d", chk.MaxRelDiff, chk.Top1Agree, n)
+	}
+
+	if _, _, err := onnx.Sequence([]layers.Layer{conv, unknown{}}, 3, res, res, onnx.Options{}); err == nil || !strings.Contains(err.Error(), "onnx_test.unknown") {
 		t.Errorf("unknown layer: error %v", err)
 	}
-	if _, _, err := onnx.Sequence([]layers.Layer{conv}, 3, 16, 16, onnx.Options{}); err == nil {
+	if _, _, err := onnx.Sequence([]layers.Layer{conv}, 3, res, res, onnx.Options{}); err == nil {
 		t.Error("a sequence that does not end in logits: no error")
 	}
 }

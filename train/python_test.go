@@ -2,7 +2,6 @@ package train
 
 import (
 	"encoding/json"
-	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"github.com/gomobilenet/mobilenet/model"
 )
 

@@ -2,13 +2,13 @@ package main
 
 import (
 	"bytes"
-	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/train"
 )

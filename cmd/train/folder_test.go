@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"image"
 	"image/png"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gomobilenet/mobilenet/checkpoint"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"github.com/gomobilenet/mobilenet/train"
 )
 

@@ -3,9 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"github.com/gomobilenet/mobilenet/blas"
-	"github.com/gomobilenet/mobilenet/internal/atomicfile"
-	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -17,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomobilenet/mobilenet/blas"
+	"github.com/gomobilenet/mobilenet/internal/atomicfile"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"github.com/gomobilenet/mobilenet/train"
 )
 
