@@ -17,7 +17,8 @@ import (
 func ExampleWrite() {
 	dir, err := os.MkdirTemp("", "ckpt")
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "model.bin")
@@ -28,19 +29,22 @@ func ExampleWrite() {
 		{Info: checkpoint.TensorInfo{Name: "bn/running_mean", Kind: checkpoint.KindState, Shape: []int{2}}, Data: []float32{0.5, -0.5}},
 	}
 	if err := checkpoint.Write(path, meta, tensors); err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 
 	header, got, err := checkpoint.Read(path)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 	var h struct {
 		Epoch int    `json:"epoch"`
 		Note  string `json:"note"`
 	}
 	if err := json.Unmarshal(header, &h); err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 	fmt.Println("epoch", h.Epoch, h.Note)
 	for _, t := range got {

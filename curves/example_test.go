@@ -2,7 +2,6 @@ package curves_test
 
 import (
 	"fmt"
-	"log"
 	"os"
 	"path/filepath"
 
@@ -14,7 +13,8 @@ import (
 func ExamplePlot() {
 	dir, err := os.MkdirTemp("", "run")
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 	defer os.RemoveAll(dir)
 	metrics := `{"epoch":1,"train_loss":1.9,"train_acc":0.31,"test_loss":1.6,"test_acc":0.42}
@@ -22,10 +22,12 @@ func ExamplePlot() {
 {"epoch":3,"train_loss":1.1,"train_acc":0.61,"test_loss":1.0,"test_acc":0.65}
 `
 	if err := os.WriteFile(filepath.Join(dir, "metrics.jsonl"), []byte(metrics), 0o644); err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 	if err := curves.Plot(dir); err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 	st, err := os.Stat(filepath.Join(dir, "curves.png"))
 	fmt.Println(err == nil && st.Size() > 0)

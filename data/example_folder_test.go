@@ -39,7 +39,8 @@ func writePNG(path string, w, h int, c color.RGBA) {
 func ExampleScanFolder() {
 	root, err := os.MkdirTemp("", "photos")
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 	defer os.RemoveAll(root)
 	for _, class := range []string{"cats", "dogs"} {
@@ -53,13 +54,15 @@ func ExampleScanFolder() {
 
 	f, err := data.ScanFolder(root, 0.2, 1)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 	fmt.Println(f.Classes, len(f.Train), "training images,", len(f.Val), "held out ("+f.ValFrom+")")
 
 	ds, report, err := data.LoadFolder(f.Train, f.Classes, data.FolderOptions{Exact: true})
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 	fmt.Println(ds.Len(), "decoded, each", len(ds.Image(0)), "bytes;", len(report.Skipped), "skipped")
 	// Output:
@@ -102,7 +105,8 @@ func ExampleImagePaths() {
 	}
 	paths, err := data.ImagePaths([]string{dir})
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 	for _, p := range paths {
 		rel, _ := filepath.Rel(dir, p)

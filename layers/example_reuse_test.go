@@ -172,7 +172,8 @@ func ExampleStore_Save() {
 		return s
 	}
 	if err := model(1, 10).Save(path, map[string]int{"classes": 10}); err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 	hdr, rep, err := model(2, 10).Load(path, layers.LoadOptions{})
 	var meta struct{ Classes int }

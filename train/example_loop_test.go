@@ -91,11 +91,13 @@ func ExampleNewTrainer() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "model.bin")
 	if err := train.WriteModel(path, m, cfg); err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 	back, hdr, err := train.LoadModel(path, layers.Fused)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println("error:", err)
+		return
 	}
 	fmt.Println("reloaded:", hdr.Config.Name, back.Store.NumParams() == m.Store.NumParams())
 	// Output:
