@@ -1,8 +1,9 @@
-// Package cpu chooses the tier of hand-written kernels this process runs:
-// AVX-512, AVX2 (with FMA) or plain Go, the best the CPU and the operating
-// system support, or the one the environment variable MOBILENET_KERNELS
-// names (avx512, avx2 or go; how tests and benchmarks cover every tier a
-// machine supports). The choice is made once, at start-up, and read by
+// Package cpu chooses the tier of hand-written kernels this process runs,
+// the best the CPU and the operating system support, or the one the
+// environment variable MOBILENET_KERNELS names (how tests and benchmarks
+// cover every tier a machine supports): avx512-amx (AVX-512 and AMX tiles
+// for bf16 products), avx512-bf16 (AVX-512 with VDPBF16PS), avx512, avx2
+// (with FMA) or go. The choice is made once, at start-up, and read by
 // packages blas and layers.
 package cpu
 
@@ -20,33 +21,36 @@ type Tier int
 
 // The tiers, lowest first.
 const (
-	Go     Tier = iota // portable Go loops
-	AVX2               // 256-bit AVX2 + FMA assembly
-	AVX512             // 512-bit AVX-512 (F, BW, DQ, VL) assembly
+	Go         Tier = iota // portable Go loops
+	AVX2                   // 256-bit AVX2 + FMA assembly
+	AVX512                 // 512-bit AVX-512 (F, BW, DQ, VL) assembly
+	AVX512BF16             // AVX512 and bf16 products with VDPBF16PS (AVX512-BF16: Cooper Lake, Sapphire Rapids on, Zen 4 on)
+	AVX512AMX              // AVX512BF16 and bf16 products on AMX tiles (TDPBF16PS: Sapphire Rapids on), Linux granting tile data
 )
+
+// tierNames are the tiers' names, lowest first.
+var tierNames = []string{"go", "avx2", "avx512", "avx512-bf16", "avx512-amx"}
+
+// BF16 reports whether the tier runs bf16 products (AVX512BF16 and above).
+func (t Tier) BF16() bool { return t >= AVX512BF16 }
 
 // String is the tier's name as MOBILENET_KERNELS spells it.
 func (t Tier) String() string {
-	switch t {
-	case AVX2:
-		return "avx2"
-	case AVX512:
-		return "avx512"
+	if t >= 0 && int(t) < len(tierNames) {
+		return tierNames[t]
 	}
 	return "go"
 }
 
 // Parse reads a tier's name.
 func Parse(s string) (Tier, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "go":
-		return Go, nil
-	case "avx2":
-		return AVX2, nil
-	case "avx512":
-		return AVX512, nil
+	name := strings.ToLower(strings.TrimSpace(s))
+	for i, n := range tierNames {
+		if n == name {
+			return Tier(i), nil
+		}
 	}
-	return Go, fmt.Errorf("unknown kernel tier %q (want avx512, avx2 or go)", s)
+	return Go, fmt.Errorf("unknown kernel tier %q (want avx512-amx, avx512-bf16, avx512, avx2 or go)", s)
 }
 
 // Supported is the highest tier this CPU and OS run (x/sys/cpu checks
@@ -63,7 +67,13 @@ func detect() Tier {
 	x := xcpu.X86
 	switch {
 	case x.HasAVX512F && x.HasAVX512BW && x.HasAVX512DQ && x.HasAVX512VL && x.HasAVX2 && x.HasFMA:
-		return AVX512
+		if !x.HasAVX512BF16 {
+			return AVX512
+		}
+		if x.HasAMXTile && x.HasAMXBF16 && requestTileData() {
+			return AVX512AMX
+		}
+		return AVX512BF16
 	case x.HasAVX2 && x.HasFMA:
 		return AVX2
 	}

@@ -1,0 +1,6 @@
+//go:build !amd64 || purego
+
+package blas
+
+// bf16Kernel: none without the amd64 assembly (GemmBF16 emulates).
+var bf16Kernel func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)

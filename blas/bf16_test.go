@@ -1,0 +1,170 @@
+package blas
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/gomobilenet/mobilenet/internal/cpu"
+	"github.com/gomobilenet/mobilenet/internal/testenv"
+)
+
+// bf16Ref is float32 → bfloat16 by its definition, in float64 arithmetic:
+// the nearest bf16 value (ties to the even mantissa), ±Inf past the largest
+// finite one, NaN for NaN.
+func bf16Ref(x float32) float32 {
+	if x != x {
+		return x
+	}
+	v := float64(x)
+	if v == 0 || math.IsInf(v, 0) {
+		return x
+	}
+	// bf16 spacing at |v|: 2^(e−7) for normal numbers, 2^−133 below 2^−126.
+	e := math.Floor(math.Log2(math.Abs(v)))
+	if e < -126 {
+		e = -126
+	}
+	q := math.Ldexp(1, int(e)-7)
+	r := math.RoundToEven(v/q) * q
+	if math.Abs(r) > math.Ldexp(255.0/128, 127) { // past bf16's largest finite value
+		return float32(math.Inf(int(math.Copysign(1, v))))
+	}
+	return float32(r)
+}
+
+// TestRoundBF16 holds the rounding (Go's and the AVX512-BF16 assembly's)
+// to the definition: ties to even both ways, the carry into the exponent,
+// subnormals, the largest values and overflow, ±0, ±Inf and NaN, and
+// random values of every magnitude.
+func TestRoundBF16(t *testing.T) {
+	vals := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 1 + 1.0/256, 1 + 3.0/256, 1 + 1.0/512, 1 + 3.0/512, 1.9999999,
+		math.MaxFloat32, -math.MaxFloat32, 3.3895314e38, 3.38e38, math.SmallestNonzeroFloat32, 1e-39, -1e-39, 1.1754942e-38,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 65504, 0.1, -0.3}
+	r := rand.New(rand.NewPCG(15, 16))
+	for len(vals) < 4096 {
+		vals = append(vals, math.Float32frombits(r.Uint32()))
+	}
+	for _, x := range vals {
+		got, want := RoundBF16(x), bf16Ref(x)
+		if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+			t.Fatalf("RoundBF16(%v [%#08x]) = %v [%#08x], want %v [%#08x]", x, math.Float32bits(x), got, math.Float32bits(got), want, math.Float32bits(want))
+		}
+	}
+	if !cpu.Active().BF16() {
+		testenv.Need(t, "avx512-bf16", false, "no AVX512-BF16 tier on this CPU (or MOBILENET_KERNELS below it): the conversion kernels do not run")
+	}
+	testenv.Ran(t, "avx512-bf16")
+	checkConversionKernels(t, vals)
+}
+
+// TestGemmBF16 holds GemmBF16 (AMX tiles on the avx512-amx tier, the
+// emulation elsewhere) to the float64 definition on the bf16-rounded
+// inputs: every transpose, sizes around the 32×32 blocks, the 32-deep
+// blocks and the 512-column packing (1, 17, 31, 32, 33, 513, …), batch 1,
+// odd depths, alpha and beta including 0 and 1, leading dimensions above
+// the minimum; elements outside C untouched.
+//
+// Tolerance: a bf16 product is exact in float32 (two 8-bit mantissas), so
+// against the definition on rounded inputs only the float32 sums err — the
+// float32 GEMM's tolerance (tolerance_test.go), λ·√(k+2)·u·S with S from
+// the rounded inputs. That the inputs are rounded shows in a second check:
+// against the unrounded inputs the results differ by far more than that.
+func TestGemmBF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	if cpu.Active() >= cpu.AVX512AMX {
+		testenv.Ran(t, "avx512-amx")
+	}
+	t.Logf("bf16 products in hardware: %v (tier %s)", HaveBF16(), cpu.Active())
+	shapes := [][3]int{{1, 1, 1}, {32, 32, 32}, {31, 33, 17}, {33, 31, 64}, {64, 513, 96}, {1, 700, 33}, {97, 1, 65}, {40, 64, 1}, {65, 1100, 300}, {7, 5, 0}}
+	for _, s := range shapes {
+		m, n, k := s[0], s[1], s[2]
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			for _, ab := range [][2]float32{{1, 0}, {1, 1}, {0.5, -0.75}, {0, 2}} {
+				tA, tB := tr[0], tr[1]
+				lda, ldb, ldc := k+3, n+2, n+5
+				if tA {
+					lda = m + 1
+				}
+				if tB {
+					ldb = k + 4
+				}
+				rows := func(r, ld int) []float64 {
+					v := make([]float64, max(r*ld, 1))
+					for i := range v {
+						v[i] = rng.NormFloat64()
+					}
+					return v
+				}
+				a, b, c := rows(max(m, k), lda), rows(max(k, n), ldb), rows(m, ldc)
+				ra, rb := roundAll(a), roundAll(b)
+				want := f64(to32(c))
+				naiveGemm(tA, tB, m, n, k, float64(ab[0]), ra, lda, rb, ldb, float64(ab[1]), want, ldc)
+				scale := sumScale(tA, tB, m, n, k, float64(ab[0]), ra, lda, rb, ldb, float64(ab[1]), c, ldc)
+				unrounded := f64(to32(c))
+				naiveGemm(tA, tB, m, n, k, float64(ab[0]), f64(to32(a)), lda, f64(to32(b)), ldb, float64(ab[1]), unrounded, ldc)
+				got := to32(c)
+				GemmBF16(tA, tB, m, n, k, ab[0], to32(a), lda, to32(b), ldb, ab[1], got, ldc)
+				name := fmt.Sprintf("%v tA=%v tB=%v alpha,beta=%v", s, tA, tB, ab)
+				apart := 0.0
+				for i := range want {
+					if i%ldc >= n {
+						if got[i] != float32(c[i]) {
+							t.Fatalf("%s: wrote c[%d] outside the matrix", name, i)
+						}
+						continue
+					}
+					if d := math.Abs(float64(got[i]) - want[i]); d > tol32(k, scale[i]) {
+						t.Fatalf("%s: c[%d] = %v, want %v (%.3g of √(k+2)·u·S)", name, i, got[i], want[i], d/(math.Sqrt(float64(k+2))*u32*scale[i]))
+					}
+					apart = math.Max(apart, math.Abs(float64(got[i])-unrounded[i])/(math.Sqrt(float64(k+2))*u32*scale[i]+1e-300))
+				}
+				if k >= 16 && ab[0] != 0 && apart < 4*lambda {
+					t.Fatalf("%s: within %.3g units of the product of unrounded inputs: the inputs were not rounded to bf16", name, apart)
+				}
+			}
+		}
+	}
+}
+
+func roundAll(x []float64) []float64 {
+	r := make([]float64, len(x))
+	for i, v := range x {
+		r[i] = float64(RoundBF16(float32(v)))
+	}
+	return r
+}
+
+// TestGemmBF16ThreadSweep: GemmBF16 splits C at multiples of 32 columns
+// (or rows), the kernels' blocks, each summing its full depth in one
+// order: the same bits at 1, 2, 3, 7 and 64 threads.
+func TestGemmBF16ThreadSweep(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	for _, s := range [][3]int{{96, 2080, 33}, {1100, 40, 64}, {64, 4096, 24}} {
+		m, n, k := s[0], s[1], s[2]
+		a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+		for _, v := range [][]float32{a, b, c} {
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+		}
+		var ref []float32
+		for _, procs := range []int{1, 2, 3, 7, 64} {
+			prev := runtime.GOMAXPROCS(procs)
+			got := append([]float32(nil), c...)
+			GemmBF16(false, false, m, n, k, 1, a, k, b, n, 1, got, n)
+			runtime.GOMAXPROCS(prev)
+			if procs == 1 {
+				ref = got
+				continue
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("%v, %d threads: c[%d] = %v, %v on one thread", s, procs, i, got[i], ref[i])
+				}
+			}
+		}
+	}
+}
