@@ -90,6 +90,10 @@ func GemmBF16x1(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b
 	if m == 0 || n == 0 {
 		return
 	}
+	if k == 0 || alpha == 0 {
+		scaleRows(c, m, n, ldc, beta)
+		return
+	}
 	if HaveBF16() {
 		bf16Kernel(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
@@ -121,4 +125,68 @@ func gemmBF16Emulated(tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 		}
 	}
 	Gemm1(false, false, m, n, k, alpha, ra, max(k, 1), rb, max(n, 1), beta, c, ldc)
+}
+
+// PackedBF16 is op(A) rounded to bf16 and laid out for GemmPackedBF16, so
+// that a left operand used by many products (a convolution's weights, for
+// every sample) is rounded and packed once.
+type PackedBF16 struct {
+	m, k int
+	amx  []uint16  // AMX panels (the avx512-amx tier)
+	r32  []float32 // op(A) rounded, m×k (other tiers: the emulation)
+}
+
+// PackBF16 packs op(A) (m×k) into p (reusing its memory; nil: a new one)
+// and returns it.
+func PackBF16(p *PackedBF16, tA bool, m, k int, a []float32, lda int) *PackedBF16 {
+	if p == nil {
+		p = new(PackedBF16)
+	}
+	p.m, p.k = m, k
+	if HaveBF16() && k > 0 {
+		p.amx = packedA16(p.amx, tA, m, k, a, lda)
+		return p
+	}
+	if cap(p.r32) < m*k {
+		p.r32 = make([]float32, m*k)
+	}
+	p.r32 = p.r32[:m*k]
+	for i := 0; i < m; i++ {
+		for q := 0; q < k; q++ {
+			if tA {
+				p.r32[i*k+q] = RoundBF16(a[q*lda+i])
+			} else {
+				p.r32[i*k+q] = RoundBF16(a[i*lda+q])
+			}
+		}
+	}
+	return p
+}
+
+// GemmPackedBF16 is GemmBF16x1 with alpha 1 and op(A) from p: C = op(A)·op(B)
+// + beta·C, C m×n.
+func GemmPackedBF16(p *PackedBF16, tB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	m, k := p.m, p.k
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		scaleRows(c, m, n, ldc, beta)
+		return
+	}
+	if HaveBF16() {
+		productPackedA16(p.amx, m, k, tB, n, b, ldb, beta, c, ldc)
+		return
+	}
+	rb := make([]float32, k*n)
+	for q := 0; q < k; q++ {
+		for j := 0; j < n; j++ {
+			if tB {
+				rb[q*n+j] = RoundBF16(b[j*ldb+q])
+			} else {
+				rb[q*n+j] = RoundBF16(b[q*ldb+j])
+			}
+		}
+	}
+	Gemm1(false, false, m, n, k, 1, p.r32, k, rb, n, beta, c, ldc)
 }

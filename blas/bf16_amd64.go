@@ -52,8 +52,8 @@ var amxConfig = func() (cfg [64]byte) {
 const amxNC = 512
 
 type bf16Bufs struct {
-	a, b []uint16
-	tile [32 * 32]float32
+	a, b, row []uint16
+	tile      [32 * 32]float32
 }
 
 var bf16Pool = sync.Pool{New: func() any { return new(bf16Bufs) }}
@@ -74,10 +74,20 @@ func gemmBF16AMX(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, 
 		scaleRows(c, m, n, ldc, beta)
 		return
 	}
+	bufs := bf16Pool.Get().(*bf16Bufs)
+	defer bf16Pool.Put(bufs)
+	kb := (k + 31) / 32
+	bufs.a = grow(bufs.a, (m+31)/32*kb*1024)
+	packA16(bufs.a, tA, m, k, kb, a, lda)
+	amxProduct(bufs, bufs.a, m, k, tB, n, alpha, b, ldb, beta, c, ldc)
+}
+
+// amxProduct is gemmBF16AMX with op(A) packed (pa, by packA16).
+func amxProduct(bufs *bf16Bufs, pa []uint16, m, k int, tB bool, n int, alpha float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if alpha != 1 || (beta != 0 && beta != 1) {
 		// C = beta·C + alpha·(A·B): the product into a buffer first.
 		t := make([]float32, m*n)
-		gemmBF16AMX(tA, tB, m, n, k, 1, a, lda, b, ldb, 0, t, n)
+		amxProduct(bufs, pa, m, k, tB, n, 1, b, ldb, 0, t, n)
 		for i := 0; i < m; i++ {
 			row, tr := c[i*ldc:i*ldc+n], t[i*n:(i+1)*n]
 			for j := range row {
@@ -93,23 +103,19 @@ func gemmBF16AMX(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, 
 	acc := beta == 1
 	kb := (k + 31) / 32
 	mp := (m + 31) / 32
-	bufs := bf16Pool.Get().(*bf16Bufs)
-	defer bf16Pool.Put(bufs)
-	bufs.a = grow(bufs.a, mp*kb*1024)
-	packA16(bufs.a, tA, m, k, kb, a, lda)
 	for jc := 0; jc < n; jc += amxNC {
 		nb := min(amxNC, n-jc)
 		np := (nb + 31) / 32
 		ldbp := np * 32
 		bufs.b = grow(bufs.b, kb*32*ldbp)
-		packB16(bufs.b, tB, k, kb, jc, nb, ldbp, b, ldb)
+		packB16(bufs, tB, k, kb, jc, nb, ldbp, b, ldb)
 		full := nb / 32
 		for i := 0; i < mp; i++ {
-			pa := &bufs.a[i*kb*1024]
+			pai := &pa[i*kb*1024]
 			rows := min(32, m-i*32)
 			first := 0
 			if rows == 32 && full > 0 {
-				amxBF16(&amxConfig[0], pa, &bufs.b[0], kb, full, &c[i*32*ldc+jc], ldc, ldbp, acc)
+				amxBF16(&amxConfig[0], pai, &bufs.b[0], kb, full, &c[i*32*ldc+jc], ldc, ldbp, acc)
 				first = full
 			}
 			for p := first; p < np; p++ { // edge blocks, through the buffer
@@ -121,13 +127,28 @@ func gemmBF16AMX(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, 
 						copy(t[r*32:r*32+cols], c[c0+r*ldc:c0+r*ldc+cols])
 					}
 				}
-				amxBF16(&amxConfig[0], pa, &bufs.b[p*64], kb, 1, &t[0], 32, ldbp, acc)
+				amxBF16(&amxConfig[0], pai, &bufs.b[p*64], kb, 1, &t[0], 32, ldbp, acc)
 				for r := 0; r < rows; r++ {
 					copy(c[c0+r*ldc:c0+r*ldc+cols], t[r*32:r*32+cols])
 				}
 			}
 		}
 	}
+}
+
+// packedA16 packs op(A) for amxProduct (PackBF16).
+func packedA16(dst []uint16, tA bool, m, k int, a []float32, lda int) []uint16 {
+	kb := (k + 31) / 32
+	dst = grow(dst, (m+31)/32*kb*1024)
+	packA16(dst, tA, m, k, kb, a, lda)
+	return dst
+}
+
+// productPackedA16 is amxProduct on pooled buffers.
+func productPackedA16(pa []uint16, m, k int, tB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	bufs := bf16Pool.Get().(*bf16Bufs)
+	defer bf16Pool.Put(bufs)
+	amxProduct(bufs, pa, m, k, tB, n, 1, b, ldb, beta, c, ldc)
 }
 
 // packA16 packs op(A) (m×k) as bf16 panels of 32 rows: [panel][depth
@@ -157,14 +178,29 @@ func packA16(dst []uint16, tA bool, m, k, kb int, a []float32, lda int) {
 // packB16 packs columns [jc, jc+nb) of op(B) (k×n) as depth pairs:
 // dst[(pair·ldbp + j)·2 + d] = op(B)[2·pair+d][jc+j], zeros past k and nb,
 // for kb·16 pairs.
-func packB16(dst []uint16, tB bool, k, kb, jc, nb, ldbp int, b []float32, ldb int) {
+func packB16(bufs *bf16Bufs, tB bool, k, kb, jc, nb, ldbp int, b []float32, ldb int) {
+	dst := bufs.b
 	pairs := kb * 16
 	if tB {
+		// Column j of op(B) is row jc+j of B: its depth pairs are
+		// consecutive, converted together (cvtBF16) and then spread, a
+		// pair (one 32-bit word) at a time, to their rows of dst.
 		clear(dst[:pairs*ldbp*2])
+		vec := k / 32 * 32
+		bufs.row = grow(bufs.row, pairs*2)
+		row := bufs.row
+		clear(row[vec:])
 		for j := 0; j < nb; j++ {
 			col := b[(jc+j)*ldb : (jc+j)*ldb+k]
-			for p, v := range col {
-				dst[((p/2)*ldbp+j)*2+p%2] = toBF16(v)
+			if vec > 0 {
+				cvtBF16(&row[0], &col[0], vec)
+			}
+			for p := vec; p < k; p++ {
+				row[p] = toBF16(col[p])
+			}
+			for q := 0; q < (k+1)/2; q++ {
+				o := (q*ldbp + j) * 2
+				dst[o], dst[o+1] = row[2*q], row[2*q+1]
 			}
 		}
 		return

@@ -107,22 +107,32 @@ func TestGemmBF16(t *testing.T) {
 				naiveGemm(tA, tB, m, n, k, float64(ab[0]), f64(to32(a)), lda, f64(to32(b)), ldb, float64(ab[1]), unrounded, ldc)
 				got := to32(c)
 				GemmBF16(tA, tB, m, n, k, ab[0], to32(a), lda, to32(b), ldb, ab[1], got, ldc)
-				name := fmt.Sprintf("%v tA=%v tB=%v alpha,beta=%v", s, tA, tB, ab)
-				apart := 0.0
-				for i := range want {
-					if i%ldc >= n {
-						if got[i] != float32(c[i]) {
-							t.Fatalf("%s: wrote c[%d] outside the matrix", name, i)
+				check := func(name string, got []float32) {
+					apart := 0.0
+					for i := range want {
+						if i%ldc >= n {
+							if got[i] != float32(c[i]) {
+								t.Fatalf("%s: wrote c[%d] outside the matrix", name, i)
+							}
+							continue
 						}
-						continue
+						if d := math.Abs(float64(got[i]) - want[i]); d > tol32(k, scale[i]) {
+							t.Fatalf("%s: c[%d] = %v, want %v (%.3g of √(k+2)·u·S)", name, i, got[i], want[i], d/(math.Sqrt(float64(k+2))*u32*scale[i]))
+						}
+						apart = math.Max(apart, math.Abs(float64(got[i])-unrounded[i])/(math.Sqrt(float64(k+2))*u32*scale[i]+1e-300))
 					}
-					if d := math.Abs(float64(got[i]) - want[i]); d > tol32(k, scale[i]) {
-						t.Fatalf("%s: c[%d] = %v, want %v (%.3g of √(k+2)·u·S)", name, i, got[i], want[i], d/(math.Sqrt(float64(k+2))*u32*scale[i]))
+					if k >= 16 && ab[0] != 0 && apart < 4*lambda {
+						t.Fatalf("%s: within %.3g units of the product of unrounded inputs: the inputs were not rounded to bf16", name, apart)
 					}
-					apart = math.Max(apart, math.Abs(float64(got[i])-unrounded[i])/(math.Sqrt(float64(k+2))*u32*scale[i]+1e-300))
 				}
-				if k >= 16 && ab[0] != 0 && apart < 4*lambda {
-					t.Fatalf("%s: within %.3g units of the product of unrounded inputs: the inputs were not rounded to bf16", name, apart)
+				check(fmt.Sprintf("GemmBF16 %v tA=%v tB=%v alpha,beta=%v", s, tA, tB, ab), got)
+				if ab[0] == 1 { // GemmPackedBF16: alpha 1, A packed once for two products
+					p := PackBF16(nil, tA, m, k, to32(a), lda)
+					for range 2 {
+						got := to32(c)
+						GemmPackedBF16(p, tB, n, to32(b), ldb, ab[1], got, ldc)
+						check(fmt.Sprintf("GemmPackedBF16 %v tA=%v tB=%v beta=%v", s, tA, tB, ab[1]), got)
+					}
 				}
 			}
 		}

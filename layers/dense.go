@@ -25,6 +25,7 @@ type Dense struct {
 	name         string
 	cfg          DenseConfig
 	weight, bias *G.Node
+	s            *Store // its Precision
 }
 
 // NewDense creates the layer's variables in the Builder's scope, initialised
@@ -40,7 +41,7 @@ func NewDense(b *Builder, cfg DenseConfig) (*Dense, error) {
 	if !cfg.Init.valid() {
 		return nil, fmt.Errorf("%s: unknown initialisation %v", name, cfg.Init)
 	}
-	l := &Dense{name: name, cfg: cfg}
+	l := &Dense{name: name, cfg: cfg, s: b.s}
 	var err error
 	if l.weight, err = b.param("weight", tensor.Shape{cfg.Out, cfg.In}, true, cfg.Init.denseWeight(cfg.In)); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -56,6 +57,15 @@ func NewDense(b *Builder, cfg DenseConfig) (*Dense, error) {
 // Learnables returns the weight and the bias.
 func (l *Dense) Learnables() G.Nodes { return nonNil(l.weight, l.bias) }
 
+// gemm is C = op(A)·op(B) in the Store's precision.
+func (l *Dense) gemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if l.s != nil && l.s.Precision() == BF16 {
+		blas.GemmBF16(tA, tB, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)
+		return
+	}
+	blas.Gemm(tA, tB, m, n, k, float32(1), a, lda, b, ldb, 0, c, ldc)
+}
+
 // Fwd applies the layer to x of shape (N, In).
 func (l *Dense) Fwd(x *G.Node) (*G.Node, error) {
 	if err := checkInput(l.name, x); err != nil {
@@ -70,16 +80,16 @@ func (l *Dense) Fwd(x *G.Node) (*G.Node, error) {
 	params := fmt.Sprint(xs, ws)
 	dx := &opSpec{name: "denseDx", params: params, in: []tensor.Shape{ws, ys}, out: xs,
 		f32: func(o []float32, v [][]float32) {
-			blas.Gemm(false, false, n, in, out, 1, v[1], out, v[0], in, 0, o, in)
+			l.gemm(false, false, n, in, out, v[1], out, v[0], in, o, in)
 		},
 		f64: func(o []float64, v [][]float64) {
 			blas.Gemm(false, false, n, in, out, 1, v[1], out, v[0], in, 0, o, in)
 		}}
 	dw := &opSpec{name: "denseDw", params: params, in: []tensor.Shape{xs, ys}, out: ws,
-		f32: func(o []float32, v [][]float32) { blas.Gemm(true, false, out, in, n, 1, v[1], out, v[0], in, 0, o, in) },
+		f32: func(o []float32, v [][]float32) { l.gemm(true, false, out, in, n, v[1], out, v[0], in, o, in) },
 		f64: func(o []float64, v [][]float64) { blas.Gemm(true, false, out, in, n, 1, v[1], out, v[0], in, 0, o, in) }}
 	op := &opSpec{name: "dense", params: params, in: []tensor.Shape{xs, ws}, out: ys,
-		f32:     func(o []float32, v [][]float32) { blas.Gemm(false, true, n, out, in, 1, v[0], in, v[1], in, 0, o, out) },
+		f32:     func(o []float32, v [][]float32) { l.gemm(false, true, n, out, in, v[0], in, v[1], in, o, out) },
 		f64:     func(o []float64, v [][]float64) { blas.Gemm(false, true, n, out, in, 1, v[0], in, v[1], in, 0, o, out) },
 		diffWRT: []bool{true, true},
 		symDiff: func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {

@@ -49,6 +49,7 @@ type Store struct {
 	order []*Var
 	mode  Mode
 	ids   int64
+	bf16  atomic.Bool // Precision BF16 (SetPrecision)
 }
 
 // NewStore returns an empty Store for float32 or float64 variables, in
@@ -178,7 +179,11 @@ type registry struct {
 
 // NewBuilder returns a Builder at the root scope of graph g.
 func NewBuilder(g *G.ExprGraph, s *Store) *Builder {
-	return &Builder{g: g, s: s, reg: &registry{byName: map[string]*G.Node{}, states: map[string]bool{}, scratch: &kernels.Scratch{}}}
+	sc := &kernels.Scratch{}
+	if s != nil {
+		sc.BF16 = &s.bf16
+	}
+	return &Builder{g: g, s: s, reg: &registry{byName: map[string]*G.Node{}, states: map[string]bool{}, scratch: sc}}
 }
 
 // check reports a Builder that cannot build layer: nil, or not made by

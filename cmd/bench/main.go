@@ -45,6 +45,7 @@ func run(args []string) error {
 		config    = fs.String("config", "cifar10", "network configuration: cifar10 or imagenet")
 		res       = fs.Int("resolution", 0, "input resolution (0: the configuration's)")
 		outStride = fs.Int("output-stride", 0, "input size over the last feature map's (0: the paper's; 8 keeps 4×4 maps at the end of the cifar10 network)")
+		precision = fs.String("precision", "fp32", cli.PrecisionUsage)
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -59,7 +60,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "blas: %s; threads: %d; depthwise: %s; kernels: %s\n", backend, *threads, impl, layers.Kernels())
+	prec, err := cli.Precision(*precision)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "blas: %s; threads: %d; depthwise: %s; kernels: %s; precision: %s\n", backend, *threads, impl, layers.Kernels(), prec)
 	stopProfile, err := cli.StartCPUProfile(*cpuprof)
 	if err != nil {
 		return err
@@ -90,6 +95,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
+		m.Store.SetPrecision(prec)
 		rng := rand.New(rand.NewPCG(1, 2))
 		if strings.Contains(*modes, "train") {
 			tr, err := train.NewTrainer(m, *batch, train.NewSGD(0.9, 5e-4, true))
@@ -102,7 +108,7 @@ func run(args []string) error {
 			if err != nil {
 				return err
 			}
-			emit(backend, impl, cfg, *threads, "train", *batch, t)
+			emit(backend, impl, prec, cfg, *threads, "train", *batch, t)
 		}
 		if strings.Contains(*modes, "eval") {
 			ev, err := train.NewEvaluator(m, *evalBatch)
@@ -115,7 +121,7 @@ func run(args []string) error {
 			if err != nil {
 				return err
 			}
-			emit(backend, impl, cfg, *threads, "eval", *evalBatch, t)
+			emit(backend, impl, prec, cfg, *threads, "eval", *evalBatch, t)
 		}
 	}
 	return nil
@@ -152,7 +158,7 @@ func timed(warmup, steps int, f func() error) (float64, error) {
 	return ts[steps/2], nil
 }
 
-func emit(backend string, impl layers.DepthwiseImpl, cfg model.Config, threads int, mode string, batch int, t float64) {
+func emit(backend string, impl layers.DepthwiseImpl, prec layers.Precision, cfg model.Config, threads int, mode string, batch int, t float64) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	name := "go"
@@ -161,7 +167,7 @@ func emit(backend string, impl layers.DepthwiseImpl, cfg model.Config, threads i
 	}
 	line, _ := json.Marshal(map[string]any{"impl": "gorgonia", "alpha": cfg.Alpha, "config": cfg.Name, "resolution": cfg.Resolution, "threads": threads, "mode": mode, "batch": batch,
 		"step_s": round(t, 4), "images_per_s": round(float64(batch)/t, 1), "peak_rss_mib": ru.Maxrss / 1024, "blas": name, "depthwise": impl.String(),
-		"cpu": cli.CPUName(), "kernels": layers.Kernels(), "blas_detail": backend})
+		"cpu": cli.CPUName(), "kernels": layers.Kernels(), "blas_detail": backend, "precision": prec.String()})
 	fmt.Println(string(line))
 }
 

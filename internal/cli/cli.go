@@ -53,6 +53,29 @@ func DefaultBLAS() string {
 // BLASUsage is the --blas flag's help text.
 const BLASUsage = "matrix-multiply backend: auto, go or openblas (default $" + BLASEnv + " when set, else auto)"
 
+// PrecisionUsage is the --precision flag's help text.
+const PrecisionUsage = "matrix products: fp32, bf16 (bf16 inputs, fp32 sums: needs AMX or AVX512-BF16) or auto (bf16 where the CPU has them, else fp32)"
+
+// Precision reads --precision: fp32, bf16 (an error where the CPU has
+// neither AMX nor AVX512-BF16, or MOBILENET_KERNELS lowered the tier below
+// them) or auto (bf16 where it runs, else fp32).
+func Precision(s string) (layers.Precision, error) {
+	if strings.ToLower(strings.TrimSpace(s)) == "auto" {
+		if blas.HaveBF16() {
+			return layers.BF16, nil
+		}
+		return layers.FP32, nil
+	}
+	p, err := layers.ParsePrecision(s)
+	if err != nil {
+		return p, fmt.Errorf("--precision: %w (or auto)", err)
+	}
+	if p == layers.BF16 && !blas.HaveBF16() {
+		return p, fmt.Errorf("--precision bf16: this CPU runs the %s kernel tier, without bf16 products (they need AMX or AVX512-BF16: avx512-bf16 or avx512-amx)", cpu.Describe())
+	}
+	return p, nil
+}
+
 // Compute sets the number of threads and the BLAS backend and parses the
 // depthwise implementation; it returns the backend's name.
 func Compute(threads int, blasName, depthwise string) (string, layers.DepthwiseImpl, error) {

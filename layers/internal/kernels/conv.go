@@ -12,6 +12,25 @@ import (
 // pointwise GEMMs are batched instead: X is packed to C × N·HW, one GEMM runs,
 // and the result is unpacked.
 
+// gemm is blas.Gemm with alpha 1, in bf16 when sc asks for it and the data
+// are float32 (blas.GemmBF16).
+func gemm[T Float](sc *Scratch, tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if a32, ok := any(a).([]float32); ok && sc.bf16() {
+		blas.GemmBF16(tA, tB, m, n, k, 1, a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		return
+	}
+	blas.Gemm(tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemm1 is gemm on the calling goroutine only (blas.Gemm1, blas.GemmBF16x1).
+func gemm1[T Float](sc *Scratch, tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if a32, ok := any(a).([]float32); ok && sc.bf16() {
+		blas.GemmBF16x1(tA, tB, m, n, k, 1, a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		return
+	}
+	blas.Gemm1(tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+}
+
 // pointwise reports whether the convolution is a plain 1×1 product.
 func (g Geom) Pointwise() bool {
 	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT == 0 && g.PB == 0 && g.PL == 0 && g.PR == 0
@@ -125,14 +144,21 @@ func ConvForwardEp[T Float](sc *Scratch, g Geom, y, x, w []T, ep *Epilogue[T]) {
 		xp := Buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
 		yp := Buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
 		pack(xp, x, g.N, g.C, hw)
-		blas.Gemm(false, false, g.O, g.N*hw, g.C, 1, w, g.C, xp, g.N*hw, 0, yp, g.N*hw)
+		gemm(sc, false, false, g.O, g.N*hw, g.C, w, g.C, xp, g.N*hw, 0, yp, g.N*hw)
 		if ep != nil { // row o of the packed product is channel o
 			ParallelFor(g.O, 1, func(o0, o1 int) { ep.planes(yp, o0, o1, g.N*hw, g.O) })
 		}
 		unpack(y, yp, g.N, g.O, hw)
 		return
 	}
-	pw := packWeights(sc, rolePackedW, ohw, false, g.O, K, w, K) // the weights, packed once for every sample
+	bf16 := sc.bf16() && isFloat32(w)
+	var pw *blas.Packed
+	var pw16 *blas.PackedBF16
+	if bf16 {
+		pw16 = packWeightsBF16(sc, false, g.O, K, any(w).([]float32), K) // the weights, rounded and packed once for every sample
+	} else {
+		pw = packWeights(sc, rolePackedW, ohw, false, g.O, K, w, K) // the weights, packed once for every sample
+	}
 	ep.begin(g.N*g.O, ohw, g.O)
 	perSample(g.N, colBuffer[T](sc, g), func(n int, col []T) {
 		xn := x[n*g.C*hw : (n+1)*g.C*hw]
@@ -142,7 +168,11 @@ func ConvForwardEp[T Float](sc *Scratch, g Geom, y, x, w []T, ep *Epilogue[T]) {
 			im2col(g, col, xn)
 		}
 		yn := y[n*g.O*ohw : (n+1)*g.O*ohw]
-		blas.GemmPacked(pw, false, ohw, 1, col, ohw, 0, yn, ohw)
+		if bf16 {
+			blas.GemmPackedBF16(pw16, false, ohw, any(col).([]float32), ohw, 0, any(yn).([]float32), ohw)
+		} else {
+			blas.GemmPacked(pw, false, ohw, 1, col, ohw, 0, yn, ohw)
+		}
 		ep.planes(y, n*g.O, (n+1)*g.O, ohw, g.O)
 	})
 }
@@ -158,20 +188,33 @@ func ConvBackwardInput[T Float](sc *Scratch, g Geom, dx, dy, w []T) {
 		dyp := Buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
 		dxp := Buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
 		pack(dyp, dy, g.N, g.O, hw)
-		blas.Gemm(true, false, g.C, g.N*hw, g.O, 1, w, K, dyp, g.N*hw, 0, dxp, g.N*hw)
+		gemm(sc, true, false, g.C, g.N*hw, g.O, w, K, dyp, g.N*hw, 0, dxp, g.N*hw)
 		unpack(dx, dxp, g.N, g.C, hw)
 		return
 	}
-	wt := packWeights(sc, rolePackedW, ohw, true, K, g.O, w, K) // Wᵀ, packed once for every sample
+	bf16 := sc.bf16() && isFloat32(w)
+	var wt *blas.Packed
+	var wt16 *blas.PackedBF16
+	if bf16 {
+		wt16 = packWeightsBF16(sc, true, K, g.O, any(w).([]float32), K) // Wᵀ, rounded and packed once for every sample
+	} else {
+		wt = packWeights(sc, rolePackedW, ohw, true, K, g.O, w, K) // Wᵀ, packed once for every sample
+	}
 	perSample(g.N, colBuffer[T](sc, g), func(n int, col []T) {
 		dxn := dx[n*g.C*hw : (n+1)*g.C*hw]
 		dyn := dy[n*g.O*ohw : (n+1)*g.O*ohw]
+		out := col
 		if col == nil {
-			blas.GemmPacked(wt, false, ohw, 1, dyn, ohw, 0, dxn, ohw)
-			return
+			out = dxn
 		}
-		blas.GemmPacked(wt, false, ohw, 1, dyn, ohw, 0, col, ohw)
-		col2im(g, dxn, col)
+		if bf16 {
+			blas.GemmPackedBF16(wt16, false, ohw, any(dyn).([]float32), ohw, 0, any(out).([]float32), ohw)
+		} else {
+			blas.GemmPacked(wt, false, ohw, 1, dyn, ohw, 0, out, ohw)
+		}
+		if col != nil {
+			col2im(g, dxn, col)
+		}
 	})
 }
 
@@ -183,7 +226,7 @@ func ConvBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) {
 		xp := Buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
 		pack(dyp, dy, g.N, g.O, hw)
 		pack(xp, x, g.N, g.C, hw)
-		blas.Gemm(false, true, g.O, g.C, g.N*hw, 1, dyp, g.N*hw, xp, g.N*hw, 0, dw, g.C)
+		gemm(sc, false, true, g.O, g.C, g.N*hw, dyp, g.N*hw, xp, g.N*hw, 0, dw, g.C)
 		return
 	}
 	if g.grouped() {
@@ -203,7 +246,7 @@ func ConvBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) {
 			acc := Buffer[T](sc, roleWeightAcc, ch, g.O*K)
 			partial[ch] = acc
 			n0, n1 := g.N*ch/chunks, g.N*(ch+1)/chunks
-			if col == nil && !g.grouped() {
+			if col == nil && !g.grouped() && !sc.bf16() {
 				// Pointwise: dW = Σ_n dY_n·X_nᵀ over the run in one call,
 				// every row read in place.
 				blas.GemmNTBatch(g.O, K, ohw, n1-n0, 1, dy[n0*g.O*ohw:], ohw, g.O*ohw, x[n0*g.C*hw:], hw, g.C*hw, 0, acc, K)
@@ -221,11 +264,11 @@ func ConvBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) {
 				if g.grouped() { // group gi: dW[gi] += dY[gi]·col[gi]ᵀ
 					og := g.O / g.G
 					for gi := 0; gi < g.G; gi++ {
-						blas.Gemm1(false, true, og, K, ohw, 1, dyn[gi*og*ohw:], ohw, c[gi*K*ohw:], ohw, 1, acc[gi*og*K:], K)
+						gemm1(sc, false, true, og, K, ohw, dyn[gi*og*ohw:], ohw, c[gi*K*ohw:], ohw, 1, acc[gi*og*K:], K)
 					}
 					continue
 				}
-				blas.Gemm1(false, true, g.O, K, ohw, 1, dyn, ohw, c, ohw, 1, acc, K)
+				gemm1(sc, false, true, g.O, K, ohw, dyn, ohw, c, ohw, 1, acc, K)
 			}
 		}
 	})
@@ -259,7 +302,7 @@ func groupedForward[T Float](sc *Scratch, g Geom, y, x, w []T, ep *Epilogue[T]) 
 		}
 		yn := y[n*g.O*ohw : (n+1)*g.O*ohw]
 		for gi := 0; gi < g.G; gi++ {
-			blas.Gemm1(false, false, og, ohw, kg, 1, w[gi*og*kg:], kg, col[gi*kg*ohw:], ohw, 0, yn[gi*og*ohw:], ohw)
+			gemm1(sc, false, false, og, ohw, kg, w[gi*og*kg:], kg, col[gi*kg*ohw:], ohw, 0, yn[gi*og*ohw:], ohw)
 		}
 		ep.planes(y, n*g.O, (n+1)*g.O, ohw, g.O)
 	})
@@ -275,7 +318,7 @@ func groupedBackwardInput[T Float](sc *Scratch, g Geom, dx, dy, w []T) {
 			c = dxn
 		}
 		for gi := 0; gi < g.G; gi++ { // col[gi] = W[gi]ᵀ·dY[gi]
-			blas.Gemm1(true, false, kg, ohw, og, 1, w[gi*og*kg:], kg, dyn[gi*og*ohw:], ohw, 0, c[gi*kg*ohw:], ohw)
+			gemm1(sc, true, false, kg, ohw, og, w[gi*og*kg:], kg, dyn[gi*og*ohw:], ohw, 0, c[gi*kg*ohw:], ohw)
 		}
 		if col != nil {
 			col2im(g, dxn, col)
@@ -304,4 +347,10 @@ func perSample[T Float](n int, newScratch func(worker int) []T, body func(n int,
 			body(i, s)
 		}
 	})
+}
+
+// isFloat32 reports whether s holds float32s.
+func isFloat32[T Float](s []T) bool {
+	_, ok := any(s).([]float32)
+	return ok
 }

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomobilenet/mobilenet/blas"
 )
@@ -16,7 +17,15 @@ type Scratch struct {
 	mu     sync.Mutex
 	bufs   map[slot]any
 	packed map[role]*blas.Packed
+	bf16w  *blas.PackedBF16 // a convolution's weights rounded and packed for its per-sample bf16 products
+	// BF16, when set and on, makes the convolutions' float32 products run
+	// in bf16 (blas.GemmBF16: bf16 inputs, float32 sums and results). The
+	// ops read it at each run, so that it can change between runs.
+	BF16 *atomic.Bool
 }
+
+// bf16 reports whether the float32 products run in bf16.
+func (s *Scratch) bf16() bool { return s != nil && s.BF16 != nil && s.BF16.Load() }
 
 // role says what a scratch Buffer is for. Each role has its own buffers:
 // add a role rather than reusing one whose buffers may be live.
@@ -67,4 +76,14 @@ func packWeights[T Float](s *Scratch, r role, n int, tA bool, m, k int, a []T, l
 	p := blas.PackFor(s.packed[r], n, tA, m, k, a, lda)
 	s.packed[r] = p
 	return p
+}
+
+// packWeightsBF16 rounds and packs op(A) for GemmPackedBF16 products into
+// the Scratch's buffer (kept across calls). The PackedBF16 is read-only
+// afterwards and may be shared by goroutines.
+func packWeightsBF16(s *Scratch, tA bool, m, k int, a []float32, lda int) *blas.PackedBF16 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bf16w = blas.PackBF16(s.bf16w, tA, m, k, a, lda)
+	return s.bf16w
 }
