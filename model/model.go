@@ -15,6 +15,7 @@ type Options struct {
 	Dtype     tensor.Dtype         // float32 (the zero value) or float64
 	Depthwise layers.DepthwiseImpl // depthwise implementation (default fused)
 	Init      layers.Init          // weight initialisation (the zero value is PyTorch's default)
+	Precision layers.Precision     // of the matrix products (FP32, the zero value, or BF16: layers.Precision)
 }
 
 // Model is a MobileNet's configuration and variables. Graphs built from it
@@ -38,6 +39,7 @@ func New(cfg Config, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
+	s.SetPrecision(opts.Precision)
 	m := &Model{Config: cfg, Store: s, opts: opts}
 	// Build once on a throwaway graph so every variable exists (and is
 	// initialised in a fixed order) before anything else touches the Store.

@@ -217,6 +217,9 @@ type Options struct {
 	Recipe    Recipe
 	Config    model.Config
 	Depthwise layers.DepthwiseImpl
+	// Precision of the matrix products (layers.Precision: FP32, the zero
+	// value, or BF16). A run may change it on resume; Machine records it.
+	Precision layers.Precision
 	OutDir    string // checkpoints and logs
 	Resume    string // checkpoint to continue from ("" = start afresh)
 	Train     *data.Dataset
@@ -386,7 +389,7 @@ func openRun(o Options) (*run, error) {
 	}
 	rn.opt = NewSGD(r.Momentum, r.WeightDecay, r.Nesterov)
 	rn.opt.DecayParams = r.DecayParams
-	if rn.m, err = model.New(rn.hdr.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise, Init: init}); err != nil {
+	if rn.m, err = model.New(rn.hdr.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise, Init: init, Precision: o.Precision}); err != nil {
 		return nil, wrap(err)
 	}
 	cfg := rn.m.Config

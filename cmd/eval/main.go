@@ -47,6 +47,7 @@ func run(args []string) error {
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		blasName   = fs.String("blas", cli.DefaultBLAS(), cli.BLASUsage)
+		precision  = fs.String("precision", "fp32", cli.PrecisionUsage)
 		progress   = fs.String("progress", "auto", "progress bars: auto (when standard error is a terminal), on or off")
 		tta        = fs.String("tta", "none", "also evaluate with test-time augmentation: flip (the mean of the logits of each image and its mirror image) or flip-translate (flip, averaged with flip of the image shifted by one pixel each way)")
 	)
@@ -68,15 +69,20 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	prec, err := cli.Precision(*precision)
+	if err != nil {
+		return err
+	}
 	info := os.Stdout
 	if *asJSON {
 		info = os.Stderr
 	}
-	fmt.Fprintf(info, "blas: %s; threads: %d; kernels: %s\n", backend, *threads, layers.Kernels())
+	fmt.Fprintf(info, "blas: %s; threads: %d; kernels: %s; precision: %s\n", backend, *threads, layers.Kernels(), prec)
 	m, hdr, err := train.LoadModel(pos[0], impl)
 	if err != nil {
 		return err
 	}
+	m.Store.SetPrecision(prec)
 	ttaName, err := train.ParseTTA(*tta)
 	if err != nil {
 		return err

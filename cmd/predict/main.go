@@ -52,12 +52,13 @@ func run(args []string) error {
 		fs.PrintDefaults()
 	}
 	var (
-		top      = fs.Int("top", 5, "classes to print per image")
-		asJSON   = fs.Bool("json", false, "one JSON object per image and line")
-		batch    = fs.Int("batch-size", 64, "images per inference batch")
-		threads  = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
-		blasName = fs.String("blas", cli.DefaultBLAS(), cli.BLASUsage)
-		tta      = fs.String("tta", "none", "test-time augmentation: flip (the mean of the logits of each image and its mirror image) or flip-translate (flip, averaged with flip of the image shifted by one pixel each way)")
+		top       = fs.Int("top", 5, "classes to print per image")
+		asJSON    = fs.Bool("json", false, "one JSON object per image and line")
+		batch     = fs.Int("batch-size", 64, "images per inference batch")
+		threads   = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
+		blasName  = fs.String("blas", cli.DefaultBLAS(), cli.BLASUsage)
+		precision = fs.String("precision", "fp32", cli.PrecisionUsage)
+		tta       = fs.String("tta", "none", "test-time augmentation: flip (the mean of the logits of each image and its mirror image) or flip-translate (flip, averaged with flip of the image shifted by one pixel each way)")
 	)
 	pos, err := cli.Parse(fs, args) // flags before or after the paths
 	if err != nil {
@@ -76,10 +77,15 @@ func run(args []string) error {
 	if _, _, err := cli.Compute(*threads, *blasName, "fused"); err != nil {
 		return err
 	}
+	prec, err := cli.Precision(*precision)
+	if err != nil {
+		return err
+	}
 	m, hdr, err := train.LoadModel(pos[0], 0)
 	if err != nil {
 		return err
 	}
+	m.Store.SetPrecision(prec)
 	names, recorded := hdr.ClassNames()
 	if !recorded {
 		fmt.Fprintf(os.Stderr, "predict: %s records no class names (an older checkpoint): using %s, %s, …\n", pos[0], names[0], names[min(1, len(names)-1)])

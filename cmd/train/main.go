@@ -93,6 +93,7 @@ func run(args []string) error {
 		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		blasName   = fs.String("blas", cli.DefaultBLAS(), cli.BLASUsage)
+		precision  = fs.String("precision", "fp32", cli.PrecisionUsage)
 		progress   = fs.String("progress", "auto", "progress bars: auto (when standard error is a terminal; a log file gets the per-epoch lines only), on or off")
 		summary    = fs.Bool("summary", false, "print the per-layer summary (parameters, mult-adds) and exit")
 	)
@@ -226,7 +227,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("blas: %s; threads: %d; depthwise: %s; kernels: %s\n", backend, *threads, impl, layers.Kernels())
+	prec, err := cli.Precision(*precision)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("blas: %s; threads: %d; depthwise: %s; kernels: %s; precision: %s\n", backend, *threads, impl, layers.Kernels(), prec)
 
 	stopProfile, err := cli.StartCPUProfile(*cpuProfile)
 	if err != nil {
@@ -261,9 +266,9 @@ func run(args []string) error {
 		trainCtx, cancel = context.WithTimeout(ctx, *maxTime)
 		defer cancel()
 	}
-	res, err := train.Run(trainCtx, train.Options{Recipe: r, Config: cfg, Depthwise: impl, OutDir: *out, Resume: *resume,
+	res, err := train.Run(trainCtx, train.Options{Recipe: r, Config: cfg, Depthwise: impl, Precision: prec, OutDir: *out, Resume: *resume,
 		Train: d.Train, Test: d.Test, HeldOut: do.HoldOut, Input: input, Log: os.Stderr, Progress: bars, AllowDataChange: *allowData,
-		Command: append([]string{"cmd/train"}, args...), Machine: cli.Machine(*threads, backend, impl)})
+		Command: append([]string{"cmd/train"}, args...), Machine: cli.Machine(*threads, backend, impl, prec)})
 	switch {
 	case errors.Is(err, train.ErrDataChanged):
 		return fmt.Errorf("%w (give the --data and --limit the run started with, or --allow-data-change)", err)

@@ -455,3 +455,32 @@ func TestBLASFromEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// TestPrecisionFlag: --precision bf16 trains where the CPU has bf16
+// products and run.json says so; elsewhere it is a one-line error naming
+// the tier; a bad value is refused.
+func TestPrecisionFlag(t *testing.T) {
+	data := fakeCIFAR(t, 8)
+	out := t.TempDir()
+	args := []string{"--alpha", "0.25", "--resolution", "16", "--batch-size", "8", "--epochs", "1", "--swa-epochs", "0", "--data", data, "--no-download", "--out", out}
+	b, err := testenv.Command(append(args, "--precision", "bf16")...).CombinedOutput()
+	if !blas.HaveBF16() {
+		if err == nil || !strings.Contains(string(b), "--precision bf16: this CPU runs the") || strings.Count(strings.TrimSpace(string(b)), "\n") > 0 {
+			t.Fatalf("bf16 without bf16 products: %v, %q: want a one-line error", err, b)
+		}
+	} else {
+		if err != nil {
+			t.Fatalf("--precision bf16: %v\n%s", err, b)
+		}
+		rec, err := train.ReadRunRecord(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.Starts[0].Machine["precision"]; got != "bf16" {
+			t.Errorf("run.json records precision %q, want bf16", got)
+		}
+	}
+	if b, err := testenv.Command(append(args, "--precision", "fp16")...).CombinedOutput(); err == nil || !strings.Contains(string(b), `precision "fp16": want fp32 or bf16`) {
+		t.Errorf("--precision fp16: %v, %q", err, b)
+	}
+}

@@ -182,11 +182,12 @@ func StartCPUProfile(path string) (stop func(), err error) {
 
 // Machine describes the machine and compute settings of a run for its
 // record (train.Options.Machine): the CPU, the threads, the GEMM backend
-// and kernel tier, the depthwise implementation, Go's version, the
+// and kernel tier, the precision of the products, the depthwise implementation, Go's version, the
 // binary's source revision when the build recorded one, and
 // OPENBLAS_CORETYPE when set.
-func Machine(threads int, backend string, depthwise layers.DepthwiseImpl) map[string]string {
+func Machine(threads int, backend string, depthwise layers.DepthwiseImpl, prec layers.Precision) map[string]string {
 	m := map[string]string{
+		"precision": prec.String(),
 		"cpu":       CPUName(),
 		"threads":   fmt.Sprint(threads),
 		"blas":      backend,
