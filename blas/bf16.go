@@ -5,7 +5,6 @@ import (
 	"runtime"
 
 	"github.com/gomobilenet/mobilenet/internal/cpu"
-	"github.com/gomobilenet/mobilenet/internal/parallel"
 )
 
 // bf16 products: mixed precision as PyTorch's autocast and Keras's
@@ -48,41 +47,10 @@ func GemmBF16(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b [
 		GemmBF16x1(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	// Split C's columns in multiples of 32 (the kernels' panels), or its
-	// rows when it is tall.
-	if n >= m {
-		parallel.Chunks(workers, 1, func(_, w, _ int) {
-			j0, j1 := split32(n, w, workers), split32(n, w+1, workers)
-			if j0 == j1 {
-				return
-			}
-			bs := b[j0:]
-			if tB {
-				bs = b[j0*ldb:]
-			}
-			GemmBF16x1(tA, tB, m, j1-j0, k, alpha, a, lda, bs, ldb, beta, c[j0:], ldc)
-		})
-		return
-	}
-	parallel.Chunks(workers, 1, func(_, w, _ int) {
-		i0, i1 := split32(m, w, workers), split32(m, w+1, workers)
-		if i0 == i1 {
-			return
-		}
-		as := a[i0*lda:]
-		if tA {
-			as = a[i0:]
-		}
-		GemmBF16x1(tA, tB, i1-i0, n, k, alpha, as, lda, b, ldb, beta, c[i0*ldc:], ldc)
+	// Parts of C on multiples of 32 columns or rows (the kernels' blocks).
+	split(workers, 32, tA, tB, m, n, a, lda, b, ldb, c, ldc, func(m, n int, a, b, c []float32) {
+		GemmBF16x1(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	})
-}
-
-// split32 is the start of part w of n split in parts, on a multiple of 32.
-func split32(n, w, parts int) int {
-	if w >= parts {
-		return n
-	}
-	return min(n, (n/32*w/parts)*32)
 }
 
 // GemmBF16x1 is GemmBF16 on the calling goroutine only.
@@ -105,26 +73,28 @@ func GemmBF16x1(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b
 // them with the float32 GEMM: the same products (exact in float32), summed
 // in another order.
 func gemmBF16Emulated(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	ra, rb := make([]float32, m*k), make([]float32, k*n)
-	for i := 0; i < m; i++ {
-		for p := 0; p < k; p++ {
-			if tA {
-				ra[i*k+p] = RoundBF16(a[p*lda+i])
-			} else {
-				ra[i*k+p] = RoundBF16(a[i*lda+p])
-			}
-		}
-	}
-	for p := 0; p < k; p++ {
-		for j := 0; j < n; j++ {
-			if tB {
-				rb[p*n+j] = RoundBF16(b[j*ldb+p])
-			} else {
-				rb[p*n+j] = RoundBF16(b[p*ldb+j])
-			}
-		}
-	}
+	ra := roundOp(nil, tA, m, k, a, lda)
+	rb := roundOp(nil, tB, k, n, b, ldb)
 	Gemm1(false, false, m, n, k, alpha, ra, max(k, 1), rb, max(n, 1), beta, c, ldc)
+}
+
+// roundOp returns op(X) (rows×cols; X itself, or Xᵀ when t) rounded to
+// bf16, row-major, in dst's memory when it has room.
+func roundOp(dst []float32, t bool, rows, cols int, x []float32, ld int) []float32 {
+	if cap(dst) < rows*cols {
+		dst = make([]float32, rows*cols)
+	}
+	dst = dst[:rows*cols]
+	for i := 0; i < rows; i++ {
+		for j := 0; j < cols; j++ {
+			if t {
+				dst[i*cols+j] = RoundBF16(x[j*ld+i])
+			} else {
+				dst[i*cols+j] = RoundBF16(x[i*ld+j])
+			}
+		}
+	}
+	return dst
 }
 
 // PackedBF16 is op(A) rounded to bf16 and laid out for GemmPackedBF16, so
@@ -147,19 +117,7 @@ func PackBF16(p *PackedBF16, tA bool, m, k int, a []float32, lda int) *PackedBF1
 		p.amx = packedA16(p.amx, tA, m, k, a, lda)
 		return p
 	}
-	if cap(p.r32) < m*k {
-		p.r32 = make([]float32, m*k)
-	}
-	p.r32 = p.r32[:m*k]
-	for i := 0; i < m; i++ {
-		for q := 0; q < k; q++ {
-			if tA {
-				p.r32[i*k+q] = RoundBF16(a[q*lda+i])
-			} else {
-				p.r32[i*k+q] = RoundBF16(a[i*lda+q])
-			}
-		}
-	}
+	p.r32 = roundOp(p.r32, tA, m, k, a, lda)
 	return p
 }
 
@@ -178,15 +136,6 @@ func GemmPackedBF16(p *PackedBF16, tB bool, n int, b []float32, ldb int, beta fl
 		productPackedA16(p.amx, m, k, tB, n, b, ldb, beta, c, ldc)
 		return
 	}
-	rb := make([]float32, k*n)
-	for q := 0; q < k; q++ {
-		for j := 0; j < n; j++ {
-			if tB {
-				rb[q*n+j] = RoundBF16(b[j*ldb+q])
-			} else {
-				rb[q*n+j] = RoundBF16(b[q*ldb+j])
-			}
-		}
-	}
+	rb := roundOp(nil, tB, k, n, b, ldb)
 	Gemm1(false, false, m, n, k, 1, p.r32, k, rb, n, beta, c, ldc)
 }

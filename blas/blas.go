@@ -154,10 +154,25 @@ func Gemm[T Float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 		return
 	}
 	// One part per core, run on the cores' team (package parallel).
+	split(workers, 1, tA, tB, m, n, a, lda, b, ldb, c, ldc, func(m, n int, a, b, c []T) {
+		Gemm1(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	})
+}
+
+// split runs part(m', n', a', b', c') for parts of C on the cores' team
+// (package parallel), one part a worker: C's columns when n ≥ m, else its
+// rows, cut at multiples of align (the last part takes the rest), with the
+// operands' slices starting at the part.
+func split[T Float](workers, align int, tA, tB bool, m, n int, a []T, lda int, b []T, ldb int, c []T, ldc int, part func(m, n int, a, b, c []T)) {
+	cut := func(n, w int) int {
+		if w >= workers {
+			return n
+		}
+		return min(n, n/align*w/workers*align)
+	}
 	if n >= m {
-		// Split C's columns: columns j0..j1 of op(B).
 		parallel.Chunks(workers, 1, func(_, w, _ int) {
-			j0, j1 := n*w/workers, n*(w+1)/workers
+			j0, j1 := cut(n, w), cut(n, w+1)
 			if j0 == j1 {
 				return
 			}
@@ -165,12 +180,12 @@ func Gemm[T Float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 			if tB {
 				bs = b[j0*ldb:]
 			}
-			Gemm1(tA, tB, m, j1-j0, k, alpha, a, lda, bs, ldb, beta, c[j0:], ldc)
+			part(m, j1-j0, a, bs, c[j0:])
 		})
 		return
 	}
 	parallel.Chunks(workers, 1, func(_, w, _ int) {
-		i0, i1 := m*w/workers, m*(w+1)/workers
+		i0, i1 := cut(m, w), cut(m, w+1)
 		if i0 == i1 {
 			return
 		}
@@ -178,7 +193,7 @@ func Gemm[T Float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 		if tA {
 			as = a[i0:]
 		}
-		Gemm1(tA, tB, i1-i0, n, k, alpha, as, lda, b, ldb, beta, c[i0*ldc:], ldc)
+		part(i1-i0, n, as, b, c[i0*ldc:])
 	})
 }
 

@@ -32,8 +32,14 @@ func perturbed(t *testing.T, cfg model.Config) *model.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(1, 2))
-	for _, v := range m.Store.Vars() {
+	perturbBN(m.Store.Vars(), rand.New(rand.NewPCG(1, 2)))
+	return m
+}
+
+// perturbBN moves BatchNorm statistics and parameters (and a classifier
+// fc/weight) far from their initial values.
+func perturbBN(vars []*layers.Var, r *rand.Rand) {
+	for _, v := range vars {
 		d := v.Value.Data().([]float32)
 		for i := range d {
 			switch {
@@ -48,7 +54,6 @@ func perturbed(t *testing.T, cfg model.Config) *model.Model {
 			}
 		}
 	}
-	return m
 }
 
 // logits runs the model's own (folded) inference graph.
@@ -194,20 +199,7 @@ func TestExportSequence(t *testing.T) {
 	seq := []layers.Layer{conv, bn, blk, layers.GlobalAvgPooling{}, fc}
 	// BatchNorm statistics and parameters away from their initial values,
 	// so that folding them matters.
-	r := rand.New(rand.NewPCG(3, 4))
-	for _, v := range s.Vars() {
-		d := v.Value.Data().([]float32)
-		for i := range d {
-			switch {
-			case strings.HasSuffix(v.Name, "running_var"):
-				d[i] = 0.3 + r.Float32()
-			case strings.HasSuffix(v.Name, "running_mean"), strings.HasSuffix(v.Name, "bn/bias"):
-				d[i] = 0.3 * float32(r.NormFloat64())
-			case strings.HasSuffix(v.Name, "bn/scale"):
-				d[i] = 0.7 + 0.6*r.Float32()
-			}
-		}
-	}
+	perturbBN(s.Vars(), rand.New(rand.NewPCG(3, 4)))
 	out, st, err := onnx.Sequence(seq, 3, res, res, onnx.Options{})
 	if err != nil {
 		t.Fatalf("export: %v", err)
