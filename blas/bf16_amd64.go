@@ -17,6 +17,12 @@ import (
 //go:noescape
 func amxBF16(cfg *byte, a, b *uint16, kblocks, npanels int, c *float32, ldc, ldb int, acc bool)
 
+// dotBF16x8x32: C[0:8][0:32] = (acc ? C : 0) + A·B with VDPBF16PS, A 8
+// rows of a packed 32-row panel, B packed as for amxBF16.
+//
+//go:noescape
+func dotBF16x8x32(a, b *uint16, kblocks, ldb int, c *float32, ldc int, acc bool)
+
 // packPairsBF16: dst[2j], dst[2j+1] = bf16(r0[j]), bf16(r1[j]) for j < n
 // (n a multiple of 16).
 //
@@ -30,11 +36,17 @@ func cvtBF16(dst *uint16, src *float32, n int)
 
 // bf16Kernel is the tier's bf16 GEMM (single-threaded), nil where none runs.
 var bf16Kernel = func() func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if cpu.Active() >= cpu.AVX512AMX {
+	switch {
+	case cpu.Active() >= cpu.AVX512AMX:
 		return gemmBF16AMX
+	case cpu.Active() >= cpu.AVX512BF16:
+		return gemmBF16AMX // the same packing; amxProduct runs dotBF16x8x32 on this tier
 	}
 	return nil
 }()
+
+// useAMX: the avx512-amx tier (else VDPBF16PS).
+var useAMX = cpu.Active() >= cpu.AVX512AMX
 
 // amxConfig is the tile configuration: palette 1, tiles 0–7 of 16 rows of
 // 64 bytes (16 floats, or 32 bf16 values).
@@ -109,6 +121,10 @@ func amxProduct(bufs *bf16Bufs, pa []uint16, m, k int, tB bool, n int, alpha flo
 		ldbp := np * 32
 		bufs.b = grow(bufs.b, kb*32*ldbp)
 		packB16(bufs, tB, k, kb, jc, nb, ldbp, b, ldb)
+		if !useAMX {
+			dotBlocks(bufs, pa, m, kb, nb, ldbp, acc, c[jc:], ldc)
+			continue
+		}
 		full := nb / 32
 		for i := 0; i < mp; i++ {
 			pai := &pa[i*kb*1024]
@@ -131,6 +147,33 @@ func amxProduct(bufs *bf16Bufs, pa []uint16, m, k int, tB bool, n int, alpha flo
 				for r := 0; r < rows; r++ {
 					copy(c[c0+r*ldc:c0+r*ldc+cols], t[r*32:r*32+cols])
 				}
+			}
+		}
+	}
+}
+
+// dotBlocks computes C[0:m][0:nb] (+)= A·B_block with dotBF16x8x32, 8 rows
+// by 32 columns at a time; edge blocks through the buffer.
+func dotBlocks(bufs *bf16Bufs, pa []uint16, m, kb, nb, ldbp int, acc bool, c []float32, ldc int) {
+	for i0 := 0; i0 < m; i0 += 8 {
+		rows := min(8, m-i0)
+		pai := &pa[(i0/32)*kb*1024+(i0%32)*32] // rows i0… of their panel
+		for j0 := 0; j0 < nb; j0 += 32 {
+			cols := min(32, nb-j0)
+			pb := &bufs.b[j0*2]
+			if rows == 8 && cols == 32 {
+				dotBF16x8x32(pai, pb, kb, ldbp, &c[i0*ldc+j0], ldc, acc)
+				continue
+			}
+			t := &bufs.tile
+			if acc {
+				for r := 0; r < rows; r++ {
+					copy(t[r*32:r*32+cols], c[(i0+r)*ldc+j0:(i0+r)*ldc+j0+cols])
+				}
+			}
+			dotBF16x8x32(pai, pb, kb, ldbp, &t[0], 32, acc)
+			for r := 0; r < rows; r++ {
+				copy(c[(i0+r)*ldc+j0:(i0+r)*ldc+j0+cols], t[r*32:r*32+cols])
 			}
 		}
 	}

@@ -73,6 +73,393 @@ kloop:
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0 // tilerelease
 	RET
 
+// func dotBF16x8x32(a, b *uint16, kblocks, ldb int, c *float32, ldc int, acc bool)
+TEXT ·dotBF16x8x32(SB), NOSPLIT, $0-49
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ kblocks+16(FP), CX
+	MOVQ ldb+24(FP), R8
+	SHLQ $2, R8
+	MOVQ c+32(FP), DI
+	MOVQ ldc+40(FP), R9
+	SHLQ $2, R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+kloop:
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x06 // vdpbf16ps 0(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x0e // vdpbf16ps 0(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x10 // vdpbf16ps 64(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x10 // vdpbf16ps 64(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x20 // vdpbf16ps 128(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x20 // vdpbf16ps 128(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x30 // vdpbf16ps 192(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x30 // vdpbf16ps 192(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x40 // vdpbf16ps 256(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x40 // vdpbf16ps 256(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x50 // vdpbf16ps 320(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x50 // vdpbf16ps 320(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x60 // vdpbf16ps 384(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x60 // vdpbf16ps 384(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x70 // vdpbf16ps 448(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x70 // vdpbf16ps 448(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x01 // vdpbf16ps 4(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x01 // vdpbf16ps 4(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x11 // vdpbf16ps 68(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x11 // vdpbf16ps 68(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x21 // vdpbf16ps 132(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x21 // vdpbf16ps 132(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x31 // vdpbf16ps 196(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x31 // vdpbf16ps 196(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x41 // vdpbf16ps 260(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x41 // vdpbf16ps 260(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x51 // vdpbf16ps 324(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x51 // vdpbf16ps 324(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x61 // vdpbf16ps 388(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x61 // vdpbf16ps 388(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x71 // vdpbf16ps 452(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x71 // vdpbf16ps 452(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x02 // vdpbf16ps 8(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x02 // vdpbf16ps 8(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x12 // vdpbf16ps 72(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x12 // vdpbf16ps 72(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x22 // vdpbf16ps 136(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x22 // vdpbf16ps 136(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x32 // vdpbf16ps 200(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x32 // vdpbf16ps 200(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x42 // vdpbf16ps 264(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x42 // vdpbf16ps 264(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x52 // vdpbf16ps 328(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x52 // vdpbf16ps 328(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x62 // vdpbf16ps 392(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x62 // vdpbf16ps 392(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x72 // vdpbf16ps 456(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x72 // vdpbf16ps 456(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x03 // vdpbf16ps 12(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x03 // vdpbf16ps 12(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x13 // vdpbf16ps 76(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x13 // vdpbf16ps 76(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x23 // vdpbf16ps 140(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x23 // vdpbf16ps 140(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x33 // vdpbf16ps 204(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x33 // vdpbf16ps 204(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x43 // vdpbf16ps 268(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x43 // vdpbf16ps 268(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x53 // vdpbf16ps 332(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x53 // vdpbf16ps 332(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x63 // vdpbf16ps 396(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x63 // vdpbf16ps 396(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x73 // vdpbf16ps 460(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x73 // vdpbf16ps 460(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x04 // vdpbf16ps 16(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x04 // vdpbf16ps 16(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x14 // vdpbf16ps 80(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x14 // vdpbf16ps 80(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x24 // vdpbf16ps 144(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x24 // vdpbf16ps 144(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x34 // vdpbf16ps 208(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x34 // vdpbf16ps 208(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x44 // vdpbf16ps 272(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x44 // vdpbf16ps 272(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x54 // vdpbf16ps 336(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x54 // vdpbf16ps 336(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x64 // vdpbf16ps 400(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x64 // vdpbf16ps 400(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x74 // vdpbf16ps 464(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x74 // vdpbf16ps 464(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x05 // vdpbf16ps 20(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x05 // vdpbf16ps 20(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x15 // vdpbf16ps 84(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x15 // vdpbf16ps 84(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x25 // vdpbf16ps 148(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x25 // vdpbf16ps 148(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x35 // vdpbf16ps 212(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x35 // vdpbf16ps 212(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x45 // vdpbf16ps 276(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x45 // vdpbf16ps 276(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x55 // vdpbf16ps 340(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x55 // vdpbf16ps 340(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x65 // vdpbf16ps 404(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x65 // vdpbf16ps 404(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x75 // vdpbf16ps 468(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x75 // vdpbf16ps 468(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x06 // vdpbf16ps 24(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x06 // vdpbf16ps 24(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x16 // vdpbf16ps 88(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x16 // vdpbf16ps 88(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x26 // vdpbf16ps 152(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x26 // vdpbf16ps 152(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x36 // vdpbf16ps 216(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x36 // vdpbf16ps 216(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x46 // vdpbf16ps 280(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x46 // vdpbf16ps 280(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x56 // vdpbf16ps 344(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x56 // vdpbf16ps 344(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x66 // vdpbf16ps 408(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x66 // vdpbf16ps 408(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x76 // vdpbf16ps 472(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x76 // vdpbf16ps 472(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x07 // vdpbf16ps 28(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x07 // vdpbf16ps 28(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x17 // vdpbf16ps 92(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x17 // vdpbf16ps 92(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x27 // vdpbf16ps 156(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x27 // vdpbf16ps 156(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x37 // vdpbf16ps 220(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x37 // vdpbf16ps 220(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x47 // vdpbf16ps 284(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x47 // vdpbf16ps 284(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x57 // vdpbf16ps 348(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x57 // vdpbf16ps 348(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x67 // vdpbf16ps 412(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x67 // vdpbf16ps 412(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x77 // vdpbf16ps 476(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x77 // vdpbf16ps 476(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x08 // vdpbf16ps 32(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x08 // vdpbf16ps 32(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x18 // vdpbf16ps 96(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x18 // vdpbf16ps 96(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x28 // vdpbf16ps 160(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x28 // vdpbf16ps 160(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x38 // vdpbf16ps 224(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x38 // vdpbf16ps 224(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x48 // vdpbf16ps 288(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x48 // vdpbf16ps 288(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x58 // vdpbf16ps 352(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x58 // vdpbf16ps 352(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x68 // vdpbf16ps 416(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x68 // vdpbf16ps 416(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x78 // vdpbf16ps 480(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x78 // vdpbf16ps 480(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x09 // vdpbf16ps 36(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x09 // vdpbf16ps 36(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x19 // vdpbf16ps 100(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x19 // vdpbf16ps 100(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x29 // vdpbf16ps 164(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x29 // vdpbf16ps 164(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x39 // vdpbf16ps 228(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x39 // vdpbf16ps 228(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x49 // vdpbf16ps 292(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x49 // vdpbf16ps 292(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x59 // vdpbf16ps 356(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x59 // vdpbf16ps 356(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x69 // vdpbf16ps 420(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x69 // vdpbf16ps 420(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x79 // vdpbf16ps 484(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x79 // vdpbf16ps 484(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x0a // vdpbf16ps 40(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x0a // vdpbf16ps 40(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x1a // vdpbf16ps 104(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x1a // vdpbf16ps 104(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x2a // vdpbf16ps 168(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x2a // vdpbf16ps 168(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x3a // vdpbf16ps 232(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x3a // vdpbf16ps 232(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x4a // vdpbf16ps 296(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x4a // vdpbf16ps 296(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x5a // vdpbf16ps 360(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x5a // vdpbf16ps 360(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x6a // vdpbf16ps 424(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x6a // vdpbf16ps 424(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x7a // vdpbf16ps 488(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x7a // vdpbf16ps 488(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x0b // vdpbf16ps 44(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x0b // vdpbf16ps 44(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x1b // vdpbf16ps 108(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x1b // vdpbf16ps 108(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x2b // vdpbf16ps 172(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x2b // vdpbf16ps 172(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x3b // vdpbf16ps 236(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x3b // vdpbf16ps 236(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x4b // vdpbf16ps 300(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x4b // vdpbf16ps 300(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x5b // vdpbf16ps 364(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x5b // vdpbf16ps 364(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x6b // vdpbf16ps 428(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x6b // vdpbf16ps 428(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x7b // vdpbf16ps 492(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x7b // vdpbf16ps 492(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x0c // vdpbf16ps 48(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x0c // vdpbf16ps 48(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x1c // vdpbf16ps 112(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x1c // vdpbf16ps 112(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x2c // vdpbf16ps 176(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x2c // vdpbf16ps 176(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x3c // vdpbf16ps 240(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x3c // vdpbf16ps 240(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x4c // vdpbf16ps 304(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x4c // vdpbf16ps 304(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x5c // vdpbf16ps 368(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x5c // vdpbf16ps 368(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x6c // vdpbf16ps 432(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x6c // vdpbf16ps 432(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x7c // vdpbf16ps 496(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x7c // vdpbf16ps 496(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x0d // vdpbf16ps 52(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x0d // vdpbf16ps 52(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x1d // vdpbf16ps 116(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x1d // vdpbf16ps 116(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x2d // vdpbf16ps 180(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x2d // vdpbf16ps 180(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x3d // vdpbf16ps 244(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x3d // vdpbf16ps 244(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x4d // vdpbf16ps 308(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x4d // vdpbf16ps 308(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x5d // vdpbf16ps 372(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x5d // vdpbf16ps 372(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x6d // vdpbf16ps 436(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x6d // vdpbf16ps 436(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x7d // vdpbf16ps 500(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x7d // vdpbf16ps 500(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x0e // vdpbf16ps 56(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x0e // vdpbf16ps 56(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x1e // vdpbf16ps 120(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x1e // vdpbf16ps 120(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x2e // vdpbf16ps 184(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x2e // vdpbf16ps 184(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x3e // vdpbf16ps 248(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x3e // vdpbf16ps 248(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x4e // vdpbf16ps 312(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x4e // vdpbf16ps 312(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x5e // vdpbf16ps 376(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x5e // vdpbf16ps 376(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x6e // vdpbf16ps 440(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x6e // vdpbf16ps 440(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x7e // vdpbf16ps 504(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x7e // vdpbf16ps 504(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	VMOVDQU16 (DX), Z16
+	VMOVDQU16 64(DX), Z17
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x0f // vdpbf16ps 60(%rsi){1to16}, %zmm16, %zmm0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x0f // vdpbf16ps 60(%rsi){1to16}, %zmm17, %zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x1f // vdpbf16ps 124(%rsi){1to16}, %zmm16, %zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x1f // vdpbf16ps 124(%rsi){1to16}, %zmm17, %zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x2f // vdpbf16ps 188(%rsi){1to16}, %zmm16, %zmm4
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x2f // vdpbf16ps 188(%rsi){1to16}, %zmm17, %zmm5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x3f // vdpbf16ps 252(%rsi){1to16}, %zmm16, %zmm6
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x3f // vdpbf16ps 252(%rsi){1to16}, %zmm17, %zmm7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x4f // vdpbf16ps 316(%rsi){1to16}, %zmm16, %zmm8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x4f // vdpbf16ps 316(%rsi){1to16}, %zmm17, %zmm9
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x5f // vdpbf16ps 380(%rsi){1to16}, %zmm16, %zmm10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x5f // vdpbf16ps 380(%rsi){1to16}, %zmm17, %zmm11
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x6f // vdpbf16ps 444(%rsi){1to16}, %zmm16, %zmm12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x6f // vdpbf16ps 444(%rsi){1to16}, %zmm17, %zmm13
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x7f // vdpbf16ps 508(%rsi){1to16}, %zmm16, %zmm14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x7f // vdpbf16ps 508(%rsi){1to16}, %zmm17, %zmm15
+	ADDQ R8, DX
+	ADDQ $2048, SI
+	DECQ CX
+	JNZ kloop
+	CMPB acc+48(FP), $0
+	JEQ store
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	ADDQ R9, DI
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	ADDQ R9, DI
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
+	ADDQ R9, DI
+	VADDPS (DI), Z6, Z6
+	VADDPS 64(DI), Z7, Z7
+	ADDQ R9, DI
+	VADDPS (DI), Z8, Z8
+	VADDPS 64(DI), Z9, Z9
+	ADDQ R9, DI
+	VADDPS (DI), Z10, Z10
+	VADDPS 64(DI), Z11, Z11
+	ADDQ R9, DI
+	VADDPS (DI), Z12, Z12
+	VADDPS 64(DI), Z13, Z13
+	ADDQ R9, DI
+	VADDPS (DI), Z14, Z14
+	VADDPS 64(DI), Z15, Z15
+	MOVQ c+32(FP), DI
+store:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ R9, DI
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	ADDQ R9, DI
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ R9, DI
+	VMOVUPS Z6, (DI)
+	VMOVUPS Z7, 64(DI)
+	ADDQ R9, DI
+	VMOVUPS Z8, (DI)
+	VMOVUPS Z9, 64(DI)
+	ADDQ R9, DI
+	VMOVUPS Z10, (DI)
+	VMOVUPS Z11, 64(DI)
+	ADDQ R9, DI
+	VMOVUPS Z12, (DI)
+	VMOVUPS Z13, 64(DI)
+	ADDQ R9, DI
+	VMOVUPS Z14, (DI)
+	VMOVUPS Z15, 64(DI)
+	VZEROUPPER
+	RET
+
 // func packPairsBF16(dst *uint16, r0, r1 *float32, n int)
 TEXT ·packPairsBF16(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI

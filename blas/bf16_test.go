@@ -74,8 +74,11 @@ func TestRoundBF16(t *testing.T) {
 // against the unrounded inputs the results differ by far more than that.
 func TestGemmBF16(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 18))
-	if cpu.Active() >= cpu.AVX512AMX {
+	switch cpu.Active() {
+	case cpu.AVX512AMX:
 		testenv.Ran(t, "avx512-amx")
+	case cpu.AVX512BF16:
+		testenv.Ran(t, "avx512-bf16")
 	}
 	t.Logf("bf16 products in hardware: %v (tier %s)", HaveBF16(), cpu.Active())
 	shapes := [][3]int{{1, 1, 1}, {32, 32, 32}, {31, 33, 17}, {33, 31, 64}, {64, 513, 96}, {1, 700, 33}, {97, 1, 65}, {40, 64, 1}, {65, 1100, 300}, {7, 5, 0}}

@@ -21,6 +21,12 @@ amxBF16(cfg *byte, a, b *uint16, kblocks, npanels int, c *float32, ldc, ldb int,
     (palette 1, tmm0–7 16 rows × 64 bytes), loaded and released inside the
     call.
 
+dotBF16x8x32(a, b *uint16, kblocks, ldb int, c *float32, ldc int, acc bool)
+    C[0:8][0:32] = (acc ? C : 0) + A·B with VDPBF16PS (AVX512-BF16, for CPUs
+    without AMX): A 8 rows of a 32-row panel (as amxBF16's, row stride 64
+    bytes, 2048 bytes a depth block), each row's depth pair broadcast from
+    memory; B as amxBF16's (ldb columns a depth pair); 16 accumulators.
+
 packPairsBF16(dst *uint16, r0, r1 *float32, n int)
     dst[2j] = bf16(r0[j]), dst[2j+1] = bf16(r1[j]) for j < n, n a multiple
     of 32: two rows of B as VNNI pairs, rounded to nearest even
@@ -148,6 +154,53 @@ def amx():
     return a.text()
 
 
+def dot8x32():
+    a = Asm()
+    a.go("// func dotBF16x8x32(a, b *uint16, kblocks, ldb int, c *float32, ldc int, acc bool)")
+    a.go("TEXT ·dotBF16x8x32(SB), NOSPLIT, $0-49")
+    a.go("\tMOVQ a+0(FP), SI")
+    a.go("\tMOVQ b+8(FP), DX")
+    a.go("\tMOVQ kblocks+16(FP), CX")
+    a.go("\tMOVQ ldb+24(FP), R8")
+    a.go("\tSHLQ $2, R8")  # bytes between depth pairs of B (ldb columns × 2 bf16)
+    a.go("\tMOVQ c+32(FP), DI")
+    a.go("\tMOVQ ldc+40(FP), R9")
+    a.go("\tSHLQ $2, R9")
+    for r in range(16):
+        a.go(f"\tVPXORD Z{r}, Z{r}, Z{r}")
+    a.go("kloop:")
+    # 16 depth pairs of a 32-deep block: B's two vectors of 16 columns,
+    # then each of the 8 rows' pair (broadcast from A) against both.
+    for q in range(16):
+        a.go("\tVMOVDQU16 (DX), Z16")
+        a.go("\tVMOVDQU16 64(DX), Z17")
+        for r in range(8):
+            d = r * 64 + q * 4
+            a.gnu(f"vdpbf16ps {d}(%rsi){{1to16}}, %zmm16, %zmm{2 * r}")
+            a.gnu(f"vdpbf16ps {d}(%rsi){{1to16}}, %zmm17, %zmm{2 * r + 1}")
+        a.go("\tADDQ R8, DX")
+    a.go("\tADDQ $2048, SI")  # the panel's next block (32 rows × 32 depths)
+    a.go("\tDECQ CX")
+    a.go("\tJNZ kloop")
+    a.go("\tCMPB acc+48(FP), $0")
+    a.go("\tJEQ store")
+    for r in range(8):
+        a.go(f"\tVADDPS (DI), Z{2 * r}, Z{2 * r}")
+        a.go(f"\tVADDPS 64(DI), Z{2 * r + 1}, Z{2 * r + 1}")
+        if r < 7:
+            a.go("\tADDQ R9, DI")
+    a.go("\tMOVQ c+32(FP), DI")
+    a.go("store:")
+    for r in range(8):
+        a.go(f"\tVMOVUPS Z{2 * r}, (DI)")
+        a.go(f"\tVMOVUPS Z{2 * r + 1}, 64(DI)")
+        if r < 7:
+            a.go("\tADDQ R9, DI")
+    a.go("\tVZEROUPPER")
+    a.go("\tRET")
+    return a.text()
+
+
 def pack_pairs():
     a = Asm()
     a.go("// func packPairsBF16(dst *uint16, r0, r1 *float32, n int)")
@@ -222,6 +275,8 @@ def main():
         "GLOBL ·interleave16<>(SB), RODATA|NOPTR, $64",
         "",
         amx(),
+        "",
+        dot8x32(),
         "",
         pack_pairs(),
         "",
