@@ -46,6 +46,7 @@ func run(args []string) error {
 		res       = fs.Int("resolution", 0, "input resolution (0: the configuration's)")
 		outStride = fs.Int("output-stride", 0, "input size over the last feature map's (0: the paper's; 8 keeps 4×4 maps at the end of the cifar10 network)")
 		precision = fs.String("precision", "fp32", cli.PrecisionUsage)
+		save      = fs.String("save", "", "also write each timed model (random weights) as a checkpoint to this path, for cmd/export (scripts/compare.sh times ONNX Runtime on it); one alpha at a time")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -96,6 +97,14 @@ func run(args []string) error {
 			return err
 		}
 		m.Store.SetPrecision(prec)
+		if *save != "" {
+			if len(as) > 1 {
+				return fmt.Errorf("--save takes one --alpha")
+			}
+			if err := train.WriteModel(*save, m, cfg); err != nil {
+				return err
+			}
+		}
 		rng := rand.New(rand.NewPCG(1, 2))
 		if strings.Contains(*modes, "train") {
 			tr, err := train.NewTrainer(m, *batch, train.NewSGD(0.9, 5e-4, true))
