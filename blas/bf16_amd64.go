@@ -4,6 +4,7 @@ package blas
 
 import (
 	"sync"
+	"unsafe"
 
 	"github.com/gomobilenet/mobilenet/internal/cpu"
 )
@@ -194,6 +195,13 @@ func productPackedA16(pa []uint16, m, k int, tB bool, n int, b []float32, ldb in
 	amxProduct(bufs, pa, m, k, tB, n, 1, b, ldb, beta, c, ldc)
 }
 
+// wordPtr is &s[i] as a *float32, for moving pairs of bf16 values as 32-bit
+// words (transpose16 moves bits, whatever they encode).
+func wordPtr(s []uint16, i int) *float32 {
+	_ = s[i+1]
+	return (*float32)(unsafe.Pointer(&s[i]))
+}
+
 // packA16 packs op(A) (m×k) as bf16 panels of 32 rows: [panel][depth
 // block][32 rows][32 depths], zeros past m and k.
 func packA16(dst []uint16, tA bool, m, k, kb int, a []float32, lda int) {
@@ -226,25 +234,33 @@ func packB16(bufs *bf16Bufs, tB bool, k, kb, jc, nb, ldbp int, b []float32, ldb 
 	pairs := kb * 16
 	if tB {
 		// Column j of op(B) is row jc+j of B: its depth pairs are
-		// consecutive, converted together (cvtBF16) and then spread, a
-		// pair (one 32-bit word) at a time, to their rows of dst.
-		clear(dst[:pairs*ldbp*2])
+		// consecutive. Sixteen rows at a time are converted (cvtBF16) into
+		// rows of pairs, which are then transposed as 32-bit words
+		// (transpose16, 16×16 in registers) to depth pairs × columns.
+		words := pairs // 32-bit words (pairs) a converted row
+		bufs.row = grow(bufs.row, 16*2*words)
+		rows := bufs.row
 		vec := k / 32 * 32
-		bufs.row = grow(bufs.row, pairs*2)
-		row := bufs.row
-		clear(row[vec:])
-		for j := 0; j < nb; j++ {
-			col := b[(jc+j)*ldb : (jc+j)*ldb+k]
-			if vec > 0 {
-				cvtBF16(&row[0], &col[0], vec)
+		for j0 := 0; j0 < nb; j0 += 16 {
+			jn := min(16, nb-j0)
+			for jj := 0; jj < jn; jj++ {
+				col := b[(jc+j0+jj)*ldb : (jc+j0+jj)*ldb+k]
+				row := rows[jj*2*words : (jj+1)*2*words]
+				if vec > 0 {
+					cvtBF16(&row[0], &col[0], vec)
+				}
+				for p := vec; p < k; p++ {
+					row[p] = toBF16(col[p])
+				}
+				clear(row[k:])
 			}
-			for p := vec; p < k; p++ {
-				row[p] = toBF16(col[p])
+			for q0 := 0; q0 < pairs; q0 += 16 {
+				// dst word (q, j) = rows word (j, q), q in [q0, q0+16), j in [j0, j0+jn).
+				transpose16(wordPtr(dst, (q0*ldbp+j0)*2), ldbp, wordPtr(rows, q0*2), words, jn, jn)
 			}
-			for q := 0; q < (k+1)/2; q++ {
-				o := (q*ldbp + j) * 2
-				dst[o], dst[o+1] = row[2*q], row[2*q+1]
-			}
+		}
+		for q := 0; q < pairs; q++ { // columns past nb: zero
+			clear(dst[(q*ldbp+nb)*2 : (q+1)*ldbp*2])
 		}
 		return
 	}
