@@ -220,8 +220,10 @@ func packA16(dst []uint16, tA bool, m, k, kb int, a []float32, lda int) {
 		for q := 0; q < full; q++ {
 			cvtBF16(&dst[base+q*1024], &row[q*32], 32)
 		}
-		for p := full * 32; p < k; p++ {
-			dst[base+full*1024+p%32] = toBF16(row[p])
+		if rest := k - full*32; rest > 0 { // the last, partial block through a zero-padded copy
+			var tail [32]float32
+			copy(tail[:], row[full*32:])
+			cvtBF16(&dst[base+full*1024], &tail[0], 32)
 		}
 	}
 }
