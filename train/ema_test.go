@@ -5,9 +5,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 )
 
@@ -383,5 +385,88 @@ func TestTTAAgainstDefinition(t *testing.T) {
 	}
 	if tallies[0].loss == tallies[1].loss {
 		t.Error("plain and flip losses are equal: the test cannot tell them apart")
+	}
+}
+
+// TestComparePrecision: a precision against itself agrees on every image
+// with no probability difference; fp32 against bf16 reports the accuracy
+// Run gives in each precision, differs somewhere, and restores the
+// Store's precision.
+func TestComparePrecision(t *testing.T) {
+	m, err := model.New(model.CIFAR10(0.25), model.Options{Seed: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := learnable(40, 12)
+	l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: 20, Resolution: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bn, err := newBNRecompute(m, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bn.run(t.Context(), l, 0, 2); err != nil {
+		t.Fatal(err)
+	}
+	bn.vm.Close()
+	ev, err := NewEvaluator(m, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	same, err := ev.ComparePrecision(t.Context(), ds, layers.FP32, layers.FP32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same.Images != 40 || same.Top1Agree != 40 || same.MaxProbDiff != 0 || same.AccuracyA != same.AccuracyB {
+		t.Errorf("fp32 against itself: %+v", same)
+	}
+	m.Store.SetPrecision(layers.FP32)
+	g, err := ev.ComparePrecision(t.Context(), ds, layers.FP32, layers.BF16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Store.Precision() != layers.FP32 {
+		t.Error("the Store's precision was not restored")
+	}
+	for _, c := range []struct {
+		p   layers.Precision
+		acc float64
+	}{{layers.FP32, g.AccuracyA}, {layers.BF16, g.AccuracyB}} {
+		m.Store.SetPrecision(c.p)
+		r, err := ev.Run(t.Context(), ds, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Accuracy != c.acc {
+			t.Errorf("%v: ComparePrecision's accuracy %v, Run's %v", c.p, c.acc, r.Accuracy)
+		}
+	}
+	// The agreement by its definition, from each precision's logits.
+	agree, maxDiff := 0, 0.0
+	for bt := range l.Epoch(t.Context(), 0, 0) {
+		m.Store.SetPrecision(layers.FP32)
+		la, _ := ev.Logits(bt.X)
+		m.Store.SetPrecision(layers.BF16)
+		lb, _ := ev.Logits(bt.X)
+		for i := 0; i < bt.N; i++ {
+			ra, rb := la[i*10:(i+1)*10], lb[i*10:(i+1)*10]
+			if slices.Index(ra, slices.Max(ra)) == slices.Index(rb, slices.Max(rb)) {
+				agree++
+			}
+			var za, zb float64
+			for c := range ra {
+				za += math.Exp(float64(ra[c]))
+				zb += math.Exp(float64(rb[c]))
+			}
+			for c := range ra {
+				maxDiff = math.Max(maxDiff, math.Abs(math.Exp(float64(ra[c]))/za-math.Exp(float64(rb[c]))/zb))
+			}
+		}
+	}
+	m.Store.SetPrecision(layers.FP32)
+	if g.Images != 40 || g.Top1Agree != agree || math.Abs(g.MaxProbDiff-maxDiff) > 1e-6 || g.MaxProbDiff == 0 {
+		t.Errorf("fp32 against bf16: %v; by the definition %d agree, largest difference %.3g", g, agree, maxDiff)
 	}
 }

@@ -48,6 +48,7 @@ func run(args []string) error {
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		blasName   = fs.String("blas", cli.DefaultBLAS(), cli.BLASUsage)
 		precision  = fs.String("precision", "fp32", cli.PrecisionUsage)
+		agreeWith  = fs.String("compare-precision", "", "also run the images in this precision (fp32 or bf16) and report how often the top-1 class agrees with --precision's, and the largest probability difference")
 		progress   = fs.String("progress", "auto", "progress bars: auto (when standard error is a terminal), on or off")
 		tta        = fs.String("tta", "none", "also evaluate with test-time augmentation: flip (the mean of the logits of each image and its mirror image) or flip-translate (flip, averaged with flip of the image shifted by one pixel each way)")
 	)
@@ -131,6 +132,17 @@ func run(args []string) error {
 	case d.HeldOut:
 		evaluated = "held-out"
 		fmt.Fprintf(info, "evaluating %d images held out of CIFAR-10's training set (--val-split %g, seed %d)\n", d.Test.Len(), do.HoldOut, do.Seed)
+	}
+	if *agreeWith != "" {
+		other, err := cli.Precision(*agreeWith)
+		if err != nil {
+			return fmt.Errorf("--compare-precision: %w", err)
+		}
+		g, err := ev.ComparePrecision(ctx, d.Test, other, prec)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(info, g)
 	}
 	res, err := ev.Run(ctx, d.Test, bars)
 	if err != nil {
