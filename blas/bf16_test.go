@@ -94,13 +94,7 @@ func TestGemmBF16(t *testing.T) {
 				if tB {
 					ldb = k + 4
 				}
-				rows := func(r, ld int) []float64 {
-					v := make([]float64, max(r*ld, 1))
-					for i := range v {
-						v[i] = rng.NormFloat64()
-					}
-					return v
-				}
+				rows := func(r, ld int) []float64 { return randNormal(rng, r, ld) }
 				a, b, c := rows(max(m, k), lda), rows(max(k, n), ldb), rows(m, ldc)
 				ra, rb := roundAll(a), roundAll(b)
 				want := f64(to32(c))

@@ -103,6 +103,15 @@ func TestGemmMatchesNaive(t *testing.T) {
 	}
 }
 
+// randNormal returns rows×ld normal values (at least one).
+func randNormal(rng *rand.Rand, rows, ld int) []float64 {
+	v := make([]float64, max(rows*ld, 1))
+	for i := range v {
+		v[i] = rng.NormFloat64()
+	}
+	return v
+}
+
 func to32(x []float64) []float32 {
 	r := make([]float32, len(x))
 	for i, v := range x {
@@ -149,13 +158,7 @@ func testKernel(t *testing.T, mk *microKernel) {
 					if tB {
 						ldb = k + 4
 					}
-					rows := func(r, ld int) []float64 {
-						v := make([]float64, max(r*ld, 1))
-						for i := range v {
-							v[i] = rng.NormFloat64()
-						}
-						return v
-					}
+					rows := func(r, ld int) []float64 { return randNormal(rng, r, ld) }
 					a, b, c := rows(max(m, k), lda), rows(max(k, n), ldb), rows(m, ldc)
 					want := f64(to32(c))
 					naiveGemm(tA, tB, m, n, k, float64(ab[0]), f64(to32(a)), lda, f64(to32(b)), ldb, float64(ab[1]), want, ldc)
@@ -274,13 +277,7 @@ func TestGemmPacked(t *testing.T) {
 						if tB {
 							ldb = k + 5
 						}
-						rnd := func(r, ld int) []float64 {
-							v := make([]float64, max(r*ld, 1))
-							for i := range v {
-								v[i] = rng.NormFloat64()
-							}
-							return v
-						}
+						rnd := func(r, ld int) []float64 { return randNormal(rng, r, ld) }
 						a, b, c := rnd(max(m, k), lda), rnd(max(k, n), ldb), rnd(m, ldc)
 						want := f64(to32(c))
 						naiveGemm(tA, tB, m, n, k, 0.5, f64(to32(a)), lda, f64(to32(b)), ldb, 0.25, want, ldc)

@@ -28,13 +28,7 @@ func TestSgemmNT(t *testing.T) {
 		m, n, k := s[0], s[1], s[2]
 		for _, ab := range [][2]float32{{1, 0}, {0.5, 1}, {-1.5, 0.25}, {0, 2}} {
 			lda, ldb, ldc := k+3, k+5, n+2
-			rows := func(r, ld int) []float64 {
-				v := make([]float64, max(r*ld, 1))
-				for i := range v {
-					v[i] = rng.NormFloat64()
-				}
-				return v
-			}
+			rows := func(r, ld int) []float64 { return randNormal(rng, r, ld) }
 			a, b, c := rows(m, lda), rows(n, ldb), rows(m, ldc)
 			want := f64(to32(c))
 			naiveGemm(false, true, m, n, k, float64(ab[0]), f64(to32(a)), lda, f64(to32(b)), ldb, float64(ab[1]), want, ldc)

@@ -43,13 +43,7 @@ func TestGemmThreadSweep(t *testing.T) {
 				if tB {
 					ldb = k + 2
 				}
-				rnd := func(r, ld int) []float64 {
-					v := make([]float64, r*ld)
-					for i := range v {
-						v[i] = rng.NormFloat64()
-					}
-					return v
-				}
+				rnd := func(r, ld int) []float64 { return randNormal(rng, r, ld) }
 				a, b, c := rnd(max(m, k), lda), rnd(max(k, n), ldb), rnd(m, ldc)
 				absAB := make([]float64, len(c))
 				abs := func(v []float64) []float64 {
