@@ -80,7 +80,7 @@ func NewBatchNorm(b *Builder, cfg BatchNormConfig) (*BatchNorm, error) {
 }
 
 // Learnables returns the scale and the bias.
-func (l *BatchNorm) Learnables() G.Nodes { return G.Nodes{l.scale, l.bias} }
+func (l *BatchNorm) Learnables() G.Nodes { return trainable(l.b.s, l.scale, l.bias) }
 
 // Frozen reports whether the layer's parameters are frozen
 // (Store.SetTrainable): it then normalises with its running statistics in

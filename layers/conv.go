@@ -55,6 +55,7 @@ type Conv2D struct {
 	weight, bias *G.Node
 	sc           *kernels.Scratch
 	reg          *registry
+	s            *Store
 }
 
 // NewConv2D creates the layer's variables in the Builder's scope.
@@ -78,7 +79,7 @@ func newConv(b *Builder, name string, cfg Conv2DConfig) (*Conv2D, error) {
 	if !cfg.Init.valid() {
 		return nil, fmt.Errorf("%s: unknown initialisation %v", name, cfg.Init)
 	}
-	l := &Conv2D{name: name, cfg: cfg, sc: b.reg.scratch, reg: b.reg}
+	l := &Conv2D{name: name, cfg: cfg, sc: b.reg.scratch, reg: b.reg, s: b.s}
 	// No weight decay on depthwise filters, as DepthwiseConv2D.
 	k, gr := cfg.Kernel, cfg.Groups
 	fanIn, fanOut := cfg.In/gr*k*k, cfg.Out/gr*k*k
@@ -95,7 +96,7 @@ func newConv(b *Builder, name string, cfg Conv2DConfig) (*Conv2D, error) {
 }
 
 // Learnables returns the weight and, when enabled, the bias.
-func (l *Conv2D) Learnables() G.Nodes { return nonNil(l.weight, l.bias) }
+func (l *Conv2D) Learnables() G.Nodes { return trainable(l.s, l.weight, l.bias) }
 
 func (l *Conv2D) resolve(in tensor.Shape) (kernels.Geom, error) {
 	c := l.cfg

@@ -25,7 +25,7 @@ type Dense struct {
 	name         string
 	cfg          DenseConfig
 	weight, bias *G.Node
-	s            *Store // its Precision
+	s            *Store // its Precision and frozen variables
 }
 
 // NewDense creates the layer's variables in the Builder's scope, initialised
@@ -55,7 +55,7 @@ func NewDense(b *Builder, cfg DenseConfig) (*Dense, error) {
 }
 
 // Learnables returns the weight and the bias.
-func (l *Dense) Learnables() G.Nodes { return nonNil(l.weight, l.bias) }
+func (l *Dense) Learnables() G.Nodes { return trainable(l.s, l.weight, l.bias) }
 
 // gemm is C = op(A)·op(B) in the Store's precision.
 func (l *Dense) gemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {

@@ -74,6 +74,7 @@ type DepthwiseConv2D struct {
 	cfg          DepthwiseConfig
 	weight, bias *G.Node
 	reg          *registry
+	s            *Store
 }
 
 // NewDepthwiseConv2D creates the layer's variables in the Builder's scope.
@@ -95,7 +96,7 @@ func NewDepthwiseConv2D(b *Builder, cfg DepthwiseConfig) (*DepthwiseConv2D, erro
 	if !cfg.Init.valid() {
 		return nil, fmt.Errorf("%s: unknown initialisation %v", name, cfg.Init)
 	}
-	l := &DepthwiseConv2D{name: name, cfg: cfg, reg: b.reg}
+	l := &DepthwiseConv2D{name: name, cfg: cfg, reg: b.reg, s: b.s}
 	o, k := cfg.Channels*cfg.Multiplier, cfg.Kernel
 	var err error
 	// fan_in of a depthwise kernel is K·K, fan_out M·K·K (one group per channel).
@@ -113,7 +114,7 @@ func NewDepthwiseConv2D(b *Builder, cfg DepthwiseConfig) (*DepthwiseConv2D, erro
 }
 
 // Learnables returns the weight and, when enabled, the bias.
-func (l *DepthwiseConv2D) Learnables() G.Nodes { return nonNil(l.weight, l.bias) }
+func (l *DepthwiseConv2D) Learnables() G.Nodes { return trainable(l.s, l.weight, l.bias) }
 
 // OutShape is the output shape for an input of shape in.
 func (l *DepthwiseConv2D) OutShape(in tensor.Shape) (tensor.Shape, error) {

@@ -189,3 +189,68 @@ func TestExplicitDefaults(t *testing.T) {
 		t.Error("DefaultDenseConfig has no bias")
 	}
 }
+
+// TestLayerLearnablesFollowFreezing: a layer's, a block's and a
+// Sequential's Learnables leave frozen parameters out, as the Builder's
+// do, and take them back when they are unfrozen.
+func TestLayerLearnablesFollowFreezing(t *testing.T) {
+	s, _ := NewStore(tensor.Float32, 1)
+	b := NewBuilder(G.NewGraph(), s)
+	conv, _ := NewConv2D(b.In("stem"), Conv2DConfig{In: 3, Out: 8, Bias: true})
+	bn, _ := NewBatchNorm(b.In("stem/bn"), DefaultBatchNormConfig(8))
+	blk, _ := NewSeparableBlock(b.In("block"), DefaultSeparableConfig(8, 16))
+	fc, _ := NewDense(b.In("fc"), DefaultDenseConfig(16, 4))
+	seq, err := NewSequential(conv, bn, blk, GlobalAvgPooling{}, fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(ns G.Nodes) []string {
+		var r []string
+		for _, n := range ns {
+			r = append(r, n.Name())
+		}
+		return r
+	}
+	all := names(seq.Learnables())
+	if len(all) != 12 || !slices.Equal(all, names(b.Learnables())) {
+		t.Fatalf("Sequential %v, Builder %v: want the same 12", all, names(b.Learnables()))
+	}
+	if _, err := s.SetTrainable("stem", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetTrainable("block/dw", false); err != nil {
+		t.Fatal(err)
+	}
+	got, want := names(seq.Learnables()), names(b.Learnables())
+	if len(got) != 5 || !slices.Equal(got, want) { // 12, less the stem's 4 and block/dw's 3
+		t.Errorf("frozen stem and block/dw: Sequential %v, Builder %v", got, want)
+	}
+	if len(conv.Learnables()) != 0 || len(bn.Learnables()) != 0 || len(fc.Learnables()) != 2 {
+		t.Errorf("frozen stem: conv %v, bn %v, fc %v", names(conv.Learnables()), names(bn.Learnables()), names(fc.Learnables()))
+	}
+	s.SetTrainable("", true)
+	if got := names(seq.Learnables()); !slices.Equal(got, all) {
+		t.Errorf("unfrozen: %v, want %v", got, all)
+	}
+}
+
+// nilLayer is a user's layer type, for TestSequentialNilLayer.
+type nilLayer struct{}
+
+func (*nilLayer) Fwd(x *G.Node) (*G.Node, error) { return x, nil }
+func (*nilLayer) Learnables() G.Nodes            { return nil }
+
+// TestSequentialNilLayer: a typed nil of any layer type, this package's or
+// a user's, is an error naming its position.
+func TestSequentialNilLayer(t *testing.T) {
+	var conv *Conv2D
+	var mine *nilLayer
+	for i, ls := range [][]Layer{{GlobalAvgPooling{}, conv}, {GlobalAvgPooling{}, mine}, {GlobalAvgPooling{}, nil}} {
+		if _, err := NewSequential(ls...); err == nil || !strings.Contains(err.Error(), "layer 1 is nil") {
+			t.Errorf("case %d: %v", i, err)
+		}
+	}
+	if _, err := NewSequential(GlobalAvgPooling{}, &nilLayer{}); err != nil {
+		t.Errorf("a non-nil user layer: %v", err)
+	}
+}

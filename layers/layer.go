@@ -9,7 +9,8 @@ import (
 
 // Layer is what the layers of this package have in common: applied to a
 // node it adds its ops to that node's graph, and it lists its learnable
-// nodes (for gorgonia.Grad and solvers).
+// nodes that train (for gorgonia.Grad and solvers): frozen ones
+// (Store.SetTrainable) are left out, as Builder.Learnables leaves them out.
 type Layer interface {
 	Fwd(x *G.Node) (*G.Node, error)
 	Learnables() G.Nodes
@@ -28,7 +29,8 @@ var (
 )
 
 // Kernels names the tier of hand-written kernels this build and CPU run:
-// "avx512", "avx2" or "go" (plain Go loops), with a note when
+// "avx512-amx", "avx512-bf16", "avx512", "avx2" or "go" (plain Go
+// loops), with a note when
 // MOBILENET_KERNELS chose a lower tier than the CPU supports. The GEMM of
 // the pure-Go BLAS backend runs the same tier.
 func Kernels() string { return cpu.Describe() }
@@ -43,13 +45,20 @@ func checkInput(name string, xs ...*G.Node) error {
 	return nil
 }
 
-// nonNil drops the nil nodes (absent biases) from a layer's learnables.
-func nonNil(ns ...*G.Node) G.Nodes {
+// trainable drops from a layer's learnable nodes the nil ones (absent
+// biases) and those whose variable s has frozen.
+func trainable(s *Store, ns ...*G.Node) G.Nodes {
 	var r G.Nodes
 	for _, n := range ns {
-		if n != nil {
-			r = append(r, n)
+		if n == nil {
+			continue
 		}
+		if s != nil {
+			if v := s.Var(n.Name()); v != nil && v.Frozen {
+				continue
+			}
+		}
+		r = append(r, n)
 	}
 	return r
 }

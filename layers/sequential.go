@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"reflect"
 
 	G "gorgonia.org/gorgonia"
 )
@@ -23,25 +24,13 @@ func NewSequential(layers ...Layer) (*Sequential, error) {
 	return &Sequential{Layers: layers}, nil
 }
 
-// isNilLayer catches typed nil pointers (a *Conv2D that failed to build).
+// isNilLayer catches typed nil pointers (a *Conv2D that failed to build),
+// of any layer type, this package's or a user's.
 func isNilLayer(l Layer) bool {
-	switch v := l.(type) {
-	case *Conv2D:
-		return v == nil
-	case *PointwiseConv2D:
-		return v == nil
-	case *DepthwiseConv2D:
-		return v == nil
-	case *BatchNorm:
-		return v == nil
-	case *SeparableBlock:
-		return v == nil
-	case *Dense:
-		return v == nil
-	case *Dropout:
-		return v == nil
-	case *Sequential:
-		return v == nil
+	v := reflect.ValueOf(l)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Interface, reflect.Chan:
+		return v.IsNil()
 	}
 	return false
 }
@@ -58,7 +47,8 @@ func (s *Sequential) Fwd(x *G.Node) (*G.Node, error) {
 	return y, nil
 }
 
-// Learnables lists the learnable nodes of every layer, in order.
+// Learnables lists the trainable nodes of every layer, in order (frozen
+// ones left out, as Builder.Learnables leaves them out).
 func (s *Sequential) Learnables() G.Nodes {
 	var r G.Nodes
 	for _, l := range s.Layers {
