@@ -169,3 +169,24 @@ func abs(x float32) float32 {
 	}
 	return x
 }
+
+// The loss of a batch from integer class labels, as PyTorch's
+// CrossEntropyLoss takes them: no one-hot matrix to build.
+func ExampleSoftmaxCrossEntropyLabels() {
+	g := G.NewGraph()
+	logits := G.NewMatrix(g, tensor.Float32, G.WithShape(2, 3), G.WithName("logits"),
+		G.WithValue(tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float32{2, 0, 0, 0, 0, 0}))))
+	labels := G.NewVector(g, tensor.Float32, G.WithShape(2), G.WithName("labels"), G.WithValue(layers.Labels(tensor.Float32, []int{0, 2})))
+	loss, err := layers.SoftmaxCrossEntropyLabels(logits, labels)
+	if err != nil {
+		log.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%.4f\n", loss.Value().Data()) // (−log(e²/(e²+2)) − log(1/3)) / 2
+	// Output:
+	// 0.6691
+}

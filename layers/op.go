@@ -22,8 +22,11 @@ type opSpec struct {
 	in     []tensor.Shape // shape of each input; nil = scalar
 	out    tensor.Shape   // output shape; nil = scalar
 	// f32 and f64 compute the output (fully overwriting out) from the inputs.
-	f32     func(out []float32, in [][]float32)
-	f64     func(out []float64, in [][]float64)
+	f32 func(out []float32, in [][]float32)
+	f64 func(out []float64, in [][]float64)
+	// check, when set, vets the inputs before the kernels run (what they
+	// cannot report: a label out of range); its error fails the run.
+	check   func(in []*tensor.Dense) error
 	diffWRT []bool                                               // nil: not differentiable
 	symDiff func(in G.Nodes, out, grad *G.Node) (G.Nodes, error) // one gradient node per input, nil where diffWRT is false
 
@@ -145,6 +148,11 @@ func (o *opSpec) run(in []G.Value, inPlace bool) (G.Value, error) {
 		out = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
 		if o.out != nil {
 			o.buf = out
+		}
+	}
+	if o.check != nil {
+		if err := o.check(all); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.name, err)
 		}
 	}
 	if err := dispatch(o.name, out, all, o.f32, o.f64); err != nil {
