@@ -8,8 +8,10 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Activation is an element-wise non-linearity, applied by the Activate layer
-// or fused into BatchNorm.
+// Activation is an element-wise non-linearity, applied by Activate, fused
+// into BatchNorm, or as a layer of its own: an Activation is a Layer, so
+// that ReLU and ReLU6 stand in a Sequential as they do in Keras and
+// PyTorch.
 type Activation int
 
 const (
@@ -32,6 +34,12 @@ func (a Activation) String() string {
 }
 
 func (a Activation) valid() bool { return a >= Linear && a <= ReLU6 }
+
+// Fwd applies the activation to x (Activate).
+func (a Activation) Fwd(x *G.Node) (*G.Node, error) { return Activate(x, a) }
+
+// Learnables: an activation has none.
+func (Activation) Learnables() G.Nodes { return nil }
 
 // Activate applies an activation to x (any shape); its gradient is taken from
 // x, so no output needs to be kept.

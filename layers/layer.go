@@ -26,6 +26,7 @@ var (
 	_ Layer = (*Dropout)(nil)
 	_ Layer = (*Sequential)(nil)
 	_ Layer = GlobalAvgPooling{}
+	_ Layer = ReLU
 )
 
 // Kernels names the tier of hand-written kernels this build and CPU run:

@@ -192,11 +192,12 @@ func TestExportSequence(t *testing.T) {
 	b := layers.NewBuilder(g, s)
 	conv, _ := layers.NewConv2D(b.In("c"), layers.Conv2DConfig{In: 3, Out: 8, Stride: 2})
 	// ReLU, not ReLU6: ReLU6 exports as Clip with its bounds as inputs
-	// (opset 11 on), which OpenCV 4.6 (Debian's) cannot read.
-	bn, _ := layers.NewBatchNorm(b.In("c/bn"), layers.BatchNormConfig{Channels: 8, Momentum: 0.1, Epsilon: 1e-5, Activation: layers.ReLU})
+	// (opset 11 on), which OpenCV 4.6 (Debian's) cannot read. The stem's
+	// BatchNorm is linear and followed by an activation layer.
+	bn, _ := layers.NewBatchNorm(b.In("c/bn"), layers.BatchNormConfig{Channels: 8, Momentum: 0.1, Epsilon: 1e-5, Activation: layers.Linear})
 	blk, _ := layers.NewSeparableBlock(b.In("blk"), layers.DefaultSeparableConfig(8, 16))
 	fc, _ := layers.NewDense(b.In("fc"), layers.DefaultDenseConfig(16, 4))
-	seq := []layers.Layer{conv, bn, blk, layers.GlobalAvgPooling{}, fc}
+	seq := []layers.Layer{conv, bn, layers.ReLU, blk, layers.GlobalAvgPooling{}, fc} // the stem's ReLU a layer of its own
 	// BatchNorm statistics and parameters away from their initial values,
 	// so that folding them matters.
 	perturbBN(s.Vars(), rand.New(rand.NewPCG(3, 4)))

@@ -27,6 +27,9 @@ func init() { // in init: the block's row refers back to the table
 		reflect.TypeOf(layers.GlobalAvgPooling{}): (*exporter).pool,
 		reflect.TypeOf(&layers.Dropout{}):         func(_ *exporter, _ layers.Layer, x string) (string, error) { return x, nil }, // identity in inference
 		reflect.TypeOf(&layers.Dense{}):           (*exporter).dense,
+		reflect.TypeOf(layers.ReLU): func(e *exporter, l layers.Layer, x string) (string, error) {
+			return e.activation(l.(layers.Activation), x, x), nil // scope: the input's name, unique
+		},
 	}
 }
 
