@@ -27,6 +27,7 @@ var (
 	_ Layer = (*Sequential)(nil)
 	_ Layer = GlobalAvgPooling{}
 	_ Layer = ReLU
+	_ Layer = MaxPool2D{}
 )
 
 // Kernels names the tier of hand-written kernels this build and CPU run:

@@ -52,5 +52,5 @@ func ExampleSequence() {
 	fmt.Println(err)
 	// Output:
 	// 268 parameters, 13856 mult-adds, true
-	// onnx: no ONNX export for layer type onnx_test.square (exported: layers.Activation, layers.BatchNorm, layers.Conv2D, layers.Dense, layers.DepthwiseConv2D, layers.Dropout, layers.GlobalAvgPooling, layers.PointwiseConv2D, layers.SeparableBlock)
+	// onnx: no ONNX export for layer type onnx_test.square (exported: layers.Activation, layers.BatchNorm, layers.Conv2D, layers.Dense, layers.DepthwiseConv2D, layers.Dropout, layers.GlobalAvgPooling, layers.MaxPool2D, layers.PointwiseConv2D, layers.SeparableBlock)
 }

@@ -197,7 +197,7 @@ func TestExportSequence(t *testing.T) {
 	bn, _ := layers.NewBatchNorm(b.In("c/bn"), layers.BatchNormConfig{Channels: 8, Momentum: 0.1, Epsilon: 1e-5, Activation: layers.Linear})
 	blk, _ := layers.NewSeparableBlock(b.In("blk"), layers.DefaultSeparableConfig(8, 16))
 	fc, _ := layers.NewDense(b.In("fc"), layers.DefaultDenseConfig(16, 4))
-	seq := []layers.Layer{conv, bn, layers.ReLU, blk, layers.GlobalAvgPooling{}, fc} // the stem's ReLU a layer of its own
+	seq := []layers.Layer{conv, bn, layers.ReLU, layers.MaxPool2D{Kernel: 3, Stride: 2, Padding: layers.Pad(1)}, blk, layers.GlobalAvgPooling{}, fc} // the stem's ReLU a layer of its own, then ResNet's max pooling
 	// BatchNorm statistics and parameters away from their initial values,
 	// so that folding them matters.
 	perturbBN(s.Vars(), rand.New(rand.NewPCG(3, 4)))
@@ -205,10 +205,11 @@ func TestExportSequence(t *testing.T) {
 	if err != nil {
 		t.Fatalf("export: %v", err)
 	}
-	// Totals: the stem 3×3×3 → 8 at stride 2 (8×8 out), the block's 3×3
-	// depthwise over 8 channels and 8 → 16 pointwise (8×8), the 16 → 4
-	// classifier; parameters: weights, biases, BatchNorm scales and shifts.
-	wantMACs := 8*8*8*27 + 8*8*8*9 + 8*8*16*8 + 16*4
+	// Totals: the stem 3×3×3 → 8 at stride 2 (8×8 out), max pooling to
+	// 4×4, the block's 3×3 depthwise over 8 channels and 8 → 16 pointwise
+	// (4×4), the 16 → 4 classifier; parameters: weights, biases, BatchNorm
+	// scales and shifts.
+	wantMACs := 8*8*8*27 + 4*4*8*9 + 4*4*16*8 + 16*4
 	wantParams := 0
 	for _, v := range s.LearnableVars() {
 		wantParams += v.Value.Shape().TotalSize()

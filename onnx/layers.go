@@ -27,6 +27,7 @@ func init() { // in init: the block's row refers back to the table
 		reflect.TypeOf(layers.GlobalAvgPooling{}): (*exporter).pool,
 		reflect.TypeOf(&layers.Dropout{}):         func(_ *exporter, _ layers.Layer, x string) (string, error) { return x, nil }, // identity in inference
 		reflect.TypeOf(&layers.Dense{}):           (*exporter).dense,
+		reflect.TypeOf(layers.MaxPool2D{}):        (*exporter).maxPool,
 		reflect.TypeOf(layers.ReLU): func(e *exporter, l layers.Layer, x string) (string, error) {
 			return e.activation(l.(layers.Activation), x, x), nil // scope: the input's name, unique
 		},
@@ -201,6 +202,24 @@ func (e *exporter) pool(_ layers.Layer, x string) (string, error) {
 	y := e.node("GlobalAveragePool", []string{x}, nil)
 	y = e.node("Flatten", []string{y}, []*pb.AttributeProto{attrInt("axis", 1)})
 	e.shape = []int{e.shape[0]}
+	return y, nil
+}
+
+// maxPool exports a MaxPool2D as MaxPool.
+func (e *exporter) maxPool(l layers.Layer, x string) (string, error) {
+	p := l.(layers.MaxPool2D)
+	if len(e.shape) != 3 {
+		return "", fmt.Errorf("onnx: max pooling of a %v tensor", e.shape)
+	}
+	k, s := p.KernelStride()
+	h, w := e.shape[1], e.shape[2]
+	pt, pb_, pl, pr := p.Padding.Pads(h, w, k, k, s, s)
+	ho, wo := (h+pt+pb_-k)/s+1, (w+pl+pr-k)/s+1
+	if ho < 1 || wo < 1 {
+		return "", fmt.Errorf("onnx: max pooling: input %dx%d too small for kernel %d", h, w, k)
+	}
+	y := e.node("MaxPool", []string{x}, []*pb.AttributeProto{attrInts("kernel_shape", k, k), attrInts("strides", s, s), attrInts("pads", pt, pl, pb_, pr)})
+	e.shape = []int{e.shape[0], ho, wo}
 	return y, nil
 }
 
