@@ -70,7 +70,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	prec, err := cli.Precision(*precision)
+	prec, err := cli.Precision("precision", *precision)
 	if err != nil {
 		return err
 	}
@@ -134,9 +134,9 @@ func run(args []string) error {
 		fmt.Fprintf(info, "evaluating %d images held out of CIFAR-10's training set (--val-split %g, seed %d)\n", d.Test.Len(), do.HoldOut, do.Seed)
 	}
 	if *agreeWith != "" {
-		other, err := cli.Precision(*agreeWith)
+		other, err := cli.Precision("compare-precision", *agreeWith)
 		if err != nil {
-			return fmt.Errorf("--compare-precision: %w", err)
+			return err
 		}
 		g, err := ev.ComparePrecision(ctx, d.Test, other, prec)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomobilenet/mobilenet/blas"
 	"github.com/gomobilenet/mobilenet/internal/testenv"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/train"
@@ -82,5 +83,35 @@ func TestBadCheckpoints(t *testing.T) {
 		if !strings.Contains(last, c.want) || !strings.HasPrefix(last, "eval: ") {
 			t.Errorf("%v: last line %q, want an 'eval: ' line saying %q", c.args, last, c.want)
 		}
+	}
+}
+
+// TestComparePrecision: --compare-precision fp32 with --precision bf16
+// reports the agreement line (where the CPU has bf16 products; elsewhere
+// the one-line error), and a bad value is refused.
+func TestComparePrecision(t *testing.T) {
+	dir := t.TempDir()
+	m, err := model.New(model.CIFAR10(0.25), model.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(dir, "m.bin")
+	if err := train.WriteModel(ckpt, m, m.Config); err != nil {
+		t.Fatal(err)
+	}
+	data := testenv.FakeCIFAR(t, 20)
+	out, err := testenv.Command("--data", data, "--no-download", "--precision", "bf16", "--compare-precision", "fp32", ckpt).CombinedOutput()
+	switch {
+	case !blas.HaveBF16():
+		if err == nil || !strings.Contains(string(out), "--precision bf16: this CPU runs the") {
+			t.Errorf("bf16 without bf16 products: %v\n%s", err, out)
+		}
+	case err != nil:
+		t.Fatalf("%v\n%s", err, out)
+	case !strings.Contains(string(out), "bf16 against fp32: top-1 agrees on ") || !strings.Contains(string(out), " of 20 images"):
+		t.Errorf("no agreement line:\n%s", out)
+	}
+	if out, err := testenv.Command("--data", data, "--no-download", "--compare-precision", "fp8", ckpt).CombinedOutput(); err == nil || !strings.Contains(string(out), `--compare-precision: precision "fp8": want fp32 or bf16 (or auto)`) {
+		t.Errorf("--compare-precision fp8: %v\n%s", err, out)
 	}
 }

@@ -77,7 +77,7 @@ func run(args []string) error {
 	if _, _, err := cli.Compute(*threads, *blasName, "fused"); err != nil {
 		return err
 	}
-	prec, err := cli.Precision(*precision)
+	prec, err := cli.Precision("precision", *precision)
 	if err != nil {
 		return err
 	}

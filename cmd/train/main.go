@@ -227,7 +227,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	prec, err := cli.Precision(*precision)
+	prec, err := cli.Precision("precision", *precision)
 	if err != nil {
 		return err
 	}

@@ -85,27 +85,8 @@ func TestSummary(t *testing.T) {
 	}
 }
 
-// fakeCIFAR writes a small dataset in the official binary layout.
-func fakeCIFAR(t *testing.T, n int) string {
-	root := t.TempDir()
-	dir := filepath.Join(root, "cifar-10-batches-bin")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for f, name := range []string{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"} {
-		var b []byte
-		for i := 0; i < n; i++ {
-			b = append(b, byte(i%10))
-			for p := 0; p < 3072; p++ {
-				b = append(b, byte(p*7+i*13+f))
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
+// fakeCIFAR writes a small CIFAR-10 folder (testenv.FakeCIFAR).
+func fakeCIFAR(t *testing.T, n int) string { return testenv.FakeCIFAR(t, n) }
 
 // progressBar matches a drawn training bar: "epoch 3/50  55% |███   | (22/40)".
 var progressBar = regexp.MustCompile(`\repoch \d+/50[^\r\n]*\d+% \|[^\r\n]*\| \(\d+/\d+\)`)

@@ -56,10 +56,11 @@ const BLASUsage = "matrix-multiply backend: auto, go or openblas (default $" + B
 // PrecisionUsage is the --precision flag's help text.
 const PrecisionUsage = "matrix products: fp32, bf16 (bf16 inputs, fp32 sums: needs AMX or AVX512-BF16) or auto (bf16 where the CPU has them, else fp32)"
 
-// Precision reads --precision: fp32, bf16 (an error where the CPU has
-// neither AMX nor AVX512-BF16, or MOBILENET_KERNELS lowered the tier below
-// them) or auto (bf16 where it runs, else fp32).
-func Precision(s string) (layers.Precision, error) {
+// Precision reads the value s of the flag named flag (--precision): fp32,
+// bf16 (an error where the CPU has neither AMX nor AVX512-BF16, or
+// MOBILENET_KERNELS lowered the tier below them) or auto (bf16 where it
+// runs, else fp32).
+func Precision(flag, s string) (layers.Precision, error) {
 	if strings.ToLower(strings.TrimSpace(s)) == "auto" {
 		if blas.HaveBF16() {
 			return layers.BF16, nil
@@ -68,10 +69,10 @@ func Precision(s string) (layers.Precision, error) {
 	}
 	p, err := layers.ParsePrecision(s)
 	if err != nil {
-		return p, fmt.Errorf("--precision: %w (or auto)", err)
+		return p, fmt.Errorf("--%s: %w (or auto)", flag, err)
 	}
 	if p == layers.BF16 && !blas.HaveBF16() {
-		return p, fmt.Errorf("--precision bf16: this CPU runs the %s kernel tier, without bf16 products (they need AMX or AVX512-BF16: avx512-bf16 or avx512-amx)", cpu.Describe())
+		return p, fmt.Errorf("--%s bf16: this CPU runs the %s kernel tier, without bf16 products (they need AMX or AVX512-BF16: avx512-bf16 or avx512-amx)", flag, cpu.Describe())
 	}
 	return p, nil
 }

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -178,4 +179,30 @@ func Command(args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	return cmd
+}
+
+// FakeCIFAR writes a CIFAR-10 folder in the binary layout under a
+// temporary folder of t and returns its root: n images in each of the five
+// training batches and the test batch, labels cycling through 0–9,
+// deterministic pixels.
+func FakeCIFAR(t testing.TB, n int) string {
+	t.Helper()
+	root := t.TempDir()
+	dir := filepath.Join(root, "cifar-10-batches-bin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for f, name := range []string{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"} {
+		var b []byte
+		for i := 0; i < n; i++ {
+			b = append(b, byte(i%10))
+			for p := 0; p < 3072; p++ {
+				b = append(b, byte(p*7+i*13+f))
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
 }
