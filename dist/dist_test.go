@@ -1,0 +1,126 @@
+package dist
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/gomobilenet/mobilenet/internal/testenv"
+)
+
+// TestLocal: a job of one process; the collectives leave the data as they
+// are, and a broadcast from another rank is an error.
+func TestLocal(t *testing.T) {
+	if os.Getenv("DIST_CHILD") != "" {
+		t.Skip("an MPI child")
+	}
+	var c Comm = Local{}
+	x := []float32{1, 2, 3}
+	if err := c.AllreduceSum(x); err != nil || x[0] != 1 || x[2] != 3 {
+		t.Errorf("AllreduceSum: %v, %v", x, err)
+	}
+	if err := c.Broadcast(x, 0); err != nil {
+		t.Error(err)
+	}
+	if err := c.Broadcast(x, 1); err == nil {
+		t.Error("broadcast from rank 1 of 1: no error")
+	}
+	if c.Rank() != 0 || c.Size() != 1 || c.Barrier() != nil || c.Close() != nil {
+		t.Error("Local: rank, size, barrier or close")
+	}
+	if _, ok := Launched(); !ok {
+		if c, err := Open(); err != nil || c.Name() != "local" {
+			t.Errorf("Open outside a launcher: %v, %v", c, err)
+		}
+	}
+}
+
+// TestMPIChild is what each rank of TestMPI runs (under mpirun).
+func TestMPIChild(t *testing.T) {
+	if os.Getenv("DIST_CHILD") == "" {
+		t.Skip("run by TestMPI under mpirun")
+	}
+	c, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, n := c.Rank(), c.Size()
+	if n != 2 {
+		t.Fatalf("size %d, want 2", n)
+	}
+	// All-reduce: rank r holds (r+1)·(i+1); the sum is 3·(i+1) for two
+	// ranks, exact in float32. Lengths: one, odd, and 1 M floats.
+	for _, length := range []int{1, 1001, 1 << 20} {
+		x := make([]float32, length)
+		for i := range x {
+			x[i] = float32((r + 1) * (i%1000 + 1))
+		}
+		if err := c.AllreduceSum(x); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range x {
+			if v != float32(3*(i%1000+1)) {
+				t.Fatalf("rank %d: allreduce of %d floats: x[%d] = %v, want %v", r, length, i, v, 3*(i%1000+1))
+			}
+		}
+	}
+	// Broadcast from rank 1: every rank ends with rank 1's values.
+	x := []float32{float32(r), float32(10 + r), float32(20 + r)}
+	if err := c.Broadcast(x, 1); err != nil {
+		t.Fatal(err)
+	}
+	if x[0] != 1 || x[1] != 11 || x[2] != 21 {
+		t.Fatalf("rank %d: broadcast from 1 gave %v", r, x)
+	}
+	if err := c.Broadcast(x, 2); err == nil {
+		t.Fatal("broadcast from rank 2 of 2: no error")
+	}
+	if err := c.Barrier(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("rank %d of %d ok (%s)\n", r, n, c.Name())
+}
+
+// TestMPI runs TestMPIChild as two ranks on loopback under each MPI
+// installed: OpenMPI's mpirun and MPICH's (Hydra), whose C ABIs differ
+// (handles are addresses in one, integers in the other).
+func TestMPI(t *testing.T) {
+	if os.Getenv("DIST_CHILD") != "" {
+		t.Skip("an MPI child")
+	}
+	launchers := []struct {
+		name, bin string
+		args      []string
+		want      string // in the library's version line
+	}{
+		{"openmpi", "mpirun.openmpi", []string{"--oversubscribe", "--allow-run-as-root"}, "Open MPI"},
+		{"mpich", "mpirun.mpich", nil, "MPICH"},
+	}
+	found := 0
+	for _, l := range launchers {
+		bin, err := exec.LookPath(l.bin)
+		if err != nil {
+			t.Logf("%s not found: %s not tested", l.bin, l.name)
+			continue
+		}
+		found++
+		args := append(append(append([]string{}, l.args...), "-np", "2"), os.Args[0], "-test.run=^TestMPIChild$", "-test.count=1", "-test.v")
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "DIST_CHILD=1", "OMPI_MCA_btl_vader_single_copy_mechanism=none", "OMPI_MCA_opal_signal=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %v\n%s", l.name, err, out)
+			continue
+		}
+		for r := 0; r < 2; r++ {
+			if !strings.Contains(string(out), fmt.Sprintf("rank %d of 2 ok", r)) || !strings.Contains(string(out), l.want) {
+				t.Errorf("%s: rank %d did not pass on %s:\n%s", l.name, r, l.want, out)
+			}
+		}
+		testenv.Ran(t, "mpi:"+l.name)
+	}
+	testenv.Need(t, "mpi", found > 0, "no mpirun.openmpi or mpirun.mpich (apt-get install openmpi-bin): the 2-rank tests do not run")
+}

@@ -1,0 +1,9 @@
+//go:build !linux && !darwin
+
+package dist
+
+import "errors"
+
+func openMPI() (Comm, error) {
+	return nil, errors.New("dist: MPI is loaded on Linux and macOS only")
+}
