@@ -1,11 +1,14 @@
 package dist
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gomobilenet/mobilenet/internal/testenv"
 )
@@ -123,4 +126,59 @@ func TestMPI(t *testing.T) {
 		testenv.Ran(t, "mpi:"+l.name)
 	}
 	testenv.Need(t, "mpi", found > 0, "no mpirun.openmpi or mpirun.mpich (apt-get install openmpi-bin): the 2-rank tests do not run")
+}
+
+// TestMPIRankDiesChild: rank 1 dies (SIGKILL) after a first all-reduce;
+// rank 0 goes on all-reducing, as a training loop would.
+func TestMPIRankDiesChild(t *testing.T) {
+	if os.Getenv("DIST_CHILD") == "" {
+		t.Skip("run by TestMPIRankDies under mpirun")
+	}
+	c, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 1<<16)
+	for step := 0; ; step++ {
+		if c.Rank() == 1 && step == 1 {
+			p, _ := os.FindProcess(os.Getpid())
+			p.Signal(syscall.SIGKILL)
+		}
+		if err := c.AllreduceSum(x); err != nil {
+			t.Fatalf("rank %d: %v", c.Rank(), err) // an error is a way out too
+		}
+	}
+}
+
+// TestMPIRankDies: when a rank is killed the job ends, the survivors
+// included, well within 60 s, with a non-zero status: nothing hangs.
+func TestMPIRankDies(t *testing.T) {
+	if os.Getenv("DIST_CHILD") != "" {
+		t.Skip("an MPI child")
+	}
+	for _, l := range []struct {
+		bin  string
+		args []string
+	}{{"mpirun.openmpi", []string{"--oversubscribe", "--allow-run-as-root"}}, {"mpirun.mpich", nil}} {
+		bin, err := exec.LookPath(l.bin)
+		if err != nil {
+			continue
+		}
+		args := append(append(append([]string{}, l.args...), "-np", "2"), os.Args[0], "-test.run=^TestMPIRankDiesChild$", "-test.count=1")
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = append(os.Environ(), "DIST_CHILD=1", "OMPI_MCA_btl_vader_single_copy_mechanism=none", "OMPI_MCA_opal_signal=")
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		took := time.Since(start)
+		cancel()
+		switch {
+		case err == nil:
+			t.Errorf("%s: the job exited 0 with a rank killed:\n%s", l.bin, out)
+		case took > 60*time.Second:
+			t.Errorf("%s: the job took %v to end after a rank was killed", l.bin, took)
+		default:
+			t.Logf("%s: a rank killed, the job ended in %v (%v)", l.bin, took.Round(time.Millisecond), err)
+		}
+	}
 }
