@@ -101,9 +101,9 @@ func roundOp(dst []float32, t bool, rows, cols int, x []float32, ld int) []float
 // that a left operand used by many products (a convolution's weights, for
 // every sample) is rounded and packed once.
 type PackedBF16 struct {
-	m, k int
-	amx  []uint16  // AMX panels (the avx512-amx tier)
-	r32  []float32 // op(A) rounded, m×k (other tiers: the emulation)
+	m, k   int
+	packed []uint16  // 32-row bf16 panels (the bf16 tiers)
+	r32    []float32 // op(A) rounded, m×k (other tiers: the emulation)
 }
 
 // PackBF16 packs op(A) (m×k) into p (reusing its memory; nil: a new one)
@@ -114,7 +114,7 @@ func PackBF16(p *PackedBF16, tA bool, m, k int, a []float32, lda int) *PackedBF1
 	}
 	p.m, p.k = m, k
 	if HaveBF16() && k > 0 {
-		p.amx = packedA16(p.amx, tA, m, k, a, lda)
+		p.packed = packedA16(p.packed, tA, m, k, a, lda)
 		return p
 	}
 	p.r32 = roundOp(p.r32, tA, m, k, a, lda)
@@ -133,7 +133,7 @@ func GemmPackedBF16(p *PackedBF16, tB bool, n int, b []float32, ldb int, beta fl
 		return
 	}
 	if HaveBF16() {
-		productPackedA16(p.amx, m, k, tB, n, b, ldb, beta, c, ldc)
+		productPackedA16(p.packed, m, k, tB, n, b, ldb, beta, c, ldc)
 		return
 	}
 	rb := roundOp(nil, tB, k, n, b, ldb)

@@ -37,11 +37,8 @@ func cvtBF16(dst *uint16, src *float32, n int)
 
 // bf16Kernel is the tier's bf16 GEMM (single-threaded), nil where none runs.
 var bf16Kernel = func() func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	switch {
-	case cpu.Active() >= cpu.AVX512AMX:
-		return gemmBF16AMX
-	case cpu.Active() >= cpu.AVX512BF16:
-		return gemmBF16AMX // the same packing; amxProduct runs dotBF16x8x32 on this tier
+	if cpu.Active().BF16() { // productBF16 runs AMX tiles or VDPBF16PS by tier
+		return gemmBF16Kernel
 	}
 	return nil
 }()
@@ -78,11 +75,13 @@ func grow(s []uint16, n int) []uint16 {
 	return s[:n]
 }
 
-// gemmBF16AMX computes C = alpha·op(A)·op(B) + beta·C on AMX tiles: op(A)
-// packed whole in 32-row panels, op(B) in blocks of amxNC columns as depth
-// pairs; full 32×32 blocks of C are loaded into (beta ≠ 0) and stored from
-// the accumulator tiles directly, edge blocks through a buffer.
-func gemmBF16AMX(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// gemmBF16Kernel computes C = alpha·op(A)·op(B) + beta·C with bf16
+// products: op(A) packed whole in 32-row panels, op(B) in blocks of amxNC
+// columns as depth pairs, then on AMX tiles (full 32×32 blocks of C loaded
+// into (beta ≠ 0) and stored from the accumulator tiles directly, edge
+// blocks through a buffer) or, on the avx512-bf16 tier, with VDPBF16PS 8
+// rows by 32 columns at a time (dotBlocks).
+func gemmBF16Kernel(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if k == 0 || alpha == 0 {
 		scaleRows(c, m, n, ldc, beta)
 		return
@@ -92,15 +91,15 @@ func gemmBF16AMX(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, 
 	kb := (k + 31) / 32
 	bufs.a = grow(bufs.a, (m+31)/32*kb*1024)
 	packA16(bufs.a, tA, m, k, kb, a, lda)
-	amxProduct(bufs, bufs.a, m, k, tB, n, alpha, b, ldb, beta, c, ldc)
+	productBF16(bufs, bufs.a, m, k, tB, n, alpha, b, ldb, beta, c, ldc)
 }
 
-// amxProduct is gemmBF16AMX with op(A) packed (pa, by packA16).
-func amxProduct(bufs *bf16Bufs, pa []uint16, m, k int, tB bool, n int, alpha float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// productBF16 is gemmBF16Kernel with op(A) packed (pa, by packA16).
+func productBF16(bufs *bf16Bufs, pa []uint16, m, k int, tB bool, n int, alpha float32, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if alpha != 1 || (beta != 0 && beta != 1) {
 		// C = beta·C + alpha·(A·B): the product into a buffer first.
 		t := make([]float32, m*n)
-		amxProduct(bufs, pa, m, k, tB, n, 1, b, ldb, 0, t, n)
+		productBF16(bufs, pa, m, k, tB, n, 1, b, ldb, 0, t, n)
 		for i := 0; i < m; i++ {
 			row, tr := c[i*ldc:i*ldc+n], t[i*n:(i+1)*n]
 			for j := range row {
@@ -180,7 +179,7 @@ func dotBlocks(bufs *bf16Bufs, pa []uint16, m, kb, nb, ldbp int, acc bool, c []f
 	}
 }
 
-// packedA16 packs op(A) for amxProduct (PackBF16).
+// packedA16 packs op(A) for productBF16 (PackBF16).
 func packedA16(dst []uint16, tA bool, m, k int, a []float32, lda int) []uint16 {
 	kb := (k + 31) / 32
 	dst = grow(dst, (m+31)/32*kb*1024)
@@ -188,11 +187,11 @@ func packedA16(dst []uint16, tA bool, m, k int, a []float32, lda int) []uint16 {
 	return dst
 }
 
-// productPackedA16 is amxProduct on pooled buffers.
+// productPackedA16 is productBF16 on pooled buffers.
 func productPackedA16(pa []uint16, m, k int, tB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	bufs := bf16Pool.Get().(*bf16Bufs)
 	defer bf16Pool.Put(bufs)
-	amxProduct(bufs, pa, m, k, tB, n, 1, b, ldb, beta, c, ldc)
+	productBF16(bufs, pa, m, k, tB, n, 1, b, ldb, beta, c, ldc)
 }
 
 // wordPtr is &s[i] as a *float32, for moving pairs of bf16 values as 32-bit
