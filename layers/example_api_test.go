@@ -319,7 +319,8 @@ func ExampleFoldsInto() {
 }
 
 // Kernels names the hand-written kernel tier this CPU runs (the output
-// depends on the machine: "avx512", "avx2" or "go").
+// depends on the machine: "avx512-amx", "avx512-bf16", "avx512", "avx2"
+// or "go").
 func ExampleKernels() {
 	fmt.Println(layers.Kernels())
 }

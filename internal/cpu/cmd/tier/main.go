@@ -1,5 +1,5 @@
-// Command tier prints the kernel tier this process runs (avx512, avx2 or
-// go; MOBILENET_KERNELS may lower it) and, with -v, what the CPU supports.
+// Command tier prints the kernel tier this process runs (avx512-amx,
+// avx512-bf16, avx512, avx2 or go; MOBILENET_KERNELS may lower it) and, with -v, what the CPU supports.
 // .ci/run uses it to test every tier a machine can run.
 package main
 
