@@ -5,22 +5,23 @@
 // It prints, per image, the top classes with their probabilities (class
 // names from the checkpoint), or one JSON object per line with --json. The
 // images (JPEG or PNG; folders are searched recursively) go through the
-// checkpoint's own preprocessing and one batched inference graph; an
+// checkpoint's own preprocessing and batched inference (package classify); an
 // unreadable image is reported by path and skipped, and the exit status is 1
 // if any was.
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image"
 	"io"
-	"math"
 	"os"
 	"runtime"
-	"sort"
 	"strings"
 
+	"github.com/gomobilenet/mobilenet/classify"
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/train"
@@ -39,11 +40,7 @@ type Prediction struct {
 }
 
 // Class is a class and its probability.
-type Class struct {
-	Index int     `json:"index"`
-	Name  string  `json:"name"`
-	Prob  float64 `json:"probability"`
-}
+type Class = classify.Class
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
@@ -85,28 +82,23 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	m.Store.SetPrecision(prec)
 	names, recorded := hdr.ClassNames()
 	if !recorded {
 		fmt.Fprintf(os.Stderr, "predict: %s records no class names (an older checkpoint): using %s, %s, …\n", pos[0], names[0], names[min(1, len(names)-1)])
 	}
-	pre := hdr.Preprocess()
-	if err := pre.Validate(); err != nil {
-		return fmt.Errorf("%s: %w", pos[0], err)
+	if pre := hdr.Preprocess(); pre.Validate() != nil {
+		return fmt.Errorf("%s: %w", pos[0], pre.Validate())
 	}
 	paths, err := data.ImagePaths(pos[1:])
 	if err != nil {
 		return err
 	}
-	res := m.Config.Resolution
 	bs := min(*batch, len(paths))
-	ev, err := train.NewEvaluator(m, bs)
+	c, err := classify.New(m, hdr, classify.Options{Precision: prec, TTA: ttaName, Batch: bs, Wait: -1})
 	if err != nil {
 		return err
 	}
-	defer ev.Close()
-	k := m.Config.Classes
-	x := make([]float32, bs*3*res*res)
+	defer c.Close()
 	failed := 0
 	emit := func(p Prediction) {
 		if p.Error != "" {
@@ -115,61 +107,41 @@ func run(args []string) error {
 		}
 		write(os.Stdout, p, *asJSON)
 	}
+	ctx := context.Background()
 	for start := 0; start < len(paths); start += bs {
-		chunk := paths[start:min(start+bs, len(paths))]
+		var imgs []image.Image
 		var ok []string
-		for _, p := range chunk {
+		for _, p := range paths[start:min(start+bs, len(paths))] {
 			img, err := data.DecodeFile(p)
-			if err == nil {
-				err = pre.Apply(x[len(ok)*3*res*res:(len(ok)+1)*3*res*res], img, res)
-			}
 			if err != nil {
 				emit(Prediction{Path: p, Error: err.Error()})
 				continue
 			}
-			ok = append(ok, p)
+			imgs, ok = append(imgs, img), append(ok, p)
 		}
 		if len(ok) == 0 {
 			continue
 		}
-		clear(x[len(ok)*3*res*res:])
-		logits, err := ev.LogitsTTA(x, ttaName)
-		if err != nil {
-			return err
+		tops, err := c.ClassifyBatch(ctx, imgs, *top)
+		if err != nil { // one image the preprocessing refuses: each on its own, to name it
+			for i, img := range imgs {
+				t, err := c.Classify(ctx, img, *top)
+				if err != nil {
+					emit(Prediction{Path: ok[i], Error: fmt.Sprintf("%s: %v", ok[i], err)})
+					continue
+				}
+				emit(Prediction{Path: ok[i], Top: t})
+			}
+			continue
 		}
 		for i, p := range ok {
-			emit(Prediction{Path: p, Top: topK(logits[i*k:(i+1)*k], names, *top)})
+			emit(Prediction{Path: p, Top: tops[i]})
 		}
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d images could not be read", failed, len(paths))
 	}
 	return nil
-}
-
-// topK returns the k most probable classes (softmax of the logits).
-func topK(logits []float32, names []string, k int) []Class {
-	mx := math.Inf(-1)
-	for _, v := range logits {
-		mx = math.Max(mx, float64(v))
-	}
-	var sum float64
-	probs := make([]float64, len(logits))
-	for i, v := range logits {
-		probs[i] = math.Exp(float64(v) - mx)
-		sum += probs[i]
-	}
-	idx := make([]int, len(logits))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
-	k = min(k, len(idx))
-	out := make([]Class, k)
-	for i := 0; i < k; i++ {
-		out[i] = Class{Index: idx[i], Name: names[idx[i]], Prob: probs[idx[i]] / sum}
-	}
-	return out
 }
 
 func write(w io.Writer, p Prediction, asJSON bool) {
