@@ -1,7 +1,8 @@
 // Package classify classifies images in-process with a trained checkpoint:
 // open it once, then call Classify from any number of goroutines. Requests
-// that arrive together run as one batch (up to Options.Batch images, the
-// first waiting at most Options.Wait for company) on the smallest of a few
+// that queue while a batch runs form the next one (up to Options.Batch
+// images; with concurrent callers the first waits up to Options.Wait for
+// company) on the smallest of a few
 // inference graphs that holds them, so that one caller pays for one image
 // and many callers get batched throughput. Images are preprocessed as the
 // checkpoint records (normalisation, resize), in the caller's goroutine.
@@ -39,7 +40,8 @@ type Options struct {
 	// Batch is the most images run at once (0: 64).
 	Batch int
 	// Wait is how long the first request of a batch waits for others
-	// (0: 2 ms; negative: none).
+	// when the batch before held more than one (concurrent callers); a
+	// lone caller never waits. 0: 2 ms; negative: never.
 	Wait time.Duration
 }
 
@@ -159,6 +161,9 @@ func (c *Classifier) ClassifyBatch(ctx context.Context, imgs []image.Image, k in
 	if k < 1 {
 		return nil, fmt.Errorf("classify: top %d: must be positive", k)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	reqs := make([]*request, len(imgs))
 	for i, img := range imgs {
 		if img == nil {
@@ -212,6 +217,7 @@ func (c *Classifier) Close() error {
 // (the model's graphs are not for concurrent runs; each uses every core).
 func (c *Classifier) serve() {
 	defer c.worker.Done()
+	last := 0 // the size of the batch before
 	for {
 		var first *request
 		select {
@@ -220,7 +226,7 @@ func (c *Classifier) serve() {
 			return
 		}
 		batch := []*request{first}
-		if c.wait > 0 {
+		if c.wait > 0 && last > 1 {
 			timer := time.NewTimer(c.wait)
 		fill:
 			for len(batch) < c.batch {
@@ -245,6 +251,7 @@ func (c *Classifier) serve() {
 			}
 		}
 		c.run(batch)
+		last = len(batch)
 	}
 }
 
