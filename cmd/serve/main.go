@@ -30,6 +30,8 @@ import (
 
 	"github.com/gomobilenet/mobilenet/classify"
 	"github.com/gomobilenet/mobilenet/internal/cli"
+	"github.com/gomobilenet/mobilenet/layers"
+	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/train"
 )
 
@@ -83,8 +85,7 @@ func run(args []string) error {
 		return err
 	}
 	defer c.Close()
-	model := map[string]any{"checkpoint": pos[0], "config": m.Config, "classes": c.Classes(), "preprocess": hdr.Preprocess(),
-		"precision": prec.String(), "tta": *tta, "epoch": hdr.Epoch, "test_accuracy": hdr.TestAcc}
+	model := modelInfo(pos[0], m.Config, hdr, c, prec, *tta)
 	var logger *log.Logger
 	if !*quiet {
 		logger = log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
@@ -115,6 +116,12 @@ func run(args []string) error {
 		return err
 	}
 	return nil
+}
+
+// modelInfo is what GET /v1/model says of the checkpoint.
+func modelInfo(path string, cfg model.Config, hdr train.Header, c *classify.Classifier, prec layers.Precision, tta string) map[string]any {
+	return map[string]any{"checkpoint": path, "config": cfg, "classes": c.Classes(), "preprocess": hdr.Preprocess(),
+		"precision": prec.String(), "tta": tta, "epoch": hdr.Epoch, "test_accuracy": hdr.TestAcc}
 }
 
 // contextWithTimeout is the request's context with the classification's

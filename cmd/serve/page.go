@@ -1,6 +1,8 @@
 package main
 
-// page is GET /: pick or drop an image, see it and its top five.
+// page is GET /: pick or drop an image, see it and its top five. With
+// ?image=PATH (same origin) it classifies that image on load, which is
+// how a headless browser test drives it.
 const page = `<!doctype html>
 <html lang="en">
 <head>
@@ -12,7 +14,7 @@ const page = `<!doctype html>
  #drop { border: 2px dashed #888; border-radius: 8px; padding: 2rem; text-align: center; cursor: pointer; }
  #drop.over { background: #eef; border-color: #44a; }
  #result { display: flex; gap: 1.5rem; margin-top: 1.5rem; align-items: flex-start; }
- #preview { max-width: 12rem; max-height: 12rem; image-rendering: pixelated; border: 1px solid #ccc; }
+ #preview { width: 12rem; height: auto; image-rendering: pixelated; border: 1px solid #ccc; }
  table { border-collapse: collapse; }
  td { padding: .2rem .6rem; }
  .bar { background: #48c; height: .8rem; }
@@ -35,6 +37,8 @@ file.onchange = () => file.files.length && send(file.files[0]);
 drop.ondragover = e => { e.preventDefault(); drop.classList.add('over'); };
 drop.ondragleave = () => drop.classList.remove('over');
 drop.ondrop = e => { e.preventDefault(); drop.classList.remove('over'); e.dataTransfer.files.length && send(e.dataTransfer.files[0]); };
+const given = new URLSearchParams(location.search).get('image');
+if (given && given.startsWith('/')) fetch(given).then(r => r.blob()).then(send);
 async function send(f) {
   document.getElementById('error').textContent = '';
   document.getElementById('preview').src = URL.createObjectURL(f);

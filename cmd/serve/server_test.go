@@ -28,6 +28,7 @@ import (
 
 	"github.com/gomobilenet/mobilenet/classify"
 	"github.com/gomobilenet/mobilenet/internal/testenv"
+	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/train"
 )
@@ -54,7 +55,11 @@ func newFixture(t *testing.T, lim limits) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	srv := httptest.NewServer(newServer(c, lim, map[string]any{"classes": c.Classes()}, nil))
+	_, hdr, err := train.LoadModel(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(newServer(c, lim, modelInfo(path, m.Config, hdr, c, layers.FP32, "none"), nil))
 	t.Cleanup(srv.Close)
 	return &fixture{path: path, c: c, srv: srv}
 }
