@@ -82,20 +82,6 @@ func (p Preprocess) Apply(dst []float32, img image.Image, res int) error {
 // resizes to before its centre crop.
 func StoredSide(res int) int { return int(math.Ceil(float64(res) / 0.875)) }
 
-// DecodeFile reads a JPEG or PNG image; the error names the file.
-func DecodeFile(path string) (image.Image, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: not a readable JPEG or PNG image: %w", path, err)
-	}
-	return img, nil
-}
-
 // IsImageFile reports whether a file name has a JPEG or PNG extension.
 func IsImageFile(name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {

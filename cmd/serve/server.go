@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gomobilenet/mobilenet/classify"
+	imagedata "github.com/gomobilenet/mobilenet/data"
 )
 
 // limits bound what one request may cost.
@@ -169,7 +170,7 @@ func (s *server) readImage(w http.ResponseWriter, r *http.Request) (image.Image,
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > s.lim.pixels/max(cfg.Height, 1) {
 		return nil, fail(http.StatusRequestEntityTooLarge, "%s image of %d×%d pixels: more than the %d allowed", format, cfg.Width, cfg.Height, s.lim.pixels)
 	}
-	img, _, err := image.Decode(bytes.NewReader(data))
+	img, err := imagedata.Decode(data) // libjpeg-turbo's pixels where it loads, as predict's
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, "decoding the %s image: %v", format, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/gomobilenet/mobilenet/blas"
+	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/internal/cpu"
 	"github.com/gomobilenet/mobilenet/layers"
 )
@@ -183,12 +184,13 @@ func StartCPUProfile(path string) (stop func(), err error) {
 
 // Machine describes the machine and compute settings of a run for its
 // record (train.Options.Machine): the CPU, the threads, the GEMM backend
-// and kernel tier, the precision of the products, the depthwise implementation, Go's version, the
+// and kernel tier, the precision of the products, the JPEG decoder, the depthwise implementation, Go's version, the
 // binary's source revision when the build recorded one, and
 // OPENBLAS_CORETYPE when set.
 func Machine(threads int, backend string, depthwise layers.DepthwiseImpl, prec layers.Precision) map[string]string {
 	m := map[string]string{
 		"precision": prec.String(),
+		"jpeg":      data.JPEGDecoder(),
 		"cpu":       CPUName(),
 		"threads":   fmt.Sprint(threads),
 		"blas":      backend,
