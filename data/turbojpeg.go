@@ -59,7 +59,7 @@ func loadTurbo() (t *tj, err error) {
 // decode decodes a JPEG to RGBA with libjpeg-turbo's accurate integer
 // IDCT and fancy (triangular) chroma upsampling, its defaults and
 // OpenCV's.
-func (t *tj) decode(b []byte) (image.Image, error) {
+func (t *tj) decode(b []byte) (img image.Image, err error) {
 	const (
 		pfRGBA       = 7    // TJPF_RGBA
 		accurateDCT  = 4096 // TJFLAG_ACCURATEDCT
@@ -75,6 +75,10 @@ func (t *tj) decode(b []byte) (image.Image, error) {
 		}
 	}
 	defer func() {
+		if err != nil { // a failed call leaves the handle's decoder mid-way: not reused
+			t.destroy(h)
+			return
+		}
 		select {
 		case t.handles <- h:
 		default:
@@ -91,9 +95,9 @@ func (t *tj) decode(b []byte) (image.Image, error) {
 	if w < 1 || hgt < 1 || int64(w)*int64(hgt) > maxPixels {
 		return nil, fmt.Errorf("libturbojpeg: %d×%d pixels", w, hgt)
 	}
-	img := image.NewRGBA(image.Rect(0, 0, int(w), int(hgt)))
-	if t.decomp(h, unsafe.Pointer(&b[0]), uint64(len(b)), unsafe.Pointer(&img.Pix[0]), w, int32(img.Stride), hgt, pfRGBA, accurateDCT) != 0 {
+	rgba := image.NewRGBA(image.Rect(0, 0, int(w), int(hgt)))
+	if t.decomp(h, unsafe.Pointer(&b[0]), uint64(len(b)), unsafe.Pointer(&rgba.Pix[0]), w, int32(rgba.Stride), hgt, pfRGBA, accurateDCT) != 0 {
 		return nil, fmt.Errorf("libturbojpeg: %s", t.errorStr(h))
 	}
-	return img, nil
+	return rgba, nil
 }
