@@ -61,7 +61,7 @@ type Classifier struct {
 	sizes []int                    // the graphs' batch sizes, ascending
 	evs   map[int]*train.Evaluator // built when first needed
 
-	reqs      chan *request
+	reqs      chan []*request // a caller's requests, queued together
 	done      chan struct{}
 	worker    sync.WaitGroup
 	closeOnce sync.Once
@@ -107,7 +107,7 @@ func New(m *model.Model, hdr train.Header, opt Options) (*Classifier, error) {
 		return nil, fmt.Errorf("classify: %d class names for a model of %d classes", len(names), m.Config.Classes)
 	}
 	c := &Classifier{m: m, pre: pre, names: names, res: m.Config.Resolution, tta: tta, batch: opt.Batch, wait: opt.Wait,
-		evs: map[int]*train.Evaluator{}, reqs: make(chan *request), done: make(chan struct{})}
+		evs: map[int]*train.Evaluator{}, reqs: make(chan []*request), done: make(chan struct{})}
 	if c.batch == 0 {
 		c.batch = 64
 	}
@@ -175,14 +175,12 @@ func (c *Classifier) ClassifyBatch(ctx context.Context, imgs []image.Image, k in
 		}
 		reqs[i] = &request{x: x, k: k, out: make(chan result, 1)}
 	}
-	for _, r := range reqs {
-		select {
-		case c.reqs <- r:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-c.done:
-			return nil, ErrClosed
-		}
+	select {
+	case c.reqs <- reqs:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.done:
+		return nil, ErrClosed
 	}
 	out := make([][]Class, len(reqs))
 	for i, r := range reqs {
@@ -217,41 +215,46 @@ func (c *Classifier) Close() error {
 // (the model's graphs are not for concurrent runs; each uses every core).
 func (c *Classifier) serve() {
 	defer c.worker.Done()
+	var pending []*request
 	last := 0 // the size of the batch before
 	for {
-		var first *request
-		select {
-		case first = <-c.reqs:
-		case <-c.done:
-			return
-		}
-		batch := []*request{first}
-		if c.wait > 0 && last > 1 {
-			timer := time.NewTimer(c.wait)
-		fill:
-			for len(batch) < c.batch {
-				select {
-				case r := <-c.reqs:
-					batch = append(batch, r)
-				case <-timer.C:
-					break fill
-				case <-c.done:
-					break fill
-				}
+		if len(pending) == 0 {
+			select {
+			case job := <-c.reqs:
+				pending = append(pending, job...)
+			case <-c.done:
+				return
 			}
-			timer.Stop()
+			if c.wait > 0 && last > 1 && len(pending) < c.batch { // concurrent callers: wait for company
+				timer := time.NewTimer(c.wait)
+			fill:
+				for len(pending) < c.batch {
+					select {
+					case job := <-c.reqs:
+						pending = append(pending, job...)
+					case <-timer.C:
+						break fill
+					case <-c.done:
+						timer.Stop()
+						return
+					}
+				}
+				timer.Stop()
+			}
 		}
 	drain: // whatever is queued already
-		for len(batch) < c.batch {
+		for len(pending) < c.batch {
 			select {
-			case r := <-c.reqs:
-				batch = append(batch, r)
+			case job := <-c.reqs:
+				pending = append(pending, job...)
 			default:
 				break drain
 			}
 		}
-		c.run(batch)
-		last = len(batch)
+		n := min(len(pending), c.batch)
+		c.run(pending[:n])
+		last = n
+		pending = pending[n:]
 	}
 }
 
