@@ -16,10 +16,15 @@ import (
 	"github.com/gomobilenet/mobilenet/train"
 )
 
-// checkpoint writes a small model's checkpoint and returns its path.
-func checkpoint(t testing.TB) string {
+// checkpoint writes a model's checkpoint (alpha 0.25 unless given) and
+// returns its path.
+func checkpoint(t testing.TB, alpha ...float64) string {
 	t.Helper()
-	m, err := model.New(model.CIFAR10(0.25), model.Options{Seed: 7})
+	a := 0.25
+	if len(alpha) > 0 {
+		a = alpha[0]
+	}
+	m, err := model.New(model.CIFAR10(a), model.Options{Seed: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,14 +182,7 @@ func TestClassifyErrors(t *testing.T) {
 // one image at a time (batched inside), alpha 0.75; compare with cmd/bench's
 // batched inference rate.
 func BenchmarkCallers(b *testing.B) {
-	m, err := model.New(model.CIFAR10(0.75), model.Options{Seed: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(b.TempDir(), "m.bin")
-	if err := train.WriteModel(path, m, m.Config); err != nil {
-		b.Fatal(err)
-	}
+	path := checkpoint(b, 0.75)
 	imgs := randomImages(64, 32, 9)
 	for _, callers := range []int{1, 8, 64} {
 		b.Run(fmt.Sprint(callers), func(b *testing.B) {

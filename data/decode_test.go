@@ -104,15 +104,7 @@ func TestGoDecoderNearLibjpeg(t *testing.T) {
 	testenv.Need(t, "libturbojpeg", turbo() != nil, "libturbojpeg.so.0 not found: nothing to compare the fallback with")
 	for _, size := range [][2]int{{32, 32}, {33, 17}, {101, 57}, {1, 1}, {2, 3}} {
 		data := testJPEG(t, size[0], size[1])
-		ref, err := turbo().decode(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Setenv(JPEGEnv, "go")
-		ours, err := Decode(data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ref, ours := bothDecoders(t, data)
 		plain, _ := jpeg.Decode(bytes.NewReader(data))
 		want, got, std := rgb(ref), rgb(ours), rgb(plain)
 		var worst, worstStd, sum, sumStd int
@@ -126,6 +118,22 @@ func TestGoDecoderNearLibjpeg(t *testing.T) {
 			t.Errorf("%v: the fallback is %d levels (mean %.3f) from libjpeg-turbo; Go's own conversion %d (%.3f)", size, worst, float64(sum)/float64(len(want)), worstStd, float64(sumStd)/float64(len(want)))
 		}
 	}
+}
+
+// bothDecoders decodes a JPEG with libjpeg-turbo and with the Go fallback
+// (MOBILENET_JPEG=go, for the rest of the test).
+func bothDecoders(t *testing.T, data []byte) (turboImg, goImg image.Image) {
+	t.Helper()
+	ref, err := turbo().decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(JPEGEnv, "go")
+	ours, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref, ours
 }
 
 func absDiff(a, b byte) int {
@@ -157,15 +165,7 @@ im.save(sys.argv[1], quality=80, subsampling=1)`
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := turbo().decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(JPEGEnv, "go")
-	ours, err := Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref, ours := bothDecoders(t, data)
 	if y, ok := mustJPEG(t, data).(*image.YCbCr); !ok || y.SubsampleRatio != image.YCbCrSubsampleRatio422 {
 		t.Fatalf("PIL wrote %T, not 4:2:2", mustJPEG(t, data))
 	}
