@@ -3,8 +3,6 @@ package blas
 import (
 	"math"
 	"runtime"
-
-	"github.com/gomobilenet/mobilenet/internal/cpu"
 )
 
 // bf16 products: mixed precision as PyTorch's autocast and Keras's
@@ -33,7 +31,7 @@ func toBF16(x float32) uint16 {
 // hardware: AMX tiles (avx512-amx) or VDPBF16PS (avx512-bf16). Elsewhere
 // GemmBF16 emulates them (rounded copies through the float32 GEMM): right,
 // and slower than float32.
-func HaveBF16() bool { return cpu.Active().BF16() && bf16Kernel != nil }
+func HaveBF16() bool { return bf16Kernel != nil }
 
 // GemmBF16 is Gemm in mixed precision: C = alpha·op(A)·op(B) + beta·C with
 // op(A) and op(B) rounded to bfloat16 and float32 sums (see RoundBF16).

@@ -81,16 +81,11 @@ func grow(s []uint16, n int) []uint16 {
 // into (beta ≠ 0) and stored from the accumulator tiles directly, edge
 // blocks through a buffer) or, on the avx512-bf16 tier, with VDPBF16PS 8
 // rows by 32 columns at a time (dotBlocks).
+// (GemmBF16x1, its caller, has dealt with k = 0 and alpha = 0.)
 func gemmBF16Kernel(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if k == 0 || alpha == 0 {
-		scaleRows(c, m, n, ldc, beta)
-		return
-	}
 	bufs := bf16Pool.Get().(*bf16Bufs)
 	defer bf16Pool.Put(bufs)
-	kb := (k + 31) / 32
-	bufs.a = grow(bufs.a, (m+31)/32*kb*1024)
-	packA16(bufs.a, tA, m, k, kb, a, lda)
+	bufs.a = packedA16(bufs.a, tA, m, k, a, lda)
 	productBF16(bufs, bufs.a, m, k, tB, n, alpha, b, ldb, beta, c, ldc)
 }
 
@@ -135,20 +130,27 @@ func productBF16(bufs *bf16Bufs, pa []uint16, m, k int, tB bool, n int, alpha fl
 				first = full
 			}
 			for p := first; p < np; p++ { // edge blocks, through the buffer
-				cols := min(32, nb-p*32)
-				t := &bufs.tile
-				c0 := i*32*ldc + jc + p*32
-				if acc {
-					for r := 0; r < rows; r++ {
-						copy(t[r*32:r*32+cols], c[c0+r*ldc:c0+r*ldc+cols])
-					}
-				}
-				amxBF16(&amxConfig[0], pai, &bufs.b[p*64], kb, 1, &t[0], 32, ldbp, acc)
-				for r := 0; r < rows; r++ {
-					copy(c[c0+r*ldc:c0+r*ldc+cols], t[r*32:r*32+cols])
-				}
+				bufs.viaTile(c[i*32*ldc+jc+p*32:], ldc, rows, min(32, nb-p*32), acc, func(t *float32) {
+					amxBF16(&amxConfig[0], pai, &bufs.b[p*64], kb, 1, t, 32, ldbp, acc)
+				})
 			}
 		}
+	}
+}
+
+// viaTile runs a kernel on an edge block of C (rows×cols at c, rows ldc
+// apart) through the 32-wide tile buffer: C copied in when the kernel
+// accumulates, the block copied back.
+func (bufs *bf16Bufs) viaTile(c []float32, ldc, rows, cols int, acc bool, kernel func(t *float32)) {
+	t := &bufs.tile
+	if acc {
+		for r := 0; r < rows; r++ {
+			copy(t[r*32:r*32+cols], c[r*ldc:r*ldc+cols])
+		}
+	}
+	kernel(&t[0])
+	for r := 0; r < rows; r++ {
+		copy(c[r*ldc:r*ldc+cols], t[r*32:r*32+cols])
 	}
 }
 
@@ -165,16 +167,9 @@ func dotBlocks(bufs *bf16Bufs, pa []uint16, m, kb, nb, ldbp int, acc bool, c []f
 				dotBF16x8x32(pai, pb, kb, ldbp, &c[i0*ldc+j0], ldc, acc)
 				continue
 			}
-			t := &bufs.tile
-			if acc {
-				for r := 0; r < rows; r++ {
-					copy(t[r*32:r*32+cols], c[(i0+r)*ldc+j0:(i0+r)*ldc+j0+cols])
-				}
-			}
-			dotBF16x8x32(pai, pb, kb, ldbp, &t[0], 32, acc)
-			for r := 0; r < rows; r++ {
-				copy(c[(i0+r)*ldc+j0:(i0+r)*ldc+j0+cols], t[r*32:r*32+cols])
-			}
+			bufs.viaTile(c[i0*ldc+j0:], ldc, rows, cols, acc, func(t *float32) {
+				dotBF16x8x32(pai, pb, kb, ldbp, t, 32, acc)
+			})
 		}
 	}
 }
