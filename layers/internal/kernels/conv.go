@@ -151,14 +151,7 @@ func ConvForwardEp[T Float](sc *Scratch, g Geom, y, x, w []T, ep *Epilogue[T]) {
 		unpack(y, yp, g.N, g.O, hw)
 		return
 	}
-	bf16 := sc.bf16() && isFloat32(w)
-	var pw *blas.Packed
-	var pw16 *blas.PackedBF16
-	if bf16 {
-		pw16 = packWeightsBF16(sc, false, g.O, K, any(w).([]float32), K) // the weights, rounded and packed once for every sample
-	} else {
-		pw = packWeights(sc, rolePackedW, ohw, false, g.O, K, w, K) // the weights, packed once for every sample
-	}
+	pw := packSampleWeights(sc, ohw, false, g.O, K, w) // the weights, packed once for every sample
 	ep.begin(g.N*g.O, ohw, g.O)
 	perSample(g.N, colBuffer[T](sc, g), func(n int, col []T) {
 		xn := x[n*g.C*hw : (n+1)*g.C*hw]
@@ -168,11 +161,7 @@ func ConvForwardEp[T Float](sc *Scratch, g Geom, y, x, w []T, ep *Epilogue[T]) {
 			im2col(g, col, xn)
 		}
 		yn := y[n*g.O*ohw : (n+1)*g.O*ohw]
-		if bf16 {
-			blas.GemmPackedBF16(pw16, false, ohw, any(col).([]float32), ohw, 0, any(yn).([]float32), ohw)
-		} else {
-			blas.GemmPacked(pw, false, ohw, 1, col, ohw, 0, yn, ohw)
-		}
+		pw.product(ohw, col, yn)
 		ep.planes(y, n*g.O, (n+1)*g.O, ohw, g.O)
 	})
 }
@@ -192,14 +181,7 @@ func ConvBackwardInput[T Float](sc *Scratch, g Geom, dx, dy, w []T) {
 		unpack(dx, dxp, g.N, g.C, hw)
 		return
 	}
-	bf16 := sc.bf16() && isFloat32(w)
-	var wt *blas.Packed
-	var wt16 *blas.PackedBF16
-	if bf16 {
-		wt16 = packWeightsBF16(sc, true, K, g.O, any(w).([]float32), K) // Wᵀ, rounded and packed once for every sample
-	} else {
-		wt = packWeights(sc, rolePackedW, ohw, true, K, g.O, w, K) // Wᵀ, packed once for every sample
-	}
+	wt := packSampleWeights(sc, ohw, true, K, g.O, w) // Wᵀ, packed once for every sample
 	perSample(g.N, colBuffer[T](sc, g), func(n int, col []T) {
 		dxn := dx[n*g.C*hw : (n+1)*g.C*hw]
 		dyn := dy[n*g.O*ohw : (n+1)*g.O*ohw]
@@ -207,11 +189,7 @@ func ConvBackwardInput[T Float](sc *Scratch, g Geom, dx, dy, w []T) {
 		if col == nil {
 			out = dxn
 		}
-		if bf16 {
-			blas.GemmPackedBF16(wt16, false, ohw, any(dyn).([]float32), ohw, 0, any(out).([]float32), ohw)
-		} else {
-			blas.GemmPacked(wt, false, ohw, 1, dyn, ohw, 0, out, ohw)
-		}
+		wt.product(ohw, dyn, out)
 		if col != nil {
 			col2im(g, dxn, col)
 		}
@@ -246,7 +224,7 @@ func ConvBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) {
 			acc := Buffer[T](sc, roleWeightAcc, ch, g.O*K)
 			partial[ch] = acc
 			n0, n1 := g.N*ch/chunks, g.N*(ch+1)/chunks
-			if col == nil && !g.grouped() && !sc.bf16() {
+			if col == nil && !g.grouped() && !(sc.bf16() && isFloat32(dw)) {
 				// Pointwise: dW = Σ_n dY_n·X_nᵀ over the run in one call,
 				// every row read in place.
 				blas.GemmNTBatch(g.O, K, ohw, n1-n0, 1, dy[n0*g.O*ohw:], ohw, g.O*ohw, x[n0*g.C*hw:], hw, g.C*hw, 0, acc, K)
@@ -347,6 +325,35 @@ func perSample[T Float](n int, newScratch func(worker int) []T, body func(n int,
 			body(i, s)
 		}
 	})
+}
+
+// sampleWeights is a convolution's op(W) packed once for the per-sample
+// products of a run, in the run's precision (Scratch.BF16).
+type sampleWeights[T Float] struct {
+	p   *blas.Packed
+	p16 *blas.PackedBF16 // bf16 products (float32 data only)
+}
+
+// packSampleWeights packs op(W) (m×k; W is w, stored with rows of k
+// values, or of m when tA) for products of n columns.
+func packSampleWeights[T Float](sc *Scratch, n int, tA bool, m, k int, w []T) sampleWeights[T] {
+	ld := k
+	if tA {
+		ld = m
+	}
+	if w32, ok := any(w).([]float32); ok && sc.bf16() {
+		return sampleWeights[T]{p16: packWeightsBF16(sc, tA, m, k, w32, ld)}
+	}
+	return sampleWeights[T]{p: packWeights(sc, rolePackedW, n, tA, m, k, w, ld)}
+}
+
+// product is C (m×n, ldc n) = op(W)·B (B k×n, ldb n).
+func (w sampleWeights[T]) product(n int, b, c []T) {
+	if w.p16 != nil {
+		blas.GemmPackedBF16(w.p16, false, n, any(b).([]float32), n, 0, any(c).([]float32), n)
+		return
+	}
+	blas.GemmPacked(w.p, false, n, 1, b, n, 0, c, n)
 }
 
 // isFloat32 reports whether s holds float32s.
