@@ -20,7 +20,7 @@ const taOps = 14
 const taBins = 31
 
 // trivialAugment applies one random operation to img (3×s×s bytes, planar)
-// in place, drawing from r.
+// in place, drawing from r; a nil img only takes the draws.
 func trivialAugment(img []byte, s int, fill [3]byte, r *rand.Rand) {
 	op, bin := r.IntN(taOps), r.IntN(taBins)
 	sign := 1.0
@@ -28,7 +28,9 @@ func trivialAugment(img []byte, s int, fill [3]byte, r *rand.Rand) {
 		sign = -1
 	}
 	f := float64(bin) / (taBins - 1) // 0 … 1 over the range
-	applyOp(img, s, fill, op, f, sign)
+	if img != nil {
+		applyOp(img, s, fill, op, f, sign)
+	}
 }
 
 // applyOp applies operation op at fraction f of its range (sign for the
@@ -200,7 +202,7 @@ func equalize(p []byte) {
 // randomErase sets a random rectangle of the normalised 3×s×s image to 0
 // (the mean) with probability p: torchvision's RandomErasing with its
 // defaults, an area of 2–33% of the image and an aspect ratio of 0.3–3.3
-// (log-uniform), ten tries.
+// (log-uniform), ten tries. A nil img only takes the draws.
 func randomErase(img []float32, s int, p float64, r *rand.Rand) {
 	if r.Float64() >= p {
 		return
@@ -216,7 +218,7 @@ func randomErase(img []float32, s int, p float64, r *rand.Rand) {
 			continue
 		}
 		y0, x0 := r.IntN(s-h+1), r.IntN(s-w+1)
-		for c := 0; c < 3; c++ {
+		for c := 0; c < 3 && img != nil; c++ {
 			for y := y0; y < y0+h; y++ {
 				clear(img[c*s*s+y*s+x0 : c*s*s+y*s+x0+w])
 			}

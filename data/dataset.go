@@ -41,6 +41,14 @@ func (d *Dataset) ImageAt(i int) ([]byte, int, int) {
 	return d.Pixels[d.Offsets[i]:d.Offsets[i+1]], d.Sizes[i].W, d.Sizes[i].H
 }
 
+// Dims returns image i's width and height.
+func (d *Dataset) Dims(i int) (w, h int) {
+	if d.Sizes == nil {
+		return ImageSize, ImageSize
+	}
+	return d.Sizes[i].W, d.Sizes[i].H
+}
+
 // FixedSize reports whether every image is ImageSize×ImageSize (Sizes nil).
 func (d *Dataset) FixedSize() bool { return d.Sizes == nil }
 

@@ -67,9 +67,29 @@ type LoaderConfig struct {
 	// fixed batch size). Otherwise the last batch is padded with zeros to
 	// BatchSize and Batch.N says how many images are real.
 	DropLast bool
+	// Shard makes the loader deliver one rank's part of every batch in
+	// data-parallel work (the zero value: all of it).
+	Shard    Shard
 	Workers  int // goroutines preparing batches (default: GOMAXPROCS)
 	Prefetch int // batches prepared ahead (default 2 per worker)
 }
+
+// Shard is rank Rank's part of the data among Size ranks. By default it
+// splits every batch: BatchSize stays the global batch, and the rank gets
+// its BatchSize/Size consecutive images of it, each prepared exactly as a
+// one-process loader prepares it (the same image, crop, flip, Cutout…: the
+// random draws of the other ranks' images are taken and dropped). So N
+// ranks' steps together see the one-process batch: training's sharding.
+// With WholeBatches it deals whole batches instead, batch i to rank
+// i mod Size: evaluation's sharding, under which each image lands in the
+// batch, and gets the logits, it would get in one process.
+type Shard struct {
+	Rank, Size   int
+	WholeBatches bool
+}
+
+// On reports whether the shard is a part of the data (Size > 1).
+func (s Shard) On() bool { return s.Size > 1 }
 
 // Batch is a mini-batch: X holds BatchSize images as normalised float32
 // NCHW (BatchSize × 3 × Resolution × Resolution), Y their labels; only the
@@ -138,16 +158,38 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 	if err := cfg.Mix.Validate(); err != nil {
 		return nil, fmt.Errorf("loader: %w", err)
 	}
+	if sh := cfg.Shard; sh.Size < 0 || sh.Size > 0 && (sh.Rank < 0 || sh.Rank >= sh.Size) {
+		return nil, fmt.Errorf("loader: rank %d of %d ranks", sh.Rank, sh.Size)
+	} else if sh.On() && !sh.WholeBatches && cfg.BatchSize%sh.Size != 0 {
+		return nil, fmt.Errorf("loader: batch size %d: %d ranks do not divide it", cfg.BatchSize, sh.Size)
+	}
 	return &Loader{ds: ds, cfg: cfg}, nil
 }
 
-// NumBatches is the number of batches per epoch.
+// NumBatches is the number of batches per epoch (of the whole data: with
+// a Shard, the steps every rank takes; with WholeBatches, the batches the
+// ranks deal among themselves).
 func (l *Loader) NumBatches() int {
 	n, b := l.ds.Len(), l.cfg.BatchSize
 	if l.cfg.DropLast {
 		return n / b
 	}
 	return (n + b - 1) / b
+}
+
+// PartSize is the number of images of each batch this loader delivers:
+// BatchSize, or its rank's share of it with a Shard that splits batches.
+func (l *Loader) PartSize() int {
+	if sh := l.cfg.Shard; sh.On() && !sh.WholeBatches {
+		return l.cfg.BatchSize / sh.Size
+	}
+	return l.cfg.BatchSize
+}
+
+// mine reports whether batch i is delivered by this loader.
+func (l *Loader) mine(i int) bool {
+	sh := l.cfg.Shard
+	return !sh.On() || !sh.WholeBatches || i%sh.Size == sh.Rank
 }
 
 // Order returns the image order of an epoch.
@@ -191,6 +233,9 @@ func (l *Loader) Epoch(ctx context.Context, epoch, start int) <-chan Batch {
 		defer close(jobs)
 		defer close(slots)
 		for i := start; i < nb; i++ {
+			if !l.mine(i) {
+				continue
+			}
 			s := &slot{b: Batch{Index: i}, done: make(chan struct{})}
 			select {
 			case slots <- s:
@@ -217,27 +262,57 @@ func (l *Loader) Epoch(ctx context.Context, epoch, start int) <-chan Batch {
 	return out
 }
 
-// fill prepares batch b.Index of an epoch, mixed when LoaderConfig.Mix
-// says so.
+// fill prepares batch b.Index of an epoch (this loader's part of it),
+// mixed when LoaderConfig.Mix says so.
 func (l *Loader) fill(b *Batch, order []int, epoch int) {
-	l.fillImages(b, order, epoch)
+	part := l.part()
+	if l.cfg.Mix.On() {
+		// Images mix with their neighbours in the whole batch, which
+		// other ranks' parts hold: the whole batch, then the part.
+		part = [2]int{0, l.cfg.BatchSize}
+	}
+	l.fillImages(b, order, epoch, part)
 	b.Lam = 1
 	if l.cfg.Mix.On() {
 		// Its own stream, as every augmentation has.
 		mix := rand.New(rand.NewPCG(l.cfg.Seed^0x313a31, uint64(epoch)<<32|uint64(b.Index)))
 		b.Y2 = make([]int, len(b.Y))
 		b.Lam = l.cfg.Mix.apply(b.X, b.Y, b.Y2, b.N, 3, l.cfg.Resolution, mix)
+		if p := l.part(); p != part {
+			b.slice(p[0], p[1], 3*l.cfg.Resolution*l.cfg.Resolution)
+		}
 	}
 }
 
-// fillImages prepares the images and labels of batch b.Index of an epoch.
-func (l *Loader) fillImages(b *Batch, order []int, epoch int) {
+// part is the range of positions of each batch this loader delivers.
+func (l *Loader) part() [2]int {
+	n := l.PartSize()
+	if sh := l.cfg.Shard; sh.On() && !sh.WholeBatches {
+		return [2]int{sh.Rank * n, (sh.Rank + 1) * n}
+	}
+	return [2]int{0, n}
+}
+
+// slice cuts a batch down to its images [lo, hi) (of size values each).
+func (b *Batch) slice(lo, hi, size int) {
+	b.X = b.X[lo*size : hi*size]
+	b.Y = b.Y[lo:hi]
+	if b.Y2 != nil {
+		b.Y2 = b.Y2[lo:hi]
+	}
+	b.N = max(0, min(b.N-lo, hi-lo))
+}
+
+// fillImages prepares the images and labels at positions part of batch
+// b.Index of an epoch. The random draws of every position are taken, so
+// that each image's augmentation does not depend on the part.
+func (l *Loader) fillImages(b *Batch, order []int, epoch int, part [2]int) {
 	bs, r := l.cfg.BatchSize, l.cfg.Resolution
 	lo := b.Index * bs
 	hi := min(lo+bs, len(order))
-	b.N = hi - lo
-	b.X = make([]float32, bs*3*r*r)
-	b.Y = make([]int, bs)
+	b.N = max(0, min(hi-lo-part[0], part[1]-part[0]))
+	b.X = make([]float32, (part[1]-part[0])*3*r*r)
+	b.Y = make([]int, part[1]-part[0])
 	rng := rand.New(rand.NewPCG(l.cfg.Seed^0xa5a5, uint64(epoch)<<32|uint64(b.Index)))
 	// Cutout, TrivialAugment and random erasing draw from their own
 	// streams: turning one on leaves the others' draws as they were.
@@ -245,7 +320,7 @@ func (l *Loader) fillImages(b *Batch, order []int, epoch int) {
 	ta := rand.New(rand.NewPCG(l.cfg.Seed^0x7a7a7a, uint64(epoch)<<32|uint64(b.Index)))
 	erase := rand.New(rand.NewPCG(l.cfg.Seed^0xe5a5e5, uint64(epoch)<<32|uint64(b.Index)))
 	if !l.classic() {
-		l.fillBoxes(b, order[lo:hi], epoch, rng, cut, erase)
+		l.fillBoxes(b, order[lo:hi], epoch, part, rng, cut, erase)
 		return
 	}
 	in := l.cfg.Input
@@ -257,11 +332,26 @@ func (l *Loader) fillImages(b *Batch, order []int, epoch int) {
 	}
 	for i := lo; i < hi; i++ {
 		idx := order[i]
-		b.Y[i-lo] = int(l.ds.Labels[idx])
 		dx, dy, flip := 0, 0, false
 		if l.cfg.Augment {
 			dx, dy, flip = rng.IntN(9)-4, rng.IntN(9)-4, l.flip(rng, idx, epoch)
 		}
+		k := i - lo - part[0] // the image's position in the part
+		if k < 0 || k >= part[1]-part[0] {
+			// Another rank's image: its draws only.
+			if l.cfg.TrivialAugment {
+				trivialAugment(nil, ImageSize, fill, ta)
+			}
+			if l.cfg.Cutout > 0 {
+				cut.IntN(ImageSize)
+				cut.IntN(ImageSize)
+			}
+			if l.cfg.RandomErasing > 0 {
+				randomErase(nil, r, l.cfg.RandomErasing, erase)
+			}
+			continue
+		}
+		b.Y[k] = int(l.ds.Labels[idx])
 		if l.cfg.TrivialAugment {
 			cropFlipBytes(raw[:], l.ds.Image(idx), dx, dy, flip, fill)
 			trivialAugment(raw[:], ImageSize, fill, ta)
@@ -272,7 +362,7 @@ func (l *Loader) fillImages(b *Batch, order []int, epoch int) {
 		if l.cfg.Cutout > 0 {
 			cutout(img[:], cut.IntN(ImageSize), cut.IntN(ImageSize), l.cfg.Cutout)
 		}
-		out := b.X[(i-lo)*3*r*r : (i-lo+1)*3*r*r]
+		out := b.X[k*3*r*r : (k+1)*3*r*r]
 		resize(out, img[:], r)
 		if l.cfg.RandomErasing > 0 {
 			randomErase(out, r, l.cfg.RandomErasing, erase)
@@ -309,11 +399,17 @@ func (l *Loader) classic() bool {
 // fillBoxes prepares the images idx of a batch the general way: a box of
 // each image (random resized crop, shifted crop or the evaluation box),
 // resampled to the resolution, and Cutout on the result.
-func (l *Loader) fillBoxes(b *Batch, idx []int, epoch int, rng, cut, erase *rand.Rand) {
+func (l *Loader) fillBoxes(b *Batch, idx []int, epoch int, part [2]int, rng, cut, erase *rand.Rand) {
 	r, in := l.cfg.Resolution, l.cfg.Input
-	for k, i := range idx {
-		b.Y[k] = int(l.ds.Labels[i])
-		pix, w, h := l.ds.ImageAt(i)
+	for j, i := range idx {
+		k := j - part[0] // the image's position in the part
+		mine := k >= 0 && k < part[1]-part[0]
+		var pix []byte
+		w, h := l.ds.Dims(i)
+		if mine {
+			b.Y[k] = int(l.ds.Labels[i])
+			pix, w, h = l.ds.ImageAt(i)
+		}
 		var x0, y0, bw, bh float64
 		flip := false
 		switch {
@@ -328,10 +424,16 @@ func (l *Loader) fillBoxes(b *Batch, idx []int, epoch int, rng, cut, erase *rand
 		default:
 			x0, y0, bw, bh = centerCropBox(w, h, in.Resize, r)
 		}
-		dst := b.X[k*3*r*r : (k+1)*3*r*r]
-		sampleBox(dst, pix, w, h, x0, y0, bw, bh, flip, r, in)
+		var dst []float32 // nil: another rank's image, its draws only
+		if mine {
+			dst = b.X[k*3*r*r : (k+1)*3*r*r]
+			sampleBox(dst, pix, w, h, x0, y0, bw, bh, flip, r, in)
+		}
 		if l.cfg.Cutout > 0 {
-			cutoutAt(dst, r, cut.IntN(r), cut.IntN(r), l.cfg.Cutout)
+			cx, cy := cut.IntN(r), cut.IntN(r)
+			if mine {
+				cutoutAt(dst, r, cx, cy, l.cfg.Cutout)
+			}
 		}
 		if l.cfg.RandomErasing > 0 {
 			randomErase(dst, r, l.cfg.RandomErasing, erase)

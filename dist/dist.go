@@ -9,6 +9,7 @@ package dist
 import (
 	"fmt"
 	"os"
+	"time"
 )
 
 // Comm is a communicator over the ranks of a job. Its methods are
@@ -20,6 +21,9 @@ type Comm interface {
 	// AllreduceSum replaces x on every rank by the element-wise sum of
 	// every rank's x (all of the same length).
 	AllreduceSum(x []float32) error
+	// AllreduceSum64 is AllreduceSum on float64 values (statistics whose
+	// sums must not lose float32's digits).
+	AllreduceSum64(x []float64) error
 	// Broadcast replaces x on every rank by root's x.
 	Broadcast(x []float32, root int) error
 	// Barrier returns once every rank has called it.
@@ -38,9 +42,10 @@ type Comm interface {
 // change nothing.
 type Local struct{}
 
-func (Local) Rank() int                    { return 0 }
-func (Local) Size() int                    { return 1 }
-func (Local) AllreduceSum([]float32) error { return nil }
+func (Local) Rank() int                      { return 0 }
+func (Local) Size() int                      { return 1 }
+func (Local) AllreduceSum([]float32) error   { return nil }
+func (Local) AllreduceSum64([]float64) error { return nil }
 func (Local) Broadcast(_ []float32, root int) error {
 	if root != 0 {
 		return fmt.Errorf("dist: broadcast from rank %d of a job of 1", root)
@@ -67,13 +72,30 @@ func Launched() (size int, ok bool) {
 	return 0, false
 }
 
+// DefaultTimeout is how long a collective waits for the other ranks
+// before it fails (Config.Timeout's zero value).
+const DefaultTimeout = 60 * time.Second
+
+// Config configures Open.
+type Config struct {
+	// Timeout bounds every collective: past it, the call returns an error
+	// saying that a rank is dead, hung or unreachable, instead of waiting
+	// forever (MPI itself ends the job when a rank's process dies; a rank
+	// cut off by the network or stopped is what this catches). 0 is
+	// DefaultTimeout; negative waits forever.
+	Timeout time.Duration
+}
+
 // Open returns the communicator of the job this process belongs to: Local
 // when no MPI launcher started it, else the MPI library's (an error when it
 // cannot be loaded or initialised: a process started by mpirun must not
 // train alone).
-func Open() (Comm, error) {
+func Open(cfg Config) (Comm, error) {
 	if _, ok := Launched(); !ok {
 		return Local{}, nil
 	}
-	return openMPI()
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	return openMPI(cfg)
 }

@@ -34,7 +34,7 @@ func TestLocal(t *testing.T) {
 		t.Error("Local: rank, size, barrier or close")
 	}
 	if _, ok := Launched(); !ok {
-		if c, err := Open(); err != nil || c.Name() != "local" {
+		if c, err := Open(Config{}); err != nil || c.Name() != "local" {
 			t.Errorf("Open outside a launcher: %v, %v", c, err)
 		}
 	}
@@ -45,7 +45,7 @@ func TestMPIChild(t *testing.T) {
 	if os.Getenv("DIST_CHILD") == "" {
 		t.Skip("run by TestMPI under mpirun")
 	}
-	c, err := Open()
+	c, err := Open(Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +69,24 @@ func TestMPIChild(t *testing.T) {
 				t.Fatalf("rank %d: allreduce of %d floats: x[%d] = %v, want %v", r, length, i, v, 3*(i%1000+1))
 			}
 		}
+	}
+	// Doubles: 0.1·(r+1) sums to 0.3 as in float64 arithmetic (a float32
+	// sum would be off in the 8th digit).
+	d := []float64{0.1 * float64(r+1), 1e-12 * float64(r+1)}
+	if err := c.AllreduceSum64(d); err != nil {
+		t.Fatal(err)
+	}
+	a, b := 0.1, 1e-12 // variables: Go's constant arithmetic is exact
+	if d[0] != a+2*a || d[1] != b+2*b {
+		t.Fatalf("rank %d: allreduce of doubles gave %v", r, d)
+	}
+	// Bytes and strings from each rank.
+	names, err := Gather(c, strings.Repeat("r", r+1)+"\x00\xff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names[0] != "r\x00\xff" || names[1] != "rr\x00\xff" {
+		t.Fatalf("rank %d: gather gave %q", r, names)
 	}
 	// Broadcast from rank 1: every rank ends with rank 1's values.
 	x := []float32{float32(r), float32(10 + r), float32(20 + r)}
@@ -134,7 +152,7 @@ func TestMPIRankDiesChild(t *testing.T) {
 	if os.Getenv("DIST_CHILD") == "" {
 		t.Skip("run by TestMPIRankDies under mpirun")
 	}
-	c, err := Open()
+	c, err := Open(Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

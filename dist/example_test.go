@@ -11,7 +11,7 @@ import (
 // Started without an MPI launcher, Open gives the one-process
 // communicator; under `mpirun -np N`, MPI's.
 func ExampleOpen() {
-	c, err := dist.Open()
+	c, err := dist.Open(dist.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -21,10 +22,12 @@ type mpiComm struct {
 	rank, size int
 	calls      chan func()
 	closed     bool
+	timeout    time.Duration // of each collective (negative: none)
+	hung       string        // the collective that timed out, if one did
 
 	// Handles: addresses of the library's objects (OpenMPI) or integer
 	// constants (MPICH), passed as words either way.
-	world, float, sum, inPlace uintptr
+	world, float, double, sum, inPlace uintptr
 
 	allreduce func(send uintptr, recv unsafe.Pointer, count int32, dtype, op, comm uintptr) int32 // send: MPI_IN_PLACE
 	bcast     func(buf unsafe.Pointer, count int32, dtype uintptr, root int32, comm uintptr) int32
@@ -42,7 +45,7 @@ var flavours = []struct {
 	{"mpich", "libmpich.so.12", false},
 }
 
-func openMPI() (c Comm, err error) {
+func openMPI(cfg Config) (c Comm, err error) {
 	defer func() {
 		if r := recover(); r != nil { // purego panics on a missing symbol
 			c, err = nil, fmt.Errorf("dist: MPI: %v", r)
@@ -62,21 +65,21 @@ func openMPI() (c Comm, err error) {
 			tried = append(tried, err.Error())
 			continue
 		}
-		return start(f.name, h, f.openmpi)
+		return start(f.name, h, f.openmpi, cfg.Timeout)
 	}
 	return nil, fmt.Errorf("dist: started by an MPI launcher, but no MPI library loads (apt-get install openmpi-bin or mpich): %s", strings.Join(tried, "; "))
 }
 
 // start initialises MPI on a goroutine locked to its thread and returns
 // the communicator.
-func start(name string, h uintptr, openmpi bool) (*mpiComm, error) {
-	c := &mpiComm{name: name, calls: make(chan func())}
+func start(name string, h uintptr, openmpi bool, timeout time.Duration) (*mpiComm, error) {
+	c := &mpiComm{name: name, calls: make(chan func()), timeout: timeout}
 	if openmpi {
 		// OpenMPI's handles are the addresses of its objects.
 		for _, s := range []struct {
 			dst *uintptr
 			sym string
-		}{{&c.world, "ompi_mpi_comm_world"}, {&c.float, "ompi_mpi_float"}, {&c.sum, "ompi_mpi_op_sum"}} {
+		}{{&c.world, "ompi_mpi_comm_world"}, {&c.float, "ompi_mpi_float"}, {&c.double, "ompi_mpi_double"}, {&c.sum, "ompi_mpi_op_sum"}} {
 			a, err := purego.Dlsym(h, s.sym)
 			if err != nil {
 				return nil, fmt.Errorf("dist: %s: %w", name, err)
@@ -89,7 +92,7 @@ func start(name string, h uintptr, openmpi bool) (*mpiComm, error) {
 		// initialisation reads (os.Setenv does not reach it without cgo).
 		setenvC("OMPI_MCA_opal_signal", "")
 	} else {
-		c.world, c.float, c.sum, c.inPlace = 0x44000000, 0x4c00040a, 0x58000003, ^uintptr(0)
+		c.world, c.float, c.double, c.sum, c.inPlace = 0x44000000, 0x4c00040a, 0x4c00080b, 0x58000003, ^uintptr(0)
 	}
 	var initThread func(argc, argv unsafe.Pointer, required int32, provided *int32) int32
 	var rank, size func(comm uintptr, out *int32) int32
@@ -139,14 +142,30 @@ func start(name string, h uintptr, openmpi bool) (*mpiComm, error) {
 	return c, nil
 }
 
-// do runs f on the MPI thread and returns its error.
-func (c *mpiComm) do(f func() error) error {
+// do runs f, the collective what, on the MPI thread and returns its
+// error, or a timeout error once c.timeout has passed (the MPI thread then
+// stays in the call: the caller is expected to end the job).
+func (c *mpiComm) do(what string, f func() error) error {
 	if c.closed {
 		return errors.New("dist: the communicator is closed")
 	}
-	done := make(chan error)
+	if c.hung != "" {
+		return fmt.Errorf("dist: %s: an earlier collective (%s) never completed", what, c.hung)
+	}
+	done := make(chan error, 1)
 	c.calls <- func() { done <- f() }
-	return <-done
+	if c.timeout < 0 {
+		return <-done
+	}
+	t := time.NewTimer(c.timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		c.hung = what
+		return fmt.Errorf("dist: rank %d: %s did not complete within %v: another rank is dead, hung or unreachable", c.rank, what, c.timeout)
+	}
 }
 
 func (c *mpiComm) Rank() int    { return c.rank }
@@ -157,9 +176,21 @@ func (c *mpiComm) AllreduceSum(x []float32) error {
 	if len(x) == 0 {
 		return c.Barrier()
 	}
-	return c.do(func() error {
+	return c.do(fmt.Sprintf("all-reduce of %d floats", len(x)), func() error {
 		if rc := c.allreduce(c.inPlace, unsafe.Pointer(&x[0]), int32(len(x)), c.float, c.sum, c.world); rc != 0 {
 			return fmt.Errorf("dist: MPI_Allreduce of %d floats failed (%d)", len(x), rc)
+		}
+		return nil
+	})
+}
+
+func (c *mpiComm) AllreduceSum64(x []float64) error {
+	if len(x) == 0 {
+		return c.Barrier()
+	}
+	return c.do(fmt.Sprintf("all-reduce of %d doubles", len(x)), func() error {
+		if rc := c.allreduce(c.inPlace, unsafe.Pointer(&x[0]), int32(len(x)), c.double, c.sum, c.world); rc != 0 {
+			return fmt.Errorf("dist: MPI_Allreduce of %d doubles failed (%d)", len(x), rc)
 		}
 		return nil
 	})
@@ -172,7 +203,7 @@ func (c *mpiComm) Broadcast(x []float32, root int) error {
 	if len(x) == 0 {
 		return c.Barrier()
 	}
-	return c.do(func() error {
+	return c.do(fmt.Sprintf("broadcast of %d floats from rank %d", len(x), root), func() error {
 		if rc := c.bcast(unsafe.Pointer(&x[0]), int32(len(x)), c.float, int32(root), c.world); rc != 0 {
 			return fmt.Errorf("dist: MPI_Bcast of %d floats failed (%d)", len(x), rc)
 		}
@@ -181,7 +212,7 @@ func (c *mpiComm) Broadcast(x []float32, root int) error {
 }
 
 func (c *mpiComm) Barrier() error {
-	return c.do(func() error {
+	return c.do("barrier", func() error {
 		if rc := c.barrier(c.world); rc != 0 {
 			return fmt.Errorf("dist: MPI_Barrier failed (%d)", rc)
 		}
@@ -198,7 +229,11 @@ func (c *mpiComm) Close() error {
 	if c.closed {
 		return nil
 	}
-	err := c.do(func() error {
+	if c.hung != "" { // MPI_Finalize would wait for the collective too
+		c.closed = true
+		return fmt.Errorf("dist: not finalised: %s never completed", c.hung)
+	}
+	err := c.do("finalize", func() error {
 		if rc := c.finalize(); rc != 0 {
 			return fmt.Errorf("dist: MPI_Finalize failed (%d)", rc)
 		}

@@ -4,6 +4,6 @@ package dist
 
 import "errors"
 
-func openMPI() (Comm, error) {
+func openMPI(Config) (Comm, error) {
 	return nil, errors.New("dist: MPI is loaded on Linux and macOS only")
 }
