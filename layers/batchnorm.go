@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
+	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -109,7 +110,7 @@ func (l *BatchNorm) Fwd(x *G.Node) (*G.Node, error) {
 	params := fmt.Sprintf("%v id%d", xs, l.b.nextID())
 	cfg := l.cfg
 	k := kernels.BN{Scratch: l.b.reg.scratch, N: n, C: c, Inner: inner, Momentum: cfg.Momentum, Epsilon: cfg.Epsilon, Act: kernels.Act(cfg.Activation), State: st,
-		Sums: l.b.reg.sumsFor(x, l.training)}
+		Sums: l.b.reg.sumsFor(x, l.training), Sync: l.b.s.sync.sum}
 
 	gscale := &opSpec{name: "batchnormDscale", params: params, in: []tensor.Shape{xs}, out: cs,
 		f32: func(o []float32, _ [][]float32) { kernels.CopyTo(o, st.SumDyXhat) },
@@ -150,4 +151,59 @@ func (l *BatchNorm) Fwd(x *G.Node) (*G.Node, error) {
 		return nil, fmt.Errorf("%s: %w", l.name, err)
 	}
 	return y, nil
+}
+
+// bnSync is a Store's synchronised BatchNorm: the function that sums
+// per-channel sums across ranks, and the first error it returned.
+type bnSync struct {
+	mu  sync.Mutex
+	all func([]float64) error
+	err error
+}
+
+// sum sums v across ranks when SyncBatchNorm set a function, and reports
+// whether it did (an error is kept for SyncBatchNormErr, and v is left
+// this rank's).
+func (s *bnSync) sum(v []float64) bool {
+	s.mu.Lock()
+	all := s.all
+	s.mu.Unlock()
+	if all == nil {
+		return false
+	}
+	if err := all(v); err != nil {
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// SyncBatchNorm makes every BatchNorm of the Store's graphs, in training,
+// normalise with the statistics of the whole batch of a data-parallel job
+// (PyTorch's SyncBatchNorm): all sums a vector across the job's ranks in
+// place (dist.Comm's AllreduceSum64), and every rank must run the same
+// graph in step, as it does the gradient all-reduce. The forward pass
+// exchanges Σx and Σx², the backward pass the sums of the input gradient;
+// the running statistics are then the same on every rank. nil turns it
+// off: each rank normalises with its own part of the batch, as
+// DistributedDataParallel does by default.
+func (s *Store) SyncBatchNorm(all func(v []float64) error) {
+	s.sync.mu.Lock()
+	s.sync.all, s.sync.err = all, nil
+	s.sync.mu.Unlock()
+}
+
+// SyncBatchNormErr returns, and clears, the first error SyncBatchNorm's
+// function returned since the last call: a step that ran with it used
+// this rank's statistics where the exchange failed, and must not count.
+func (s *Store) SyncBatchNormErr() error {
+	s.sync.mu.Lock()
+	defer s.sync.mu.Unlock()
+	err := s.sync.err
+	s.sync.err = nil
+	return err
 }

@@ -50,6 +50,7 @@ type Store struct {
 	mode  Mode
 	ids   int64
 	bf16  atomic.Bool // Precision BF16 (SetPrecision)
+	sync  bnSync      // SyncBatchNorm
 }
 
 // NewStore returns an empty Store for float32 or float64 variables, in

@@ -6,6 +6,7 @@ import "math"
 // statistics the forward used, and the sums the input gradient computed.
 type BNState struct {
 	Training     bool
+	Count        float64   // values per channel the training statistics are over (all ranks')
 	Mean, Invstd []float64 // per channel, as used by the last forward
 	SumDy        []float64 // Σ dy' (the bias gradient)
 	SumDyXhat    []float64 // Σ dy'·x̂ (the scale gradient)
@@ -52,6 +53,13 @@ type BN struct {
 	// epilogue measured of this run's input (nil: none), which training
 	// then uses instead of a pass over the input of its own.
 	Sums func() *PlaneStats
+	// Sync, when not nil, sums per-channel sums across the ranks of a
+	// data-parallel job in place and reports whether it did (synchronised
+	// BatchNorm): training then normalises with the statistics of the
+	// whole distributed batch, and the input gradient uses the whole
+	// batch's sums. The parameter gradients (State.SumDy, SumDyXhat) stay
+	// this rank's, as the data-parallel all-reduce of gradients sums them.
+	Sync func(sums []float64) bool
 }
 
 // The kernels walk the (n, c) planes in memory order, in parallel: per-plane
@@ -98,6 +106,10 @@ func BNForward[T Float](k BN, training bool, y, x, scale, bias, runMean, runVar 
 	if training {
 		mean, variance := batchMoments(k, x)
 		count := float64(k.N * k.Inner)
+		if k.Sync != nil {
+			count = syncMoments(k, mean, variance, count)
+		}
+		st.Count = count
 		mom := k.Momentum
 		for c := range k.C {
 			st.Mean[c], st.Invstd[c] = mean[c], 1/math.Sqrt(variance[c]+k.Epsilon)
@@ -127,6 +139,30 @@ func BNForward[T Float](k BN, training bool, y, x, scale, bias, runMean, runVar 
 			affineAct(k.Act, y[p*k.Inner:(p+1)*k.Inner], x[p*k.Inner:(p+1)*k.Inner], a[c], b[c])
 		}
 	})
+}
+
+// syncMoments turns this rank's moments (over count values a channel)
+// into the whole job's, in place, when k.Sync sums across ranks, and
+// returns the job's count. The ranks exchange Σx and Σx² in float64
+// (n·mean and n·(variance + mean²)); the variance is then E[x²] − mean²,
+// whose cancellation costs float64's digits only when |mean| ≫ std.
+func syncMoments(k BN, mean, variance []float64, count float64) float64 {
+	c := len(mean)
+	buf := make([]float64, 2*c+1)
+	for i := range c {
+		buf[i] = count * mean[i]
+		buf[c+i] = count * (variance[i] + mean[i]*mean[i])
+	}
+	buf[2*c] = count
+	if !k.Sync(buf) {
+		return count
+	}
+	total := buf[2*c]
+	for i := range c {
+		mean[i] = buf[i] / total
+		variance[i] = max(buf[c+i]/total-mean[i]*mean[i], 0)
+	}
+	return total
 }
 
 // batchMoments returns each channel's mean and biased variance over the
@@ -225,7 +261,7 @@ func bnApply[T Float](act Act, dx, x, dy []T, a, b, m, k1, k2 T) {
 // gradients) in the state; dy' is dy through the fused activation.
 func BNBackward[T Float](k BN, dx, x, scale, bias, dy []T) {
 	st := k.State
-	count := float64(k.N * k.Inner)
+	count := st.Count
 	a, b, m := bnAffine(st, scale, bias)
 	// Pass 1 (reads only): Σdy' and Σdy'·(x−mean).
 	var sdy, sdyx []float64
@@ -245,6 +281,16 @@ func BNBackward[T Float](k BN, dx, x, scale, bias, dy []T) {
 	for c := 0; c < k.C; c++ {
 		sdyx[c] *= st.Invstd[c] // Σ dy'·x̂
 		st.SumDy[c], st.SumDyXhat[c] = sdy[c], sdyx[c]
+	}
+	if st.Training && k.Sync != nil {
+		// The input gradient's sums are the whole batch's; the parameter
+		// gradients above stay this rank's.
+		buf := append(append(make([]float64, 0, 2*k.C), sdy...), sdyx...)
+		if k.Sync(buf) {
+			sdy, sdyx = buf[:k.C], buf[k.C:]
+		}
+	}
+	for c := 0; c < k.C; c++ {
 		if st.Training {
 			c1[c] = T(sdy[c] / count)
 			c2[c] = T(sdyx[c] / count * st.Invstd[c])
