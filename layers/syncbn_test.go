@@ -16,12 +16,13 @@ import (
 // gradient, the parameter gradients and the running statistics after it.
 type bnOutcome struct {
 	y, dx, dscale, dbias, mean, variance []float64
+	dw                                   []float64 // of the 1×1 convolution before, if any
 }
 
 // bnStep runs a BatchNorm (c channels, act) in training on x (shape) and
 // back-propagates the loss Σ w·y, with all (nil: none) synchronising its
 // statistics.
-func bnStep(t *testing.T, dt tensor.Dtype, shape []int, x, w []float64, act Activation, all func([]float64) error) bnOutcome {
+func bnStep(t *testing.T, dt tensor.Dtype, shape []int, x, w []float64, act Activation, conv1 bool, all func([]float64) error) bnOutcome {
 	t.Helper()
 	s, err := NewStore(dt, 1)
 	if err != nil {
@@ -50,12 +51,25 @@ func bnStep(t *testing.T, dt tensor.Dtype, shape []int, x, w []float64, act Acti
 	}
 	xn := G.NewTensor(g, dt, len(shape), G.WithShape(shape...), G.WithName("x"), G.WithValue(conv(x)))
 	wn := G.NewTensor(g, dt, len(shape), G.WithShape(shape...), G.WithName("w"), G.WithValue(conv(w)))
-	y, err := l.Fwd(xn)
+	in := xn
+	var pw *PointwiseConv2D
+	if conv1 { // through a 1×1 convolution, whose epilogue measures the sums
+		if pw, err = NewPointwiseConv2D(b.In("pw"), PointwiseConfig{In: shape[1], Out: shape[1]}); err != nil {
+			t.Fatal(err)
+		}
+		if in, err = pw.Fwd(xn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	y, err := l.Fwd(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	loss := G.Must(G.Sum(G.Must(G.HadamardProd(y, wn))))
 	params := append(G.Nodes{xn}, l.Learnables()...)
+	if pw != nil {
+		params = append(params, pw.Learnables()...)
+	}
 	if _, err := G.Grad(loss, params...); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +89,11 @@ func bnStep(t *testing.T, dt tensor.Dtype, shape []int, x, w []float64, act Acti
 		return floats(v)
 	}
 	mean, variance := l.RunningStats()
-	return bnOutcome{y: floats(y.Value()), dx: grad(xn), dscale: grad(l.Learnables()[0]), dbias: grad(l.Learnables()[1]), mean: floats(mean.Value), variance: floats(variance.Value)}
+	o := bnOutcome{y: floats(y.Value()), dx: grad(xn), dscale: grad(l.Learnables()[0]), dbias: grad(l.Learnables()[1]), mean: floats(mean.Value), variance: floats(variance.Value)}
+	if pw != nil {
+		o.dw = grad(pw.Learnables()[0])
+	}
+	return o
 }
 
 // floats returns a value's data as float64s.
@@ -122,14 +140,20 @@ func TestSyncBatchNorm(t *testing.T) {
 		shape []int // of the whole batch
 		ranks int
 		act   Activation
+		conv1 bool
 		tol   float64
 	}{
-		{tensor.Float64, []int{6, 3, 4, 5}, 2, ReLU, 1e-10},
-		{tensor.Float64, []int{6, 3, 4, 5}, 3, ReLU6, 1e-10},
-		{tensor.Float64, []int{4, 5}, 4, Linear, 1e-10},
-		{tensor.Float32, []int{8, 16, 7, 7}, 2, ReLU, 1e-5},
+		{tensor.Float64, []int{6, 3, 4, 5}, 2, ReLU, false, 1e-10},
+		{tensor.Float64, []int{6, 3, 4, 5}, 3, ReLU6, false, 1e-10},
+		{tensor.Float64, []int{4, 5}, 4, Linear, false, 1e-10},
+		{tensor.Float64, []int{4, 8, 9, 9}, 2, ReLU, true, 1e-10},
+		{tensor.Float32, []int{8, 16, 7, 7}, 2, ReLU, false, 1e-5},
+		{tensor.Float32, []int{8, 16, 9, 9}, 2, ReLU, true, 1e-5},
+		{tensor.Float32, []int{128, 16, 1, 1}, 2, ReLU, true, 1e-5},
+		{tensor.Float32, []int{128, 16, 2, 2}, 2, ReLU, true, 1e-5},
+		{tensor.Float32, []int{128, 16, 1, 1}, 2, ReLU, false, 1e-5},
 	} {
-		t.Run(fmt.Sprintf("%v %v ranks %d %v", tc.dt, tc.shape, tc.ranks, tc.act), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%v %v ranks %d %v conv %v", tc.dt, tc.shape, tc.ranks, tc.act, tc.conv1), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(7, 8))
 			total := 1
 			for _, d := range tc.shape {
@@ -139,7 +163,7 @@ func TestSyncBatchNorm(t *testing.T) {
 			for i := range x {
 				x[i], w[i] = 3+1.5*r.NormFloat64(), r.NormFloat64()
 			}
-			whole := bnStep(t, tc.dt, tc.shape, x, w, tc.act, nil)
+			whole := bnStep(t, tc.dt, tc.shape, x, w, tc.act, tc.conv1, nil)
 			part := append([]int{tc.shape[0] / tc.ranks}, tc.shape[1:]...)
 			per := total / tc.ranks
 			for _, synced := range []bool{true, false} {
@@ -154,20 +178,25 @@ func TestSyncBatchNorm(t *testing.T) {
 					if synced {
 						all = c.AllreduceSum64
 					}
-					wg.Go(func() { outs[k] = bnStep(t, tc.dt, part, x[k*per:(k+1)*per], w[k*per:(k+1)*per], tc.act, all) })
+					wg.Go(func() {
+						outs[k] = bnStep(t, tc.dt, part, x[k*per:(k+1)*per], w[k*per:(k+1)*per], tc.act, tc.conv1, all)
+					})
 				}
 				wg.Wait()
 				var y, dx []float64
-				dscale, dbias := make([]float64, tc.shape[1]), make([]float64, tc.shape[1])
+				dscale, dbias, dw := make([]float64, tc.shape[1]), make([]float64, tc.shape[1]), make([]float64, len(whole.dw))
 				for _, o := range outs {
 					y, dx = append(y, o.y...), append(dx, o.dx...)
 					for c := range dscale {
 						dscale[c] += o.dscale[c]
 						dbias[c] += o.dbias[c]
 					}
+					for i := range dw {
+						dw[i] += o.dw[i]
+					}
 				}
 				worst := maxRelDiff(y, whole.y)
-				for _, d := range [][2][]float64{{dx, whole.dx}, {dscale, whole.dscale}, {dbias, whole.dbias}} {
+				for _, d := range [][2][]float64{{dx, whole.dx}, {dscale, whole.dscale}, {dbias, whole.dbias}, {dw, whole.dw}} {
 					worst = max(worst, maxRelDiff(d[0], d[1]))
 				}
 				for _, o := range outs {

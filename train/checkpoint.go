@@ -35,6 +35,9 @@ type Header struct {
 	Classes []string         `json:"class_names,omitempty"`
 	Input   *data.Preprocess `json:"input,omitempty"`
 	Tensors []TensorInfo     `json:"tensors"`
+	// Ranks is the number of ranks of the data-parallel run that wrote it
+	// (0: one process).
+	Ranks int `json:"ranks,omitempty"`
 }
 
 // TensorInfo locates one tensor of a checkpoint.

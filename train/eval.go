@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/dist"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/schollz/progressbar/v3"
@@ -80,6 +81,29 @@ func (t *tally) add(logits []float32, y []int, n, k int) error {
 		t.lossSum += lse - float64(row[y[i]])
 		t.res.Confusion[y[i]][pred]++
 		t.res.Images++
+	}
+	return nil
+}
+
+// reduce sums the tallies of every rank, on every rank (in float64: the
+// counts stay exact).
+func (t *tally) reduce(c dist.Comm) error {
+	k := len(t.res.Confusion)
+	v := make([]float64, 2+k*k)
+	v[0], v[1] = float64(t.res.Images), t.lossSum
+	for i, row := range t.res.Confusion {
+		for j, n := range row {
+			v[2+i*k+j] = float64(n)
+		}
+	}
+	if err := c.AllreduceSum64(v); err != nil {
+		return err
+	}
+	t.res.Images, t.lossSum = int(v[0]), v[1]
+	for i, row := range t.res.Confusion {
+		for j := range row {
+			row[j] = int(v[2+i*k+j])
+		}
 	}
 	return nil
 }
@@ -214,6 +238,12 @@ type Evaluator struct {
 	// Input is the preprocessing Run applies (nil: CIFAR-10's): use the
 	// checkpoint's (Header.Preprocess).
 	Input *data.Preprocess
+	// Comm, with more than one rank, shares Run's batches out among the
+	// ranks (whole batches, round-robin: each image gets the logits it
+	// gets in one process) and sums their counts: every rank calls Run and
+	// gets the whole set's result, the accuracy and confusion matrix of
+	// one process exactly.
+	Comm dist.Comm
 }
 
 // NewEvaluator builds the inference graph over the model's variables.
@@ -270,7 +300,9 @@ func (e *Evaluator) Logits(x []float32) ([]float32, error) {
 
 // Run evaluates the whole dataset; progress, when not nil, gets a bar.
 func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Writer) (EvalResult, error) {
-	l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: e.batch, Resolution: e.m.Config.Resolution, Input: e.Input})
+	c := commOf(e.Comm)
+	sh := data.Shard{Rank: c.Rank(), Size: c.Size(), WholeBatches: true}
+	l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: e.batch, Resolution: e.m.Config.Resolution, Input: e.Input, Shard: sh})
 	if err != nil {
 		return EvalResult{}, err
 	}
@@ -278,7 +310,11 @@ func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Write
 	plain, flip, flipT := newTally(k, ds.Classes), newTally(k, ds.Classes), newTally(k, ds.Classes)
 	var bar *progressbar.ProgressBar
 	if progress != nil {
-		bar = newBar(progress, ds.Len(), "evaluating", true)
+		mine := 0 // the images of this rank's batches
+		for i := sh.Rank; i < l.NumBatches(); i += max(sh.Size, 1) {
+			mine += min(e.batch, ds.Len()-i*e.batch)
+		}
+		bar = newBar(progress, mine, "evaluating", true)
 	}
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
@@ -315,6 +351,13 @@ func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Write
 	}
 	if err := ctx.Err(); err != nil {
 		return plain.res, err
+	}
+	if c.Size() > 1 {
+		for _, t := range []*tally{plain, flip, flipT} {
+			if err := t.reduce(c); err != nil {
+				return plain.res, fmt.Errorf("evaluate: %w", err)
+			}
+		}
 	}
 	res := plain.finish()
 	res.Seconds = time.Since(start).Seconds()

@@ -95,7 +95,7 @@ func (rn *run) updateSWA(ctx context.Context, epoch int) error {
 		}
 	}
 	if rn.swa.bn == nil {
-		b, err := newBNRecompute(rn.m, rn.r.BatchSize)
+		b, err := newBNRecompute(rn.m, rn.swa.loader.PartSize())
 		if err != nil {
 			return fmt.Errorf("train: SWA: %w", err)
 		}
@@ -107,7 +107,12 @@ func (rn *run) updateSWA(ctx context.Context, epoch int) error {
 	if err != nil {
 		return fmt.Errorf("train: SWA: BatchNorm statistics: %w", err)
 	}
-	return nil
+	if rn.comm.Size() > 1 { // each rank recomputed them on its parts of the batches
+		e.swap()
+		err = averageStats(rn.comm, runningStats(rn.m))
+		e.swap()
+	}
+	return err
 }
 
 func (s *swaTail) close() {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/dist"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/schollz/progressbar/v3"
@@ -97,6 +98,13 @@ type Recipe struct {
 	// Freeze is FreezeNone ("" too) or FreezeBody: train only the
 	// classifier, every other parameter and BatchNorm statistic frozen.
 	Freeze string `json:"freeze,omitempty"`
+	// SyncBN synchronises BatchNorm across the ranks of a data-parallel
+	// run (layers.Store.SyncBatchNorm): every rank normalises with the
+	// statistics of the whole global batch, as one process would. Off,
+	// each rank normalises with its own part (DDP's default), and the
+	// running statistics are averaged across ranks before every
+	// evaluation and checkpoint. One process ignores it.
+	SyncBN bool   `json:"sync_bn,omitempty"`
 	Seed   uint64 `json:"seed"`
 }
 
@@ -251,6 +259,16 @@ type Options struct {
 	// may be nil.
 	Command []string
 	Machine map[string]string
+	// Comm makes the run one rank of a data-parallel job (nil: one
+	// process). Every rank calls Run with the same options and data; each
+	// takes its part of every global batch (Recipe.BatchSize, which the
+	// ranks must divide), gradients are averaged before each step, rank
+	// 0's initial weights (or the checkpoint it reads, for Resume) reach
+	// every rank, and evaluation is shared out and summed. Rank 0 alone
+	// writes OutDir (checkpoints, metrics, the run record) and the log and
+	// progress bars. A resumed run needs the number of ranks that wrote
+	// the checkpoint.
+	Comm dist.Comm
 }
 
 // Result summarises a run.
@@ -298,15 +316,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return rn.res, err
 		}
-		if ctx.Err() != nil {
+		if st.stopped {
 			return rn.res, rn.interrupted(epoch)
 		}
 		if err := rn.finishEpoch(epoch, st); err != nil {
 			return rn.res, err
 		}
-		if ctx.Err() != nil {
-			rn.res.Interrupted = true
-			break
+		if stop, err := rn.agree(ctx.Err() != nil); err != nil || stop {
+			rn.res.Interrupted = stop
+			return rn.res, err
 		}
 	}
 	return rn.res, nil
@@ -319,8 +337,9 @@ type run struct {
 	hdr    Header // what the next checkpoint records
 	m      *model.Model
 	opt    *SGD
-	avg    *ema     // nil without Recipe.EMA
-	swa    *swaTail // nil without Recipe.SWAEpochs
+	comm   dist.Comm // the ranks (Local: one process)
+	avg    *ema      // nil without Recipe.EMA
+	swa    *swaTail  // nil without Recipe.SWAEpochs
 	tr     *Trainer
 	eval   *Evaluator
 	loader *data.Loader
@@ -334,10 +353,14 @@ type run struct {
 // resumes one: a resumed run takes its model, recipe and optimizer
 // settings from the checkpoint, read before anything is built.
 func openRun(o Options) (*run, error) {
-	rn := &run{o: o, r: o.Recipe, logw: o.Log, progw: o.Progress}
-	if rn.logw == nil {
+	rn := &run{o: o, r: o.Recipe, logw: o.Log, progw: o.Progress, comm: commOf(o.Comm)}
+	if rn.logw == nil || !rn.primary() {
 		rn.logw = io.Discard
 	}
+	if !rn.primary() {
+		rn.progw = nil
+	}
+	ranks := rn.comm.Size()
 	if o.Resume == "" {
 		if err := rn.r.Validate(); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
@@ -346,16 +369,21 @@ func openRun(o Options) (*run, error) {
 	if o.Train == nil || o.Test == nil {
 		return nil, fmt.Errorf("train: no data")
 	}
-	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
+	if rn.primary() {
+		if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
 	}
 	var saved []Tensor
 	dataNow := describeData(o.Train, o.Test, o.HeldOut) // hashes every image: once
 	rn.hdr = Header{Config: o.Config}
 	if o.Resume != "" {
-		h, ts, err := ReadCheckpoint(o.Resume)
+		h, ts, err := readShared(rn.comm, o.Resume)
 		if err != nil {
 			return nil, err
+		}
+		if max(h.Ranks, 1) != ranks {
+			return nil, fmt.Errorf("resume %s: %w: written by a run of %d, resumed with %d; continue it with mpirun -np %d (each batch's split, and so each step, depends on the number)", o.Resume, ErrRanks, max(h.Ranks, 1), ranks, max(h.Ranks, 1))
 		}
 		if err := checkData(h.Data, dataNow, o.AllowDataChange); err != nil {
 			return nil, fmt.Errorf("resume %s: %w", o.Resume, err)
@@ -372,7 +400,14 @@ func openRun(o Options) (*run, error) {
 		rn.hdr.Input = &pre
 	}
 	r := rn.r
+	if r.BatchSize%ranks != 0 {
+		return nil, fmt.Errorf("train: %w: batch size %d: %d ranks do not divide it (the batch size is the global batch)", ErrRanks, r.BatchSize, ranks)
+	}
 	rn.hdr.Recipe, rn.hdr.Data, rn.hdr.Classes = r, dataNow, o.Train.Classes
+	rn.hdr.Ranks = 0
+	if ranks > 1 {
+		rn.hdr.Ranks = ranks
+	}
 	if rn.hdr.Input == nil { // resuming a checkpoint from before it was recorded
 		pre := data.CIFAR10Preprocess()
 		rn.hdr.Input = &pre
@@ -406,21 +441,40 @@ func openRun(o Options) (*run, error) {
 	if err := freeze(rn.m, r.Freeze); err != nil {
 		return nil, wrap(err)
 	}
+	// Rank 0's weights and statistics everywhere (equal already when every
+	// rank initialised from the same seed or read the same bytes: this
+	// makes sure of it).
+	if err := broadcastVars(rn.comm, rn.m.Store.Vars()); err != nil {
+		return nil, wrap(err)
+	}
 	if o.Train.Len() < r.BatchSize {
 		return nil, fmt.Errorf("train: %w: %d images make no batch of %d", ErrTooFewImages, o.Train.Len(), r.BatchSize)
 	}
-	if err := CheckMemory(cfg, r.BatchSize, r.EvalBatch); err != nil {
+	if err := CheckMemory(cfg, r.BatchSize/ranks, r.EvalBatch); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	removeStaleTemps(o.OutDir)
+	if rn.primary() {
+		removeStaleTemps(o.OutDir)
+	}
 	fmt.Fprintf(rn.logw, "MobileNet v1 %s, %d classes: %d train, %d test images, %d epochs, batch %d, out %s\n",
 		cfg.Describe(), cfg.Classes, o.Train.Len(), o.Test.Len(), r.TotalEpochs(), r.BatchSize, o.OutDir)
 	if o.Resume != "" {
 		fmt.Fprintf(rn.logw, "resuming %s at epoch %d, batch %d (step %d); model, recipe and optimizer settings from the checkpoint\n", o.Resume, rn.hdr.Epoch, rn.hdr.Batch, rn.hdr.Step)
 	}
 	fmt.Fprintf(rn.logw, "recipe: %v\n", r)
+	if ranks > 1 {
+		bn := "each rank's own, averaged across ranks before every evaluation and checkpoint (--sync-bn: the whole batch's)"
+		if r.SyncBN {
+			bn = "synchronised: the whole global batch's, on every rank"
+		}
+		fmt.Fprintf(rn.logw, "data-parallel: %d ranks (%s), %d images a rank a step; BatchNorm statistics %s\n", ranks, rn.comm.Name(), r.BatchSize/ranks, bn)
+		if r.SyncBN {
+			rn.m.Store.SyncBatchNorm(rn.comm.AllreduceSum64)
+		}
+	}
 	lc := data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Input: rn.hdr.Input, Shuffle: true, Cutout: r.Cutout, AlternateFlips: r.AlternateFlips,
-		TrivialAugment: r.TrivialAugment, RandomErasing: r.RandomErasing, Mix: data.Mix{MixUp: r.MixUp, CutMix: r.CutMix}, Seed: r.Seed, DropLast: true}
+		TrivialAugment: r.TrivialAugment, RandomErasing: r.RandomErasing, Mix: data.Mix{MixUp: r.MixUp, CutMix: r.CutMix}, Seed: r.Seed, DropLast: true,
+		Shard: data.Shard{Rank: rn.comm.Rank(), Size: ranks}}
 	if r.Augment {
 		lc.Augment, lc.RandomResizedCrop = Augmentation(cfg)
 	}
@@ -429,15 +483,15 @@ func openRun(o Options) (*run, error) {
 	}
 	perEpoch := rn.loader.NumBatches()
 	rn.sched = Schedule{Base: r.LR, Min: r.MinLR, Warmup: int(r.WarmupEpochs * float64(perEpoch)), Total: r.Epochs * perEpoch, Decay: r.Schedule}
-	if rn.tr, err = NewTrainer(rn.m, r.BatchSize, rn.opt); err != nil {
+	if rn.tr, err = NewTrainer(rn.m, rn.loader.PartSize(), rn.opt); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	rn.tr.LabelSmoothing = r.LabelSmoothing
+	rn.tr.LabelSmoothing, rn.tr.Comm = r.LabelSmoothing, rn.comm
 	if rn.eval, err = NewEvaluator(rn.m, r.EvalBatch); err != nil {
 		rn.tr.Close()
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	rn.eval.TTA, rn.eval.Input = r.TTA, rn.hdr.Input
+	rn.eval.TTA, rn.eval.Input, rn.eval.Comm = r.TTA, rn.hdr.Input, rn.comm
 	if err := rn.openSWA(lc, saved); err != nil {
 		rn.close()
 		return nil, wrap(err)
@@ -448,7 +502,7 @@ func openRun(o Options) (*run, error) {
 			fmt.Fprintf(rn.logw, "the checkpoint has no weight average: it starts from the current weights\n")
 		}
 	}
-	if err := rn.writeRunRecord(time.Now()); err != nil {
+	if err := rn.writeRunRecord(time.Now()); rn.primary() && err != nil {
 		rn.close()
 		return nil, fmt.Errorf("train: %w", err)
 	}
@@ -486,8 +540,52 @@ func (rn *run) extend(asked Recipe) error {
 	return nil
 }
 
-// save writes a checkpoint of the run's current state.
+// primary reports whether this process writes the run's files and log:
+// rank 0 of a data-parallel job, or the one process.
+func (rn *run) primary() bool { return rn.comm.Rank() == 0 }
+
+// agree returns whether any rank says stop (stop itself in one process).
+func (rn *run) agree(stop bool) (bool, error) {
+	if rn.comm.Size() == 1 {
+		return stop, nil
+	}
+	v := []float32{0}
+	if stop {
+		v[0] = 1
+	}
+	if err := rn.comm.AllreduceSum(v); err != nil {
+		return false, fmt.Errorf("train: %w", err)
+	}
+	return v[0] > 0, nil
+}
+
+// syncStats averages the ranks' BatchNorm running statistics, the model's
+// and the weight average's (a no-op in one process).
+func (rn *run) syncStats() error {
+	if rn.comm.Size() == 1 {
+		return nil
+	}
+	if err := averageStats(rn.comm, runningStats(rn.m)); err != nil {
+		return err
+	}
+	if rn.avg != nil { // the EMA's statistics follow each rank's
+		rn.avg.swap()
+		err := averageStats(rn.comm, runningStats(rn.m))
+		rn.avg.swap()
+		return err
+	}
+	return nil
+}
+
+// save writes a checkpoint of the run's current state (rank 0; every rank
+// calls it, as it first averages the ranks' statistics).
 func (rn *run) save(name string) error {
+	if err := rn.syncStats(); err != nil {
+		return err
+	}
+	if !rn.primary() {
+		return nil
+	}
 	avg, _ := rn.average(rn.hdr.Epoch)
 	ts, err := snapshot(rn.m, rn.opt, avg)
 	if err != nil {
@@ -501,6 +599,7 @@ type epochStats struct {
 	lossSum       float64
 	correct, seen int
 	seconds       float64
+	stopped       bool // interrupted (in a job: some rank was) after the last step
 }
 
 // trainEpoch runs the epoch's remaining steps, stopping early (after a
@@ -518,7 +617,7 @@ func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
 	lctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for b := range rn.loader.Epoch(lctx, epoch, hdr.Batch) {
-		l, c, err := rn.tr.StepMixed(b.X, b.Y, b.Y2, b.Lam, rn.lr(hdr.Step))
+		l, c, stop, err := rn.tr.step(b.X, b.Y, b.Y2, b.Lam, rn.lr(hdr.Step), ctx.Err() != nil)
 		if err != nil {
 			return st, fmt.Errorf("train: step %d: %w", hdr.Step, err)
 		}
@@ -538,7 +637,8 @@ func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
 			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f acc %.3f %.0f img/s", epoch+1, r.TotalEpochs(), st.lossSum/float64(st.seen), float64(st.correct)/float64(st.seen), float64(st.seen)/el))
 			bar.Add(1)
 		}
-		if ctx.Err() != nil {
+		if stop {
+			st.stopped = true
 			break
 		}
 	}
@@ -566,6 +666,9 @@ func (rn *run) finishEpoch(epoch int, st epochStats) error {
 	}
 	if !evalDue(epoch+1, rn.r.TotalEpochs(), rn.r.EvalEvery) {
 		return rn.finishUnevaluated(epoch, st)
+	}
+	if err := rn.syncStats(); err != nil {
+		return err
 	}
 	ev, err := rn.eval.Run(context.Background(), rn.o.Test, rn.progw)
 	if err != nil {
@@ -619,7 +722,7 @@ func (rn *run) finishEpoch(epoch int, st epochStats) error {
 			rec["test_acc_"+avgName+"_tta_flip_translate"] = evAvg.FlipTranslate.Accuracy
 		}
 	}
-	if err := appendJSON(filepath.Join(rn.o.OutDir, "metrics.jsonl"), rec); err != nil {
+	if err := rn.appendMetrics(rec); err != nil {
 		return err
 	}
 	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f%s | %.0fs, %.0f img/s\n", hdr.Epoch, rn.r.TotalEpochs(), res.LastLoss, rec["train_acc"], ev.Loss, ev.Accuracy, extra, st.seconds, rec["train_images_per_s"])
@@ -643,7 +746,7 @@ func evalDue(done, epochs, every int) bool {
 // stays that of the last evaluation (Header.TestAcc).
 func (rn *run) finishUnevaluated(epoch int, st epochStats) error {
 	rec := rn.closeEpoch(epoch, st)
-	if err := appendJSON(filepath.Join(rn.o.OutDir, "metrics.jsonl"), rec); err != nil {
+	if err := rn.appendMetrics(rec); err != nil {
 		return err
 	}
 	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | not evaluated (--eval-every %d) | %.0fs, %.0f img/s\n", rn.hdr.Epoch, rn.r.TotalEpochs(), rn.res.LastLoss, rec["train_acc"], rn.r.EvalEvery, st.seconds, rec["train_images_per_s"])
@@ -661,6 +764,14 @@ func (rn *run) closeEpoch(epoch int, st epochStats) map[string]any {
 	}
 	return map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": rn.lr(hdr.Step - 1), "train_loss": res.LastLoss,
 		"train_acc": float64(st.correct) / float64(max(st.seen, 1)), "train_seconds": st.seconds, "train_images_per_s": float64(st.seen) / st.seconds}
+}
+
+// appendMetrics adds an epoch's record to metrics.jsonl (rank 0).
+func (rn *run) appendMetrics(rec map[string]any) error {
+	if !rn.primary() {
+		return nil
+	}
+	return appendJSON(filepath.Join(rn.o.OutDir, "metrics.jsonl"), rec)
 }
 
 func appendJSON(path string, v any) error {
@@ -692,9 +803,19 @@ type Trainer struct {
 	lossV, logitsV G.Value
 	onehot         []float32
 	grads          []*tensor.Dense
+	buckets        []bucket // of the gradient all-reduce, made on first use
+	bucketFloats   int      // their size (0: BucketFloats)
 	// LabelSmoothing ε in [0, 1): the loss is taken against
 	// (1−ε)·one-hot + ε/K instead of the one-hot labels.
 	LabelSmoothing float64
+	// Comm, when it has more than one rank, makes each step this rank's
+	// part of a data-parallel step: the batch given is the rank's part of
+	// the global batch, the gradients are averaged over the ranks (in
+	// buckets, BucketFloats) before the optimizer's update, and the loss
+	// and correct count returned are the whole batch's. Every rank must
+	// step in turn, with equal weights and optimizer state (Run
+	// broadcasts rank 0's at the start).
+	Comm dist.Comm
 }
 
 // NewTrainer builds the training graph for the given batch size.
@@ -750,6 +871,33 @@ func (t *Trainer) Step(x []float32, y []int, lr float64) (float64, int, error) {
 // Step smooths it; an image counts as correct when its top class is the
 // label of the larger weight. y2 nil (with lam 1) is Step.
 func (t *Trainer) StepMixed(x []float32, y, y2 []int, lam, lr float64) (float64, int, error) {
+	l, c, _, err := t.step(x, y, y2, lam, lr, false)
+	return l, c, err
+}
+
+// step is StepMixed that also says whether to stop after it: stop, or, in
+// a data-parallel job, any rank's stop (so that every rank stops after the
+// same step).
+func (t *Trainer) step(x []float32, y, y2 []int, lam, lr float64, stop bool) (float64, int, bool, error) {
+	l, c, err := t.forwardBackward(x, y, y2, lam)
+	if err != nil {
+		zeroGrads(t.grads)
+		return l, c, stop, err
+	}
+	if t.Comm != nil && t.Comm.Size() > 1 {
+		return t.reduceAndStep(l, c, stop, lr)
+	}
+	if math.IsNaN(l) || math.IsInf(l, 0) {
+		zeroGrads(t.grads)
+		return l, c, stop, nil
+	}
+	return l, c, stop, t.opt.Step(lr, t.vars, t.grads)
+}
+
+// forwardBackward runs the graph on a batch and leaves the gradients in
+// t.grads; it returns the loss and the number of images classified
+// correctly.
+func (t *Trainer) forwardBackward(x []float32, y, y2 []int, lam float64) (float64, int, error) {
 	k := t.m.Config.Classes
 	batch := len(t.onehot) / k
 	if len(x) != t.net.Input.Shape().TotalSize() || len(y) < batch || (y2 != nil && len(y2) < batch) {
@@ -777,6 +925,9 @@ func (t *Trainer) StepMixed(x []float32, y, y2 []int, lam, lr float64) (float64,
 	if err := t.vm.RunAll(); err != nil {
 		return 0, 0, err
 	}
+	if err := t.m.Store.SyncBatchNormErr(); err != nil {
+		return 0, 0, fmt.Errorf("synchronised BatchNorm: %w", err)
+	}
 	l := float64(*t.lossV.(*G.F32))
 	correct := 0
 	lg := t.logitsV.Data().([]float32)
@@ -792,13 +943,7 @@ func (t *Trainer) StepMixed(x []float32, y, y2 []int, lam, lr float64) (float64,
 		}
 		t.grads[i] = gv.(*tensor.Dense)
 	}
-	if math.IsNaN(l) || math.IsInf(l, 0) {
-		for _, g := range t.grads {
-			g.Zero()
-		}
-		return l, correct, nil
-	}
-	return l, correct, t.opt.Step(lr, t.vars, t.grads)
+	return l, correct, nil
 }
 
 // mixedTargets writes lam·smooth(y) + (1−lam)·smooth(y2) into dst (N×k);
