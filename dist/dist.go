@@ -72,6 +72,20 @@ func Launched() (size int, ok bool) {
 	return 0, false
 }
 
+// LocalSize is the number of ranks the launcher started on this host (1
+// outside a launch, or when it does not say): OpenMPI's
+// OMPI_COMM_WORLD_LOCAL_SIZE, MPICH's MPI_LOCALNRANKS, Slurm's
+// SLURM_NTASKS_PER_NODE. Ranks of one host share its cores.
+func LocalSize() int {
+	for _, k := range []string{"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"} {
+		var n int
+		if _, err := fmt.Sscan(os.Getenv(k), &n); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
+}
+
 // DefaultTimeout is how long a collective waits for the other ranks
 // before it fails (Config.Timeout's zero value).
 const DefaultTimeout = 60 * time.Second

@@ -1,7 +1,6 @@
 package dist
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -112,38 +111,32 @@ func TestMPI(t *testing.T) {
 	if os.Getenv("DIST_CHILD") != "" {
 		t.Skip("an MPI child")
 	}
-	launchers := []struct {
-		name, bin string
-		args      []string
-		want      string // in the library's version line
-	}{
-		{"openmpi", "mpirun.openmpi", []string{"--oversubscribe", "--allow-run-as-root"}, "Open MPI"},
-		{"mpich", "mpirun.mpich", nil, "MPICH"},
-	}
-	found := 0
-	for _, l := range launchers {
-		bin, err := exec.LookPath(l.bin)
-		if err != nil {
-			t.Logf("%s not found: %s not tested", l.bin, l.name)
-			continue
-		}
-		found++
-		args := append(append(append([]string{}, l.args...), "-np", "2"), os.Args[0], "-test.run=^TestMPIChild$", "-test.count=1", "-test.v")
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "DIST_CHILD=1", "OMPI_MCA_btl_vader_single_copy_mechanism=none", "OMPI_MCA_opal_signal=")
+	want := map[string]string{"openmpi": "Open MPI", "mpich": "MPICH"} // in the library's version line
+	ls := testenv.Launchers()
+	for _, l := range ls {
+		cmd := childCommand(l, "^TestMPIChild$", "-test.v")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Errorf("%s: %v\n%s", l.name, err, out)
+			t.Errorf("%s: %v\n%s", l.Name, err, out)
 			continue
 		}
 		for r := 0; r < 2; r++ {
-			if !strings.Contains(string(out), fmt.Sprintf("rank %d of 2 ok", r)) || !strings.Contains(string(out), l.want) {
-				t.Errorf("%s: rank %d did not pass on %s:\n%s", l.name, r, l.want, out)
+			if !strings.Contains(string(out), fmt.Sprintf("rank %d of 2 ok", r)) || !strings.Contains(string(out), want[l.Name]) {
+				t.Errorf("%s: rank %d did not pass on %s:\n%s", l.Name, r, want[l.Name], out)
 			}
 		}
-		testenv.Ran(t, "mpi:"+l.name)
+		testenv.Ran(t, "mpi:"+l.Name)
 	}
-	testenv.Need(t, "mpi", found > 0, "no mpirun.openmpi or mpirun.mpich (apt-get install openmpi-bin): the 2-rank tests do not run")
+	testenv.Need(t, "mpi", len(ls) > 0, "no mpirun.openmpi or mpirun.mpich (apt-get install openmpi-bin): the 2-rank tests do not run")
+}
+
+// childCommand runs the tests matching run in this test binary as 2 ranks
+// under launcher l.
+func childCommand(l testenv.Launcher, run string, extra ...string) *exec.Cmd {
+	args := append(append(append(append([]string{}, l.Args...), "-np", "2"), os.Args[0], "-test.run="+run, "-test.count=1"), extra...)
+	cmd := exec.Command(l.Bin, args...)
+	cmd.Env = append(append(os.Environ(), "DIST_CHILD=1"), testenv.MPIEnv...)
+	return cmd
 }
 
 // TestMPIRankDiesChild: rank 1 dies (SIGKILL) after a first all-reduce;
@@ -174,29 +167,20 @@ func TestMPIRankDies(t *testing.T) {
 	if os.Getenv("DIST_CHILD") != "" {
 		t.Skip("an MPI child")
 	}
-	for _, l := range []struct {
-		bin  string
-		args []string
-	}{{"mpirun.openmpi", []string{"--oversubscribe", "--allow-run-as-root"}}, {"mpirun.mpich", nil}} {
-		bin, err := exec.LookPath(l.bin)
-		if err != nil {
-			continue
-		}
-		args := append(append(append([]string{}, l.args...), "-np", "2"), os.Args[0], "-test.run=^TestMPIRankDiesChild$", "-test.count=1")
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = append(os.Environ(), "DIST_CHILD=1", "OMPI_MCA_btl_vader_single_copy_mechanism=none", "OMPI_MCA_opal_signal=")
+	for _, l := range testenv.Launchers() {
+		cmd := childCommand(l, "^TestMPIRankDiesChild$")
+		timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
 		took := time.Since(start)
-		cancel()
+		timer.Stop()
 		switch {
 		case err == nil:
-			t.Errorf("%s: the job exited 0 with a rank killed:\n%s", l.bin, out)
+			t.Errorf("%s: the job exited 0 with a rank killed:\n%s", l.Name, out)
 		case took > 60*time.Second:
-			t.Errorf("%s: the job took %v to end after a rank was killed", l.bin, took)
+			t.Errorf("%s: the job took %v to end after a rank was killed", l.Name, took)
 		default:
-			t.Logf("%s: a rank killed, the job ended in %v (%v)", l.bin, took.Round(time.Millisecond), err)
+			t.Logf("%s: a rank killed, the job ended in %v (%v)", l.Name, took.Round(time.Millisecond), err)
 		}
 	}
 }

@@ -110,7 +110,9 @@ func start(name string, h uintptr, openmpi bool, timeout time.Duration) (*mpiCom
 		buf := make([]byte, 8192)
 		var n int32
 		if version(&buf[0], &n) == 0 && n > 0 {
-			c.name = firstLine(string(buf[:min(int(n), len(buf))]))
+			// "Open MPI v4.1.4, package: …", "MPICH Version:\t4.0.2"
+			c.name, _, _ = strings.Cut(firstLine(string(buf[:min(int(n), len(buf))])), ",")
+			c.name = strings.Join(strings.Fields(strings.Replace(c.name, "Version:", "", 1)), " ")
 		}
 	}
 	ready := make(chan error)

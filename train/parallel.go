@@ -226,9 +226,14 @@ func zeroGrads(gs []*tensor.Dense) {
 	}
 }
 
-// readShared reads a checkpoint on rank 0 and hands its bytes to every
-// rank (the others need no copy of the file): one process reads it as
-// ReadCheckpoint does.
+// ReadCheckpointFrom is ReadCheckpoint for the ranks of a job: rank 0
+// reads the file and hands its bytes to every rank (the others need no
+// copy of it: they may run on hosts without the output folder); one
+// process reads it as ReadCheckpoint does. Every rank calls it.
+func ReadCheckpointFrom(c dist.Comm, path string) (Header, []Tensor, error) {
+	return readShared(commOf(c), path)
+}
+
 func readShared(c dist.Comm, path string) (Header, []Tensor, error) {
 	if c.Size() == 1 {
 		return ReadCheckpoint(path)

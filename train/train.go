@@ -502,9 +502,11 @@ func openRun(o Options) (*run, error) {
 			fmt.Fprintf(rn.logw, "the checkpoint has no weight average: it starts from the current weights\n")
 		}
 	}
-	if err := rn.writeRunRecord(time.Now()); rn.primary() && err != nil {
-		rn.close()
-		return nil, fmt.Errorf("train: %w", err)
+	if rn.primary() {
+		if err := rn.writeRunRecord(time.Now()); err != nil {
+			rn.close()
+			return nil, fmt.Errorf("train: %w", err)
+		}
 	}
 	rn.res = &Result{Model: rn.m, BestAcc: rn.hdr.BestAcc, LastAcc: rn.hdr.TestAcc, Epochs: rn.hdr.Epoch}
 	rn.m.SetTraining(true)

@@ -58,6 +58,7 @@ func recipeSettings(flags, ckpt train.Recipe) []setting {
 		{"trivial-augment", flags.TrivialAugment, ckpt.TrivialAugment},
 		{"random-erasing", flags.RandomErasing, ckpt.RandomErasing},
 		{"mixup", flags.MixUp, ckpt.MixUp},
+		{"sync-bn", flags.SyncBN, ckpt.SyncBN},
 		{"cutmix", flags.CutMix, ckpt.CutMix},
 		{"ema", flags.EMA, ckpt.EMA},
 		{"swa-lr", flags.SWARate(), ckpt.SWARate()},

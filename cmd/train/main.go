@@ -14,6 +14,13 @@
 // writes OUT/last.bin every epoch and OUT/best.bin when test accuracy
 // improves. Ctrl-C (or --max-time) finishes the current step, writes
 // last.bin and exits; --resume OUT/last.bin continues. --summary prints the per-layer table.
+//
+// Started by an MPI launcher, it is one rank of a data-parallel run (each
+// rank trains on its part of every global --batch-size; rank 0 prints and
+// writes the output folder):
+//
+//	mpirun -np 2 go run ./cmd/train --alpha 0.75
+//	mpirun -np 8 -hostfile hosts ./train --alpha 0.75 --batch-size 512 --lr 0.8 --sync-bn
 package main
 
 import (
@@ -21,13 +28,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/gomobilenet/mobilenet/curves"
 	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/dist"
 	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
@@ -39,7 +49,7 @@ func main() {
 	cli.Main("train", run)
 }
 
-func run(args []string) error {
+func run(args []string) (err error) {
 	started := time.Now()
 	def := train.DefaultRecipe()
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
@@ -96,6 +106,8 @@ func run(args []string) error {
 		precision  = fs.String("precision", "fp32", cli.PrecisionUsage)
 		progress   = fs.String("progress", "auto", "progress bars: auto (when standard error is a terminal; a log file gets the per-epoch lines only), on or off")
 		summary    = fs.Bool("summary", false, "print the per-layer summary (parameters, mult-adds) and exit")
+		syncBN     = fs.Bool("sync-bn", false, "under mpirun: normalise every BatchNorm with the statistics of the whole global batch (SyncBatchNorm) instead of each rank's part")
+		distWait   = fs.Duration("dist-timeout", dist.DefaultTimeout, "under mpirun: how long a rank waits for the others in one exchange before it ends the job (a rank dead, hung or unreachable)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -128,7 +140,7 @@ func run(args []string) error {
 	}
 	r := train.Recipe{Epochs: *epochs, BatchSize: *batch, EvalBatch: *evalBatch, LR: *lr, MinLR: *minLR, Momentum: *momentum, Nesterov: true,
 		WeightDecay: *wd, WarmupEpochs: *warmup, LabelSmoothing: *smoothing, Augment: !*noAugment, AlternateFlips: *altFlips, Cutout: *cutout, TrivialAugment: *trivial, RandomErasing: *erasing, MixUp: *mixup, CutMix: *cutmix, EMA: *emaDecay, SWAEpochs: *swaEpochs, SWALR: *swaLR, EvalEvery: *evalEvery,
-		Init: *weightInit, InitFrom: *initPath, Freeze: *freezeWhat, Seed: *seed}
+		Init: *weightInit, InitFrom: *initPath, Freeze: *freezeWhat, SyncBN: *syncBN, Seed: *seed}
 	if *initPath != "" { // a fine-tune: gentler and shorter unless told
 		if !set["lr"] {
 			r.LR = train.FineTuneLR
@@ -172,9 +184,38 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The job: one process, or a rank of an MPI launch.
+	comm, err := dist.Open(dist.Config{Timeout: *distWait})
+	if err != nil {
+		return err
+	}
+	defer comm.Close()
+	ranks, primary := comm.Size(), comm.Rank() == 0
+	if ranks > 1 {
+		defer func() {
+			if err != nil { // the others would wait for this rank: end the job
+				fmt.Fprintf(os.Stderr, "train: rank %d of %d: %v\n", comm.Rank(), ranks, err)
+				comm.Abort(1)
+			}
+		}()
+		if !set["threads"] { // the cores shared by this host's ranks
+			*threads = max(1, runtime.NumCPU()/dist.LocalSize())
+		}
+		if !primary {
+			bars = nil
+		}
+	}
+	say := func(format string, a ...any) {
+		if primary {
+			fmt.Printf(format, a...)
+		}
+	}
 	// The network: a resumed run's, a fine-tuned checkpoint's (with the
 	// data's classes), or the flags' (with the data's classes).
 	do := cli.DataOptions{Dir: *dataDir, Download: !*noDownload, Limit: *limit, ValSplit: *valSplit, Seed: *seed, Strict: *strict, TrainSplit: true, Log: os.Stderr, Progress: bars}
+	if !primary {
+		do.Log = io.Discard
+	}
 	folder := cli.IsFolder(*dataDir)
 	if !folder && set["val-split"] {
 		do.HoldOut = *valSplit
@@ -190,7 +231,7 @@ func run(args []string) error {
 	var input *data.Preprocess
 	switch {
 	case *resume != "":
-		h, _, err := train.ReadCheckpoint(*resume)
+		h, _, err := train.ReadCheckpointFrom(comm, *resume)
 		if err != nil {
 			return err
 		}
@@ -231,7 +272,17 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("blas: %s; threads: %d; depthwise: %s; kernels: %s; precision: %s\n", backend, *threads, impl, layers.Kernels(), prec)
+	say("blas: %s; threads: %d; depthwise: %s; kernels: %s; precision: %s\n", backend, *threads, impl, layers.Kernels(), prec)
+	machine := cli.Machine(*threads, backend, impl, prec)
+	if ranks > 1 {
+		host, _ := os.Hostname()
+		hosts, err := dist.Gather(comm, host)
+		if err != nil {
+			return err
+		}
+		machine["ranks"], machine["hosts"], machine["mpi"] = fmt.Sprint(ranks), strings.Join(hosts, ","), comm.Name()
+		say("ranks: %d on hosts %s, %d threads each\n", ranks, strings.Join(hosts, ","), *threads)
+	}
 
 	stopProfile, err := cli.StartCPUProfile(*cpuProfile)
 	if err != nil {
@@ -245,10 +296,10 @@ func run(args []string) error {
 		return err
 	}
 	if d.HeldOut {
-		fmt.Printf("CIFAR-10: evaluating on %d images held out of the training set (--val-split %g, seed %d), training on the other %d; the test set is not used (cmd/eval measures it)\n", d.Test.Len(), do.HoldOut, do.Seed, d.Train.Len())
+		say("CIFAR-10: evaluating on %d images held out of the training set (--val-split %g, seed %d), training on the other %d; the test set is not used (cmd/eval measures it)\n", d.Test.Len(), do.HoldOut, do.Seed, d.Train.Len())
 	}
 	if d.Folder {
-		fmt.Printf("image folder %s: %d classes, %d training and %d validation images\n", *dataDir, len(d.Classes), d.Train.Len(), d.Test.Len())
+		say("image folder %s: %d classes, %d training and %d validation images\n", *dataDir, len(d.Classes), d.Train.Len(), d.Test.Len())
 		if input == nil && *resume == "" { // normalised with the training images' statistics
 			mean, std := d.Train.Stats()
 			input = &data.Preprocess{Mean: mean, Std: std, Resize: train.EvalResize(cfg)}
@@ -268,7 +319,7 @@ func run(args []string) error {
 	}
 	res, err := train.Run(trainCtx, train.Options{Recipe: r, Config: cfg, Depthwise: impl, Precision: prec, OutDir: *out, Resume: *resume,
 		Train: d.Train, Test: d.Test, HeldOut: do.HoldOut, Input: input, Log: os.Stderr, Progress: bars, AllowDataChange: *allowData,
-		Command: append([]string{"cmd/train"}, args...), Machine: cli.Machine(*threads, backend, impl, prec)})
+		Command: append([]string{"cmd/train"}, args...), Machine: machine, Comm: comm})
 	switch {
 	case errors.Is(err, train.ErrDataChanged):
 		return fmt.Errorf("%w (give the --data and --limit the run started with, or --allow-data-change)", err)
@@ -284,7 +335,10 @@ func run(args []string) error {
 		if ctx.Err() == nil && errors.Is(trainCtx.Err(), context.DeadlineExceeded) {
 			why = fmt.Sprintf("stopped at --max-time %v", *maxTime)
 		}
-		fmt.Printf("%s after %d epochs; resume with --resume %s/last.bin\n", why, res.Epochs, *out)
+		say("%s after %d epochs; resume with --resume %s/last.bin\n", why, res.Epochs, *out)
+		return nil
+	}
+	if !primary {
 		return nil
 	}
 	if err := curves.Plot(*out); err != nil {
