@@ -16,12 +16,17 @@ import (
 // one after the other, and leave Sizes and Offsets nil. Folder datasets
 // that keep each image's aspect set Sizes (each image's width and height)
 // and Offsets (where each image starts in Pixels, and len(Pixels) last).
+//
+// A streamed folder dataset (LoadFolder with FolderOptions.Stream) holds
+// Labels, Classes and Sizes but no Pixels: its images stay on disk and
+// Read decodes them.
 type Dataset struct {
 	Pixels  []byte
 	Labels  []int32 // class index of each image, in [0, len(Classes))
 	Classes []string
 	Sizes   []Size
 	Offsets []int
+	stream  *stream // nil: in memory
 }
 
 // Size is an image's width and height in pixels.
@@ -33,7 +38,8 @@ func (d *Dataset) Len() int { return len(d.Labels) }
 // Image returns the bytes of image i of a fixed-size (32×32) dataset.
 func (d *Dataset) Image(i int) []byte { return d.Pixels[i*ImageBytes : (i+1)*ImageBytes] }
 
-// ImageAt returns the bytes, width and height of image i.
+// ImageAt returns the bytes, width and height of image i of a dataset in
+// memory (Read reads a streamed one's too).
 func (d *Dataset) ImageAt(i int) ([]byte, int, int) {
 	if d.Sizes == nil {
 		return d.Image(i), ImageSize, ImageSize
@@ -63,6 +69,12 @@ func (d *Dataset) Check() error {
 			return fmt.Errorf("dataset: image %d has label %d, outside the %d classes", i, l, len(d.Classes))
 		}
 	}
+	if d.stream != nil {
+		if len(d.Sizes) != d.Len() || len(d.stream.paths) != d.Len() {
+			return fmt.Errorf("dataset: sizes and files of %d streamed images do not agree", d.Len())
+		}
+		return nil
+	}
 	if d.Sizes == nil {
 		if len(d.Pixels) != d.Len()*ImageBytes {
 			return fmt.Errorf("dataset: %d pixel bytes for %d images of %d", len(d.Pixels), d.Len(), ImageBytes)
@@ -85,7 +97,13 @@ func (d *Dataset) Check() error {
 // Checkpoints record it so that a resumed run can tell that it is given
 // other data. (Labels below 256 are hashed as one byte each, as before
 // labels could exceed it, so older checkpoints' fingerprints still match.)
+//
+// A streamed dataset's fingerprint covers its files (paths, byte sizes and
+// modification times) instead of their pixels.
 func (d *Dataset) Fingerprint() string {
+	if d.stream != nil {
+		return d.streamFingerprint()
+	}
 	h := sha256.New()
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], uint64(d.Len()))
@@ -116,15 +134,22 @@ func (d *Dataset) Fingerprint() string {
 }
 
 // Subset returns a dataset of copies of the images at idx, in that order
-// (an index may repeat); it shares nothing with d.
+// (an index may repeat); it shares nothing with d (a streamed dataset's
+// subset reads the same files).
 func (d *Dataset) Subset(idx []int) (*Dataset, error) {
 	total := 0
 	for _, i := range idx {
 		if i < 0 || i >= d.Len() {
 			return nil, fmt.Errorf("dataset: subset index %d outside the %d images", i, d.Len())
 		}
+		if d.stream != nil {
+			continue
+		}
 		img, _, _ := d.ImageAt(i)
 		total += len(img)
+	}
+	if d.stream != nil {
+		return d.streamSubset(idx), nil
 	}
 	s := &Dataset{Pixels: make([]byte, 0, total), Labels: make([]int32, len(idx)), Classes: d.Classes}
 	if !d.FixedSize() {

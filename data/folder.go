@@ -230,6 +230,22 @@ type FolderOptions struct {
 	Strict bool
 	// Workers decode in parallel (default GOMAXPROCS).
 	Workers int
+	// Stream leaves the images on disk, decoded by each Read (the
+	// training loader's workers, batch by batch), when the decoded set
+	// would not fit in memory (StreamAuto), always or never. Sets stored
+	// at 32×32 (Exact) are always loaded.
+	Stream StreamMode
+	// MemoryLimit is the memory the decoded set may take (0: three
+	// quarters of what the system has available).
+	MemoryLimit int64
+	// ReducedDCT decodes a JPEG at the smallest of libjpeg-turbo's DCT
+	// scales (n/8) that still covers the stored size, then resizes: two
+	// to four times less decoding work for large photos, at pixels that
+	// differ from a full decode's by the DCT-domain downscale (PIL's
+	// draft mode). Without libjpeg-turbo it does nothing. cmd/train sets
+	// it for streamed training images; evaluation and prediction decode in
+	// full.
+	ReducedDCT bool
 }
 
 // FolderReport lists the images LoadFolder skipped.
@@ -253,9 +269,27 @@ func LoadFolder(items []Item, classes []string, opts FolderOptions) (*Dataset, F
 	if !opts.Exact {
 		perImage = int64(3 * opts.ShorterSide * opts.ShorterSide * 2) // aspect up to 2:1
 	}
-	if avail, ok := sysmem.Available(); ok && perImage*int64(len(items)) > avail*3/4 {
-		return nil, rep, fmt.Errorf("image folder: %d images stored at %d bytes each would need %s, more than fits in memory (%s available)",
-			len(items), perImage, sysmem.Format(perImage*int64(len(items))), sysmem.Format(avail))
+	fits, limit := fitsInMemory(len(items), perImage, opts)
+	switch {
+	case !opts.Exact && opts.Stream == StreamAlways:
+		return streamFolder(items, classes, opts)
+	case !fits && !opts.Exact && opts.Stream == StreamAuto:
+		// The estimate is an upper bound: the headers say what the set
+		// takes exactly.
+		s, rep, err := streamFolder(items, classes, opts)
+		if err != nil {
+			return nil, rep, err
+		}
+		var total int64
+		for _, z := range s.Sizes {
+			total += int64(3 * z.W * z.H)
+		}
+		if ok, _ := fitsInMemory(1, total, opts); !ok {
+			return s, rep, nil
+		}
+	case !fits:
+		return nil, rep, fmt.Errorf("image folder: %d images stored at %d bytes each would need %s, more than fits in memory (%s)",
+			len(items), perImage, sysmem.Format(perImage*int64(len(items))), limit)
 	}
 	workers := opts.Workers
 	if workers <= 0 {
@@ -314,6 +348,19 @@ func LoadFolder(items []Item, classes []string, opts FolderOptions) (*Dataset, F
 
 // decodeStored decodes one image and returns its stored planar RGB form.
 func decodeStored(path string, opts FolderOptions) ([]byte, Size, error) {
+	if opts.ReducedDCT && !opts.Exact {
+		img, w, h, err := decodeReduced(path, opts.ShorterSide)
+		if err != nil {
+			return nil, Size{}, err
+		}
+		// Stored at the full image's size, as a full decode stores it. The
+		// reduced image's last row and column may cover the edge blocks'
+		// padding too (⌈w·n/8⌉ pixels for w·n/8): the full image spans
+		// w·n/8 of its pixels, the box the resize takes.
+		s := storedSize(w, h, opts)
+		r := img.Bounds()
+		return storeImageBox(img, s, float64(w)*float64(scaleNum(r.Dx(), w))/8, float64(h)*float64(scaleNum(r.Dy(), h))/8), s, nil
+	}
 	img, err := DecodeFile(path)
 	if err != nil {
 		return nil, Size{}, err
@@ -326,16 +373,59 @@ func decodeStored(path string, opts FolderOptions) ([]byte, Size, error) {
 	return pix, s, nil
 }
 
+// decodeReduced decodes a JPEG at a reduced DCT scale whose shorter side
+// is at least shorter (libjpeg-turbo), and returns it with the full
+// image's size; other images, or without libjpeg-turbo, it decodes whole.
+func decodeReduced(path string, shorter int) (image.Image, int, int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if t := turbo(); t != nil && isJPEG(b) && os.Getenv(JPEGEnv) != "go" {
+		if img, w, h, err := t.decodeScaled(b, shorter); err == nil {
+			return img, w, h, nil
+		}
+	}
+	img, err := Decode(b)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("%s: not a readable JPEG or PNG image: %w", path, err)
+	}
+	r := img.Bounds()
+	if r.Dx() < 1 || r.Dy() < 1 {
+		return nil, 0, 0, fmt.Errorf("%s: empty image", path)
+	}
+	return img, r.Dx(), r.Dy(), nil
+}
+
 // storeImage converts a decoded image to its stored planar RGB form.
 func storeImage(img image.Image, opts FolderOptions) ([]byte, Size) {
 	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
-	if opts.Exact {
-		w, h = ImageSize, ImageSize
-	} else if s := min(w, h); s > opts.ShorterSide {
-		w = max(1, int(math.Round(float64(w)*float64(opts.ShorterSide)/float64(s))))
-		h = max(1, int(math.Round(float64(h)*float64(opts.ShorterSide)/float64(s))))
+	s := storedSize(b.Dx(), b.Dy(), opts)
+	return storeImageAt(img, s), s
+}
+
+// scaleNum is the n of the DCT scale n/8 that gave a reduced dimension of
+// scaled pixels from full ones (⌈full·n/8⌉ = scaled; 8 when not reduced).
+func scaleNum(scaled, full int) int {
+	for n := 1; n <= 8; n++ {
+		if (full*n+7)/8 == scaled {
+			return n
+		}
 	}
+	return 8
+}
+
+// storeImageAt converts a decoded image to planar RGB resized to s.
+func storeImageAt(img image.Image, s Size) []byte {
+	b := img.Bounds()
+	return storeImageBox(img, s, float64(b.Dx()), float64(b.Dy()))
+}
+
+// storeImageBox converts the box [0, bw) × [0, bh) of a decoded image to
+// planar RGB resized to s.
+func storeImageBox(img image.Image, s Size, bw, bh float64) []byte {
+	b := img.Bounds()
+	w, h := s.W, s.H
 	sw, sh := b.Dx(), b.Dy()
 	rgba := image.NewRGBA(image.Rect(0, 0, sw, sh))
 	draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src) // converts YCbCr, grey, CMYK, paletted
@@ -343,18 +433,23 @@ func storeImage(img image.Image, opts FolderOptions) ([]byte, Size) {
 	for i := 0; i < sw*sh; i++ {
 		pix[i], pix[sw*sh+i], pix[2*sw*sh+i] = rgba.Pix[4*i], rgba.Pix[4*i+1], rgba.Pix[4*i+2]
 	}
-	if w == sw && h == sh {
-		return pix, Size{w, h}
+	if w == sw && h == sh && bw == float64(sw) && bh == float64(sh) {
+		return pix
 	}
-	return resizePlanar(pix, sw, sh, w, h), Size{w, h}
+	return resizePlanarBox(pix, sw, sh, w, h, bw, bh)
 }
 
 // resizePlanar resamples planar RGB bytes from sw×sh to w×h with the
 // Loader's filter (filterTaps: bilinear, widened when shrinking, so
 // antialiased as torchvision's Resize), rounding to the nearest byte.
 func resizePlanar(src []byte, sw, sh, w, h int) []byte {
-	xt := filterTaps(w, 0, float64(sw), sw, false)
-	yt := filterTaps(h, 0, float64(sh), sh, false)
+	return resizePlanarBox(src, sw, sh, w, h, float64(sw), float64(sh))
+}
+
+// resizePlanarBox is resizePlanar of the box [0, bw) × [0, bh) of src.
+func resizePlanarBox(src []byte, sw, sh, w, h int, bw, bh float64) []byte {
+	xt := filterTaps(w, 0, bw, sw, false)
+	yt := filterTaps(h, 0, bh, sh, false)
 	tmp := make([]float32, sh*w)
 	out := make([]byte, 3*w*h)
 	for c := 0; c < 3; c++ {
@@ -383,14 +478,27 @@ func resizePlanar(src []byte, sw, sh, w, h int) []byte {
 	return out
 }
 
+// StatsSample is how many images of a streamed dataset Stats reads.
+const StatsSample = 2000
+
 // Stats returns the per-channel mean and standard deviation of the
 // dataset's pixels (in [0, 1]): the normalisation a folder dataset trains
 // with, recorded in its checkpoints.
+//
+// For a streamed dataset they are estimated from up to StatsSample images
+// spread evenly through it (an unreadable one is left out).
 func (d *Dataset) Stats() (mean, std [3]float32) {
 	var sum, sq [3]float64
 	var n float64
-	for i := 0; i < d.Len(); i++ {
-		pix, w, h := d.ImageAt(i)
+	count, step := d.Len(), 1.0
+	if d.stream != nil && count > StatsSample {
+		count, step = StatsSample, float64(d.Len())/StatsSample
+	}
+	for k := 0; k < count; k++ {
+		pix, w, h, err := d.Read(int(float64(k) * step))
+		if err != nil {
+			continue
+		}
 		plane := w * h
 		for c := 0; c < 3; c++ {
 			var s, q float64

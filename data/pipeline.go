@@ -97,6 +97,9 @@ func (s Shard) On() bool { return s.Size > 1 }
 // LoaderConfig.Mix on, image i is a mix of weight Lam of image i's and
 // 1−Lam of image Y2[i]'s: its target is Lam·Y[i] + (1−Lam)·Y2[i]. Without
 // mixing Y2 is nil and Lam is 1.
+//
+// Err, when not nil, says that an image of a streamed dataset could not be
+// read (its file named): the batch is incomplete and must not be used.
 type Batch struct {
 	Index int
 	X     []float32
@@ -104,6 +107,7 @@ type Batch struct {
 	Y2    []int
 	Lam   float64
 	N     int
+	Err   error
 }
 
 // Loader turns a Dataset into batches.
@@ -408,7 +412,13 @@ func (l *Loader) fillBoxes(b *Batch, idx []int, epoch int, part [2]int, rng, cut
 		w, h := l.ds.Dims(i)
 		if mine {
 			b.Y[k] = int(l.ds.Labels[i])
-			pix, w, h = l.ds.ImageAt(i)
+			var err error
+			if pix, w, h, err = l.ds.Read(i); err != nil {
+				if b.Err == nil {
+					b.Err = fmt.Errorf("batch %d: %w", b.Index, err)
+				}
+				mine = false // its draws only
+			}
 		}
 		var x0, y0, bw, bh float64
 		flip := false

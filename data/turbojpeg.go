@@ -101,3 +101,57 @@ func (t *tj) decode(b []byte) (img image.Image, err error) {
 	}
 	return rgba, nil
 }
+
+// decodeScaled decodes a JPEG at the smallest DCT scale n/8 whose shorter
+// side is still at least minShorter (full size when none smaller is), and
+// returns it with the JPEG's own width and height.
+func (t *tj) decodeScaled(b []byte, minShorter int) (img image.Image, fullW, fullH int, err error) {
+	const (
+		pfRGBA       = 7    // TJPF_RGBA
+		accurateDCT  = 4096 // TJFLAG_ACCURATEDCT
+		maxPixels    = 1 << 28
+		csCMYK, csYC = 3, 4 // TJCS_CMYK, TJCS_YCCK: left to Go's decoder
+	)
+	var h uintptr
+	select {
+	case h = <-t.handles:
+	default:
+		if h = t.init(); h == 0 {
+			return nil, 0, 0, errors.New("libturbojpeg: tjInitDecompress failed")
+		}
+	}
+	defer func() {
+		if err != nil {
+			t.destroy(h)
+			return
+		}
+		select {
+		case t.handles <- h:
+		default:
+			t.destroy(h)
+		}
+	}()
+	var w, hgt, sub, cs int32
+	if t.header(h, unsafe.Pointer(&b[0]), uint64(len(b)), &w, &hgt, &sub, &cs) != 0 {
+		return nil, 0, 0, fmt.Errorf("libturbojpeg: %s", t.errorStr(h))
+	}
+	if cs == csCMYK || cs == csYC {
+		return nil, 0, 0, errors.New("libturbojpeg: CMYK")
+	}
+	if w < 1 || hgt < 1 || int64(w)*int64(hgt) > maxPixels {
+		return nil, 0, 0, fmt.Errorf("libturbojpeg: %d×%d pixels", w, hgt)
+	}
+	sw, sh := w, hgt
+	for n := int32(1); n < 8; n++ { // TJSCALED: ⌈dim·n/8⌉
+		cw, ch := (w*n+7)/8, (hgt*n+7)/8
+		if min(cw, ch) >= int32(minShorter) {
+			sw, sh = cw, ch
+			break
+		}
+	}
+	rgba := image.NewRGBA(image.Rect(0, 0, int(sw), int(sh)))
+	if t.decomp(h, unsafe.Pointer(&b[0]), uint64(len(b)), unsafe.Pointer(&rgba.Pix[0]), sw, int32(rgba.Stride), sh, pfRGBA, accurateDCT) != 0 {
+		return nil, 0, 0, fmt.Errorf("libturbojpeg: %s", t.errorStr(h))
+	}
+	return rgba, int(w), int(hgt), nil
+}

@@ -47,6 +47,9 @@ func (e *Evaluator) ComparePrecision(ctx context.Context, ds *data.Dataset, a, b
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for bt := range l.Epoch(ctx, 0, 0) {
+		if bt.Err != nil {
+			return g, bt.Err
+		}
 		s.SetPrecision(a)
 		la, err := e.Logits(bt.X)
 		if err != nil {

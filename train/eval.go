@@ -320,6 +320,9 @@ func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Write
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for b := range l.Epoch(ctx, 0, 0) {
+		if b.Err != nil {
+			return plain.res, fmt.Errorf("evaluate: %w", b.Err)
+		}
 		logits, err := e.Logits(b.X)
 		if err != nil {
 			return plain.res, err

@@ -185,6 +185,9 @@ func (b *bnRecompute) run(ctx context.Context, l *data.Loader, epoch, max int) e
 	defer cancel()
 	n := 0
 	for batch := range l.Epoch(ctx, epoch, 0) {
+		if batch.Err != nil {
+			return batch.Err
+		}
 		for _, s := range b.stats {
 			clear(s.Value.Data().([]float32))
 		}

@@ -619,6 +619,9 @@ func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
 	lctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for b := range rn.loader.Epoch(lctx, epoch, hdr.Batch) {
+		if b.Err != nil {
+			return st, fmt.Errorf("train: epoch %d: %w", epoch+1, b.Err)
+		}
 		l, c, stop, err := rn.tr.step(b.X, b.Y, b.Y2, b.Lam, rn.lr(hdr.Step), ctx.Err() != nil)
 		if err != nil {
 			return st, fmt.Errorf("train: step %d: %w", hdr.Step, err)
