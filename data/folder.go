@@ -238,13 +238,14 @@ type FolderOptions struct {
 	// MemoryLimit is the memory the decoded set may take (0: three
 	// quarters of what the system has available).
 	MemoryLimit int64
-	// ReducedDCT decodes a JPEG at the smallest of libjpeg-turbo's DCT
-	// scales (n/8) that still covers the stored size, then resizes: two
-	// to four times less decoding work for large photos, at pixels that
-	// differ from a full decode's by the DCT-domain downscale (PIL's
-	// draft mode). Without libjpeg-turbo it does nothing. cmd/train sets
-	// it for streamed training images; evaluation and prediction decode in
-	// full.
+	// ReducedDCT makes a streamed set decode each JPEG at the smallest of
+	// libjpeg-turbo's DCT scales (n/8) that still covers the stored size,
+	// then resize: two to four times less decoding work for large photos,
+	// at pixels within a level or so of a full decode's (the DCT-domain
+	// downscale; PIL's draft mode). A set held in memory is decoded in
+	// full, as Preprocess.Apply decodes for prediction; without
+	// libjpeg-turbo it does nothing. cmd/train sets it for the training
+	// split.
 	ReducedDCT bool
 }
 
@@ -255,8 +256,9 @@ type FolderReport struct {
 
 // LoadFolder decodes the images into memory, in parallel, converting grey,
 // CMYK and paletted images to RGB and resizing them with an antialiased
-// bilinear filter (as torchvision's Resize) as opts say. It refuses, before decoding, a set
-// that would not fit in the memory available.
+// bilinear filter (as torchvision's Resize) as opts say. A set that would
+// not fit in the memory available is streamed instead (opts.Stream: its
+// images decoded by each Read), or refused before decoding.
 func LoadFolder(items []Item, classes []string, opts FolderOptions) (*Dataset, FolderReport, error) {
 	var rep FolderReport
 	if len(items) == 0 {
@@ -270,6 +272,8 @@ func LoadFolder(items []Item, classes []string, opts FolderOptions) (*Dataset, F
 		perImage = int64(3 * opts.ShorterSide * opts.ShorterSide * 2) // aspect up to 2:1
 	}
 	fits, limit := fitsInMemory(len(items), perImage, opts)
+	inMemory := opts
+	inMemory.ReducedDCT = false
 	switch {
 	case !opts.Exact && opts.Stream == StreamAlways:
 		return streamFolder(items, classes, opts)
@@ -287,9 +291,12 @@ func LoadFolder(items []Item, classes []string, opts FolderOptions) (*Dataset, F
 		if ok, _ := fitsInMemory(1, total, opts); !ok {
 			return s, rep, nil
 		}
+		opts = inMemory
 	case !fits:
 		return nil, rep, fmt.Errorf("image folder: %d images stored at %d bytes each would need %s, more than fits in memory (%s)",
 			len(items), perImage, sysmem.Format(perImage*int64(len(items))), limit)
+	default:
+		opts = inMemory
 	}
 	workers := opts.Workers
 	if workers <= 0 {

@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -208,5 +209,46 @@ func TestDefaultSWATail(t *testing.T) {
 		if c.want == "" && strings.Contains(line, ", SWA ") || c.want != "" && !strings.Contains(line, c.want) {
 			t.Errorf("%v: recipe line %q, want SWA %q", c.args, line, c.want)
 		}
+	}
+}
+
+// TestFolderStreamed: --stream always trains an ImageNet-configuration run
+// from a folder left on disk, says so in one line with the decode cost,
+// and ends as the in-memory run of the same seed does (the same batches,
+// bit for bit: the same checkpoint); --stream never loads it; a bad
+// --stream is an error.
+func TestFolderStreamed(t *testing.T) {
+	root := t.TempDir()
+	imageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 12, 40)
+	imageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 3, 40)
+	run := func(mode string) (string, []train.Tensor) {
+		out := t.TempDir()
+		res, err := testenv.Command("--data", root, "--out", out, "--config", "imagenet", "--resolution", "32", "--alpha", "0.25", "--epochs", "1", "--batch-size", "8", "--eval-batch-size", "6", "--stream", mode).CombinedOutput()
+		if err != nil {
+			t.Fatalf("--stream %s: %v\n%s", mode, err, res)
+		}
+		_, ts, err := train.ReadCheckpoint(filepath.Join(out, "last.bin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(res), ts
+	}
+	streamed, a := run("always")
+	held, b := run("never")
+	if !strings.Contains(streamed, "is streamed from disk (--stream always)") || !strings.Contains(streamed, "ms of CPU an image") || strings.Contains(held, "streamed") {
+		t.Errorf("the streamed run should say so once, the other not:\n%s\n%s", streamed, held)
+	}
+	// The same tensors (the data fingerprints differ: a streamed set's
+	// covers its files).
+	if len(a) != len(b) {
+		t.Fatalf("%d and %d tensors", len(a), len(b))
+	}
+	for i := range a {
+		if a[i].Info.Name != b[i].Info.Name || !slices.Equal(a[i].Data, b[i].Data) {
+			t.Fatalf("streamed and in-memory runs of one seed differ in %s", a[i].Info.Name)
+		}
+	}
+	if res, err := testenv.Command("--data", root, "--stream", "sometimes").CombinedOutput(); err == nil || !strings.Contains(string(res), `stream "sometimes"`) {
+		t.Errorf("--stream sometimes: %v\n%s", err, res)
 	}
 }

@@ -93,6 +93,7 @@ func run(args []string) (err error) {
 		dataDir    = fs.String("data", cli.DefaultDataDir(), "CIFAR-10 folder (holding or to receive cifar-10-batches-bin; $"+cli.DataEnv+" moves the default) or an image folder ROOT/<class>/<image>")
 		valSplit   = fs.Float64("val-split", 0.1, "image folders without val/ or test/: the fraction of each class held out for evaluation; CIFAR-10, when given: evaluate on this fraction of each class of the training set (drawn by --seed) instead of the test set")
 		strict     = fs.Bool("strict-images", false, "image folders: stop at an unreadable image instead of skipping it")
+		streamMode = fs.String("stream", "auto", "image folders: auto streams a folder whose decoded images would not fit in memory (decoded batch by batch by the loader's workers, each rank its own part), always streams, never refuses such a folder")
 		out        = fs.String("out", "checkpoints", "output folder for checkpoints and logs")
 		seed       = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation, validation split)")
 		maxTime    = fs.Duration("max-time", 0, "stop training after this much wall time (e.g. 2h50m; 0 = no limit) as Ctrl-C does: last.bin written mid-epoch, --resume continues")
@@ -212,7 +213,11 @@ func run(args []string) (err error) {
 	}
 	// The network: a resumed run's, a fine-tuned checkpoint's (with the
 	// data's classes), or the flags' (with the data's classes).
-	do := cli.DataOptions{Dir: *dataDir, Download: !*noDownload, Limit: *limit, ValSplit: *valSplit, Seed: *seed, Strict: *strict, TrainSplit: true, Log: os.Stderr, Progress: bars}
+	stream, err := data.ParseStreamMode(*streamMode)
+	if err != nil {
+		return err
+	}
+	do := cli.DataOptions{Dir: *dataDir, Download: !*noDownload, Limit: *limit, ValSplit: *valSplit, Seed: *seed, Strict: *strict, TrainSplit: true, Stream: stream, Log: os.Stderr, Progress: bars}
 	if !primary {
 		do.Log = io.Discard
 	}

@@ -41,8 +41,12 @@ type DataOptions struct {
 	// HoldOut > 0 (CIFAR-10 only) evaluates on that fraction of each class
 	// of the training split, drawn by Seed (data.Dataset.Split), instead of
 	// the test split, which is then not loaded; Train is the rest.
-	HoldOut  float64
-	Log      io.Writer // notices (skipped images)
+	HoldOut float64
+	// Stream says when an image folder stays on disk, decoded batch by
+	// batch (data.FolderOptions.Stream; the zero value streams what does
+	// not fit in memory).
+	Stream   data.StreamMode
+	Log      io.Writer // notices (skipped images, streaming)
 	Progress io.Writer // the download's progress bar (nil: none)
 }
 
@@ -84,15 +88,27 @@ func LoadData(ctx context.Context, cfg model.Config, o DataOptions) (*Data, erro
 		if len(f.Val) == 0 {
 			return nil, fmt.Errorf("image folder %s: no validation images (add val/ or test/, or raise --val-split)", o.Dir)
 		}
-		fo := data.FolderOptions{Exact: cfg.Name == "cifar10", ShorterSide: data.StoredSide(cfg.Resolution), Strict: o.Strict}
+		fo := data.FolderOptions{Exact: cfg.Name == "cifar10", ShorterSide: data.StoredSide(cfg.Resolution), Strict: o.Strict, Stream: o.Stream}
 		d := &Data{Classes: f.Classes, Folder: true}
 		load := func(items []data.Item, what string) (*data.Dataset, error) {
+			fo := fo
+			// Training images streamed are decoded at a reduced DCT scale;
+			// evaluation's in full, as cmd/predict decodes.
+			fo.ReducedDCT = what == "train"
 			ds, rep, err := data.LoadFolder(items, f.Classes, fo)
 			if err != nil {
 				return nil, fmt.Errorf("%s split: %w", what, err)
 			}
 			if o.Log != nil {
 				rep.WriteSkipped(o.Log, what)
+				if ds.Streamed() {
+					rate, ms, err := ds.DecodeRate(20)
+					if err != nil {
+						return nil, fmt.Errorf("%s split: %w", what, err)
+					}
+					fmt.Fprintf(o.Log, "image folder: the %s split (%d images) is streamed from disk (--stream %s), each batch decoded by the loader's workers: %.1f ms of CPU an image (%.0f images/s a core, %s)\n",
+						what, ds.Len(), o.Stream, ms, rate, data.JPEGDecoder())
+				}
 			}
 			return ds, nil
 		}
