@@ -58,8 +58,10 @@ func (Local) Close() error   { return nil }
 func (Local) Name() string   { return "local" }
 
 // Launched reports whether an MPI launcher started this process, and the
-// job's size it announces: OpenMPI's OMPI_COMM_WORLD_SIZE, PMI's PMI_SIZE
-// (MPICH's Hydra, Slurm) or PMIx's PMIX_RANK with OMPI's size.
+// job's size when it announces one (0 when it does not): OpenMPI's
+// OMPI_COMM_WORLD_SIZE, PMI's PMI_SIZE (MPICH's Hydra, Slurm's --mpi=pmi2),
+// MPICH's MPI_LOCALNRANKS, or PMIx's PMIX_RANK (Slurm's --mpi=pmix, with
+// SLURM_NTASKS for the size).
 func Launched() (size int, ok bool) {
 	for _, k := range []string{"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MPI_LOCALNRANKS"} {
 		if v := os.Getenv(k); v != "" {
@@ -69,8 +71,18 @@ func Launched() (size int, ok bool) {
 			}
 		}
 	}
+	if os.Getenv("PMIX_RANK") != "" {
+		var n int
+		fmt.Sscan(os.Getenv("SLURM_NTASKS"), &n)
+		return n, true
+	}
 	return 0, false
 }
+
+// FlavourEnv names the environment variable that picks the MPI library
+// ("openmpi" or "mpich") where both are installed and the launcher does
+// not tell (Slurm's srun starts either).
+const FlavourEnv = "MOBILENET_MPI"
 
 // LocalSize is the number of ranks the launcher started on this host (1
 // outside a launch, or when it does not say): OpenMPI's

@@ -52,11 +52,20 @@ func openMPI(cfg Config) (c Comm, err error) {
 		}
 	}()
 	order := flavours
-	if os.Getenv("OMPI_COMM_WORLD_SIZE") == "" { // not OpenMPI's launcher: MPICH first
-		order = []struct {
-			name, lib string
-			openmpi   bool
-		}{flavours[1], flavours[0]}
+	switch os.Getenv(FlavourEnv) {
+	case "openmpi":
+		order = flavours[:1]
+	case "mpich":
+		order = flavours[1:]
+	case "":
+		if os.Getenv("OMPI_COMM_WORLD_SIZE") == "" && os.Getenv("PMIX_RANK") == "" { // MPICH's Hydra or PMI: MPICH first
+			order = []struct {
+				name, lib string
+				openmpi   bool
+			}{flavours[1], flavours[0]}
+		}
+	default:
+		return nil, fmt.Errorf("dist: %s=%q: want openmpi or mpich", FlavourEnv, os.Getenv(FlavourEnv))
 	}
 	var tried []string
 	for _, f := range order {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/gomobilenet/mobilenet/dist"
 	"github.com/gomobilenet/mobilenet/layers"
@@ -165,9 +166,13 @@ func (t *Trainer) reduceAndStep(loss float64, correct int, stop bool, lr float64
 	// the same sequence); this one packs, unpacks and steps.
 	sent := make(chan int, len(t.buckets))
 	done := make(chan error, len(t.buckets))
+	var summing time.Duration // inside the all-reduces
 	go func() {
 		for j := range sent {
-			done <- c.AllreduceSum(t.buckets[j].buf)
+			start := time.Now()
+			err := c.AllreduceSum(t.buckets[j].buf)
+			summing += time.Since(start)
+			done <- err
 		}
 	}()
 	defer close(sent)
@@ -180,9 +185,11 @@ func (t *Trainer) reduceAndStep(loss float64, correct int, stop bool, lr float64
 			pack(&t.buckets[j+1])
 			sent <- j + 1
 		}
+		waitStart := time.Now()
 		if err := <-done; err != nil && first == nil {
 			first = err
 		}
+		t.comm.wait += time.Since(waitStart)
 		if first != nil {
 			continue // wait for the sends in flight, then report
 		}
@@ -208,6 +215,8 @@ func (t *Trainer) reduceAndStep(loss float64, correct int, stop bool, lr float64
 			first = err
 		}
 	}
+	t.comm.sum += summing // read after the last done: the goroutine has finished with it
+	t.comm.steps++
 	if first != nil {
 		for _, g := range t.grads {
 			g.Zero()
@@ -215,6 +224,23 @@ func (t *Trainer) reduceAndStep(loss float64, correct int, stop bool, lr float64
 		return loss, correct, stop, fmt.Errorf("gradient all-reduce: %w", first)
 	}
 	return globalLoss, globalCorrect, anyStop, nil
+}
+
+// commTimes is what the gradient all-reduces took: the time inside them,
+// and the part of it the step waited for (not hidden behind packing and
+// the optimizer's steps).
+type commTimes struct {
+	sum, wait time.Duration
+	steps     int
+}
+
+// CommTimes returns the time the trainer's steps spent in gradient
+// all-reduces and the part they waited for, since the last call, and
+// resets them (zero in one process).
+func (t *Trainer) CommTimes() (inside, waited time.Duration, steps int) {
+	c := t.comm
+	t.comm = commTimes{}
+	return c.sum, c.wait, c.steps
 }
 
 // zeroGrads clears the gradients (Gorgonia accumulates them across runs).

@@ -730,7 +730,7 @@ func (rn *run) finishEpoch(epoch int, st epochStats) error {
 	if err := rn.appendMetrics(rec); err != nil {
 		return err
 	}
-	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f%s | %.0fs, %.0f img/s\n", hdr.Epoch, rn.r.TotalEpochs(), res.LastLoss, rec["train_acc"], ev.Loss, ev.Accuracy, extra, st.seconds, rec["train_images_per_s"])
+	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f%s | %.0fs, %.0f img/s%s\n", hdr.Epoch, rn.r.TotalEpochs(), res.LastLoss, rec["train_acc"], ev.Loss, ev.Accuracy, extra, st.seconds, rec["train_images_per_s"], commNote(rec))
 	if err := rn.save("last.bin"); err != nil {
 		return err
 	}
@@ -754,7 +754,7 @@ func (rn *run) finishUnevaluated(epoch int, st epochStats) error {
 	if err := rn.appendMetrics(rec); err != nil {
 		return err
 	}
-	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | not evaluated (--eval-every %d) | %.0fs, %.0f img/s\n", rn.hdr.Epoch, rn.r.TotalEpochs(), rn.res.LastLoss, rec["train_acc"], rn.r.EvalEvery, st.seconds, rec["train_images_per_s"])
+	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | not evaluated (--eval-every %d) | %.0fs, %.0f img/s%s\n", rn.hdr.Epoch, rn.r.TotalEpochs(), rn.res.LastLoss, rec["train_acc"], rn.r.EvalEvery, st.seconds, rec["train_images_per_s"], commNote(rec))
 	return rn.save("last.bin")
 }
 
@@ -767,8 +767,24 @@ func (rn *run) closeEpoch(epoch int, st epochStats) map[string]any {
 	if st.seen > 0 {
 		res.LastLoss = st.lossSum / float64(st.seen)
 	}
-	return map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": rn.lr(hdr.Step - 1), "train_loss": res.LastLoss,
+	rec := map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": rn.lr(hdr.Step - 1), "train_loss": res.LastLoss,
 		"train_acc": float64(st.correct) / float64(max(st.seen, 1)), "train_seconds": st.seconds, "train_images_per_s": float64(st.seen) / st.seconds}
+	if inside, waited, steps := rn.tr.CommTimes(); steps > 0 {
+		// Rank 0's: the time in the gradient all-reduces, and the part of
+		// it the steps waited for.
+		rec["allreduce_seconds"], rec["allreduce_wait_seconds"] = inside.Seconds(), waited.Seconds()
+	}
+	return rec
+}
+
+// commNote is the epoch line's note of the gradient all-reduces' time (""
+// in one process).
+func commNote(rec map[string]any) string {
+	in, ok := rec["allreduce_seconds"].(float64)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf(" (all-reduce %.1fs, %.1fs of it waited for, %.0f%% of the epoch)", in, rec["allreduce_wait_seconds"], 100*rec["allreduce_wait_seconds"].(float64)/rec["train_seconds"].(float64))
 }
 
 // appendMetrics adds an epoch's record to metrics.jsonl (rank 0).
@@ -810,6 +826,7 @@ type Trainer struct {
 	grads          []*tensor.Dense
 	buckets        []bucket // of the gradient all-reduce, made on first use
 	bucketFloats   int      // their size (0: BucketFloats)
+	comm           commTimes
 	// LabelSmoothing ε in [0, 1): the loss is taken against
 	// (1−ε)·one-hot + ε/K instead of the one-hot labels.
 	LabelSmoothing float64
