@@ -53,16 +53,27 @@ func New(cfg Config, opts Options) (*Model, error) {
 // from the model.
 func (m *Model) SetTraining(on bool) { m.Store.Mode().SetTraining(on) }
 
-// Net is one graph of a model, for a fixed batch size.
-type Net struct {
-	Graph   *G.ExprGraph
-	Input   *G.Node // (batch, 3, R, R)
-	Logits  *G.Node // (batch, classes)
-	Builder *layers.Builder
+// Net is one graph of a model, for a fixed batch size: its input (batch,
+// 3, R, R), logits (batch, classes) and Builder.
+type Net = layers.Net
+
+// The layers.Network a Model is, for package train.
+
+// VarStore is the model's Store.
+func (m *Model) VarStore() *layers.Store { return m.Store }
+
+// BuildNet is Build, or BuildInference when inference.
+func (m *Model) BuildNet(g *G.ExprGraph, batch int, inference bool) (*Net, error) {
+	return m.build(g, batch, inference)
 }
 
-// Learnables lists the nodes of the learnable variables in this graph.
-func (n *Net) Learnables() G.Nodes { return n.Builder.Learnables() }
+// InputShape is (3, Resolution, Resolution).
+func (m *Model) InputShape() [3]int { return [3]int{3, m.Config.Resolution, m.Config.Resolution} }
+
+// Classes is the configuration's class count.
+func (m *Model) Classes() int { return m.Config.Classes }
+
+var _ layers.Network = (*Model)(nil)
 
 // Build adds the network to g for inputs of the given batch size.
 func (m *Model) Build(g *G.ExprGraph, batch int) (*Net, error) { return m.build(g, batch, false) }

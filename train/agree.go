@@ -35,13 +35,13 @@ func (e *Evaluator) ComparePrecision(ctx context.Context, ds *data.Dataset, a, b
 	if ds == nil || ds.Len() == 0 {
 		return Agreement{}, errors.New("compare precisions: no images")
 	}
-	s := e.m.Store
+	s := e.store
 	defer s.SetPrecision(s.Precision())
-	l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: e.batch, Resolution: e.m.Config.Resolution, Input: e.Input})
+	l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: e.batch, Resolution: e.res, Input: e.Input})
 	if err != nil {
 		return Agreement{}, err
 	}
-	k := e.m.Config.Classes
+	k := e.n.Classes()
 	g := Agreement{A: a, B: b}
 	rightA, rightB := 0, 0
 	ctx, cancel := context.WithCancel(ctx)

@@ -38,6 +38,9 @@ type Header struct {
 	// Ranks is the number of ranks of the data-parallel run that wrote it
 	// (0: one process).
 	Ranks int `json:"ranks,omitempty"`
+	// Network names the network of a run given Options.Network ("" for a
+	// MobileNet, which Config describes).
+	Network string `json:"network,omitempty"`
 }
 
 // TensorInfo locates one tensor of a checkpoint.

@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/gomobilenet/mobilenet/layers"
-	"github.com/gomobilenet/mobilenet/model"
 )
 
 // ema is an exponential moving average of a model's weights and BatchNorm
@@ -24,9 +23,9 @@ func averaged(v *layers.Var) bool {
 	return v.Learnable || strings.HasSuffix(v.Name, "running_mean") || strings.HasSuffix(v.Name, "running_var")
 }
 
-func newEMA(m *model.Model, decay float64) *ema {
+func newEMA(s *layers.Store, decay float64) *ema {
 	e := &ema{decay: decay}
-	for _, v := range m.Store.Vars() {
+	for _, v := range s.Vars() {
 		if averaged(v) {
 			e.vars = append(e.vars, v)
 			e.shadow = append(e.shadow, append([]float32(nil), v.Value.Data().([]float32)...))

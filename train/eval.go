@@ -10,7 +10,6 @@ import (
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/dist"
 	"github.com/gomobilenet/mobilenet/layers"
-	"github.com/gomobilenet/mobilenet/model"
 	"github.com/schollz/progressbar/v3"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -189,7 +188,7 @@ func (e *Evaluator) translateMean(x, fl []float32) ([]float32, error) {
 		out[i] = v / 2
 	}
 	for _, d := range []int{-1, 1} {
-		Translate(e.shifted, x, e.m.Config.Resolution, d)
+		Translate(e.shifted, x, e.res, d)
 		plain, err := e.Logits(e.shifted)
 		if err != nil {
 			return nil, err
@@ -211,7 +210,7 @@ func (e *Evaluator) flipMean(x, plain []float32) ([]float32, error) {
 	if len(e.mirror) != len(x) {
 		e.mirror = make([]float32, len(x))
 	}
-	Mirror(e.mirror, x, e.m.Config.Resolution)
+	Mirror(e.mirror, x, e.res)
 	fl, err := e.Logits(e.mirror)
 	if err != nil {
 		return nil, err
@@ -222,11 +221,13 @@ func (e *Evaluator) flipMean(x, plain []float32) ([]float32, error) {
 	return fl, nil
 }
 
-// Evaluator runs a model in inference mode on batches of a fixed size.
+// Evaluator runs a network in inference mode on batches of a fixed size.
 type Evaluator struct {
-	m       *model.Model
+	n       layers.Network
+	store   *layers.Store
+	res     int // the inputs' height and width (the loader's resolution)
 	batch   int
-	net     *model.Net
+	net     *layers.Net
 	vm      G.VM
 	logits  G.Value
 	mirror  []float32
@@ -246,20 +247,28 @@ type Evaluator struct {
 	Comm dist.Comm
 }
 
-// NewEvaluator builds the inference graph over the model's variables.
-func NewEvaluator(m *model.Model, batch int) (*Evaluator, error) {
-	if m == nil {
-		return nil, errors.New("evaluator: no model (nil)")
+// NewEvaluator builds the inference graph over the network's variables (a
+// MobileNet, *model.Model, or any layers.Network of float32 variables
+// taking square RGB images, as the data loader makes them).
+func NewEvaluator(n layers.Network, batch int) (*Evaluator, error) {
+	if isNil(n) {
+		return nil, errors.New("evaluator: no network (nil)")
 	}
-	if err := CheckMemory(m.Config, 0, batch); err != nil {
+	if in := n.InputShape(); in[0] != 3 || in[1] != in[2] {
+		return nil, fmt.Errorf("evaluator: the network takes inputs of %v; the data loader makes square RGB images (3, R, R)", in)
+	}
+	if n.VarStore() == nil || n.VarStore().Dtype() != tensor.Float32 {
+		return nil, errors.New("evaluator: the network's variables must be float32")
+	}
+	if err := checkMemory(n, 0, batch); err != nil {
 		return nil, err
 	}
 	g := G.NewGraph()
-	net, err := m.BuildInference(g, batch)
+	net, err := n.BuildNet(g, batch, true)
 	if err != nil {
 		return nil, err
 	}
-	e := &Evaluator{m: m, batch: batch, net: net}
+	e := &Evaluator{n: n, store: n.VarStore(), res: n.InputShape()[1], batch: batch, net: net}
 	G.Read(net.Logits, &e.logits)
 	vm, err := newVM(g)
 	if err != nil {
@@ -285,9 +294,9 @@ func (e *Evaluator) Close() { e.vm.Close() }
 // Logits runs one batch (x holds batch×3×R×R values) and returns a copy of
 // the logits, in inference mode.
 func (e *Evaluator) Logits(x []float32) ([]float32, error) {
-	prev := e.m.Store.Mode().Training()
-	e.m.SetTraining(false)
-	defer e.m.SetTraining(prev)
+	prev := e.store.Mode().Training()
+	e.store.Mode().SetTraining(false)
+	defer e.store.Mode().SetTraining(prev)
 	if err := G.Let(e.net.Input, tensor.New(tensor.WithShape(e.net.Input.Shape()...), tensor.WithBacking(x))); err != nil {
 		return nil, err
 	}
@@ -302,11 +311,11 @@ func (e *Evaluator) Logits(x []float32) ([]float32, error) {
 func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Writer) (EvalResult, error) {
 	c := commOf(e.Comm)
 	sh := data.Shard{Rank: c.Rank(), Size: c.Size(), WholeBatches: true}
-	l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: e.batch, Resolution: e.m.Config.Resolution, Input: e.Input, Shard: sh})
+	l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: e.batch, Resolution: e.res, Input: e.Input, Shard: sh})
 	if err != nil {
 		return EvalResult{}, err
 	}
-	k := e.m.Config.Classes
+	k := e.n.Classes()
 	plain, flip, flipT := newTally(k, ds.Classes), newTally(k, ds.Classes), newTally(k, ds.Classes)
 	var bar *progressbar.ProgressBar
 	if progress != nil {

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -71,19 +72,21 @@ func EvalResize(cfg model.Config) string {
 }
 
 // initFrom loads a checkpoint's weights (its average when it has one) into
-// a new run's model: every variable but the classifier's must match; the
-// classifier is kept freshly initialised when the class counts differ.
-func initFrom(m *model.Model, path string, log io.Writer) error {
+// a new run's network: for a MobileNet every variable but the
+// classifier's must match, the classifier kept freshly initialised when
+// the class counts differ; for other networks every variable.
+func initFrom(n layers.Network, path string, log io.Writer) error {
 	h, ts, err := ReadCheckpoint(path)
 	if err != nil {
 		return err
 	}
 	ts = preferAverage(ts)
 	opts := layers.LoadOptions{}
-	if h.Config.Classes != m.Config.Classes {
+	m, isMobileNet := n.(*model.Model)
+	if isMobileNet && h.Config.Classes != m.Config.Classes {
 		opts.Skip = []string{model.ClassifierScope}
 	}
-	rep, err := m.Store.Restore(ts, opts)
+	rep, err := n.VarStore().Restore(ts, opts)
 	if err != nil {
 		return fmt.Errorf("initialise from %s: %w", path, err)
 	}
@@ -93,6 +96,28 @@ func initFrom(m *model.Model, path string, log io.Writer) error {
 	}
 	fmt.Fprintln(log)
 	return nil
+}
+
+// LoadInto loads a checkpoint's variables into a network built by the
+// caller (what a run given Options.Network wrote, or a MobileNet's into a
+// model.New of its configuration): every variable must be present with
+// its shape; the weight average is loaded where the checkpoint holds one,
+// as LoadModel does. The header says what the checkpoint records.
+func LoadInto(path string, n layers.Network) (Header, error) {
+	if isNil(n) || n.VarStore() == nil {
+		return Header{}, errors.New("load checkpoint: no network (nil)")
+	}
+	h, ts, err := ReadCheckpoint(path)
+	if err != nil {
+		return h, err
+	}
+	if err := restore(n.VarStore(), nil, ts); err != nil {
+		return h, fmt.Errorf("load checkpoint %s: %w", path, err)
+	}
+	if e := newEMA(n.VarStore(), 0); restoreEMA(e, ts) {
+		e.swap()
+	}
+	return h, nil
 }
 
 // preferAverage returns the tensors with each param and state replaced by
@@ -115,17 +140,18 @@ func preferAverage(ts []Tensor) []Tensor {
 	return out
 }
 
-// freeze applies Recipe.Freeze to the model before its training graph is
-// built.
-func freeze(m *model.Model, what string) error {
+// freeze applies Recipe.Freeze to a network's variables before its
+// training graph is built (FreezeBody keeps the variables under
+// model.ClassifierScope trainable).
+func freeze(s *layers.Store, what string) error {
 	switch what {
 	case "", FreezeNone:
 		return nil
 	case FreezeBody:
-		if _, err := m.Store.SetTrainable("", false); err != nil {
+		if _, err := s.SetTrainable("", false); err != nil {
 			return err
 		}
-		_, err := m.Store.SetTrainable(model.ClassifierScope, true)
+		_, err := s.SetTrainable(model.ClassifierScope, true)
 		return err
 	}
 	return fmt.Errorf("freeze %q: want %s or %s", what, FreezeNone, FreezeBody)

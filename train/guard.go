@@ -8,6 +8,7 @@ import (
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/internal/atomicfile"
 	"github.com/gomobilenet/mobilenet/internal/sysmem"
+	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 )
 
@@ -95,4 +96,13 @@ func CheckMemory(cfg model.Config, trainBatch, evalBatch int) error {
 // alone. A file it cannot remove is only untidy: the error is dropped.
 func removeStaleTemps(dir string) {
 	_ = atomicfile.RemoveStale(dir, "*.bin", RunFile, "curves.png")
+}
+
+// checkMemory is CheckMemory for a MobileNet; other networks are not
+// estimated.
+func checkMemory(n layers.Network, trainBatch, evalBatch int) error {
+	if m, ok := n.(*model.Model); ok {
+		return CheckMemory(m.Config, trainBatch, evalBatch)
+	}
+	return nil
 }

@@ -59,9 +59,9 @@ func broadcastVars(c dist.Comm, vars []*layers.Var) error {
 }
 
 // runningStats returns the BatchNorm running statistics of a model.
-func runningStats(m *model.Model) []*layers.Var {
+func runningStats(s *layers.Store) []*layers.Var {
 	var out []*layers.Var
-	for _, v := range m.Store.Vars() {
+	for _, v := range s.Vars() {
 		if !v.Learnable && (strings.HasSuffix(v.Name, "running_mean") || strings.HasSuffix(v.Name, "running_var")) {
 			out = append(out, v)
 		}
@@ -285,4 +285,16 @@ func readShared(c dist.Comm, path string) (Header, []Tensor, error) {
 		return Header{}, nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	return h, ts, nil
+}
+
+// isNil reports whether a network is nil, or a nil pointer in the
+// interface.
+func isNil(n layers.Network) bool {
+	if n == nil {
+		return true
+	}
+	if m, ok := n.(*model.Model); ok {
+		return m == nil
+	}
+	return false
 }

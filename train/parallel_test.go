@@ -293,7 +293,7 @@ func TestTrainerAllreduce(t *testing.T) {
 		var wg sync.WaitGroup
 		for r, c := range comms {
 			ts[r].Comm, ts[r].bucketFloats = c, limit
-			ts[r].m.Store.SyncBatchNorm(c.AllreduceSum64)
+			ts[r].store.SyncBatchNorm(c.AllreduceSum64)
 			wg.Go(func() {
 				for i, b := range bs {
 					loss, _, stop, err := ts[r].step(b.X, b.Y, nil, 1, 0.05*float64(i+1)/10, r == 1 && i == len(bs)-1)
@@ -310,8 +310,8 @@ func TestTrainerAllreduce(t *testing.T) {
 		for r := range ts {
 			// Every variable but the running variances, whose unbiased
 			// estimate counts the doubled batch: n/(n−1) with n twice as large.
-			for _, v := range one.m.Store.Vars() {
-				if !strings.HasSuffix(v.Name, "running_var") && !slices.Equal(v.Value.Data().([]float32), ts[r].m.Store.Var(v.Name).Value.Data().([]float32)) {
+			for _, v := range one.store.Vars() {
+				if !strings.HasSuffix(v.Name, "running_var") && !slices.Equal(v.Value.Data().([]float32), ts[r].store.Var(v.Name).Value.Data().([]float32)) {
 					t.Fatalf("buckets of %d, rank %d: %s differs from one process's", limit, r, v.Name)
 				}
 			}

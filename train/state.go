@@ -11,10 +11,10 @@ import (
 
 // snapshot collects the model's variables, the optimizer's velocities and
 // the weight average (kind "ema", when e is not nil) as checkpoint tensors.
-func snapshot(m *model.Model, opt *SGD, e ...*ema) ([]Tensor, error) {
-	ts := m.Store.Tensors()
+func snapshot(s *layers.Store, opt *SGD, e ...*ema) ([]Tensor, error) {
+	ts := s.Tensors()
 	if opt != nil {
-		for _, v := range m.Store.LearnableVars() {
+		for _, v := range s.LearnableVars() {
 			if vel, ok := opt.Velocity[v.Name]; ok {
 				ts = append(ts, Tensor{Info: TensorInfo{Name: v.Name, Kind: checkpoint.KindVelocity, Shape: v.Value.Shape().Clone()}, Data: append([]float32(nil), vel...)})
 			}
@@ -51,15 +51,15 @@ func restoreEMA(e *ema, ts []Tensor) bool {
 // restore copies checkpoint tensors into the model (every variable must be
 // present with its shape, and nothing else: layers.Store.Restore) and, when
 // opt is not nil, the velocities into the optimizer.
-func restore(m *model.Model, opt *SGD, ts []Tensor) error {
-	if _, err := m.Store.Restore(ts, layers.LoadOptions{}); err != nil {
+func restore(s *layers.Store, opt *SGD, ts []Tensor) error {
+	if _, err := s.Restore(ts, layers.LoadOptions{}); err != nil {
 		return fmt.Errorf("%w (another model configuration?)", err)
 	}
 	for _, t := range ts {
 		switch t.Info.Kind {
 		case checkpoint.KindParam, checkpoint.KindState, checkpoint.KindEMA:
 		case checkpoint.KindVelocity:
-			v := m.Store.Var(t.Info.Name)
+			v := s.Var(t.Info.Name)
 			if v == nil || !v.Learnable {
 				return fmt.Errorf("the checkpoint has a velocity for %s, which the model has no parameter of", t.Info.Name)
 			}
@@ -113,10 +113,10 @@ func modelFrom(h Header, ts []Tensor, depthwise layers.DepthwiseImpl) (*model.Mo
 	if err != nil {
 		return nil, err
 	}
-	if err := restore(m, nil, ts); err != nil {
+	if err := restore(m.Store, nil, ts); err != nil {
 		return nil, err
 	}
-	if e := newEMA(m, 0); restoreEMA(e, ts) { // the averaged weights are the ones to use
+	if e := newEMA(m.Store, 0); restoreEMA(e, ts) { // the averaged weights are the ones to use
 		e.swap()
 	}
 	return m, nil
@@ -128,7 +128,7 @@ func WriteModel(path string, m *model.Model, cfg model.Config) error {
 	if m == nil {
 		return fmt.Errorf("write checkpoint %s: no model (nil)", path)
 	}
-	ts, err := snapshot(m, nil)
+	ts, err := snapshot(m.Store, nil)
 	if err != nil {
 		return fmt.Errorf("write checkpoint %s: %w", path, err)
 	}

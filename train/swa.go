@@ -7,7 +7,6 @@ import (
 
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/layers"
-	"github.com/gomobilenet/mobilenet/model"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -65,7 +64,7 @@ func (rn *run) openSWA(lc data.LoaderConfig, saved []Tensor) error {
 	if err != nil {
 		return err
 	}
-	rn.swa = &swaTail{avg: newEMA(rn.m, 0), loader: l}
+	rn.swa = &swaTail{avg: newEMA(rn.store(), 0), loader: l}
 	if rn.swaActive(rn.hdr.Epoch) && !restoreEMA(rn.swa.avg, saved) {
 		return fmt.Errorf("the checkpoint is %d epochs into its SWA tail but holds no weight average", rn.hdr.Epoch-rn.r.Epochs)
 	}
@@ -95,7 +94,7 @@ func (rn *run) updateSWA(ctx context.Context, epoch int) error {
 		}
 	}
 	if rn.swa.bn == nil {
-		b, err := newBNRecompute(rn.m, rn.swa.loader.PartSize())
+		b, err := newBNRecompute(rn.net, rn.swa.loader.PartSize())
 		if err != nil {
 			return fmt.Errorf("train: SWA: %w", err)
 		}
@@ -109,7 +108,7 @@ func (rn *run) updateSWA(ctx context.Context, epoch int) error {
 	}
 	if rn.comm.Size() > 1 { // each rank recomputed them on its parts of the batches
 		e.swap()
-		err = averageStats(rn.comm, runningStats(rn.m))
+		err = averageStats(rn.comm, runningStats(rn.store()))
 		e.swap()
 	}
 	return err
@@ -124,18 +123,18 @@ func (s *swaTail) close() {
 // bnRecompute runs a training-mode forward graph to recompute a model's
 // BatchNorm running statistics (of the BatchNorms that are not frozen).
 type bnRecompute struct {
-	m     *model.Model
-	net   *model.Net
+	s     *layers.Store
+	net   *layers.Net
 	vm    G.VM
 	stats []*layers.Var
 }
 
-func newBNRecompute(m *model.Model, batch int) (*bnRecompute, error) {
-	if err := CheckMemory(m.Config, batch, 0); err != nil { // an overestimate: no gradients here
+func newBNRecompute(n layers.Network, batch int) (*bnRecompute, error) {
+	if err := checkMemory(n, batch, 0); err != nil { // an overestimate: no gradients here
 		return nil, err
 	}
 	g := G.NewGraph()
-	net, err := m.Build(g, batch)
+	net, err := n.BuildNet(g, batch, false)
 	if err != nil {
 		return nil, err
 	}
@@ -143,8 +142,9 @@ func newBNRecompute(m *model.Model, batch int) (*bnRecompute, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bnRecompute{m: m, net: net, vm: vm}
-	for _, v := range m.Store.Vars() {
+	s := n.VarStore()
+	b := &bnRecompute{s: s, net: net, vm: vm}
+	for _, v := range s.Vars() {
 		layer, ok := strings.CutSuffix(v.Name, "running_mean")
 		if !ok {
 			layer, ok = strings.CutSuffix(v.Name, "running_var")
@@ -154,7 +154,7 @@ func newBNRecompute(m *model.Model, batch int) (*bnRecompute, error) {
 		}
 		// A frozen BatchNorm normalises with its running statistics in
 		// training mode too and keeps them (layers.BatchNorm.Frozen).
-		if scale := m.Store.Var(layer + "scale"); scale != nil && scale.Frozen {
+		if scale := s.Var(layer + "scale"); scale != nil && scale.Frozen {
 			continue
 		}
 		b.stats = append(b.stats, v)
@@ -174,9 +174,9 @@ var bnMomentum = layers.DefaultBatchNormConfig(1).Momentum
 // here to read the batch's own statistics; starting each batch from zero
 // makes the result independent of the statistics before.
 func (b *bnRecompute) run(ctx context.Context, l *data.Loader, epoch, max int) error {
-	prevMode := b.m.Store.Mode().Training()
-	b.m.SetTraining(true)
-	defer b.m.SetTraining(prevMode)
+	prevMode := b.s.Mode().Training()
+	b.s.Mode().SetTraining(true)
+	defer b.s.Mode().SetTraining(prevMode)
 	sum := make([][]float64, len(b.stats))
 	for i, s := range b.stats {
 		sum[i] = make([]float64, s.Value.Shape().TotalSize())

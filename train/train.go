@@ -222,9 +222,24 @@ type Options struct {
 	// they extend the run (0 keeps it). A run given SWA epochs it did not
 	// have takes Recipe.SWALR with them; the schedule of a run already in
 	// its SWA tail can no longer be extended.
-	Recipe    Recipe
-	Config    model.Config
-	Depthwise layers.DepthwiseImpl
+	Recipe Recipe
+	// Config is the MobileNet to train (ignored with Network, or when
+	// resuming: the checkpoint's).
+	Config model.Config
+	// Network, when not nil, is the network to train instead of a
+	// MobileNet: any layers.Network of float32 variables taking square RGB
+	// images (layers.NewNetwork builds one from a function). Its variables
+	// are initialised as the caller made them (Recipe.Init and Seed do not
+	// apply); a resumed run must be given the same network, whose variables
+	// the checkpoint restores by name. Everything else (the optimizer,
+	// schedules, augmentation, EMA, SWA, checkpoints, metrics,
+	// data-parallel ranks) is as for MobileNet; LoadModel and the commands
+	// read MobileNet checkpoints only (LoadInto reads any).
+	Network layers.Network
+	// NetworkName describes Network in the log and its checkpoints
+	// (Header.Network; "" is "custom network").
+	NetworkName string
+	Depthwise   layers.DepthwiseImpl
 	// Precision of the matrix products (layers.Precision: FP32, the zero
 	// value, or BF16). A run may change it on resume; Machine records it.
 	Precision layers.Precision
@@ -277,8 +292,9 @@ type Result struct {
 	Interrupted bool
 	BestAcc     float64
 	LastAcc     float64
-	LastLoss    float64 // mean training loss of the last epoch
-	Model       *model.Model
+	LastLoss    float64        // mean training loss of the last epoch
+	Model       *model.Model   // the MobileNet trained (nil with Options.Network)
+	Network     layers.Network // the network trained (Model, or Options.Network)
 }
 
 // ErrTooFewImages is returned (wrapped) when the training set does not fill
@@ -334,8 +350,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 type run struct {
 	o      Options
 	r      Recipe
-	hdr    Header // what the next checkpoint records
-	m      *model.Model
+	hdr    Header         // what the next checkpoint records
+	net    layers.Network // what is trained
+	m      *model.Model   // net when it is a MobileNet, else nil
 	opt    *SGD
 	comm   dist.Comm // the ranks (Local: one process)
 	avg    *ema      // nil without Recipe.EMA
@@ -424,40 +441,39 @@ func openRun(o Options) (*run, error) {
 	}
 	rn.opt = NewSGD(r.Momentum, r.WeightDecay, r.Nesterov)
 	rn.opt.DecayParams = r.DecayParams
-	if rn.m, err = model.New(rn.hdr.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise, Init: init, Precision: o.Precision}); err != nil {
+	if err := rn.openNetwork(init); err != nil {
 		return nil, wrap(err)
 	}
-	cfg := rn.m.Config
 	switch {
 	case o.Resume != "":
-		if err := restore(rn.m, rn.opt, saved); err != nil {
+		if err := restore(rn.store(), rn.opt, saved); err != nil {
 			return nil, wrap(err)
 		}
 	case r.InitFrom != "":
-		if err := initFrom(rn.m, r.InitFrom, rn.logw); err != nil {
+		if err := initFrom(rn.net, r.InitFrom, rn.logw); err != nil {
 			return nil, wrap(err)
 		}
 	}
-	if err := freeze(rn.m, r.Freeze); err != nil {
+	if err := freeze(rn.store(), r.Freeze); err != nil {
 		return nil, wrap(err)
 	}
 	// Rank 0's weights and statistics everywhere (equal already when every
 	// rank initialised from the same seed or read the same bytes: this
 	// makes sure of it).
-	if err := broadcastVars(rn.comm, rn.m.Store.Vars()); err != nil {
+	if err := broadcastVars(rn.comm, rn.store().Vars()); err != nil {
 		return nil, wrap(err)
 	}
 	if o.Train.Len() < r.BatchSize {
 		return nil, fmt.Errorf("train: %w: %d images make no batch of %d", ErrTooFewImages, o.Train.Len(), r.BatchSize)
 	}
-	if err := CheckMemory(cfg, r.BatchSize/ranks, r.EvalBatch); err != nil {
+	if err := checkMemory(rn.net, r.BatchSize/ranks, r.EvalBatch); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	if rn.primary() {
 		removeStaleTemps(o.OutDir)
 	}
-	fmt.Fprintf(rn.logw, "MobileNet v1 %s, %d classes: %d train, %d test images, %d epochs, batch %d, out %s\n",
-		cfg.Describe(), cfg.Classes, o.Train.Len(), o.Test.Len(), r.TotalEpochs(), r.BatchSize, o.OutDir)
+	fmt.Fprintf(rn.logw, "%s, %d classes: %d train, %d test images, %d epochs, batch %d, out %s\n",
+		rn.describe(), rn.net.Classes(), o.Train.Len(), o.Test.Len(), r.TotalEpochs(), r.BatchSize, o.OutDir)
 	if o.Resume != "" {
 		fmt.Fprintf(rn.logw, "resuming %s at epoch %d, batch %d (step %d); model, recipe and optimizer settings from the checkpoint\n", o.Resume, rn.hdr.Epoch, rn.hdr.Batch, rn.hdr.Step)
 	}
@@ -469,25 +485,29 @@ func openRun(o Options) (*run, error) {
 		}
 		fmt.Fprintf(rn.logw, "data-parallel: %d ranks (%s), %d images a rank a step; BatchNorm statistics %s\n", ranks, rn.comm.Name(), r.BatchSize/ranks, bn)
 		if r.SyncBN {
-			rn.m.Store.SyncBatchNorm(rn.comm.AllreduceSum64)
+			rn.store().SyncBatchNorm(rn.comm.AllreduceSum64)
 		}
 	}
-	lc := data.LoaderConfig{BatchSize: r.BatchSize, Resolution: cfg.Resolution, Input: rn.hdr.Input, Shuffle: true, Cutout: r.Cutout, AlternateFlips: r.AlternateFlips,
+	lc := data.LoaderConfig{BatchSize: r.BatchSize, Resolution: rn.net.InputShape()[1], Input: rn.hdr.Input, Shuffle: true, Cutout: r.Cutout, AlternateFlips: r.AlternateFlips,
 		TrivialAugment: r.TrivialAugment, RandomErasing: r.RandomErasing, Mix: data.Mix{MixUp: r.MixUp, CutMix: r.CutMix}, Seed: r.Seed, DropLast: true,
 		Shard: data.Shard{Rank: rn.comm.Rank(), Size: ranks}}
 	if r.Augment {
-		lc.Augment, lc.RandomResizedCrop = Augmentation(cfg)
+		if rn.m != nil {
+			lc.Augment, lc.RandomResizedCrop = Augmentation(rn.m.Config)
+		} else { // CIFAR-10's crop for 32×32 images, ImageNet's otherwise
+			lc.Augment, lc.RandomResizedCrop = o.Train.FixedSize(), !o.Train.FixedSize()
+		}
 	}
 	if rn.loader, err = data.NewLoader(o.Train, lc); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	perEpoch := rn.loader.NumBatches()
 	rn.sched = Schedule{Base: r.LR, Min: r.MinLR, Warmup: int(r.WarmupEpochs * float64(perEpoch)), Total: r.Epochs * perEpoch, Decay: r.Schedule}
-	if rn.tr, err = NewTrainer(rn.m, rn.loader.PartSize(), rn.opt); err != nil {
+	if rn.tr, err = NewTrainer(rn.net, rn.loader.PartSize(), rn.opt); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	rn.tr.LabelSmoothing, rn.tr.Comm = r.LabelSmoothing, rn.comm
-	if rn.eval, err = NewEvaluator(rn.m, r.EvalBatch); err != nil {
+	if rn.eval, err = NewEvaluator(rn.net, r.EvalBatch); err != nil {
 		rn.tr.Close()
 		return nil, fmt.Errorf("train: %w", err)
 	}
@@ -497,7 +517,7 @@ func openRun(o Options) (*run, error) {
 		return nil, wrap(err)
 	}
 	if r.EMA > 0 {
-		rn.avg = newEMA(rn.m, r.EMA)
+		rn.avg = newEMA(rn.store(), r.EMA)
 		if o.Resume != "" && !restoreEMA(rn.avg, saved) {
 			fmt.Fprintf(rn.logw, "the checkpoint has no weight average: it starts from the current weights\n")
 		}
@@ -508,9 +528,55 @@ func openRun(o Options) (*run, error) {
 			return nil, fmt.Errorf("train: %w", err)
 		}
 	}
-	rn.res = &Result{Model: rn.m, BestAcc: rn.hdr.BestAcc, LastAcc: rn.hdr.TestAcc, Epochs: rn.hdr.Epoch}
-	rn.m.SetTraining(true)
+	rn.res = &Result{Model: rn.m, Network: rn.net, BestAcc: rn.hdr.BestAcc, LastAcc: rn.hdr.TestAcc, Epochs: rn.hdr.Epoch}
+	rn.store().Mode().SetTraining(true)
 	return rn, nil
+}
+
+// openNetwork sets the network the run trains: Options.Network, or the
+// MobileNet of the header's configuration, initialised by init from the
+// recipe's seed.
+func (rn *run) openNetwork(init layers.Init) error {
+	o, r := rn.o, rn.r
+	if o.Network != nil {
+		if isNil(o.Network) || o.Network.VarStore() == nil {
+			return errors.New("the network has no variables (nil)")
+		}
+		if rn.hdr.Network == "" && o.Resume != "" {
+			return fmt.Errorf("the checkpoint is a MobileNet's (%s); resume it without Options.Network", rn.hdr.Config.Describe())
+		}
+		rn.net, rn.hdr.Config = o.Network, model.Config{}
+		rn.hdr.Network = o.NetworkName
+		if rn.hdr.Network == "" {
+			rn.hdr.Network = "custom network"
+		}
+		if m, ok := o.Network.(*model.Model); ok {
+			rn.m = m
+		}
+		rn.store().SetPrecision(o.Precision)
+		return nil
+	}
+	if rn.hdr.Network != "" {
+		return fmt.Errorf("the checkpoint is of a %s, not a MobileNet: resume it with that network (Options.Network)", rn.hdr.Network)
+	}
+	m, err := model.New(rn.hdr.Config, model.Options{Seed: r.Seed, Depthwise: o.Depthwise, Init: init, Precision: o.Precision})
+	if err != nil {
+		return err
+	}
+	rn.net, rn.m = m, m
+	return nil
+}
+
+// store is the trained network's Store.
+func (rn *run) store() *layers.Store { return rn.net.VarStore() }
+
+// describe names the network in the log.
+func (rn *run) describe() string {
+	if rn.m != nil && rn.o.Network == nil {
+		return "MobileNet v1 " + rn.m.Config.Describe()
+	}
+	in := rn.net.InputShape()
+	return fmt.Sprintf("%s, input %d×%d×%d, %d parameters", rn.hdr.Network, in[0], in[1], in[2], rn.store().NumParams())
 }
 
 func (rn *run) close() {
@@ -567,12 +633,12 @@ func (rn *run) syncStats() error {
 	if rn.comm.Size() == 1 {
 		return nil
 	}
-	if err := averageStats(rn.comm, runningStats(rn.m)); err != nil {
+	if err := averageStats(rn.comm, runningStats(rn.store())); err != nil {
 		return err
 	}
 	if rn.avg != nil { // the EMA's statistics follow each rank's
 		rn.avg.swap()
-		err := averageStats(rn.comm, runningStats(rn.m))
+		err := averageStats(rn.comm, runningStats(rn.store()))
 		rn.avg.swap()
 		return err
 	}
@@ -589,7 +655,7 @@ func (rn *run) save(name string) error {
 		return nil
 	}
 	avg, _ := rn.average(rn.hdr.Epoch)
-	ts, err := snapshot(rn.m, rn.opt, avg)
+	ts, err := snapshot(rn.store(), rn.opt, avg)
 	if err != nil {
 		return err
 	}
@@ -699,7 +765,7 @@ func (rn *run) finishEpoch(epoch int, st epochStats) error {
 		}
 		reported = evAvg
 	}
-	rn.m.SetTraining(true)
+	rn.store().Mode().SetTraining(true)
 	rec := rn.closeEpoch(epoch, st)
 	hdr.TestAcc, res.LastAcc = reported.Accuracy, reported.Accuracy
 	improved := reported.Accuracy > hdr.BestAcc
@@ -811,11 +877,12 @@ func appendJSON(path string, v any) error {
 	return f.Close()
 }
 
-// Trainer runs training steps on one graph of a model: forward, loss,
+// Trainer runs training steps on one graph of a network: forward, loss,
 // backward through Gorgonia's autodiff, and the optimizer's update.
 type Trainer struct {
-	m              *model.Model
-	net            *model.Net
+	n              layers.Network
+	store          *layers.Store
+	net            *layers.Net
 	targets        *G.Node
 	vm             G.VM
 	params         G.Nodes
@@ -840,25 +907,29 @@ type Trainer struct {
 	Comm dist.Comm
 }
 
-// NewTrainer builds the training graph for the given batch size.
-func NewTrainer(m *model.Model, batch int, opt *SGD) (*Trainer, error) {
+// NewTrainer builds the training graph of a network (a MobileNet,
+// *model.Model, or any layers.Network of float32 variables) for the given
+// batch size.
+func NewTrainer(n layers.Network, batch int, opt *SGD) (*Trainer, error) {
 	switch {
-	case m == nil:
-		return nil, errors.New("trainer: no model (nil)")
+	case isNil(n):
+		return nil, errors.New("trainer: no network (nil)")
 	case opt == nil:
 		return nil, errors.New("trainer: no optimizer (nil; train.NewSGD makes one)")
+	case n.VarStore() == nil || n.VarStore().Dtype() != tensor.Float32:
+		return nil, errors.New("trainer: the network's variables must be float32")
 	}
-	if err := CheckMemory(m.Config, batch, 0); err != nil {
+	if err := checkMemory(n, batch, 0); err != nil {
 		return nil, err
 	}
 	g := G.NewGraph()
-	net, err := m.Build(g, batch)
+	net, err := n.BuildNet(g, batch, false)
 	if err != nil {
 		return nil, err
 	}
-	k := m.Config.Classes
-	t := &Trainer{m: m, net: net, opt: opt, onehot: make([]float32, batch*k)}
-	t.targets = G.NewMatrix(g, m.Store.Dtype(), G.WithShape(batch, k), G.WithName("targets"))
+	k := n.Classes()
+	t := &Trainer{n: n, store: n.VarStore(), net: net, opt: opt, onehot: make([]float32, batch*k)}
+	t.targets = G.NewMatrix(g, t.store.Dtype(), G.WithShape(batch, k), G.WithName("targets"))
 	loss, err := layers.SoftmaxCrossEntropy(net.Logits, t.targets)
 	if err != nil {
 		return nil, err
@@ -920,7 +991,7 @@ func (t *Trainer) step(x []float32, y, y2 []int, lam, lr float64, stop bool) (fl
 // t.grads; it returns the loss and the number of images classified
 // correctly.
 func (t *Trainer) forwardBackward(x []float32, y, y2 []int, lam float64) (float64, int, error) {
-	k := t.m.Config.Classes
+	k := t.n.Classes()
 	batch := len(t.onehot) / k
 	if len(x) != t.net.Input.Shape().TotalSize() || len(y) < batch || (y2 != nil && len(y2) < batch) {
 		return 0, 0, fmt.Errorf("batch of %d values and %d labels, want %v and %d", len(x), len(y), t.net.Input.Shape(), batch)
@@ -947,7 +1018,7 @@ func (t *Trainer) forwardBackward(x []float32, y, y2 []int, lam float64) (float6
 	if err := t.vm.RunAll(); err != nil {
 		return 0, 0, err
 	}
-	if err := t.m.Store.SyncBatchNormErr(); err != nil {
+	if err := t.store.SyncBatchNormErr(); err != nil {
 		return 0, 0, fmt.Errorf("synchronised BatchNorm: %w", err)
 	}
 	l := float64(*t.lossV.(*G.F32))

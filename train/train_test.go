@@ -232,7 +232,7 @@ func TestCheckpointErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, _ := snapshot(m, nil)
+	ts, _ := snapshot(m.Store, nil)
 	good := filepath.Join(dir, "good.bin")
 	if err := WriteCheckpoint(good, Header{Config: cfg}, ts); err != nil {
 		t.Fatal(err)
@@ -560,7 +560,7 @@ func TestNonFiniteRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
-		ts, _ := snapshot(m, nil)
+		ts, _ := snapshot(m.Store, nil)
 		ts[3].Data[7] = bad
 		p := filepath.Join(dir, "bad.bin")
 		if err := WriteCheckpoint(p, Header{Config: cfg}, ts); err != nil {
@@ -716,9 +716,14 @@ func TestNilModel(t *testing.T) {
 		name, want string
 		f          func() error
 	}{
-		{"NewTrainer", "trainer: no model", func() error { _, err := NewTrainer(nil, 8, NewSGD(0.9, 0, false)); return err }},
+		{"NewTrainer", "trainer: no network", func() error { _, err := NewTrainer(nil, 8, NewSGD(0.9, 0, false)); return err }},
+		{"NewTrainer of a nil *model.Model", "trainer: no network", func() error {
+			_, err := NewTrainer((*model.Model)(nil), 8, NewSGD(0.9, 0, false))
+			return err
+		}},
 		{"NewTrainer without optimizer", "trainer: no optimizer", func() error { _, err := NewTrainer(m, 8, nil); return err }},
-		{"NewEvaluator", "evaluator: no model", func() error { _, err := NewEvaluator(nil, 8); return err }},
+		{"NewEvaluator", "evaluator: no network", func() error { _, err := NewEvaluator(nil, 8); return err }},
+		{"NewEvaluator of a nil *model.Model", "evaluator: no network", func() error { _, err := NewEvaluator((*model.Model)(nil), 8); return err }},
 		{"WriteModel", "write checkpoint " + path + ": no model", func() error { return WriteModel(path, nil, model.CIFAR10(0.25)) }},
 	}
 	for _, c := range cases {
