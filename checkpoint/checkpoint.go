@@ -226,3 +226,24 @@ func product(s []int) int {
 	}
 	return n
 }
+
+// PreferAverage returns the tensors with each param and state replaced by
+// its weight average (kind ema) where the checkpoint has one: the weights a
+// checkpoint of an averaging run (EMA, SWA) stands for.
+func PreferAverage(ts []Tensor) []Tensor {
+	avg := map[string]Tensor{}
+	for _, t := range ts {
+		if t.Info.Kind == KindEMA {
+			avg[t.Info.Name] = t
+		}
+	}
+	out := make([]Tensor, 0, len(ts))
+	for _, t := range ts {
+		k := t.Info.Kind
+		if a, ok := avg[t.Info.Name]; ok && (k == KindParam || k == KindState) {
+			t.Data = a.Data
+		}
+		out = append(out, t)
+	}
+	return out
+}

@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/evaluate"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
-	"github.com/gomobilenet/mobilenet/train"
 )
 
 // Class is one class of a prediction and its probability.
@@ -35,7 +35,7 @@ type Class struct {
 type Options struct {
 	// Precision of the products (layers.FP32, the zero value, or BF16).
 	Precision layers.Precision
-	// TTA: "" (none), train.TTAFlip or train.TTAFlipTranslate.
+	// TTA: "" (none), evaluate.TTAFlip or evaluate.TTAFlipTranslate.
 	TTA string
 	// Batch is the most images run at once (0: 64).
 	Batch int
@@ -58,8 +58,8 @@ type Classifier struct {
 	tta   string
 	batch int
 	wait  time.Duration
-	sizes []int                    // the graphs' batch sizes, ascending
-	evs   map[int]*train.Evaluator // built when first needed
+	sizes []int                       // the graphs' batch sizes, ascending
+	evs   map[int]*evaluate.Evaluator // built when first needed
 
 	reqs      chan []*request // a caller's requests, queued together
 	done      chan struct{}
@@ -78,9 +78,9 @@ type result struct {
 	err error
 }
 
-// Open loads a checkpoint (as train.LoadModel) and returns its Classifier.
+// Open loads a checkpoint (evaluate.Load) and returns its Classifier.
 func Open(path string, opt Options) (*Classifier, error) {
-	m, hdr, err := train.LoadModel(path, 0)
+	m, hdr, err := evaluate.Load(path, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +90,11 @@ func Open(path string, opt Options) (*Classifier, error) {
 // New returns a Classifier of m with the class names and preprocessing
 // hdr records. The Classifier owns m from then on (it sets its precision
 // and inference mode).
-func New(m *model.Model, hdr train.Header, opt Options) (*Classifier, error) {
+func New(m *model.Model, hdr evaluate.Checkpoint, opt Options) (*Classifier, error) {
 	if m == nil {
 		return nil, errors.New("classify: no model (nil)")
 	}
-	tta, err := train.ParseTTA(opt.TTA)
+	tta, err := evaluate.ParseTTA(opt.TTA)
 	if err != nil {
 		return nil, fmt.Errorf("classify: %w", err)
 	}
@@ -107,7 +107,7 @@ func New(m *model.Model, hdr train.Header, opt Options) (*Classifier, error) {
 		return nil, fmt.Errorf("classify: %d class names for a model of %d classes", len(names), m.Config.Classes)
 	}
 	c := &Classifier{m: m, pre: pre, names: names, res: m.Config.Resolution, tta: tta, batch: opt.Batch, wait: opt.Wait,
-		evs: map[int]*train.Evaluator{}, reqs: make(chan []*request), done: make(chan struct{})}
+		evs: map[int]*evaluate.Evaluator{}, reqs: make(chan []*request), done: make(chan struct{})}
 	if c.batch == 0 {
 		c.batch = 64
 	}
@@ -121,7 +121,7 @@ func New(m *model.Model, hdr train.Header, opt Options) (*Classifier, error) {
 		c.sizes = append(c.sizes, s)
 	}
 	c.sizes = append(c.sizes, c.batch)
-	if err := train.CheckMemory(m.Config, 0, c.batch); err != nil {
+	if err := model.CheckMemory(m.Config, 0, c.batch); err != nil {
 		return nil, fmt.Errorf("classify: %w", err)
 	}
 	m.Store.SetPrecision(opt.Precision)
@@ -281,11 +281,11 @@ func (c *Classifier) run(batch []*request) {
 	}
 }
 
-func (c *Classifier) evaluator(size int) (*train.Evaluator, error) {
+func (c *Classifier) evaluator(size int) (*evaluate.Evaluator, error) {
 	if ev, ok := c.evs[size]; ok {
 		return ev, nil
 	}
-	ev, err := train.NewEvaluator(c.m, size)
+	ev, err := evaluate.New(c.m, size)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gomobilenet/mobilenet/evaluate"
 	"image"
 	"image/color"
 	"math"
@@ -52,11 +53,11 @@ func randomImages(n, side int, seed uint64) []image.Image {
 // reference is the top-k by the Evaluator directly, one image at a time.
 func reference(t *testing.T, path string, imgs []image.Image, k int, tta string) [][]Class {
 	t.Helper()
-	m, hdr, err := train.LoadModel(path, 0)
+	m, hdr, err := evaluate.Load(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := train.NewEvaluator(m, 1)
+	ev, err := evaluate.New(m, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func same(a, b []Class) bool {
 func TestClassify(t *testing.T) {
 	path := checkpoint(t)
 	imgs := randomImages(70, 32, 3)
-	for _, tta := range []string{"", train.TTAFlip} {
+	for _, tta := range []string{"", evaluate.TTAFlip} {
 		want := reference(t, path, imgs, 3, tta)
 		c, err := Open(path, Options{TTA: tta})
 		if err != nil {

@@ -3,6 +3,7 @@ package layers
 import (
 	"errors"
 	"fmt"
+	"reflect"
 
 	G "gorgonia.org/gorgonia"
 )
@@ -100,4 +101,25 @@ func (n *funcNetwork) BuildNet(g *G.ExprGraph, batch int, _ bool) (*Net, error) 
 		return nil, fmt.Errorf("layers: network: the logits have shape %v, want (%d, %d)", shape, batch, n.classes)
 	}
 	return &Net{Graph: g, Input: x, Logits: y, Builder: b}, nil
+}
+
+// IsNilNetwork reports whether n is nil, or a nil pointer held in the
+// interface (a *model.Model that was never made, say).
+func IsNilNetwork(n Network) bool {
+	if n == nil {
+		return true
+	}
+	v := reflect.ValueOf(n)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
+// NewTapeMachine compiles Gorgonia's tape machine for g, its compile
+// panics (a graph it cannot schedule) turned into errors.
+func NewTapeMachine(g *G.ExprGraph, opts ...G.VMOpt) (vm G.VM, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			vm, err = nil, fmt.Errorf("compile graph: %v", r)
+		}
+	}()
+	return G.NewTapeMachine(g, opts...), nil
 }

@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/gomobilenet/mobilenet/evaluate"
 	"os"
 
 	"github.com/gomobilenet/mobilenet/checkpoint"
@@ -89,17 +90,7 @@ func parseCheckpoint(b []byte) (Header, []Tensor, error) {
 // CIFAR-10's for older CIFAR-10 checkpoints of 10 classes, else "class 0",
 // "class 1", …; recorded reports which.
 func (h Header) ClassNames() (names []string, recorded bool) {
-	if len(h.Classes) == h.Config.Classes {
-		return h.Classes, true
-	}
-	if h.Config.Name == "cifar10" && h.Config.Classes == data.NumClasses {
-		return data.DefaultClassNames, false
-	}
-	names = make([]string, h.Config.Classes)
-	for i := range names {
-		names[i] = fmt.Sprintf("class %d", i)
-	}
-	return names, false
+	return evaluate.ClassNames(h.Classes, h.Config)
 }
 
 // Preprocess is the checkpoint's input preprocessing: the recorded one, or

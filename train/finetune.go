@@ -80,7 +80,7 @@ func initFrom(n layers.Network, path string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ts = preferAverage(ts)
+	ts = checkpoint.PreferAverage(ts)
 	opts := layers.LoadOptions{}
 	m, isMobileNet := n.(*model.Model)
 	if isMobileNet && h.Config.Classes != m.Config.Classes {
@@ -104,7 +104,7 @@ func initFrom(n layers.Network, path string, log io.Writer) error {
 // its shape; the weight average is loaded where the checkpoint holds one,
 // as LoadModel does. The header says what the checkpoint records.
 func LoadInto(path string, n layers.Network) (Header, error) {
-	if isNil(n) || n.VarStore() == nil {
+	if layers.IsNilNetwork(n) || n.VarStore() == nil {
 		return Header{}, errors.New("load checkpoint: no network (nil)")
 	}
 	h, ts, err := ReadCheckpoint(path)
@@ -118,26 +118,6 @@ func LoadInto(path string, n layers.Network) (Header, error) {
 		e.swap()
 	}
 	return h, nil
-}
-
-// preferAverage returns the tensors with each param and state replaced by
-// its weight average (kind ema) where the checkpoint has one.
-func preferAverage(ts []Tensor) []Tensor {
-	avg := map[string]Tensor{}
-	for _, t := range ts {
-		if t.Info.Kind == checkpoint.KindEMA {
-			avg[t.Info.Name] = t
-		}
-	}
-	out := make([]Tensor, 0, len(ts))
-	for _, t := range ts {
-		k := t.Info.Kind
-		if a, ok := avg[t.Info.Name]; ok && (k == checkpoint.KindParam || k == checkpoint.KindState) {
-			t.Data = a.Data
-		}
-		out = append(out, t)
-	}
-	return out
 }
 
 // freeze applies Recipe.Freeze to a network's variables before its

@@ -7,8 +7,6 @@ import (
 
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/internal/atomicfile"
-	"github.com/gomobilenet/mobilenet/internal/sysmem"
-	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 )
 
@@ -54,40 +52,15 @@ func checkData(rec, now *DataRecord, allow bool) error {
 }
 
 // ErrTooLarge is returned (wrapped) when a graph would not fit in the
-// memory this machine has available.
-var ErrTooLarge = errors.New("does not fit in memory")
+// memory this machine has available (model.ErrTooLarge).
+var ErrTooLarge = model.ErrTooLarge
 
 // CheckMemory refuses a training run (a training graph of batch trainBatch
 // and an inference graph of batch evalBatch; either may be 0 for none)
-// whose estimated memory exceeds what the machine has available.
+// whose estimated memory exceeds what the machine has available
+// (model.CheckMemory).
 func CheckMemory(cfg model.Config, trainBatch, evalBatch int) error {
-	var need int64
-	for _, g := range []struct {
-		batch    int
-		training bool
-	}{{trainBatch, true}, {evalBatch, false}} {
-		if g.batch == 0 {
-			continue
-		}
-		n, err := cfg.MemoryEstimate(g.batch, g.training)
-		if err != nil {
-			return err
-		}
-		need += n
-	}
-	avail, ok := sysmem.Available()
-	if !ok || need <= avail {
-		return nil
-	}
-	what := fmt.Sprintf("training at batch %d and evaluation at batch %d", trainBatch, evalBatch)
-	switch {
-	case evalBatch == 0:
-		what = fmt.Sprintf("training at batch %d", trainBatch)
-	case trainBatch == 0:
-		what = fmt.Sprintf("inference at batch %d", evalBatch)
-	}
-	return fmt.Errorf("MobileNet %s alpha %g resolution %d, %s: needs about %s, %w (%s available); lower the batch size or the resolution",
-		cfg.Name, cfg.Alpha, cfg.Resolution, what, sysmem.Format(need), ErrTooLarge, sysmem.Format(avail))
+	return model.CheckMemory(cfg, trainBatch, evalBatch)
 }
 
 // removeStaleTemps deletes the temporary files of the writes of a run that
@@ -96,13 +69,4 @@ func CheckMemory(cfg model.Config, trainBatch, evalBatch int) error {
 // alone. A file it cannot remove is only untidy: the error is dropped.
 func removeStaleTemps(dir string) {
 	_ = atomicfile.RemoveStale(dir, "*.bin", RunFile, "curves.png")
-}
-
-// checkMemory is CheckMemory for a MobileNet; other networks are not
-// estimated.
-func checkMemory(n layers.Network, trainBatch, evalBatch int) error {
-	if m, ok := n.(*model.Model); ok {
-		return CheckMemory(m.Config, trainBatch, evalBatch)
-	}
-	return nil
 }

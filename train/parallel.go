@@ -10,7 +10,6 @@ import (
 
 	"github.com/gomobilenet/mobilenet/dist"
 	"github.com/gomobilenet/mobilenet/layers"
-	"github.com/gomobilenet/mobilenet/model"
 	"gorgonia.org/tensor"
 )
 
@@ -285,16 +284,4 @@ func readShared(c dist.Comm, path string) (Header, []Tensor, error) {
 		return Header{}, nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	return h, ts, nil
-}
-
-// isNil reports whether a network is nil, or a nil pointer in the
-// interface.
-func isNil(n layers.Network) bool {
-	if n == nil {
-		return true
-	}
-	if m, ok := n.(*model.Model); ok {
-		return m == nil
-	}
-	return false
 }

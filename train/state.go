@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"github.com/gomobilenet/mobilenet/evaluate"
 
 	"github.com/gomobilenet/mobilenet/checkpoint"
 	"github.com/gomobilenet/mobilenet/data"
@@ -91,35 +92,9 @@ func LoadModel(path string, depthwise layers.DepthwiseImpl) (*model.Model, Heade
 }
 
 // modelFrom builds the model a checkpoint's header describes and loads its
-// variables.
+// variables (evaluate.FromCheckpoint).
 func modelFrom(h Header, ts []Tensor, depthwise layers.DepthwiseImpl) (*model.Model, error) {
-	// Compare sizes before building: a header may describe a model far
-	// larger than the file (a billion classes) that would not fit in memory.
-	rows, err := h.Config.Summary()
-	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	want, _ := model.Totals(rows)
-	have := 0
-	for _, t := range ts {
-		if t.Info.Kind == checkpoint.KindParam {
-			have += len(t.Data)
-		}
-	}
-	if have != want {
-		return nil, fmt.Errorf("the checkpoint holds %d parameters, its configuration (%s alpha %g, %d classes) has %d", have, h.Config.Name, h.Config.Alpha, h.Config.Classes, want)
-	}
-	m, err := model.New(h.Config, model.Options{Depthwise: depthwise})
-	if err != nil {
-		return nil, err
-	}
-	if err := restore(m.Store, nil, ts); err != nil {
-		return nil, err
-	}
-	if e := newEMA(m.Store, 0); restoreEMA(e, ts) { // the averaged weights are the ones to use
-		e.swap()
-	}
-	return m, nil
+	return evaluate.FromCheckpoint(h.Config, h.Network, ts, depthwise)
 }
 
 // WriteModel writes a checkpoint of a model's variables alone (no optimizer

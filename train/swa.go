@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"github.com/gomobilenet/mobilenet/model"
 	"strings"
 
 	"github.com/gomobilenet/mobilenet/data"
@@ -130,7 +131,7 @@ type bnRecompute struct {
 }
 
 func newBNRecompute(n layers.Network, batch int) (*bnRecompute, error) {
-	if err := checkMemory(n, batch, 0); err != nil { // an overestimate: no gradients here
+	if err := model.CheckNetworkMemory(n, batch, 0); err != nil { // an overestimate: no gradients here
 		return nil, err
 	}
 	g := G.NewGraph()
@@ -138,7 +139,7 @@ func newBNRecompute(n layers.Network, batch int) (*bnRecompute, error) {
 	if err != nil {
 		return nil, err
 	}
-	vm, err := newVM(g)
+	vm, err := layers.NewTapeMachine(g)
 	if err != nil {
 		return nil, err
 	}

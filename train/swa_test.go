@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"github.com/gomobilenet/mobilenet/layers"
 	"math"
 	"path/filepath"
 	"strings"
@@ -337,7 +338,7 @@ func trainingLogits(t *testing.T, m *model.Model, x []float32, batch int) []floa
 	}
 	var out G.Value
 	G.Read(net.Logits, &out)
-	vm, err := newVM(g)
+	vm, err := layers.NewTapeMachine(g)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gomobilenet/mobilenet/evaluate"
+	"github.com/gomobilenet/mobilenet/internal/progress"
 	"io"
 	"math"
 	"os"
@@ -466,7 +468,7 @@ func openRun(o Options) (*run, error) {
 	if o.Train.Len() < r.BatchSize {
 		return nil, fmt.Errorf("train: %w: %d images make no batch of %d", ErrTooFewImages, o.Train.Len(), r.BatchSize)
 	}
-	if err := checkMemory(rn.net, r.BatchSize/ranks, r.EvalBatch); err != nil {
+	if err := model.CheckNetworkMemory(rn.net, r.BatchSize/ranks, r.EvalBatch); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	if rn.primary() {
@@ -539,7 +541,7 @@ func openRun(o Options) (*run, error) {
 func (rn *run) openNetwork(init layers.Init) error {
 	o, r := rn.o, rn.r
 	if o.Network != nil {
-		if isNil(o.Network) || o.Network.VarStore() == nil {
+		if layers.IsNilNetwork(o.Network) || o.Network.VarStore() == nil {
 			return errors.New("the network has no variables (nil)")
 		}
 		if rn.hdr.Network == "" && o.Resume != "" {
@@ -678,7 +680,7 @@ func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
 	start := time.Now()
 	var bar *progressbar.ProgressBar
 	if rn.progw != nil {
-		bar = newBar(rn.progw, rn.loader.NumBatches(), fmt.Sprintf("epoch %d/%d", epoch+1, r.TotalEpochs()), false)
+		bar = progress.New(rn.progw, rn.loader.NumBatches(), fmt.Sprintf("epoch %d/%d", epoch+1, r.TotalEpochs()), false)
 		bar.Set(hdr.Batch)
 		defer bar.Finish()
 	}
@@ -912,14 +914,14 @@ type Trainer struct {
 // batch size.
 func NewTrainer(n layers.Network, batch int, opt *SGD) (*Trainer, error) {
 	switch {
-	case isNil(n):
+	case layers.IsNilNetwork(n):
 		return nil, errors.New("trainer: no network (nil)")
 	case opt == nil:
 		return nil, errors.New("trainer: no optimizer (nil; train.NewSGD makes one)")
 	case n.VarStore() == nil || n.VarStore().Dtype() != tensor.Float32:
 		return nil, errors.New("trainer: the network's variables must be float32")
 	}
-	if err := checkMemory(n, batch, 0); err != nil {
+	if err := model.CheckNetworkMemory(n, batch, 0); err != nil {
 		return nil, err
 	}
 	g := G.NewGraph()
@@ -941,7 +943,7 @@ func NewTrainer(n layers.Network, batch int, opt *SGD) (*Trainer, error) {
 	}
 	G.Read(loss, &t.lossV)
 	G.Read(net.Logits, &t.logitsV)
-	if t.vm, err = newVM(g, G.BindDualValues(t.params...)); err != nil {
+	if t.vm, err = layers.NewTapeMachine(g, G.BindDualValues(t.params...)); err != nil {
 		return nil, err
 	}
 	t.grads = make([]*tensor.Dense, len(t.params))
@@ -1025,7 +1027,7 @@ func (t *Trainer) forwardBackward(x []float32, y, y2 []int, lam float64) (float6
 	correct := 0
 	lg := t.logitsV.Data().([]float32)
 	for i := 0; i < batch; i++ {
-		if p, _ := argmaxLSE(lg[i*k : (i+1)*k]); p == y[i] {
+		if p, _ := evaluate.Top1(lg[i*k : (i+1)*k]); p == y[i] {
 			correct++
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/gomobilenet/mobilenet/evaluate"
 	"os"
 	"os/signal"
 	"runtime"
@@ -22,7 +23,6 @@ import (
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/layers"
-	"github.com/gomobilenet/mobilenet/train"
 )
 
 func main() {
@@ -79,16 +79,16 @@ func run(args []string) error {
 		info = os.Stderr
 	}
 	fmt.Fprintf(info, "blas: %s; threads: %d; kernels: %s; precision: %s\n", backend, *threads, layers.Kernels(), prec)
-	m, hdr, err := train.LoadModel(pos[0], impl)
+	m, hdr, err := evaluate.Load(pos[0], impl)
 	if err != nil {
 		return err
 	}
 	m.Store.SetPrecision(prec)
-	ttaName, err := train.ParseTTA(*tta)
+	ttaName, err := evaluate.ParseTTA(*tta)
 	if err != nil {
 		return err
 	}
-	ev, err := train.NewEvaluator(m, *batch)
+	ev, err := evaluate.New(m, *batch)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func run(args []string) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	do := cli.DataOptions{Dir: *dataDir, Download: !*noDownload, Limit: *limit, ValSplit: *valSplit, Seed: *seed, Log: os.Stderr, Progress: bars}
 	if !set["seed"] {
-		do.Seed = hdr.Recipe.Seed // the split the run was drawn with
+		do.Seed = hdr.Seed() // the split the run was drawn with
 	}
 	folder := cli.IsFolder(*dataDir)
 	if !folder && set["val-split"] {
@@ -155,7 +155,7 @@ func run(args []string) error {
 	}
 	c := m.Config
 	fmt.Printf("checkpoint %s: MobileNet v1 %s, epoch %d\n", pos[0], c.Describe(), hdr.Epoch)
-	fmt.Printf("trained with: %v\n", hdr.Recipe)
+	fmt.Printf("trained with: %s\n", hdr.RecipeSummary())
 	fmt.Printf("top-1 accuracy %.4f, mean loss %.4f, %d images, %.0f images/s\n", res.Accuracy, res.Loss, res.Images, res.ImagesPS)
 	if res.Flip != nil {
 		fmt.Printf("with flip test-time augmentation: top-1 accuracy %.4f, mean loss %.4f (the table below is without)\n", res.Flip.Accuracy, res.Flip.Loss)

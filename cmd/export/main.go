@@ -12,12 +12,12 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/gomobilenet/mobilenet/evaluate"
 
 	"github.com/gomobilenet/mobilenet/internal/atomicfile"
 	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/onnx"
-	"github.com/gomobilenet/mobilenet/train"
 )
 
 func main() { cli.Main("export", run) }
@@ -41,7 +41,7 @@ func run(args []string) error {
 	if len(pos) != 2 {
 		return fmt.Errorf("want a checkpoint and an output path, got %d arguments (usage: export [flags] CHECKPOINT OUT.onnx)", len(pos))
 	}
-	m, hdr, err := train.LoadModel(pos[0], 0)
+	m, hdr, err := evaluate.Load(pos[0], 0)
 	if err != nil {
 		return err
 	}

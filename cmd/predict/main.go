@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/gomobilenet/mobilenet/evaluate"
 	"image"
 	"io"
 	"os"
@@ -24,7 +25,6 @@ import (
 	"github.com/gomobilenet/mobilenet/classify"
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/internal/cli"
-	"github.com/gomobilenet/mobilenet/train"
 )
 
 func main() {
@@ -67,7 +67,7 @@ func run(args []string) error {
 	if *top < 1 || *batch < 1 {
 		return fmt.Errorf("--top and --batch-size must be positive")
 	}
-	ttaName, err := train.ParseTTA(*tta)
+	ttaName, err := evaluate.ParseTTA(*tta)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	m, hdr, err := train.LoadModel(pos[0], 0)
+	m, hdr, err := evaluate.Load(pos[0], 0)
 	if err != nil {
 		return err
 	}

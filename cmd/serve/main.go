@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/gomobilenet/mobilenet/evaluate"
 	"log"
 	"net"
 	"net/http"
@@ -32,7 +33,6 @@ import (
 	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
-	"github.com/gomobilenet/mobilenet/train"
 )
 
 func main() {
@@ -72,11 +72,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	ttaName, err := train.ParseTTA(*tta)
+	ttaName, err := evaluate.ParseTTA(*tta)
 	if err != nil {
 		return err
 	}
-	m, hdr, err := train.LoadModel(pos[0], 0)
+	m, hdr, err := evaluate.Load(pos[0], 0)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func run(args []string) error {
 }
 
 // modelInfo is what GET /v1/model says of the checkpoint.
-func modelInfo(path string, cfg model.Config, hdr train.Header, c *classify.Classifier, prec layers.Precision, tta string) map[string]any {
+func modelInfo(path string, cfg model.Config, hdr evaluate.Checkpoint, c *classify.Classifier, prec layers.Precision, tta string) map[string]any {
 	return map[string]any{"checkpoint": path, "config": cfg, "classes": c.Classes(), "preprocess": hdr.Preprocess(),
 		"precision": prec.String(), "tta": tta, "epoch": hdr.Epoch, "test_accuracy": hdr.TestAcc}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/gomobilenet/mobilenet/evaluate"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -55,7 +56,7 @@ func newFixture(t *testing.T, lim limits) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	_, hdr, err := train.LoadModel(path, 0)
+	_, hdr, err := evaluate.Load(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

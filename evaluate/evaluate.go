@@ -1,4 +1,9 @@
-package train
+// Package evaluate runs a network in inference mode: batches of logits
+// with test-time augmentation, a dataset's accuracy, loss and confusion
+// matrix (shared among the ranks of a data-parallel job), and the
+// agreement of two precisions. Training uses it after each epoch; the
+// inference commands and package classify use it without package train.
+package evaluate
 
 import (
 	"context"
@@ -9,14 +14,16 @@ import (
 
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/dist"
+	"github.com/gomobilenet/mobilenet/internal/progress"
 	"github.com/gomobilenet/mobilenet/layers"
+	"github.com/gomobilenet/mobilenet/model"
 	"github.com/schollz/progressbar/v3"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
-// EvalResult is the outcome of an evaluation.
-type EvalResult struct {
+// Result is the outcome of an evaluation.
+type Result struct {
 	Images    int       `json:"images"`
 	Accuracy  float64   `json:"accuracy"` // top-1, a fraction in [0, 1]
 	Loss      float64   `json:"loss"`     // mean cross-entropy
@@ -29,9 +36,9 @@ type EvalResult struct {
 	// mean of the logits of each image and its mirror image), when the
 	// Evaluator's TTA asked for it (TTAFlip or TTAFlipTranslate); the
 	// figures above stay the plain ones.
-	Flip *EvalResult `json:"tta_flip,omitempty"`
+	Flip *Result `json:"tta_flip,omitempty"`
 	// FlipTranslate is the evaluation with TTAFlipTranslate, when asked.
-	FlipTranslate *EvalResult `json:"tta_flip_translate,omitempty"`
+	FlipTranslate *Result `json:"tta_flip_translate,omitempty"`
 }
 
 // Test-time augmentations: "" (none), TTAFlip, TTAFlipTranslate.
@@ -58,12 +65,12 @@ func ParseTTA(s string) (string, error) {
 
 // tally accumulates predictions into a confusion matrix and a loss sum.
 type tally struct {
-	res     EvalResult
+	res     Result
 	lossSum float64
 }
 
 func newTally(k int, classes []string) *tally {
-	t := &tally{res: EvalResult{Classes: classes, Confusion: make([][]int, k)}}
+	t := &tally{res: Result{Classes: classes, Confusion: make([][]int, k)}}
 	for i := range t.res.Confusion {
 		t.res.Confusion[i] = make([]int, k)
 	}
@@ -73,7 +80,7 @@ func newTally(k int, classes []string) *tally {
 func (t *tally) add(logits []float32, y []int, n, k int) error {
 	for i := 0; i < n; i++ {
 		row := logits[i*k : (i+1)*k]
-		pred, lse := argmaxLSE(row)
+		pred, lse := Top1(row)
 		if y[i] >= k {
 			return fmt.Errorf("evaluate: label %d but the model has %d classes", y[i], k)
 		}
@@ -107,7 +114,7 @@ func (t *tally) reduce(c dist.Comm) error {
 	return nil
 }
 
-func (t *tally) finish() EvalResult {
+func (t *tally) finish() Result {
 	res := t.res
 	correct := 0
 	res.PerClass = make([]float64, len(res.Confusion))
@@ -233,8 +240,8 @@ type Evaluator struct {
 	mirror  []float32
 	shifted []float32
 	// TTA makes Run also evaluate with this test-time augmentation ("",
-	// TTAFlip or TTAFlipTranslate), reported in EvalResult.Flip (both) and
-	// EvalResult.FlipTranslate.
+	// TTAFlip or TTAFlipTranslate), reported in Result.Flip (both) and
+	// Result.FlipTranslate.
 	TTA string
 	// Input is the preprocessing Run applies (nil: CIFAR-10's): use the
 	// checkpoint's (Header.Preprocess).
@@ -247,11 +254,11 @@ type Evaluator struct {
 	Comm dist.Comm
 }
 
-// NewEvaluator builds the inference graph over the network's variables (a
+// New builds the inference graph over the network's variables (a
 // MobileNet, *model.Model, or any layers.Network of float32 variables
 // taking square RGB images, as the data loader makes them).
-func NewEvaluator(n layers.Network, batch int) (*Evaluator, error) {
-	if isNil(n) {
+func New(n layers.Network, batch int) (*Evaluator, error) {
+	if layers.IsNilNetwork(n) {
 		return nil, errors.New("evaluator: no network (nil)")
 	}
 	if in := n.InputShape(); in[0] != 3 || in[1] != in[2] {
@@ -260,7 +267,7 @@ func NewEvaluator(n layers.Network, batch int) (*Evaluator, error) {
 	if n.VarStore() == nil || n.VarStore().Dtype() != tensor.Float32 {
 		return nil, errors.New("evaluator: the network's variables must be float32")
 	}
-	if err := checkMemory(n, 0, batch); err != nil {
+	if err := model.CheckNetworkMemory(n, 0, batch); err != nil {
 		return nil, err
 	}
 	g := G.NewGraph()
@@ -270,22 +277,12 @@ func NewEvaluator(n layers.Network, batch int) (*Evaluator, error) {
 	}
 	e := &Evaluator{n: n, store: n.VarStore(), res: n.InputShape()[1], batch: batch, net: net}
 	G.Read(net.Logits, &e.logits)
-	vm, err := newVM(g)
+	vm, err := layers.NewTapeMachine(g)
 	if err != nil {
 		return nil, err
 	}
 	e.vm = vm
 	return e, nil
-}
-
-// newVM compiles a tape machine, turning Gorgonia's compile panics into errors.
-func newVM(g *G.ExprGraph, opts ...G.VMOpt) (vm G.VM, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("compile graph: %v", r)
-		}
-	}()
-	return G.NewTapeMachine(g, opts...), nil
 }
 
 // Close releases the machine.
@@ -308,22 +305,25 @@ func (e *Evaluator) Logits(x []float32) ([]float32, error) {
 }
 
 // Run evaluates the whole dataset; progress, when not nil, gets a bar.
-func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Writer) (EvalResult, error) {
-	c := commOf(e.Comm)
+func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progressW io.Writer) (Result, error) {
+	var c dist.Comm = dist.Local{}
+	if e.Comm != nil {
+		c = e.Comm
+	}
 	sh := data.Shard{Rank: c.Rank(), Size: c.Size(), WholeBatches: true}
 	l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: e.batch, Resolution: e.res, Input: e.Input, Shard: sh})
 	if err != nil {
-		return EvalResult{}, err
+		return Result{}, err
 	}
 	k := e.n.Classes()
 	plain, flip, flipT := newTally(k, ds.Classes), newTally(k, ds.Classes), newTally(k, ds.Classes)
 	var bar *progressbar.ProgressBar
-	if progress != nil {
+	if progressW != nil {
 		mine := 0 // the images of this rank's batches
 		for i := sh.Rank; i < l.NumBatches(); i += max(sh.Size, 1) {
 			mine += min(e.batch, ds.Len()-i*e.batch)
 		}
-		bar = newBar(progress, mine, "evaluating", true)
+		bar = progress.New(progressW, mine, "evaluating", true)
 	}
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
@@ -387,7 +387,10 @@ func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progress io.Write
 	return res, nil
 }
 
-func argmaxLSE(row []float32) (int, float64) {
+// Top1 returns a row of logits' largest class (the first of equals) and
+// the row's log-sum-exp (its cross-entropy against class c is lse −
+// row[c]).
+func Top1(row []float32) (int, float64) {
 	best := 0
 	for j, v := range row {
 		if v > row[best] {
@@ -395,26 +398,4 @@ func argmaxLSE(row []float32) (int, float64) {
 		}
 	}
 	return best, layers.LogSumExp(row)
-}
-
-// newBar is the progress bar of training epochs and evaluations; rate
-// shows images/s (training puts its own figures in the description).
-func newBar(w io.Writer, n int, desc string, rate bool) *progressbar.ProgressBar {
-	opts := []progressbar.Option{
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(250 * time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionSetWidth(25),
-	}
-	if rate {
-		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"))
-	}
-	bar := progressbar.NewOptions(n, opts...)
-	// Start the clock now: otherwise the first Add starts it, and the first
-	// redraw divides a whole batch by a few microseconds (millions of img/s).
-	bar.StartWithoutRender()
-	return bar
 }

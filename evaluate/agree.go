@@ -1,4 +1,4 @@
-package train
+package evaluate
 
 import (
 	"context"
@@ -62,8 +62,8 @@ func (e *Evaluator) ComparePrecision(ctx context.Context, ds *data.Dataset, a, b
 		}
 		for i := 0; i < bt.N; i++ {
 			ra, rb := la[i*k:(i+1)*k], lb[i*k:(i+1)*k]
-			pa, _ := argmaxLSE(ra)
-			pb, _ := argmaxLSE(rb)
+			pa, _ := Top1(ra)
+			pb, _ := Top1(rb)
 			if pa == pb {
 				g.Top1Agree++
 			}
@@ -89,7 +89,7 @@ func (e *Evaluator) ComparePrecision(ctx context.Context, ds *data.Dataset, a, b
 
 // softmax is the probabilities of a row of logits.
 func softmax(row []float32) []float64 {
-	_, lse := argmaxLSE(row)
+	_, lse := Top1(row)
 	p := make([]float64, len(row))
 	for i, v := range row {
 		p[i] = math.Exp(float64(v) - lse)

@@ -1,4 +1,4 @@
-package train
+package progress
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 // time since then.
 func TestBarRateCountsFromCreation(t *testing.T) {
 	var buf bytes.Buffer
-	bar := newBar(&buf, 1000, "evaluating", true)
+	bar := New(&buf, 1000, "evaluating", true)
 	const wait = 50 * time.Millisecond
 	time.Sleep(wait)
 	if err := bar.Add(100); err != nil {
