@@ -25,36 +25,27 @@ func newResNet(width, classes int, seed uint64) (layers.Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	// conv adds a convolution and its BatchNorm (act after it).
-	conv := func(b *layers.Builder, x *G.Node, in, out, k, stride int, act layers.Activation) (*G.Node, error) {
-		c, err := layers.NewConv2D(b.In("conv"), layers.Conv2DConfig{In: in, Out: out, Kernel: k, Stride: stride})
+	// conv adds a convolution and its BatchNorm (act after it); the input
+	// channels come from x (the Apply functions).
+	conv := func(b *layers.Builder, x *G.Node, out, k, stride int, act layers.Activation) (*G.Node, error) {
+		h, err := layers.ApplyConv2D(b.In("conv"), x, layers.Conv2DConfig{Out: out, Kernel: k, Stride: stride})
 		if err != nil {
 			return nil, err
 		}
-		bn := layers.DefaultBatchNormConfig(out)
-		bn.Activation = act
-		n, err := layers.NewBatchNorm(b.In("bn"), bn)
-		if err != nil {
-			return nil, err
-		}
-		seq, err := layers.NewSequential(c, n)
-		if err != nil {
-			return nil, err
-		}
-		return seq.Fwd(x)
+		return layers.ApplyBatchNorm(b.In("bn"), h, layers.BatchNormConfig{Activation: act})
 	}
 	// block adds a basic block: relu(bn(conv(relu(bn(conv(x))))) + shortcut(x)).
-	block := func(b *layers.Builder, x *G.Node, in, out, stride int) (*G.Node, error) {
-		h, err := conv(b.In("a"), x, in, out, 3, stride, layers.ReLU)
+	block := func(b *layers.Builder, x *G.Node, out, stride int) (*G.Node, error) {
+		h, err := conv(b.In("a"), x, out, 3, stride, layers.ReLU)
 		if err != nil {
 			return nil, err
 		}
-		if h, err = conv(b.In("b"), h, out, out, 3, 1, layers.Linear); err != nil {
+		if h, err = conv(b.In("b"), h, out, 3, 1, layers.Linear); err != nil {
 			return nil, err
 		}
 		short := x
-		if stride != 1 || in != out {
-			if short, err = conv(b.In("shortcut"), x, in, out, 1, stride, layers.Linear); err != nil {
+		if stride != 1 || x.Shape()[1] != out {
+			if short, err = conv(b.In("shortcut"), x, out, 1, stride, layers.Linear); err != nil {
 				return nil, err
 			}
 		}
@@ -65,25 +56,19 @@ func newResNet(width, classes int, seed uint64) (layers.Network, error) {
 		return layers.Activate(sum, layers.ReLU)
 	}
 	build := func(b *layers.Builder, x *G.Node) (*G.Node, error) {
-		h, err := conv(b.In("stem"), x, 3, width, 3, 1, layers.ReLU)
+		h, err := conv(b.In("stem"), x, width, 3, 1, layers.ReLU)
 		if err != nil {
 			return nil, err
 		}
-		in := width
 		for i, s := range []struct{ out, stride int }{{width, 1}, {width, 1}, {2 * width, 2}, {4 * width, 2}} {
-			if h, err = block(b.In(fmt.Sprintf("block%d", i+1)), h, in, s.out, s.stride); err != nil {
+			if h, err = block(b.In(fmt.Sprintf("block%d", i+1)), h, s.out, s.stride); err != nil {
 				return nil, err
 			}
-			in = s.out
 		}
 		if h, err = layers.GlobalAvgPool(h); err != nil {
 			return nil, err
 		}
-		fc, err := layers.NewDense(b.In("fc"), layers.DefaultDenseConfig(in, classes))
-		if err != nil {
-			return nil, err
-		}
-		return fc.Fwd(h)
+		return layers.ApplyDense(b.In("fc"), h, layers.DefaultDenseConfig(0, classes))
 	}
 	return layers.NewNetwork(store, [3]int{3, 32, 32}, classes, build)
 }
