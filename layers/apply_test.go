@@ -17,7 +17,9 @@ func TestApplyInfersInputSizes(t *testing.T) {
 	x4 := func(g *G.ExprGraph) *G.Node {
 		return G.NewTensor(g, tensor.Float64, 4, G.WithShape(2, 6, 5, 5), G.WithName("x"))
 	}
-	x2 := func(g *G.ExprGraph) *G.Node { return G.NewMatrix(g, tensor.Float64, G.WithShape(2, 6), G.WithName("x")) }
+	x2 := func(g *G.ExprGraph) *G.Node {
+		return G.NewMatrix(g, tensor.Float64, G.WithShape(2, 6), G.WithName("x"))
+	}
 	cases := []struct {
 		name     string
 		input    func(*G.ExprGraph) *G.Node
@@ -48,7 +50,9 @@ func TestApplyInfersInputSizes(t *testing.T) {
 				}
 				return l.Fwd(x)
 			},
-			func(b *Builder, x *G.Node) (*G.Node, error) { return ApplyPointwise(b, x2(b.Graph()), PointwiseConfig{Out: 3}) }},
+			func(b *Builder, x *G.Node) (*G.Node, error) {
+				return ApplyPointwise(b, x2(b.Graph()), PointwiseConfig{Out: 3})
+			}},
 		{"depthwise", x4,
 			func(b *Builder, x *G.Node) (*G.Node, error) { return ApplyDepthwise(b, x, DepthwiseConfig{Stride: 2}) },
 			func(b *Builder, x *G.Node) (*G.Node, error) {
@@ -74,7 +78,9 @@ func TestApplyInfersInputSizes(t *testing.T) {
 				}
 				return l.Fwd(x)
 			},
-			func(b *Builder, x *G.Node) (*G.Node, error) { return ApplyBatchNorm(b, x, BatchNormConfig{Channels: 3}) }},
+			func(b *Builder, x *G.Node) (*G.Node, error) {
+				return ApplyBatchNorm(b, x, BatchNormConfig{Channels: 3})
+			}},
 		{"dense", x2,
 			func(b *Builder, x *G.Node) (*G.Node, error) { return ApplyDense(b, x, DefaultDenseConfig(0, 4)) },
 			func(b *Builder, x *G.Node) (*G.Node, error) {
