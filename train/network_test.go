@@ -84,6 +84,14 @@ func TestCustomNetworkResumesExactly(t *testing.T) {
 	if _, err := newResNet(4, 10, 1); err != nil {
 		t.Fatal(err)
 	}
+	// Fine-tuning from the checkpoint: a new run starts from its weights.
+	ft := customOptions(t, t.TempDir(), 5)
+	ft.Recipe.InitFrom, ft.Recipe.Epochs = filepath.Join(dir, "last.bin"), 1
+	var log strings.Builder
+	ft.Log = &log
+	if _, err := train.Run(context.Background(), ft); err != nil || !strings.Contains(log.String(), "initialised from") {
+		t.Errorf("fine-tuning a custom network: %v\n%s", err, log.String())
+	}
 	// 2 in-process ranks: the replicas stay equal.
 	comms, _ := dist.Group(2, 0)
 	nets := make([]layers.Network, 2)
