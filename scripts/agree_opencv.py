@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compares cmd/predict with the project's ONNX export run by OpenCV, image by image.
 
-    go run ./cmd/predict --json --top 1000 CHECKPOINT FOLDER > predict.jsonl
+    go run ./cmd/predict --precision fp32 --json --top 1000 CHECKPOINT FOLDER > predict.jsonl
     go run ./cmd/export CHECKPOINT model.onnx
     scripts/agree_opencv.py model.onnx predict.jsonl
 

@@ -45,7 +45,7 @@ func run(args []string) error {
 		config    = fs.String("config", "cifar10", "network configuration: cifar10 or imagenet")
 		res       = fs.Int("resolution", 0, "input resolution (0: the configuration's)")
 		outStride = fs.Int("output-stride", 0, "input size over the last feature map's (0: the paper's; 8 keeps 4×4 maps at the end of the cifar10 network)")
-		precision = fs.String("precision", "fp32", cli.PrecisionUsage)
+		precision = fs.String("precision", cli.DefaultPrecision, cli.PrecisionUsage)
 		save      = fs.String("save", "", "also write each timed model (random weights) as a checkpoint to this path, for cmd/export (scripts/compare.sh times ONNX Runtime on it); one alpha at a time")
 	)
 	if err := fs.Parse(args); err != nil {

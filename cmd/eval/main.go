@@ -47,7 +47,7 @@ func run(args []string) error {
 		threads    = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		blasName   = fs.String("blas", cli.DefaultBLAS(), cli.BLASUsage)
-		precision  = fs.String("precision", "fp32", cli.PrecisionUsage)
+		precision  = fs.String("precision", cli.DefaultPrecision, cli.PrecisionUsage)
 		agreeWith  = fs.String("compare-precision", "", "also run the images in this precision (fp32 or bf16) and report how often the top-1 class agrees with --precision's, and the largest probability difference")
 		progress   = fs.String("progress", "auto", "progress bars: auto (when standard error is a terminal), on or off")
 		tta        = fs.String("tta", "none", "also evaluate with test-time augmentation: flip (the mean of the logits of each image and its mirror image) or flip-translate (flip, averaged with flip of the image shifted by one pixel each way)")

@@ -54,7 +54,7 @@ func run(args []string) error {
 		batch     = fs.Int("batch-size", 64, "images per inference batch")
 		threads   = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 		blasName  = fs.String("blas", cli.DefaultBLAS(), cli.BLASUsage)
-		precision = fs.String("precision", "fp32", cli.PrecisionUsage)
+		precision = fs.String("precision", cli.DefaultPrecision, cli.PrecisionUsage)
 		tta       = fs.String("tta", "none", "test-time augmentation: flip (the mean of the logits of each image and its mirror image) or flip-translate (flip, averaged with flip of the image shifted by one pixel each way)")
 	)
 	pos, err := cli.Parse(fs, args) // flags before or after the paths

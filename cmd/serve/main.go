@@ -46,7 +46,7 @@ func run(args []string) error {
 		addr      = fs.String("addr", "127.0.0.1:8080", "address to listen on")
 		threads   = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 		blasName  = fs.String("blas", cli.DefaultBLAS(), cli.BLASUsage)
-		precision = fs.String("precision", "fp32", cli.PrecisionUsage)
+		precision = fs.String("precision", cli.DefaultPrecision, cli.PrecisionUsage)
 		tta       = fs.String("tta", "none", "test-time augmentation: none, flip or flip-translate")
 		batch     = fs.Int("batch", 64, "most images classified at once (concurrent requests are batched)")
 		maxBody   = fs.Int64("max-body", 10<<20, "largest request body, bytes (413 past it)")

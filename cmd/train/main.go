@@ -104,7 +104,7 @@ func run(args []string) (err error) {
 		noDownload = fs.Bool("no-download", false, "fail instead of downloading CIFAR-10 when it is missing")
 		depthwise  = fs.String("depthwise", "fused", "depthwise implementation: fused or perchannel")
 		blasName   = fs.String("blas", cli.DefaultBLAS(), cli.BLASUsage)
-		precision  = fs.String("precision", "fp32", cli.PrecisionUsage)
+		precision  = fs.String("precision", cli.DefaultPrecision, cli.PrecisionUsage)
 		progress   = fs.String("progress", "auto", "progress bars: auto (when standard error is a terminal; a log file gets the per-epoch lines only), on or off")
 		summary    = fs.Bool("summary", false, "print the per-layer summary (parameters, mult-adds) and exit")
 		syncBN     = fs.Bool("sync-bn", false, "under mpirun: normalise every BatchNorm with the statistics of the whole global batch (SyncBatchNorm) instead of each rank's part")

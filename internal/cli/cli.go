@@ -54,6 +54,13 @@ func DefaultBLAS() string {
 // BLASUsage is the --blas flag's help text.
 const BLASUsage = "matrix-multiply backend: auto, go or openblas (default $" + BLASEnv + " when set, else auto)"
 
+// DefaultPrecision is the commands' --precision default: bf16 where the
+// CPU has AMX or AVX512-BF16, else fp32. Training in bf16 matched fp32's
+// accuracy on the short recipe (two seeds each, Xeon 6/167: 87.92 and
+// 87.71 against 88.00 and 87.41) and evaluating an fp32-trained
+// checkpoint in bf16 kept 99.87% of its top-1 answers (issue #37).
+const DefaultPrecision = "auto"
+
 // PrecisionUsage is the --precision flag's help text.
 const PrecisionUsage = "matrix products: fp32, bf16 (bf16 inputs, fp32 sums: needs AMX or AVX512-BF16) or auto (bf16 where the CPU has them, else fp32)"
 
