@@ -409,11 +409,12 @@ func (l *Loader) fillBoxes(b *Batch, idx []int, epoch int, part [2]int, rng, cut
 		k := j - part[0] // the image's position in the part
 		mine := k >= 0 && k < part[1]-part[0]
 		var pix []byte
-		w, h := l.ds.Dims(i)
+		w, h := l.ds.Dims(i) // the stored size: the draws' frame
+		pw, ph, sx, sy := w, h, 1.0, 1.0 // the pixels read, and their scale from the stored frame
 		if mine {
 			b.Y[k] = int(l.ds.Labels[i])
 			var err error
-			if pix, w, h, err = l.ds.Read(i); err != nil {
+			if pix, pw, ph, sx, sy, err = l.ds.readSample(i); err != nil {
 				if b.Err == nil {
 					b.Err = fmt.Errorf("batch %d: %w", b.Index, err)
 				}
@@ -437,7 +438,7 @@ func (l *Loader) fillBoxes(b *Batch, idx []int, epoch int, part [2]int, rng, cut
 		var dst []float32 // nil: another rank's image, its draws only
 		if mine {
 			dst = b.X[k*3*r*r : (k+1)*3*r*r]
-			sampleBox(dst, pix, w, h, x0, y0, bw, bh, flip, r, in)
+			sampleBox(dst, pix, pw, ph, x0*sx, y0*sy, bw*sx, bh*sy, flip, r, in)
 		}
 		if l.cfg.Cutout > 0 {
 			cx, cy := cut.IntN(r), cut.IntN(r)

@@ -84,6 +84,36 @@ func (d *Dataset) Read(i int) ([]byte, int, int, error) {
 	return pix, s.W, s.H, nil
 }
 
+// readSample returns image i for the loader to sample a box of: its
+// pixels (planar RGB), their width and height, and the extent of the image
+// in those pixels per stored pixel (sx, sy: a box in stored coordinates,
+// times them, is the box in these). A dataset in memory, and a streamed
+// one without ReducedDCT, give the stored image (scales 1). With
+// ReducedDCT it is the JPEG decoded at its reduced DCT scale, not resized
+// to the stored size: the loader's sampling then resamples once, from the
+// decode, instead of twice.
+func (d *Dataset) readSample(i int) (pix []byte, w, h int, sx, sy float64, err error) {
+	if d.stream == nil || !d.stream.opts.ReducedDCT || d.stream.opts.Exact {
+		pix, w, h, err = d.Read(i)
+		return pix, w, h, 1, 1, err
+	}
+	path := d.stream.paths[i]
+	img, fw, fh, err := decodeReduced(path, d.stream.opts.ShorterSide)
+	if err != nil {
+		return nil, 0, 0, 0, 0, err
+	}
+	want := d.Sizes[i]
+	if s := storedSize(fw, fh, d.stream.opts); s != want {
+		return nil, 0, 0, 0, 0, fmt.Errorf("%s: stored at %d×%d now, %d×%d when the folder was scanned", path, s.W, s.H, want.W, want.H)
+	}
+	r := img.Bounds()
+	w, h = r.Dx(), r.Dy()
+	// The decode covers fw·n/8 of its pixels (⌈fw·n/8⌉ of them: the last
+	// may cover edge-block padding too).
+	ex, ey := float64(fw)*float64(scaleNum(w, fw))/8, float64(fh)*float64(scaleNum(h, fh))/8
+	return storeImageBox(img, Size{w, h}, float64(w), float64(h)), w, h, ex / float64(want.W), ey / float64(want.H), nil
+}
+
 // streamFolder returns the dataset of items left on disk: each image's
 // header is read (in parallel) for its size, none is decoded. Unreadable
 // headers are skipped (or an error with opts.Strict), as LoadFolder skips
@@ -225,7 +255,7 @@ func (d *Dataset) streamSubset(idx []int) *Dataset {
 }
 
 // DecodeRate measures how fast this machine decodes a streamed dataset's
-// images as the training loader does (Read): images a second on one
+// images as the loader does: images a second on one
 // goroutine, and its CPU cost in milliseconds an image, over up to n
 // images spread evenly through the set (0 and 0 for an in-memory set).
 func (d *Dataset) DecodeRate(n int) (perSecond, msPerImage float64, err error) {
@@ -235,7 +265,7 @@ func (d *Dataset) DecodeRate(n int) (perSecond, msPerImage float64, err error) {
 	n = min(n, d.Len())
 	start := time.Now()
 	for k := range n {
-		if _, _, _, err := d.Read(k * d.Len() / n); err != nil {
+		if _, _, _, _, _, err := d.readSample(k * d.Len() / n); err != nil {
 			return 0, 0, err
 		}
 	}

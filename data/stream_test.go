@@ -204,4 +204,29 @@ func TestReducedDCT(t *testing.T) {
 	if turbo() != nil && os.Getenv(JPEGEnv) != "go" && worst == 0 {
 		t.Error("libjpeg-turbo loads, yet no image was decoded at a reduced scale")
 	}
+	// The loader samples a streamed reduced image straight from its decode
+	// (one resampling, not two): its batches are within a level, on
+	// average, of the in-memory set's, for centre crops and random resized
+	// crops with flips.
+	in := Preprocess{Mean: [3]float32{0, 0, 0}, Std: [3]float32{1, 1, 1}, Resize: ResizeCenterCrop} // values in [0, 1]
+	for _, cfg := range []LoaderConfig{
+		{BatchSize: 4, Resolution: 20, Input: &in},
+		{BatchSize: 4, Resolution: 20, Input: &in, Shuffle: true, RandomResizedCrop: true, Seed: 5},
+	} {
+		a, b := collectEpoch(t, full, cfg, 0), collectEpoch(t, red, cfg, 0)
+		sum, n := 0.0, 0
+		for i := range a {
+			if b[i].Err != nil {
+				t.Fatal(b[i].Err)
+			}
+			for j := range a[i].X {
+				sum += math.Abs(float64(a[i].X[j]-b[i].X[j])) * 255
+				n++
+			}
+		}
+		t.Logf("loader batches, random resized crop %v: mean absolute difference %.2f levels", cfg.RandomResizedCrop, sum/float64(n))
+		if sum/float64(n) > 1 {
+			t.Errorf("loader batches of the reduced decode differ by %.2f levels on average", sum/float64(n))
+		}
+	}
 }
