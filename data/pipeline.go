@@ -409,7 +409,7 @@ func (l *Loader) fillBoxes(b *Batch, idx []int, epoch int, part [2]int, rng, cut
 		k := j - part[0] // the image's position in the part
 		mine := k >= 0 && k < part[1]-part[0]
 		var pix []byte
-		w, h := l.ds.Dims(i) // the stored size: the draws' frame
+		w, h := l.ds.Dims(i)             // the stored size: the draws' frame
 		pw, ph, sx, sy := w, h, 1.0, 1.0 // the pixels read, and their scale from the stored frame
 		if mine {
 			b.Y[k] = int(l.ds.Labels[i])
