@@ -75,7 +75,7 @@ func newResNet(width, classes int, seed uint64) (layers.Network, error) {
 
 // Any network built from package layers trains through the same run loop
 // as MobileNet: here a small residual network (ResNet-10 at width 16,
-// 0.3 M parameters) on CIFAR-10 for 15 epochs, with the project's
+// 83,000 parameters) on CIFAR-10 for 15 epochs, with the project's
 // recipe (Nesterov SGD, warm-up and cosine schedule, augmentation,
 // Cutout, label smoothing), checkpoints every epoch, exact resume
 // (Options.Resume with the same network) and metrics.jsonl. LoadInto

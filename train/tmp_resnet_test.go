@@ -1,0 +1,5 @@
+package train_test
+
+import "testing"
+
+func TestTmpResNetExample(t *testing.T) { ExampleRun_customNetwork() }
