@@ -1,5 +1,0 @@
-package train_test
-
-import "testing"
-
-func TestTmpResNetExample(t *testing.T) { ExampleRun_customNetwork() }
