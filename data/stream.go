@@ -108,6 +108,9 @@ func (d *Dataset) readSample(i int) (pix []byte, w, h int, sx, sy float64, err e
 	}
 	r := img.Bounds()
 	w, h = r.Dx(), r.Dy()
+	if w == fw && h == fh { // not reduced (a PNG, a small JPEG): the stored form, as in memory
+		return storeImageAt(img, want), want.W, want.H, 1, 1, nil
+	}
 	// The decode covers fw·n/8 of its pixels (⌈fw·n/8⌉ of them: the last
 	// may cover edge-block padding too).
 	ex, ey := float64(fw)*float64(scaleNum(w, fw))/8, float64(fh)*float64(scaleNum(h, fh))/8
