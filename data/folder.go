@@ -384,24 +384,31 @@ func decodeStored(path string, opts FolderOptions) ([]byte, Size, error) {
 // is at least shorter (libjpeg-turbo), and returns it with the full
 // image's size; other images, or without libjpeg-turbo, it decodes whole.
 func decodeReduced(path string, shorter int) (image.Image, int, int, error) {
+	img, w, h, _, err := decodeReducedBy(path, shorter)
+	return img, w, h, err
+}
+
+// decodeReducedBy is decodeReduced, also saying whether libjpeg-turbo's
+// scaled decode made the image.
+func decodeReducedBy(path string, shorter int) (img image.Image, w, h int, turboDecoded bool, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, 0, 0, false, err
 	}
 	if t := turbo(); t != nil && isJPEG(b) && os.Getenv(JPEGEnv) != "go" {
 		if img, w, h, err := t.decodeScaled(b, shorter); err == nil {
-			return img, w, h, nil
+			return img, w, h, true, nil
 		}
 	}
-	img, err := Decode(b)
+	img, err = Decode(b)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: not a readable JPEG or PNG image: %w", path, err)
+		return nil, 0, 0, false, fmt.Errorf("%s: not a readable JPEG or PNG image: %w", path, err)
 	}
 	r := img.Bounds()
 	if r.Dx() < 1 || r.Dy() < 1 {
-		return nil, 0, 0, fmt.Errorf("%s: empty image", path)
+		return nil, 0, 0, false, fmt.Errorf("%s: empty image", path)
 	}
-	return img, r.Dx(), r.Dy(), nil
+	return img, r.Dx(), r.Dy(), false, nil
 }
 
 // storeImage converts a decoded image to its stored planar RGB form.

@@ -89,16 +89,18 @@ func (d *Dataset) Read(i int) ([]byte, int, int, error) {
 // in those pixels per stored pixel (sx, sy: a box in stored coordinates,
 // times them, is the box in these). A dataset in memory, and a streamed
 // one without ReducedDCT, give the stored image (scales 1). With
-// ReducedDCT it is the JPEG decoded at its reduced DCT scale, not resized
-// to the stored size: the loader's sampling then resamples once, from the
-// decode, instead of twice.
+// ReducedDCT, a JPEG that libjpeg-turbo decodes is given as decoded, at
+// its reduced DCT scale (or whole), not resized to the stored size: the
+// loader's sampling then resamples once, from the decode, instead of
+// twice (within a level of the in-memory batches); other images are given
+// in their stored form, exactly as in memory.
 func (d *Dataset) readSample(i int) (pix []byte, w, h int, sx, sy float64, err error) {
 	if d.stream == nil || !d.stream.opts.ReducedDCT || d.stream.opts.Exact {
 		pix, w, h, err = d.Read(i)
 		return pix, w, h, 1, 1, err
 	}
 	path := d.stream.paths[i]
-	img, fw, fh, err := decodeReduced(path, d.stream.opts.ShorterSide)
+	img, fw, fh, turboDecoded, err := decodeReducedBy(path, d.stream.opts.ShorterSide)
 	if err != nil {
 		return nil, 0, 0, 0, 0, err
 	}
@@ -108,7 +110,7 @@ func (d *Dataset) readSample(i int) (pix []byte, w, h int, sx, sy float64, err e
 	}
 	r := img.Bounds()
 	w, h = r.Dx(), r.Dy()
-	if w == fw && h == fh { // not reduced (a PNG, a small JPEG): the stored form, as in memory
+	if !turboDecoded { // a PNG, or Go's decoder: the stored form, as in memory
 		return storeImageAt(img, want), want.W, want.H, 1, 1, nil
 	}
 	// The decode covers fw·n/8 of its pixels (⌈fw·n/8⌉ of them: the last
