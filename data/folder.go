@@ -9,10 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/gomobilenet/mobilenet/internal/sysmem"
 	"golang.org/x/image/draw"
@@ -298,33 +296,16 @@ func LoadFolder(items []Item, classes []string, opts FolderOptions) (*Dataset, F
 	default:
 		opts = inMemory
 	}
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
 	type decoded struct {
 		pix  []byte
 		size Size
 		err  error
 	}
 	out := make([]decoded, len(items))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				pix, size, err := decodeStored(items[i].Path, opts)
-				out[i] = decoded{pix, size, err}
-			}
-		}()
-	}
-	for i := range items {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel(len(items), opts.Workers, func(i int) {
+		pix, size, err := decodeStored(items[i].Path, opts)
+		out[i] = decoded{pix, size, err}
+	})
 	d := &Dataset{Classes: classes}
 	if !opts.Exact {
 		d.Offsets = []int{0}

@@ -59,52 +59,14 @@ func loadTurbo() (t *tj, err error) {
 // decode decodes a JPEG to RGBA with libjpeg-turbo's accurate integer
 // IDCT and fancy (triangular) chroma upsampling, its defaults and
 // OpenCV's.
-func (t *tj) decode(b []byte) (img image.Image, err error) {
-	const (
-		pfRGBA       = 7    // TJPF_RGBA
-		accurateDCT  = 4096 // TJFLAG_ACCURATEDCT
-		maxPixels    = 1 << 28
-		csCMYK, csYC = 3, 4 // TJCS_CMYK, TJCS_YCCK: left to Go's decoder
-	)
-	var h uintptr
-	select {
-	case h = <-t.handles:
-	default:
-		if h = t.init(); h == 0 {
-			return nil, errors.New("libturbojpeg: tjInitDecompress failed")
-		}
-	}
-	defer func() {
-		if err != nil { // a failed call leaves the handle's decoder mid-way: not reused
-			t.destroy(h)
-			return
-		}
-		select {
-		case t.handles <- h:
-		default:
-			t.destroy(h)
-		}
-	}()
-	var w, hgt, sub, cs int32
-	if t.header(h, unsafe.Pointer(&b[0]), uint64(len(b)), &w, &hgt, &sub, &cs) != 0 {
-		return nil, fmt.Errorf("libturbojpeg: %s", t.errorStr(h))
-	}
-	if cs == csCMYK || cs == csYC {
-		return nil, errors.New("libturbojpeg: CMYK")
-	}
-	if w < 1 || hgt < 1 || int64(w)*int64(hgt) > maxPixels {
-		return nil, fmt.Errorf("libturbojpeg: %d×%d pixels", w, hgt)
-	}
-	rgba := image.NewRGBA(image.Rect(0, 0, int(w), int(hgt)))
-	if t.decomp(h, unsafe.Pointer(&b[0]), uint64(len(b)), unsafe.Pointer(&rgba.Pix[0]), w, int32(rgba.Stride), hgt, pfRGBA, accurateDCT) != 0 {
-		return nil, fmt.Errorf("libturbojpeg: %s", t.errorStr(h))
-	}
-	return rgba, nil
+func (t *tj) decode(b []byte) (image.Image, error) {
+	img, _, _, err := t.decodeScaled(b, 0)
+	return img, err
 }
 
 // decodeScaled decodes a JPEG at the smallest DCT scale n/8 whose shorter
-// side is still at least minShorter (full size when none smaller is), and
-// returns it with the JPEG's own width and height.
+// side is still at least minShorter (full size when none smaller is, and
+// for minShorter ≤ 0), and returns it with the JPEG's own width and height.
 func (t *tj) decodeScaled(b []byte, minShorter int) (img image.Image, fullW, fullH int, err error) {
 	const (
 		pfRGBA       = 7    // TJPF_RGBA
@@ -121,7 +83,7 @@ func (t *tj) decodeScaled(b []byte, minShorter int) (img image.Image, fullW, ful
 		}
 	}
 	defer func() {
-		if err != nil {
+		if err != nil { // a failed call leaves the handle's decoder mid-way: not reused
 			t.destroy(h)
 			return
 		}
@@ -142,7 +104,7 @@ func (t *tj) decodeScaled(b []byte, minShorter int) (img image.Image, fullW, ful
 		return nil, 0, 0, fmt.Errorf("libturbojpeg: %d×%d pixels", w, hgt)
 	}
 	sw, sh := w, hgt
-	for n := int32(1); n < 8; n++ { // TJSCALED: ⌈dim·n/8⌉
+	for n := int32(1); n < 8 && minShorter > 0; n++ { // TJSCALED: ⌈dim·n/8⌉
 		cw, ch := (w*n+7)/8, (hgt*n+7)/8
 		if min(cw, ch) >= int32(minShorter) {
 			sw, sh = cw, ch
