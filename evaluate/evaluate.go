@@ -16,6 +16,7 @@ import (
 	"github.com/gomobilenet/mobilenet/dist"
 	"github.com/gomobilenet/mobilenet/internal/progress"
 	"github.com/gomobilenet/mobilenet/layers"
+	"github.com/gomobilenet/mobilenet/layers/infer"
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/schollz/progressbar/v3"
 	G "gorgonia.org/gorgonia"
@@ -234,9 +235,11 @@ type Evaluator struct {
 	store   *layers.Store
 	res     int // the inputs' height and width (the loader's resolution)
 	batch   int
-	net     *layers.Net
+	net     *layers.Net // the graph (nil when a plan runs the network)
 	vm      G.VM
 	logits  G.Value
+	ls      []layers.Layer                   // the network's layers, when it lists them
+	plans   map[layers.Precision]*infer.Plan // compiled from ls, per precision
 	mirror  []float32
 	shifted []float32
 	// TTA makes Run also evaluate with this test-time augmentation ("",
@@ -254,10 +257,23 @@ type Evaluator struct {
 	Comm dist.Comm
 }
 
-// New builds the inference graph over the network's variables (a
-// MobileNet, *model.Model, or any layers.Network of float32 variables
-// taking square RGB images, as the data loader makes them).
-func New(n layers.Network, batch int) (*Evaluator, error) {
+// New prepares a network for inference on batches of batch images: a
+// MobileNet (*model.Model), or any layers.Network of float32 variables
+// taking square RGB images, as the data loader makes them.
+//
+// A network that lists its layers (model.Model's Layers) and whose layers
+// package infer supports runs as a compiled plan: BatchNorm folded and
+// weights packed once, 1.3–2.2× the graph's speed (BenchmarkPlan, package
+// infer). The plan holds the weights as of New, the last Run or the last
+// Refresh. Any other network runs its inference graph (BuildNet), which
+// reads the variables at every batch.
+func New(n layers.Network, batch int) (*Evaluator, error) { return newEvaluator(n, batch, true) }
+
+// NewGraph is New without the compiled plan: the network's inference graph
+// runs every batch, reading the variables as they are then.
+func NewGraph(n layers.Network, batch int) (*Evaluator, error) { return newEvaluator(n, batch, false) }
+
+func newEvaluator(n layers.Network, batch int, plan bool) (*Evaluator, error) {
 	if layers.IsNilNetwork(n) {
 		return nil, errors.New("evaluator: no network (nil)")
 	}
@@ -267,15 +283,36 @@ func New(n layers.Network, batch int) (*Evaluator, error) {
 	if n.VarStore() == nil || n.VarStore().Dtype() != tensor.Float32 {
 		return nil, errors.New("evaluator: the network's variables must be float32")
 	}
+	if batch <= 0 {
+		return nil, fmt.Errorf("evaluator: batch size %d: must be positive", batch)
+	}
+	// The graph's estimate (the plan needs less, but the batches are the
+	// same size).
 	if err := model.CheckNetworkMemory(n, 0, batch); err != nil {
 		return nil, err
+	}
+	e := &Evaluator{n: n, store: n.VarStore(), res: n.InputShape()[1], batch: batch}
+	if lister, ok := n.(interface {
+		Layers() ([]layers.Layer, error)
+	}); ok && plan {
+		ls, err := lister.Layers()
+		if err != nil {
+			return nil, fmt.Errorf("evaluator: %w", err)
+		}
+		e.ls = ls
+		if _, err := e.plan(); err == nil {
+			return e, nil
+		} else if !errors.Is(err, infer.ErrUnsupported) {
+			return nil, fmt.Errorf("evaluator: %w", err)
+		}
+		e.ls = nil // the graph runs it
 	}
 	g := G.NewGraph()
 	net, err := n.BuildNet(g, batch, true)
 	if err != nil {
 		return nil, err
 	}
-	e := &Evaluator{n: n, store: n.VarStore(), res: n.InputShape()[1], batch: batch, net: net}
+	e.net = net
 	G.Read(net.Logits, &e.logits)
 	vm, err := layers.NewTapeMachine(g)
 	if err != nil {
@@ -285,12 +322,63 @@ func New(n layers.Network, batch int) (*Evaluator, error) {
 	return e, nil
 }
 
+// plan returns the compiled plan for the Store's current precision,
+// compiling it from the variables' current values when there is none.
+func (e *Evaluator) plan() (*infer.Plan, error) {
+	prec := e.store.Precision()
+	if p := e.plans[prec]; p != nil {
+		return p, nil
+	}
+	p, err := infer.Compile(e.ls, e.n.InputShape(), infer.Options{Precision: prec})
+	if err != nil {
+		return nil, err
+	}
+	if e.plans == nil {
+		e.plans = map[layers.Precision]*infer.Plan{}
+	}
+	e.plans[prec] = p
+	return p, nil
+}
+
+// Refresh makes the next batches use the variables' current values: a
+// compiled plan is a snapshot (New), and Run refreshes it at its start.
+// Call it after changing the weights between calls of Logits. (The graph
+// reads the variables at every batch: nothing to do.)
+func (e *Evaluator) Refresh() { e.plans = nil }
+
+// Engine names what runs the network: "plan" (package infer) or "graph".
+func (e *Evaluator) Engine() string {
+	if e.ls != nil {
+		return "plan"
+	}
+	return "graph"
+}
+
 // Close releases the machine.
-func (e *Evaluator) Close() { e.vm.Close() }
+func (e *Evaluator) Close() {
+	if e.vm != nil {
+		e.vm.Close()
+	}
+}
 
 // Logits runs one batch (x holds batch×3×R×R values) and returns a copy of
-// the logits, in inference mode.
+// the logits, in inference mode, in the Store's precision. A compiled plan
+// uses the weights as of New, the last Run or Refresh.
 func (e *Evaluator) Logits(x []float32) ([]float32, error) {
+	if e.ls != nil {
+		p, err := e.plan()
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		if want := e.batch * 3 * e.res * e.res; len(x) != want {
+			return nil, fmt.Errorf("evaluate: %d input values, want %d (%d images of 3×%d×%d)", len(x), want, e.batch, e.res, e.res)
+		}
+		out := make([]float32, e.batch*p.Outputs())
+		if err := p.Run(out, x, e.batch); err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		return out, nil
+	}
 	prev := e.store.Mode().Training()
 	e.store.Mode().SetTraining(false)
 	defer e.store.Mode().SetTraining(prev)
@@ -306,6 +394,7 @@ func (e *Evaluator) Logits(x []float32) ([]float32, error) {
 
 // Run evaluates the whole dataset; progress, when not nil, gets a bar.
 func (e *Evaluator) Run(ctx context.Context, ds *data.Dataset, progressW io.Writer) (Result, error) {
+	e.Refresh()
 	var c dist.Comm = dist.Local{}
 	if e.Comm != nil {
 		c = e.Comm

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gomobilenet/mobilenet/evaluate"
 	"github.com/gomobilenet/mobilenet/internal/cli"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
@@ -46,6 +47,7 @@ func run(args []string) error {
 		res       = fs.Int("resolution", 0, "input resolution (0: the configuration's)")
 		outStride = fs.Int("output-stride", 0, "input size over the last feature map's (0: the paper's; 8 keeps 4×4 maps at the end of the cifar10 network)")
 		precision = fs.String("precision", cli.DefaultPrecision, cli.PrecisionUsage)
+		engine    = fs.String("engine", "plan", "inference: plan (compiled: BatchNorm folded, weights packed once; package infer) or graph (the Gorgonia graph)")
 		save      = fs.String("save", "", "also write each timed model (random weights) as a checkpoint to this path, for cmd/export (scripts/compare.sh times ONNX Runtime on it); one alpha at a time")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -56,6 +58,10 @@ func run(args []string) error {
 	}
 	if *batch <= 0 || *evalBatch <= 0 || *threads <= 0 || *steps <= 0 || *warmup < 0 {
 		return fmt.Errorf("--batch, --eval-batch, --threads and --steps must be positive, --warmup not negative")
+	}
+	newEvaluator := map[string]func(layers.Network, int) (*evaluate.Evaluator, error){"plan": evaluate.New, "graph": evaluate.NewGraph}[*engine]
+	if newEvaluator == nil {
+		return fmt.Errorf("--engine %q: want plan or graph", *engine)
 	}
 	backend, impl, err := cli.Compute(*threads, *blasName, *depthwise)
 	if err != nil {
@@ -117,10 +123,10 @@ func run(args []string) error {
 			if err != nil {
 				return err
 			}
-			emit(backend, impl, prec, cfg, *threads, "train", *batch, t)
+			emit(backend, impl, prec, cfg, *threads, "train", *batch, t, "graph")
 		}
 		if strings.Contains(*modes, "eval") {
-			ev, err := train.NewEvaluator(m, *evalBatch)
+			ev, err := newEvaluator(m, *evalBatch)
 			if err != nil {
 				return err
 			}
@@ -130,7 +136,7 @@ func run(args []string) error {
 			if err != nil {
 				return err
 			}
-			emit(backend, impl, prec, cfg, *threads, "eval", *evalBatch, t)
+			emit(backend, impl, prec, cfg, *threads, "eval", *evalBatch, t, ev.Engine())
 		}
 	}
 	return nil
@@ -167,7 +173,7 @@ func timed(warmup, steps int, f func() error) (float64, error) {
 	return ts[steps/2], nil
 }
 
-func emit(backend string, impl layers.DepthwiseImpl, prec layers.Precision, cfg model.Config, threads int, mode string, batch int, t float64) {
+func emit(backend string, impl layers.DepthwiseImpl, prec layers.Precision, cfg model.Config, threads int, mode string, batch int, t float64, engine string) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	name := "go"
@@ -176,7 +182,7 @@ func emit(backend string, impl layers.DepthwiseImpl, prec layers.Precision, cfg 
 	}
 	line, _ := json.Marshal(map[string]any{"impl": "gorgonia", "alpha": cfg.Alpha, "config": cfg.Name, "resolution": cfg.Resolution, "threads": threads, "mode": mode, "batch": batch,
 		"step_s": round(t, 4), "images_per_s": round(float64(batch)/t, 1), "peak_rss_mib": ru.Maxrss / 1024, "blas": name, "depthwise": impl.String(),
-		"cpu": cli.CPUName(), "kernels": layers.Kernels(), "blas_detail": backend, "precision": prec.String()})
+		"cpu": cli.CPUName(), "kernels": layers.Kernels(), "blas_detail": backend, "precision": prec.String(), "engine": engine})
 	fmt.Println(string(line))
 }
 

@@ -64,6 +64,12 @@ func (st *PlaneStats) Moments(mean, variance []float64) {
 	}
 }
 
+// Apply applies the bias and activation (and the sums, when Stats is set)
+// to planes [p0, p1) of y, inner elements each, plane p of channel p mod
+// nch: what the convolution kernels do to their output; for callers that
+// run their own products (package infer).
+func (e *Epilogue[T]) Apply(y []T, p0, p1, inner, nch int) { e.planes(y, p0, p1, inner, nch) }
+
 // planes applies the Epilogue to planes [p0, p1) of inner elements each,
 // plane p being of channel p mod nch: the sums first, then the bias and
 // activation in one call of the many-planes kernel where it applies (small
@@ -105,3 +111,7 @@ func FoldCoefficients[T Float](a, b []float64, scale, shift, mean, vr, convBias 
 		b[c] = float64(shift[c]) + a[c]*(cb-float64(mean[c]))
 	}
 }
+
+// AffineAct computes y = act(a·x + b) elementwise (y may be x): a
+// BatchNorm in inference mode on one plane, or an activation (a 1, b 0).
+func AffineAct[T Float](act Act, y, x []T, a, b T) { affineAct(act, y, x, a, b) }

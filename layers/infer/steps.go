@@ -1,0 +1,343 @@
+package infer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gomobilenet/mobilenet/layers"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
+	G "gorgonia.org/gorgonia"
+)
+
+// values returns a node's float32 data.
+func values(n *G.Node, what string) ([]float32, error) {
+	if n == nil || n.Value() == nil {
+		return nil, fmt.Errorf("%s: no value", what)
+	}
+	v, ok := n.Value().Data().([]float32)
+	if !ok {
+		return nil, fmt.Errorf("%s: %T data: %w (float32 only)", what, n.Value().Data(), ErrUnsupported)
+	}
+	return v, nil
+}
+
+// optionalValues is values for a node that may be absent (nil: nil).
+func optionalValues(n *G.Node, what string) ([]float32, error) {
+	if n == nil {
+		return nil, nil
+	}
+	return values(n, what)
+}
+
+// bnCoefficients returns a BatchNorm's inference map y = a·x + b per
+// channel (after a convolution's bias convBias, nil: none), in float64.
+func bnCoefficients(bn *layers.BatchNorm, convBias []float32) (a, b []float64, err error) {
+	c := bn.Config().Channels
+	scale, err := values(bn.Scale(), bn.Name()+" scale")
+	if err != nil {
+		return nil, nil, err
+	}
+	shift, err := values(bn.Shift(), bn.Name()+" shift")
+	if err != nil {
+		return nil, nil, err
+	}
+	if bn.RunningMean() == nil || bn.RunningVar() == nil {
+		return nil, nil, fmt.Errorf("%s: no running statistics", bn.Name())
+	}
+	mean, ok1 := bn.RunningMean().Value.Data().([]float32)
+	vr, ok2 := bn.RunningVar().Value.Data().([]float32)
+	if !ok1 || !ok2 {
+		return nil, nil, fmt.Errorf("%s: running statistics are not float32: %w", bn.Name(), ErrUnsupported)
+	}
+	if len(scale) != c || len(shift) != c || len(mean) != c || len(vr) != c {
+		return nil, nil, fmt.Errorf("%s: variables of the wrong size for %d channels", bn.Name(), c)
+	}
+	a, b = make([]float64, c), make([]float64, c)
+	kernels.FoldCoefficients(a, b, scale, shift, mean, vr, convBias, bn.Config().Epsilon)
+	return a, b, nil
+}
+
+// convSpec is what Compile reads of any of the three convolution layers.
+type convSpec struct {
+	name                  string
+	in, out, k, s, groups int
+	pad                   layers.Padding
+	weight, bias          *G.Node
+}
+
+func specOf(l layers.Layer) (convSpec, error) {
+	switch l := l.(type) {
+	case *layers.PointwiseConv2D:
+		if l == nil {
+			return convSpec{}, errors.New("nil layer")
+		}
+		c := l.Config()
+		return convSpec{l.Name(), c.In, c.Out, 1, 1, max(c.Groups, 1), layers.Pad(0), l.Weight(), l.Bias()}, nil
+	case *layers.Conv2D:
+		if l == nil {
+			return convSpec{}, errors.New("nil layer")
+		}
+		c := l.Config()
+		return convSpec{l.Name(), c.In, c.Out, c.Kernel, max(c.Stride, 1), max(c.Groups, 1), c.Padding, l.Weight(), l.Bias()}, nil
+	case *layers.DepthwiseConv2D:
+		if l == nil {
+			return convSpec{}, errors.New("nil layer")
+		}
+		c := l.Config()
+		return convSpec{l.Name(), c.Channels, c.Channels * max(c.Multiplier, 1), c.Kernel, max(c.Stride, 1), c.Channels, c.Padding, l.Weight(), l.Bias()}, nil
+	}
+	return convSpec{}, fmt.Errorf("%T is not a convolution", l)
+}
+
+// conv compiles a convolution, with bn (nil: none) folded into it, on
+// input cur.
+func (p *Plan) conv(l layers.Layer, bn *layers.BatchNorm, cur shape) (step, error) {
+	sp, err := specOf(l)
+	if err != nil {
+		return nil, err
+	}
+	if sp.in != cur.c {
+		return nil, fmt.Errorf("%s takes %d channels, gets %d", sp.name, sp.in, cur.c)
+	}
+	depthwise := sp.groups > 1 && sp.groups == sp.in
+	if sp.groups > 1 && !depthwise {
+		return nil, fmt.Errorf("%s: %d groups: %w", sp.name, sp.groups, ErrUnsupported)
+	}
+	w, err := values(sp.weight, sp.name+" weight")
+	if err != nil {
+		return nil, err
+	}
+	cb, err := optionalValues(sp.bias, sp.name+" bias")
+	if err != nil {
+		return nil, err
+	}
+	per := len(w) / sp.out
+	if per*sp.out != len(w) || (cb != nil && len(cb) != sp.out) {
+		return nil, fmt.Errorf("%s: weights of the wrong size", sp.name)
+	}
+	// The folded weights and epilogue, as layers.FoldBatchNorm computes them.
+	wf := append([]float32(nil), w...)
+	bias, act := cb, kernels.Linear
+	if bn != nil {
+		if bn.Config().Channels != sp.out {
+			return nil, fmt.Errorf("%s has %d channels, %s gives %d", bn.Name(), bn.Config().Channels, sp.name, sp.out)
+		}
+		a, b, err := bnCoefficients(bn, cb)
+		if err != nil {
+			return nil, err
+		}
+		bias, act = make([]float32, sp.out), kernels.Act(bn.Config().Activation)
+		for o := 0; o < sp.out; o++ {
+			bias[o] = float32(b[o])
+			for i, v := range w[o*per : (o+1)*per] {
+				wf[o*per+i] = float32(a[o] * float64(v))
+			}
+		}
+	} else if cb != nil {
+		bias = append([]float32(nil), cb...)
+	}
+	pt, pb, pl, pr := sp.pad.Pads(cur.h, cur.w, sp.k, sp.k, sp.s, sp.s)
+	g := kernels.Geom{N: 1, C: sp.in, H: cur.h, W: cur.w, O: sp.out, KH: sp.k, KW: sp.k, SH: sp.s, SW: sp.s,
+		PT: pt, PB: pb, PL: pl, PR: pr}
+	g.Ho = (cur.h+pt+pb-sp.k)/sp.s + 1
+	g.Wo = (cur.w+pl+pr-sp.k)/sp.s + 1
+	if g.Ho <= 0 || g.Wo <= 0 || sp.k <= 0 {
+		return nil, fmt.Errorf("%s: a %d×%d kernel does not fit a %d×%d map", sp.name, sp.k, sp.k, cur.h, cur.w)
+	}
+	out := shape{sp.out, g.Ho, g.Wo}
+	ep := newEpilogue(sp.out, bias, act)
+	label := sp.name
+	if bn != nil {
+		label += " + " + bn.Name()
+	}
+	switch {
+	case depthwise:
+		g.C, g.O = 1, 1
+		return &depthwiseStep{label: label, in: cur, out: out, g: g, dw: kernels.NewDepthwise1(g), mult: sp.out / sp.in, k: wf, kk: sp.k * sp.k, ep: ep}, nil
+	case sp.k == 1 && sp.s == 1 && pt+pb+pl+pr == 0:
+		return &pointwise{label: label, in: cur, out: out, w: packWeights(p.prec, wf, sp.out, sp.in, 32*cur.hw()), ep: ep}, nil
+	}
+	return &convStep{label: label, in: cur, out: out, g: g, w: packWeights(p.prec, wf, sp.out, per, 4*out.hw()), ep: ep}, nil
+}
+
+// convStep is a dense convolution as im2col and one product per call.
+type convStep struct {
+	label   string
+	in, out shape
+	g       kernels.Geom
+	w       weights
+	ep      *epilogue
+}
+
+func (s *convStep) shapes() (shape, shape) { return s.in, s.out }
+func (s *convStep) colFloats() int         { return s.w.depth * s.out.hw() }
+func (s *convStep) describe() string       { return fmt.Sprintf("conv %s %v → %v", s.label, s.in, s.out) }
+
+func (s *convStep) run(ws *workspace, x []float32, ldx int, y []float32, ldy int, n int) {
+	ohw, hw := s.out.hw(), s.in.hw()
+	cols := n * ohw
+	col := ws.col[:s.w.depth*cols]
+	for i := 0; i < n; i++ {
+		kernels.Im2colAt(s.g, col[i*ohw:], cols, x[i*hw:], ldx)
+	}
+	s.w.product(cols, col, cols, y, ldy)
+	s.ep.apply(y, s.out.c, cols, ldy)
+}
+
+// pointwise is a 1×1 convolution: one product over every image's positions.
+type pointwise struct {
+	label   string
+	in, out shape
+	w       weights
+	ep      *epilogue
+}
+
+func (s *pointwise) shapes() (shape, shape) { return s.in, s.out }
+func (s *pointwise) colFloats() int         { return 0 }
+func (s *pointwise) describe() string       { return fmt.Sprintf("pointwise %s %v → %v", s.label, s.in, s.out) }
+
+func (s *pointwise) run(_ *workspace, x []float32, ldx int, y []float32, ldy int, n int) {
+	cols := n * s.in.hw()
+	s.w.product(cols, x, ldx, y, ldy)
+	s.ep.apply(y, s.out.c, cols, ldy)
+}
+
+// depthwiseStep runs the depthwise kernels one output channel at a time,
+// on that channel's n planes.
+type depthwiseStep struct {
+	label   string
+	in, out shape
+	g       kernels.Geom // one channel (C = O = 1); N set per call
+	dw      *kernels.Depthwise1
+	mult    int
+	k       []float32 // (out channels, kk), folded
+	kk      int
+	ep      *epilogue
+}
+
+func (s *depthwiseStep) shapes() (shape, shape) { return s.in, s.out }
+func (s *depthwiseStep) colFloats() int         { return 0 }
+func (s *depthwiseStep) describe() string {
+	return fmt.Sprintf("depthwise %s %v → %v stride %d", s.label, s.in, s.out, s.g.SH)
+}
+
+func (s *depthwiseStep) run(_ *workspace, x []float32, ldx int, y []float32, ldy int, n int) {
+	hw, ohw := s.in.hw(), s.out.hw()
+	for co := 0; co < s.out.c; co++ {
+		c := co / s.mult
+		var ep *kernels.Epilogue[float32]
+		if s.ep != nil {
+			ep = s.ep.rows[co]
+		}
+		s.dw.Forward(n, y[co*ldy:co*ldy+n*ohw], x[c*ldx:c*ldx+n*hw], s.k[co*s.kk:(co+1)*s.kk], ep)
+	}
+}
+
+// affine is a BatchNorm not after a convolution, or an activation:
+// y = act(a·x + b) per channel.
+type affine struct {
+	label string
+	in    shape
+	a, b  []float32
+	act   kernels.Act
+}
+
+func newAffineBN(bn *layers.BatchNorm, cur shape) (step, error) {
+	if bn == nil {
+		return nil, errors.New("nil BatchNorm")
+	}
+	if bn.Config().Channels != cur.c {
+		return nil, fmt.Errorf("%s normalises %d channels, gets %d", bn.Name(), bn.Config().Channels, cur.c)
+	}
+	a64, b64, err := bnCoefficients(bn, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &affine{label: bn.Name(), in: cur, a: make([]float32, cur.c), b: make([]float32, cur.c), act: kernels.Act(bn.Config().Activation)}
+	for c := range s.a {
+		s.a[c], s.b[c] = float32(a64[c]), float32(b64[c])
+	}
+	return s, nil
+}
+
+func newActivation(a layers.Activation, cur shape) (step, error) {
+	if a < layers.Linear || a > layers.ReLU6 {
+		return nil, fmt.Errorf("activation %d: %w", int(a), ErrUnsupported)
+	}
+	s := &affine{label: a.String(), in: cur, a: make([]float32, cur.c), b: make([]float32, cur.c), act: kernels.Act(a)}
+	for c := range s.a {
+		s.a[c] = 1
+	}
+	return s, nil
+}
+
+func (s *affine) shapes() (shape, shape) { return s.in, s.in }
+func (s *affine) colFloats() int         { return 0 }
+func (s *affine) describe() string       { return fmt.Sprintf("affine %s %v", s.label, s.in) }
+
+func (s *affine) run(_ *workspace, x []float32, ldx int, y []float32, ldy int, n int) {
+	cols := n * s.in.hw()
+	for c := 0; c < s.in.c; c++ {
+		kernels.AffineAct(s.act, y[c*ldy:c*ldy+cols], x[c*ldx:c*ldx+cols], s.a[c], s.b[c])
+	}
+}
+
+// pool is global average pooling: each plane to its mean.
+type pool struct{ in shape }
+
+func (s *pool) shapes() (shape, shape) { return s.in, shape{s.in.c, 1, 1} }
+func (s *pool) colFloats() int         { return 0 }
+func (s *pool) describe() string       { return fmt.Sprintf("global average pooling %v", s.in) }
+
+func (s *pool) run(_ *workspace, x []float32, ldx int, y []float32, ldy int, n int) {
+	hw := s.in.hw()
+	for c := 0; c < s.in.c; c++ {
+		kernels.PoolForward(y[c*ldy:c*ldy+n], x[c*ldx:c*ldx+n*hw], hw)
+	}
+}
+
+// dense is a fully connected layer on vectors (maps of 1×1).
+type dense struct {
+	label   string
+	in, out shape
+	w       weights
+	ep      *epilogue
+}
+
+func (p *Plan) dense(l *layers.Dense, cur shape) (step, error) {
+	if l == nil {
+		return nil, errors.New("nil dense layer")
+	}
+	c := l.Config()
+	if cur.hw() != 1 {
+		return nil, fmt.Errorf("%s on (%d, %d, %d) maps: %w (pool first)", l.Name(), cur.c, cur.h, cur.w, ErrUnsupported)
+	}
+	if c.In != cur.c {
+		return nil, fmt.Errorf("%s takes %d features, gets %d", l.Name(), c.In, cur.c)
+	}
+	w, err := values(l.Weight(), l.Name()+" weight")
+	if err != nil {
+		return nil, err
+	}
+	b, err := optionalValues(l.Bias(), l.Name()+" bias")
+	if err != nil {
+		return nil, err
+	}
+	if len(w) != c.In*c.Out || (b != nil && len(b) != c.Out) {
+		return nil, fmt.Errorf("%s: weights of the wrong size", l.Name())
+	}
+	w = append([]float32(nil), w...)
+	if b != nil {
+		b = append([]float32(nil), b...)
+	}
+	return &dense{label: l.Name(), in: cur, out: shape{c.Out, 1, 1}, w: packWeights(p.prec, w, c.Out, c.In, 32), ep: newEpilogue(c.Out, b, kernels.Linear)}, nil
+}
+
+func (s *dense) shapes() (shape, shape) { return s.in, s.out }
+func (s *dense) colFloats() int         { return 0 }
+func (s *dense) describe() string       { return fmt.Sprintf("dense %s %d → %d", s.label, s.in.c, s.out.c) }
+
+func (s *dense) run(_ *workspace, x []float32, ldx int, y []float32, ldy int, n int) {
+	s.w.product(n, x, ldx, y, ldy)
+	s.ep.apply(y, s.out.c, n, ldy)
+}
