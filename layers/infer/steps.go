@@ -194,7 +194,9 @@ type pointwise struct {
 
 func (s *pointwise) shapes() (shape, shape) { return s.in, s.out }
 func (s *pointwise) colFloats() int         { return 0 }
-func (s *pointwise) describe() string       { return fmt.Sprintf("pointwise %s %v → %v", s.label, s.in, s.out) }
+func (s *pointwise) describe() string {
+	return fmt.Sprintf("pointwise %s %v → %v", s.label, s.in, s.out)
+}
 
 func (s *pointwise) run(_ *workspace, x []float32, ldx int, y []float32, ldy int, n int) {
 	cols := n * s.in.hw()
