@@ -1,16 +1,19 @@
 // Package infer runs a network's layers for inference without a Gorgonia
 // graph: every BatchNorm folded into the convolution before it and every
-// weight packed for the matrix kernels once, when the Plan is compiled, and
-// the activations kept channel-major, (C, images·H·W), so that a pointwise
-// convolution is one product over all the images a worker holds, with no
-// copy before or after it.
+// weight packed for the matrix kernels once, when the Plan is compiled.
 //
-// Each worker carries a group of images through the whole network on its
-// own: the early, large-map layers a few images at a time (so that their
-// activations stay in the core's L2 cache from one layer to the next), the
-// later ones on the whole group (so that the products on 4×4 and 2×2 maps
-// are wide enough for the matrix units). There is no barrier between
-// layers, and no scheduling per layer.
+// Activations are lane-major: for each channel and map position, the values
+// of a group of images side by side (16 or more "lanes", a multiple of the
+// vector width). A pointwise convolution is then one product over all the
+// group's positions, with no copy before or after it, and a depthwise tap is
+// a vector multiply-add across the images, with no edge masks: a map that a
+// depthwise or dense convolution reads carries its zero padding as a border
+// of positions.
+//
+// Each worker carries its own group of images through the whole network:
+// the early, large-map layers Sub images at a time, the later ones on the
+// whole group (products on 4×4 and 2×2 maps wide enough for the matrix
+// units). There is no barrier between layers.
 //
 // A Plan is a snapshot: it holds the weights as they were when it was
 // compiled. Compile again (or evaluate.Evaluator.Refresh) after changing
@@ -34,6 +37,10 @@ import (
 // ErrUnsupported is wrapped by Compile's error for a network it cannot run.
 var ErrUnsupported = errors.New("not supported by the inference plan")
 
+// lanes is the vector the lane counts are multiples of (16 floats: one
+// AVX-512 register, two AVX2 ones).
+const lanes = 16
+
 // Options tune a Plan. The zero value is the default.
 type Options struct {
 	// Precision of the matrix products (layers.FP32, or layers.BF16: bf16
@@ -44,15 +51,11 @@ type Options struct {
 	// each worker an equal share.
 	Group int
 	// Sub is how many images at a time go through the early layers, those
-	// on maps of at least SplitHW positions (0: as many as fit L2Bytes).
+	// on maps of at least SplitHW positions (0: 16; rounded up to a
+	// multiple of 16).
 	Sub int
 	// SplitHW is the smallest map (H·W) the early layers run on (0: 64).
 	SplitHW int
-	// L2Bytes is the cache one worker's early layers are sized for (0:
-	// 2 MiB, a core's L2 on the Xeons this was tuned on: BenchmarkPlan at
-	// alpha 0.75 ran 4–8 images at a time fastest, 128 at a time 20%
-	// slower, one at a time 2× slower).
-	L2Bytes int
 }
 
 // Plan is a network compiled for inference. Run may be called from several
@@ -62,12 +65,10 @@ type Plan struct {
 	out       int // features of each image's output (classes)
 	prec      layers.Precision
 	steps     []step
-	split     int // steps[:split] run Sub images at a time
+	lay       []padded // lay[k]: step k's input (lay[len(steps)]: the output)
+	split     int      // steps[:split] run Sub images at a time
 	sub       int
 	group     int
-	maxA      int // floats an image takes in a stage-A buffer
-	maxB      int // floats an image takes in a stage-B buffer
-	col       int // im2col floats a worker needs
 	workspace sync.Pool
 }
 
@@ -77,20 +78,68 @@ type shape struct{ c, h, w int }
 func (s shape) size() int { return s.c * s.h * s.w }
 func (s shape) hw() int   { return s.h * s.w }
 
-// step is one fused operation on channel-major activations: x holds its
-// input's planes, row c (ldx floats from row c−1) the n images' planes of
-// channel c side by side; it writes y the same way.
+// padded is a shape with the zero border its reader needs.
+type padded struct {
+	shape
+	pad int
+}
+
+// layout is how a buffer holds a group's activation: channel c, position
+// (y, x), lane j at c·stride() + pos(y, x) + j.
+type layout struct {
+	padded
+	np int // lanes a position holds
+}
+
+func (l layout) stride() int      { return (l.h + 2*l.pad) * (l.w + 2*l.pad) * l.np }
+func (l layout) size() int        { return l.c * l.stride() }
+func (l layout) pos(y, x int) int { return ((y+l.pad)*(l.w+2*l.pad) + x + l.pad) * l.np }
+
+// view is an activation in a buffer: lanes off… of layout l.
+type view struct {
+	buf []float32
+	l   layout
+	off int
+}
+
+// at is the index of channel c, position (y, x), the view's first lane.
+func (v view) at(c, y, x int) int { return c*v.l.stride() + v.l.pos(y, x) + v.off }
+
+// step is one fused operation: it reads x's x.l.np lanes and writes them to
+// y's lanes y.off….
 type step interface {
 	shapes() (in, out shape)
-	run(ws *workspace, x []float32, ldx int, y []float32, ldy int, n int)
-	colFloats() int // im2col scratch an image needs
+	inPad() int                    // the zero border its input needs
+	scratch(np int) (tmp, col int) // floats of product output and im2col it needs for np lanes
+	run(ws *workspace, x, y view)
 	describe() string
 }
 
-// workspace is one worker's buffers.
+// workspace is one worker's buffers. An activation buffer keeps one
+// layout (and the parity of the step that reads it, so that a step's input
+// and output never share one): its border, zeroed when it is made, stays
+// zero (steps write positions, never borders), and the repeated blocks of
+// a network reuse the same few buffers while they are in cache.
 type workspace struct {
-	a, b [2][]float32
-	col  []float32
+	bufs     map[bufKey][]float32
+	tmp, col []float32
+}
+
+type bufKey struct {
+	l      layout
+	parity int
+}
+
+// view returns the buffer for step k's input (k = len(steps): the output)
+// with np lanes.
+func (ws *workspace) view(p *Plan, k, np int) view {
+	key := bufKey{layout{p.lay[k], np}, k % 2}
+	b := ws.bufs[key]
+	if b == nil {
+		b = make([]float32, key.l.size())
+		ws.bufs[key] = b
+	}
+	return view{buf: b, l: key.l}
 }
 
 // Compile folds and packs the layers ls, applied in order to images of the
@@ -179,65 +228,63 @@ func flatten(ls []layers.Layer) ([]layers.Layer, error) {
 	return out, nil
 }
 
-// plan splits the steps into the early stage (run Sub images at a time)
-// and the late one, and sizes the buffers.
+// plan lays the steps' inputs out, splits the steps into the early stage
+// (Sub images at a time) and the late one.
 func (p *Plan) plan(opt Options) {
 	p.group = opt.Group
 	if p.group <= 0 {
 		p.group = 64
 	}
+	p.sub = opt.Sub
+	if p.sub <= 0 {
+		p.sub = lanes
+	}
+	p.sub = roundUp(p.sub, lanes)
 	splitHW := opt.SplitHW
 	if splitHW <= 0 {
 		splitHW = 64
 	}
-	l2 := opt.L2Bytes
-	if l2 <= 0 {
-		l2 = 2 << 20
+	p.lay = make([]padded, len(p.steps)+1)
+	for k, st := range p.steps {
+		in, out := st.shapes()
+		p.lay[k] = padded{in, st.inPad()}
+		p.lay[k+1] = padded{out, 0}
 	}
 	p.split = len(p.steps)
-	for i, s := range p.steps {
-		if in, _ := s.shapes(); in.hw() < splitHW {
-			p.split = i
+	for k, st := range p.steps {
+		if in, _ := st.shapes(); in.hw() < splitHW {
+			p.split = k
 			break
 		}
 	}
-	p.maxA, p.maxB = p.in.size(), 0
-	if p.split == 0 {
-		p.maxB = p.in.size()
-	}
-	foot := 0 // floats an image needs in cache through stage A
-	for i, s := range p.steps {
-		in, out := s.shapes()
-		if i < p.split {
-			p.maxA = max(p.maxA, out.size())
-			foot = max(foot, in.size()+out.size()+s.colFloats())
-		}
-		if i >= p.split-1 {
-			p.maxB = max(p.maxB, out.size())
-		}
-	}
-	p.sub = opt.Sub
-	if p.sub <= 0 {
-		p.sub = max(1, l2/(4*max(foot, 1)))
-	}
-	p.sub = min(p.sub, p.group)
-	for i, s := range p.steps {
-		if i < p.split {
-			p.col = max(p.col, s.colFloats()*p.sub)
-		} else {
-			p.col = max(p.col, s.colFloats()*p.group)
-		}
+	if p.split > 0 {
+		p.group = roundUp(p.group, p.sub)
 	}
 }
 
-func (p *Plan) newWorkspace() *workspace {
-	ws := &workspace{col: make([]float32, p.col)}
-	for i := range 2 {
-		if p.split > 0 {
-			ws.a[i] = make([]float32, p.maxA*p.sub)
-		}
-		ws.b[i] = make([]float32, p.maxB*p.group)
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+// lanesB is the lanes of the late stage for a group of m images.
+func (p *Plan) lanesB(m int) int {
+	if p.split > 0 {
+		return roundUp(m, p.sub)
 	}
+	return roundUp(m, lanes)
+}
+
+func (p *Plan) newWorkspace() *workspace {
+	ws := &workspace{bufs: map[bufKey][]float32{}}
+	npB := p.lanesB(p.group)
+	tmp, col := 0, 0
+	for k, st := range p.steps {
+		np := npB
+		if k < p.split {
+			np = p.sub
+		}
+		t, c := st.scratch(np)
+		tmp, col = max(tmp, t), max(col, c)
+	}
+	ws.tmp, ws.col = make([]float32, tmp), make([]float32, col)
 	return ws
 }
 
@@ -249,7 +296,7 @@ func (p *Plan) Input() [3]int { return [3]int{p.in.c, p.in.h, p.in.w} }
 
 // String lists the Plan's steps and how it groups images.
 func (p *Plan) String() string {
-	s := fmt.Sprintf("plan %s: %d steps; groups of %d images, the first %d steps %d at a time\n", p.prec, len(p.steps), p.group, p.split, p.sub)
+	s := fmt.Sprintf("plan %s: %d steps; groups of up to %d images, the first %d steps %d at a time\n", p.prec, len(p.steps), p.group, p.split, p.sub)
 	for i, st := range p.steps {
 		s += fmt.Sprintf("  %2d %s\n", i, st.describe())
 	}
@@ -287,53 +334,54 @@ func (p *Plan) Run(dst, x []float32, n int) error {
 
 // runGroup carries m images through every step.
 func (p *Plan) runGroup(ws *workspace, dst, x []float32, m int) {
-	size, hw := p.in.size(), p.in.hw()
-	// Stage A: sub images at a time, the last step writing its columns of
-	// the group's stage-B buffer.
+	npB := p.lanesB(m)
 	if p.split == 0 {
-		toChannelMajor(ws.b[0], x, m, p.in.c, hw)
+		toLanes(ws.view(p, 0, npB), x, m, p.in)
 	}
+	// Stage A: Sub images at a time, the last step writing their lanes of
+	// the late stage's input.
 	for i0 := 0; i0 < m && p.split > 0; i0 += p.sub {
 		s := min(p.sub, m-i0)
-		toChannelMajor(ws.a[0], x[i0*size:(i0+s)*size], s, p.in.c, hw)
-		cur, ld := ws.a[0], s*hw
+		in := ws.view(p, 0, p.sub)
+		toLanes(in, x[i0*p.in.size():(i0+s)*p.in.size()], s, p.in)
 		for k := 0; k < p.split; k++ {
-			_, out := p.steps[k].shapes()
-			if k == p.split-1 {
-				p.steps[k].run(ws, cur, ld, ws.b[0][i0*out.hw():], m*out.hw(), s)
-				break
+			var out view
+			if k < p.split-1 {
+				out = ws.view(p, k+1, p.sub)
+			} else {
+				out = ws.view(p, k+1, npB)
+				out.off = i0
 			}
-			y := ws.a[(k+1)%2]
-			p.steps[k].run(ws, cur, ld, y, s*out.hw(), s)
-			cur, ld = y, s*out.hw()
+			p.steps[k].run(ws, in, out)
+			in = out
 		}
 	}
 	// Stage B: the whole group.
-	in := p.in
-	if p.split > 0 {
-		_, in = p.steps[p.split-1].shapes()
-	}
-	cur, ld := ws.b[0], m*in.hw()
 	for k := p.split; k < len(p.steps); k++ {
-		_, out := p.steps[k].shapes()
-		y := ws.b[(k-p.split+1)%2]
-		p.steps[k].run(ws, cur, ld, y, m*out.hw(), m)
-		cur, ld = y, m*out.hw()
+		p.steps[k].run(ws, ws.view(p, k, npB), ws.view(p, k+1, npB))
 	}
-	// cur holds (Outputs, m): transpose into dst.
+	// The output holds (Outputs, 1, 1) × npB lanes: image i is lane i.
+	out := ws.view(p, len(p.steps), npB).buf
 	for o := 0; o < p.out; o++ {
-		row := cur[o*ld : o*ld+m]
-		for i, v := range row {
+		for i, v := range out[o*npB : o*npB+m] {
 			dst[i*p.out+o] = v
 		}
 	}
 }
 
-// toChannelMajor copies n images (n, c, hw) to (c, n·hw).
-func toChannelMajor(dst, x []float32, n, c, hw int) {
-	for i := 0; i < n; i++ {
-		for ch := 0; ch < c; ch++ {
-			copy(dst[ch*n*hw+i*hw:ch*n*hw+(i+1)*hw], x[(i*c+ch)*hw:(i*c+ch+1)*hw])
+// toLanes writes n images (n, C, H, W) into v's lanes 0…n−1, zeros in the
+// other lanes (the border is zero already).
+func toLanes(v view, x []float32, n int, in shape) {
+	np := v.l.np
+	for c := 0; c < in.c; c++ {
+		for y := 0; y < in.h; y++ {
+			for xx := 0; xx < in.w; xx++ {
+				d := v.buf[v.at(c, y, xx):][:np]
+				for i := 0; i < n; i++ {
+					d[i] = x[((i*in.c+c)*in.h+y)*in.w+xx]
+				}
+				clear(d[n:])
+			}
 		}
 	}
 }
@@ -367,6 +415,8 @@ func (w weights) product(n int, b []float32, ldb int, c []float32, ldc int) {
 
 // epilogue is what follows a product, per output channel: y = act(y + b).
 type epilogue struct {
+	bias []float32
+	act  kernels.Act
 	all  *kernels.Epilogue[float32]   // every channel (rows contiguous)
 	rows []*kernels.Epilogue[float32] // channel o alone (rows strided)
 }
@@ -384,7 +434,7 @@ func newEpilogue(o int, bias []float32, act kernels.Act) *epilogue {
 	for i := range ones {
 		ones[i] = 1
 	}
-	e := &epilogue{all: &kernels.Epilogue[float32]{Bias: bias, Ones: ones, Act: act}, rows: make([]*kernels.Epilogue[float32], o)}
+	e := &epilogue{bias: bias, act: act, all: &kernels.Epilogue[float32]{Bias: bias, Ones: ones, Act: act}, rows: make([]*kernels.Epilogue[float32], o)}
 	for c := range e.rows {
 		e.rows[c] = &kernels.Epilogue[float32]{Bias: bias[c : c+1], Ones: ones[c : c+1], Act: act}
 	}
@@ -402,5 +452,56 @@ func (e *epilogue) apply(y []float32, o, cols, ld int) {
 	}
 	for c := 0; c < o; c++ {
 		e.rows[c].Apply(y[c*ld:c*ld+cols], 0, 1, cols, 1)
+	}
+}
+
+// write applies the epilogue to t, a product's output (o rows of a map's
+// positions × np lanes), on its way into y (another layout or lanes of a
+// wider one). A nil epilogue copies.
+func (e *epilogue) write(t []float32, o int, sh shape, np int, y view) {
+	rowLen := sh.w * np
+	ystride, ywp := y.l.stride(), (y.l.w+2*y.l.pad)*y.l.np
+	for c := 0; c < o; c++ {
+		var b float32
+		act := kernels.Linear
+		if e != nil {
+			b, act = e.bias[c], e.act
+		}
+		src := t[c*sh.hw()*np : (c+1)*sh.hw()*np]
+		base := c*ystride + y.l.pos(0, 0) + y.off
+		for yy := 0; yy < sh.h; yy++ {
+			in, at := src[yy*rowLen:(yy+1)*rowLen], base+yy*ywp
+			if y.l.np == np { // the row's positions are contiguous in y
+				kernels.AffineAct(act, y.buf[at:at+rowLen], in, 1, b)
+				continue
+			}
+			for xx := 0; xx < sh.w; xx++ {
+				kernels.AffineAct(act, y.buf[at:at+np], in[xx*np:(xx+1)*np], 1, b)
+				at += y.l.np
+			}
+		}
+	}
+}
+
+// productInto computes w·x (x: a product's right operand, depth rows of
+// cols values, ldx apart) plus the epilogue into y: straight into it when
+// y's rows are the product's (no border, all lanes), else through ws.tmp.
+func productInto(ws *workspace, w weights, e *epilogue, x []float32, ldx int, sh shape, np int, y view) {
+	cols, ld := sh.hw()*np, y.l.stride()
+	switch {
+	case y.off != 0 || y.l.np != np: // lanes of a wider layout: through ws.tmp
+		t := ws.tmp[:w.rows*cols]
+		w.product(cols, x, ldx, t, cols)
+		e.write(t, w.rows, sh, np, y)
+	case y.l.pad == 0:
+		w.product(cols, x, ldx, y.buf, ld)
+		e.apply(y.buf, w.rows, cols, ld)
+	default: // a row of positions at a time, between the border's
+		row := sh.w * np
+		for yy := 0; yy < sh.h; yy++ {
+			at := y.at(0, yy, 0)
+			w.product(row, x[yy*row:], ldx, y.buf[at:], ld)
+			e.apply(y.buf[at:], w.rows, row, ld)
+		}
 	}
 }

@@ -150,38 +150,66 @@ func (p *Plan) conv(l layers.Layer, bn *layers.BatchNorm, cur shape) (step, erro
 	if bn != nil {
 		label += " + " + bn.Name()
 	}
+	pad := max(pt, pb, pl, pr)
 	switch {
 	case depthwise:
-		g.C, g.O = 1, 1
-		return &depthwiseStep{label: label, in: cur, out: out, g: g, dw: kernels.NewDepthwise1(g), mult: sp.out / sp.in, k: wf, kk: sp.k * sp.k, ep: ep}, nil
-	case sp.k == 1 && sp.s == 1 && pt+pb+pl+pr == 0:
+		b := bias
+		if b == nil {
+			b = make([]float32, sp.out)
+		}
+		return &depthwiseStep{label: label, in: cur, out: out, g: g, pad: pad, mult: sp.out / sp.in, k: wf, bias: b, act: act}, nil
+	case sp.k == 1 && sp.s == 1 && pad == 0:
 		return &pointwise{label: label, in: cur, out: out, w: packWeights(p.prec, wf, sp.out, sp.in, 32*cur.hw()), ep: ep}, nil
 	}
-	return &convStep{label: label, in: cur, out: out, g: g, w: packWeights(p.prec, wf, sp.out, per, 4*out.hw()), ep: ep}, nil
+	return &convStep{label: label, in: cur, out: out, g: g, pad: pad, w: packWeights(p.prec, wf, sp.out, per, 4*out.hw()), ep: ep}, nil
 }
 
-// convStep is a dense convolution as im2col and one product per call.
+// convStep is a dense convolution: im2col from the padded input, then one
+// product.
 type convStep struct {
 	label   string
 	in, out shape
 	g       kernels.Geom
+	pad     int
 	w       weights
 	ep      *epilogue
 }
 
 func (s *convStep) shapes() (shape, shape) { return s.in, s.out }
-func (s *convStep) colFloats() int         { return s.w.depth * s.out.hw() }
-func (s *convStep) describe() string       { return fmt.Sprintf("conv %s %v → %v", s.label, s.in, s.out) }
+func (s *convStep) inPad() int             { return s.pad }
+func (s *convStep) scratch(np int) (int, int) {
+	return s.out.size() * np, s.w.depth * s.out.hw() * np
+}
+func (s *convStep) describe() string {
+	return fmt.Sprintf("conv %s %v → %v, %d×%d stride %d", s.label, s.in, s.out, s.g.KH, s.g.KW, s.g.SH)
+}
 
-func (s *convStep) run(ws *workspace, x []float32, ldx int, y []float32, ldy int, n int) {
-	ohw, hw := s.out.hw(), s.in.hw()
-	cols := n * ohw
+func (s *convStep) run(ws *workspace, x, y view) {
+	g, np := s.g, x.l.np
+	cols := s.out.hw() * np
 	col := ws.col[:s.w.depth*cols]
-	for i := 0; i < n; i++ {
-		kernels.Im2colAt(s.g, col[i*ohw:], cols, x[i*hw:], ldx)
+	step := g.SW * np // input floats from an output position to the next
+	for c := 0; c < g.C; c++ {
+		for ky := 0; ky < g.KH; ky++ {
+			for kx := 0; kx < g.KW; kx++ {
+				row := col[((c*g.KH+ky)*g.KW+kx)*cols:][:cols]
+				for oy := 0; oy < g.Ho; oy++ {
+					// padded coordinates: the border holds the zeros
+					src := x.at(c, oy*g.SH+ky-g.PT, kx-g.PL)
+					dst := row[oy*g.Wo*np : (oy+1)*g.Wo*np]
+					if g.SW == 1 {
+						copy(dst, x.buf[src:src+len(dst)])
+						continue
+					}
+					for d := 0; d < len(dst); d += np {
+						copy(dst[d:d+np], x.buf[src:src+np])
+						src += step
+					}
+				}
+			}
+		}
 	}
-	s.w.product(cols, col, cols, y, ldy)
-	s.ep.apply(y, s.out.c, cols, ldy)
+	productInto(ws, s.w, s.ep, col, cols, s.out, np, y)
 }
 
 // pointwise is a 1×1 convolution: one product over every image's positions.
@@ -192,46 +220,47 @@ type pointwise struct {
 	ep      *epilogue
 }
 
-func (s *pointwise) shapes() (shape, shape) { return s.in, s.out }
-func (s *pointwise) colFloats() int         { return 0 }
+func (s *pointwise) shapes() (shape, shape)    { return s.in, s.out }
+func (s *pointwise) inPad() int                { return 0 }
+func (s *pointwise) scratch(np int) (int, int) { return s.out.size() * np, 0 }
 func (s *pointwise) describe() string {
 	return fmt.Sprintf("pointwise %s %v → %v", s.label, s.in, s.out)
 }
-
-func (s *pointwise) run(_ *workspace, x []float32, ldx int, y []float32, ldy int, n int) {
-	cols := n * s.in.hw()
-	s.w.product(cols, x, ldx, y, ldy)
-	s.ep.apply(y, s.out.c, cols, ldy)
+func (s *pointwise) run(ws *workspace, x, y view) {
+	productInto(ws, s.w, s.ep, x.buf, x.l.stride(), s.out, x.l.np, y)
 }
 
-// depthwiseStep runs the depthwise kernels one output channel at a time,
-// on that channel's n planes.
+// depthwiseStep runs the lane-major depthwise kernel one output channel at
+// a time.
 type depthwiseStep struct {
 	label   string
 	in, out shape
-	g       kernels.Geom // one channel (C = O = 1); N set per call
-	dw      *kernels.Depthwise1
+	g       kernels.Geom
+	pad     int
 	mult    int
 	k       []float32 // (out channels, kk), folded
-	kk      int
-	ep      *epilogue
+	bias    []float32
+	act     kernels.Act
 }
 
 func (s *depthwiseStep) shapes() (shape, shape) { return s.in, s.out }
-func (s *depthwiseStep) colFloats() int         { return 0 }
+func (s *depthwiseStep) inPad() int             { return s.pad }
+func (s *depthwiseStep) scratch(int) (int, int) { return 0, 0 }
 func (s *depthwiseStep) describe() string {
-	return fmt.Sprintf("depthwise %s %v → %v stride %d", s.label, s.in, s.out, s.g.SH)
+	return fmt.Sprintf("depthwise %s %v → %v, %d×%d stride %d", s.label, s.in, s.out, s.g.KH, s.g.KW, s.g.SH)
 }
 
-func (s *depthwiseStep) run(_ *workspace, x []float32, ldx int, y []float32, ldy int, n int) {
-	hw, ohw := s.in.hw(), s.out.hw()
+func (s *depthwiseStep) run(_ *workspace, x, y view) {
+	g, np := s.g, x.l.np
+	kk := g.KH * g.KW
+	lg := kernels.LaneGeom{K: g.KH, S: g.SH, Ho: g.Ho, Wo: g.Wo,
+		XRow: (x.l.w + 2*x.l.pad) * np, XStep: np,
+		YRow: (y.l.w + 2*y.l.pad) * y.l.np, YStep: y.l.np, Lanes: np}
 	for co := 0; co < s.out.c; co++ {
 		c := co / s.mult
-		var ep *kernels.Epilogue[float32]
-		if s.ep != nil {
-			ep = s.ep.rows[co]
-		}
-		s.dw.Forward(n, y[co*ldy:co*ldy+n*ohw], x[c*ldx:c*ldx+n*hw], s.k[co*s.kk:(co+1)*s.kk], ep)
+		xs := x.buf[x.at(c, -g.PT, -g.PL):]
+		ys := y.buf[y.at(co, 0, 0):]
+		kernels.DWLanes(lg, ys, xs, s.k[co*kk:(co+1)*kk], s.bias[co], s.act)
 	}
 }
 
@@ -274,27 +303,46 @@ func newActivation(a layers.Activation, cur shape) (step, error) {
 }
 
 func (s *affine) shapes() (shape, shape) { return s.in, s.in }
-func (s *affine) colFloats() int         { return 0 }
+func (s *affine) inPad() int             { return 0 }
+func (s *affine) scratch(int) (int, int) { return 0, 0 }
 func (s *affine) describe() string       { return fmt.Sprintf("affine %s %v", s.label, s.in) }
 
-func (s *affine) run(_ *workspace, x []float32, ldx int, y []float32, ldy int, n int) {
-	cols := n * s.in.hw()
+func (s *affine) run(_ *workspace, x, y view) {
+	np := x.l.np
 	for c := 0; c < s.in.c; c++ {
-		kernels.AffineAct(s.act, y[c*ldy:c*ldy+cols], x[c*ldx:c*ldx+cols], s.a[c], s.b[c])
+		for yy := 0; yy < s.in.h; yy++ {
+			for xx := 0; xx < s.in.w; xx++ {
+				kernels.AffineAct(s.act, y.buf[y.at(c, yy, xx):][:np], x.buf[x.at(c, yy, xx):][:np], s.a[c], s.b[c])
+			}
+		}
 	}
 }
 
-// pool is global average pooling: each plane to its mean.
+// pool is global average pooling: each channel's positions to their mean,
+// lane by lane.
 type pool struct{ in shape }
 
 func (s *pool) shapes() (shape, shape) { return s.in, shape{s.in.c, 1, 1} }
-func (s *pool) colFloats() int         { return 0 }
+func (s *pool) inPad() int             { return 0 }
+func (s *pool) scratch(int) (int, int) { return 0, 0 }
 func (s *pool) describe() string       { return fmt.Sprintf("global average pooling %v", s.in) }
 
-func (s *pool) run(_ *workspace, x []float32, ldx int, y []float32, ldy int, n int) {
-	hw := s.in.hw()
+func (s *pool) run(_ *workspace, x, y view) {
+	np := x.l.np
+	inv := 1 / float32(s.in.hw())
 	for c := 0; c < s.in.c; c++ {
-		kernels.PoolForward(y[c*ldy:c*ldy+n], x[c*ldx:c*ldx+n*hw], hw)
+		d := y.buf[y.at(c, 0, 0):][:np]
+		clear(d)
+		for yy := 0; yy < s.in.h; yy++ {
+			for xx := 0; xx < s.in.w; xx++ {
+				for j, v := range x.buf[x.at(c, yy, xx):][:np] {
+					d[j] += v
+				}
+			}
+		}
+		for j := range d {
+			d[j] *= inv
+		}
 	}
 }
 
@@ -335,11 +383,10 @@ func (p *Plan) dense(l *layers.Dense, cur shape) (step, error) {
 	return &dense{label: l.Name(), in: cur, out: shape{c.Out, 1, 1}, w: packWeights(p.prec, w, c.Out, c.In, 32), ep: newEpilogue(c.Out, b, kernels.Linear)}, nil
 }
 
-func (s *dense) shapes() (shape, shape) { return s.in, s.out }
-func (s *dense) colFloats() int         { return 0 }
-func (s *dense) describe() string       { return fmt.Sprintf("dense %s %d → %d", s.label, s.in.c, s.out.c) }
-
-func (s *dense) run(_ *workspace, x []float32, ldx int, y []float32, ldy int, n int) {
-	s.w.product(n, x, ldx, y, ldy)
-	s.ep.apply(y, s.out.c, n, ldy)
+func (s *dense) shapes() (shape, shape)    { return s.in, s.out }
+func (s *dense) inPad() int                { return 0 }
+func (s *dense) scratch(np int) (int, int) { return s.out.c * np, 0 }
+func (s *dense) describe() string          { return fmt.Sprintf("dense %s %d → %d", s.label, s.in.c, s.out.c) }
+func (s *dense) run(ws *workspace, x, y view) {
+	productInto(ws, s.w, s.ep, x.buf, x.l.stride(), s.out, x.l.np, y)
 }

@@ -77,6 +77,10 @@ func Im2colAt[T Float](g Geom, col []T, ldc int, x []T, ldx int) {
 					xr := xp[iy*g.W : (iy+1)*g.W]
 					clear(r[:lo])
 					clear(r[hi:])
+					if g.SW == 1 {
+						copy(r[lo:hi], xr[lo+off:hi+off])
+						continue
+					}
 					for ox := lo; ox < hi; ox++ {
 						r[ox] = xr[ox*g.SW+off]
 					}
