@@ -78,10 +78,12 @@ type shape struct{ c, h, w int }
 func (s shape) size() int { return s.c * s.h * s.w }
 func (s shape) hw() int   { return s.h * s.w }
 
-// padded is a shape with the zero border its reader needs.
+// padded is a shape with the zero border its reader needs, and the spare
+// channels its writer fills too (a bf16 product's rows rounded up to the
+// matrix tiles', past the real channels: written, never read).
 type padded struct {
 	shape
-	pad int
+	pad, spare int
 }
 
 // layout is how a buffer holds a group's activation: channel c, position
@@ -92,7 +94,7 @@ type layout struct {
 }
 
 func (l layout) stride() int      { return (l.h + 2*l.pad) * (l.w + 2*l.pad) * l.np }
-func (l layout) size() int        { return l.c * l.stride() }
+func (l layout) size() int        { return (l.c + l.spare) * l.stride() }
 func (l layout) pos(y, x int) int { return ((y+l.pad)*(l.w+2*l.pad) + x + l.pad) * l.np }
 
 // view is an activation in a buffer: lanes off… of layout l.
@@ -110,6 +112,7 @@ func (v view) at(c, y, x int) int { return c*v.l.stride() + v.l.pos(y, x) + v.of
 type step interface {
 	shapes() (in, out shape)
 	inPad() int                    // the zero border its input needs
+	spare() int                    // channels it writes past its output's
 	scratch(np int) (tmp, col int) // floats of product output and im2col it needs for np lanes
 	run(ws *workspace, x, y view)
 	describe() string
@@ -247,8 +250,8 @@ func (p *Plan) plan(opt Options) {
 	p.lay = make([]padded, len(p.steps)+1)
 	for k, st := range p.steps {
 		in, out := st.shapes()
-		p.lay[k] = padded{in, st.inPad()}
-		p.lay[k+1] = padded{out, 0}
+		p.lay[k] = padded{in, st.inPad(), p.lay[k].spare}
+		p.lay[k+1] = padded{out, 0, st.spare()}
 	}
 	p.split = len(p.steps)
 	for k, st := range p.steps {
@@ -390,14 +393,22 @@ func toLanes(v view, x []float32, n int, in shape) {
 // the Plan's precision.
 type weights struct {
 	rows, depth int
+	out         int // rows the product writes: rows, or in bf16 rows rounded up to 32 (zero weights past rows)
 	f32         *blas.Packed
 	b16         *blas.PackedBF16
 }
 
 func packWeights(prec layers.Precision, w []float32, rows, depth, cols int) weights {
-	pw := weights{rows: rows, depth: depth}
+	pw := weights{rows: rows, depth: depth, out: rows}
 	if prec == layers.BF16 {
-		pw.b16 = blas.PackBF16(nil, false, rows, depth, w, depth)
+		// Whole 32-row panels run on the tiles straight into C; a partial
+		// one goes through a buffer, a tile at a time (blas.productBF16):
+		// zero rows make it whole, the output layout has room (spare).
+		if r := roundUp(rows, 32); r != rows {
+			w = append(append(make([]float32, 0, r*depth), w...), make([]float32, (r-rows)*depth)...)
+			pw.out = r
+		}
+		pw.b16 = blas.PackBF16(nil, false, pw.out, depth, w, depth)
 	} else {
 		pw.f32 = blas.PackFor(nil, cols, false, rows, depth, w, depth)
 	}
@@ -490,7 +501,7 @@ func productInto(ws *workspace, w weights, e *epilogue, x []float32, ldx int, sh
 	cols, ld := sh.hw()*np, y.l.stride()
 	switch {
 	case y.off != 0 || y.l.np != np: // lanes of a wider layout: through ws.tmp
-		t := ws.tmp[:w.rows*cols]
+		t := ws.tmp[:w.out*cols]
 		w.product(cols, x, ldx, t, cols)
 		e.write(t, w.rows, sh, np, y)
 	case y.l.pad == 0:

@@ -178,8 +178,9 @@ type convStep struct {
 func (s *convStep) shapes() (shape, shape) { return s.in, s.out }
 func (s *convStep) inPad() int             { return s.pad }
 func (s *convStep) scratch(np int) (int, int) {
-	return s.out.size() * np, s.w.depth * s.out.hw() * np
+	return s.w.out * s.out.hw() * np, s.w.depth * s.out.hw() * np
 }
+func (s *convStep) spare() int { return s.w.out - s.w.rows }
 func (s *convStep) describe() string {
 	return fmt.Sprintf("conv %s %v → %v, %d×%d stride %d", s.label, s.in, s.out, s.g.KH, s.g.KW, s.g.SH)
 }
@@ -222,7 +223,7 @@ type pointwise struct {
 
 func (s *pointwise) shapes() (shape, shape)    { return s.in, s.out }
 func (s *pointwise) inPad() int                { return 0 }
-func (s *pointwise) scratch(np int) (int, int) { return s.out.size() * np, 0 }
+func (s *pointwise) scratch(np int) (int, int) { return s.w.out * s.out.hw() * np, 0 }
 func (s *pointwise) describe() string {
 	return fmt.Sprintf("pointwise %s %v → %v", s.label, s.in, s.out)
 }
@@ -385,8 +386,15 @@ func (p *Plan) dense(l *layers.Dense, cur shape) (step, error) {
 
 func (s *dense) shapes() (shape, shape)    { return s.in, s.out }
 func (s *dense) inPad() int                { return 0 }
-func (s *dense) scratch(np int) (int, int) { return s.out.c * np, 0 }
+func (s *dense) scratch(np int) (int, int) { return s.w.out * np, 0 }
 func (s *dense) describe() string          { return fmt.Sprintf("dense %s %d → %d", s.label, s.in.c, s.out.c) }
 func (s *dense) run(ws *workspace, x, y view) {
 	productInto(ws, s.w, s.ep, x.buf, x.l.stride(), s.out, x.l.np, y)
 }
+
+// spare: the channels past the output a step's product writes.
+func (s *pointwise) spare() int     { return s.w.out - s.w.rows }
+func (s *dense) spare() int         { return s.w.out - s.w.rows }
+func (s *depthwiseStep) spare() int { return 0 }
+func (s *affine) spare() int        { return 0 }
+func (s *pool) spare() int          { return 0 }
