@@ -61,15 +61,18 @@ type Options struct {
 // Plan is a network compiled for inference. Run may be called from several
 // goroutines at once.
 type Plan struct {
-	in        shape
-	out       int // features of each image's output (classes)
-	prec      layers.Precision
-	steps     []step
-	lay       []padded // lay[k]: step k's input (lay[len(steps)]: the output)
-	split     int      // steps[:split] run Sub images at a time
-	sub       int
-	group     int
-	workspace sync.Pool
+	in    shape
+	out   int // features of each image's output (classes)
+	prec  layers.Precision
+	steps []step
+	lay   []padded // lay[k]: step k's input (lay[len(steps)]: the output)
+	split int      // steps[:split] run Sub images at a time
+	// roundInput: the first step (a directConv) takes its inputs rounded
+	// to bf16, as a bf16 product would.
+	roundInput bool
+	sub        int
+	group      int
+	workspace  sync.Pool
 }
 
 // shape is an image's activation: c planes of h×w.
@@ -339,14 +342,14 @@ func (p *Plan) Run(dst, x []float32, n int) error {
 func (p *Plan) runGroup(ws *workspace, dst, x []float32, m int) {
 	npB := p.lanesB(m)
 	if p.split == 0 {
-		toLanes(ws.view(p, 0, npB), x, m, p.in)
+		toLanes(ws.view(p, 0, npB), x, m, p.in, p.roundInput)
 	}
 	// Stage A: Sub images at a time, the last step writing their lanes of
 	// the late stage's input.
 	for i0 := 0; i0 < m && p.split > 0; i0 += p.sub {
 		s := min(p.sub, m-i0)
 		in := ws.view(p, 0, p.sub)
-		toLanes(in, x[i0*p.in.size():(i0+s)*p.in.size()], s, p.in)
+		toLanes(in, x[i0*p.in.size():(i0+s)*p.in.size()], s, p.in, p.roundInput)
 		for k := 0; k < p.split; k++ {
 			var out view
 			if k < p.split-1 {
@@ -373,17 +376,25 @@ func (p *Plan) runGroup(ws *workspace, dst, x []float32, m int) {
 }
 
 // toLanes writes n images (n, C, H, W) into v's lanes 0…n−1, zeros in the
-// other lanes (the border is zero already).
-func toLanes(v view, x []float32, n int, in shape) {
-	np := v.l.np
+// other lanes (the border is zero already); round: to bf16.
+func toLanes(v view, x []float32, n int, in shape, round bool) {
+	np, hw := v.l.np, in.hw()
 	for c := 0; c < in.c; c++ {
 		for y := 0; y < in.h; y++ {
-			for xx := 0; xx < in.w; xx++ {
-				d := v.buf[v.at(c, y, xx):][:np]
-				for i := 0; i < n; i++ {
-					d[i] = x[((i*in.c+c)*in.h+y)*in.w+xx]
+			row := v.buf[v.at(c, y, 0):][:in.w*np]
+			for i := 0; i < n; i++ {
+				src := x[(i*in.c+c)*hw+y*in.w:][:in.w]
+				for xx, val := range src {
+					if round {
+						val = blas.RoundBF16(val)
+					}
+					row[xx*np+i] = val
 				}
-				clear(d[n:])
+			}
+			if n < np {
+				for xx := 0; xx < in.w; xx++ {
+					clear(row[xx*np+n : (xx+1)*np])
+				}
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gomobilenet/mobilenet/blas"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 	G "gorgonia.org/gorgonia"
@@ -161,7 +162,72 @@ func (p *Plan) conv(l layers.Layer, bn *layers.BatchNorm, cur shape) (step, erro
 	case sp.k == 1 && sp.s == 1 && pad == 0:
 		return &pointwise{label: label, in: cur, out: out, w: packWeights(p.prec, wf, sp.out, sp.in, 32*cur.hw()), ep: ep}, nil
 	}
+	if len(p.steps) == 0 && sp.in <= 4 && sp.k == 3 {
+		// The stem: a few input channels, each a pass of the lane-major
+		// 3×3 kernel, cheaper than im2col's copies for one product of
+		// depth 27. In bf16 the inputs and weights are rounded as a bf16
+		// product would round them (the sums stay float32).
+		if p.prec == layers.BF16 {
+			p.roundInput = true
+			for i, v := range wf {
+				wf[i] = blas.RoundBF16(v)
+			}
+		}
+		b := bias
+		if b == nil {
+			b = make([]float32, sp.out)
+		}
+		return &directConv{label: label, in: cur, out: out, g: g, pad: pad, k: wf, bias: b, act: act}, nil
+	}
 	return &convStep{label: label, in: cur, out: out, g: g, pad: pad, w: packWeights(p.prec, wf, sp.out, per, 4*out.hw()), ep: ep}, nil
+}
+
+// directConv is a 3×3 convolution of a few input channels (the stem): for
+// each output channel, one pass of the lane-major kernel per input
+// channel, adding up in the output.
+type directConv struct {
+	label   string
+	in, out shape
+	g       kernels.Geom
+	pad     int
+	k       []float32 // (out, in, 3, 3), folded
+	bias    []float32
+	act     kernels.Act
+}
+
+func (s *directConv) shapes() (shape, shape) { return s.in, s.out }
+func (s *directConv) inPad() int             { return s.pad }
+func (s *directConv) spare() int             { return 0 }
+func (s *directConv) scratch(int) (int, int) { return 0, 0 }
+func (s *directConv) describe() string {
+	return fmt.Sprintf("direct conv %s %v → %v, %d×%d stride %d", s.label, s.in, s.out, s.g.KH, s.g.KW, s.g.SH)
+}
+
+func (s *directConv) run(_ *workspace, x, y view) {
+	g, np := s.g, x.l.np
+	lg := kernels.LaneGeom{K: g.KH, S: g.SH, Wo: g.Wo,
+		XRow: (x.l.w + 2*x.l.pad) * np, XStep: np,
+		YRow: (y.l.w + 2*y.l.pad) * y.l.np, YStep: y.l.np, Lanes: np}
+	// A band of output rows at a time, so that the input rows it reads
+	// (every channel's) stay in cache while every output channel passes
+	// over them: at 224×224 a channel's map alone is 3 MB for 16 lanes.
+	band := max(1, (256<<10)/(4*g.C*lg.XRow*g.SH))
+	for oy0 := 0; oy0 < g.Ho; oy0 += band {
+		lg.Ho = min(band, g.Ho-oy0)
+		for o := 0; o < s.out.c; o++ {
+			ys := y.buf[y.at(o, oy0, 0):]
+			for c := 0; c < g.C; c++ {
+				b, act := s.bias[o], s.act
+				if c > 0 {
+					b = 0
+				}
+				if c < g.C-1 {
+					act = kernels.Linear
+				}
+				kernels.DWLanes(lg, ys, x.buf[x.at(c, oy0*g.SH-g.PT, -g.PL):], s.k[(o*g.C+c)*9:][:9], b, act, c > 0)
+			}
+		}
+	}
 }
 
 // convStep is a dense convolution: im2col from the padded input, then one
@@ -261,7 +327,7 @@ func (s *depthwiseStep) run(_ *workspace, x, y view) {
 		c := co / s.mult
 		xs := x.buf[x.at(c, -g.PT, -g.PL):]
 		ys := y.buf[y.at(co, 0, 0):]
-		kernels.DWLanes(lg, ys, xs, s.k[co*kk:(co+1)*kk], s.bias[co], s.act)
+		kernels.DWLanes(lg, ys, xs, s.k[co*kk:(co+1)*kk], s.bias[co], s.act, false)
 	}
 }
 

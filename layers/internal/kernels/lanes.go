@@ -34,39 +34,43 @@ func (g LaneGeom) check(y, x, k []float32) error {
 	return nil
 }
 
-// DWLanes computes g's convolution of x by k (K×K weights) plus b, through
-// act, into y. It panics if the slices are too short for g (a bug in the
-// caller: package infer sizes them).
-func DWLanes(g LaneGeom, y, x, k []float32, b float32, act Act) {
+// DWLanes computes g's convolution of x by k (K×K weights) plus b (plus
+// what y holds, with acc: a dense convolution's input channels one after
+// the other), through act, into y. It panics if the slices are too short
+// for g (a bug in the caller: package infer sizes them).
+func DWLanes(g LaneGeom, y, x, k []float32, b float32, act Act, acc bool) {
 	if err := g.check(y, x, k); err != nil {
 		panic(err)
 	}
-	if g.K == 3 && dwLanesAsm(g, y, x, k, b, act) {
+	if g.K == 3 && dwLanesAsm(g, y, x, k, b, act, acc) {
 		return
 	}
-	dwLanesGo(g, y, x, k, b, act)
+	dwLanesGo(g, y, x, k, b, act, acc)
 }
 
 // dwLanesGo is DWLanes's plain definition (every tier).
-func dwLanesGo(g LaneGeom, y, x, k []float32, b float32, act Act) {
-	acc := make([]float32, g.Lanes)
+func dwLanesGo(g LaneGeom, y, x, k []float32, b float32, act Act, acc bool) {
+	sum := make([]float32, g.Lanes)
 	for oy := 0; oy < g.Ho; oy++ {
 		for ox := 0; ox < g.Wo; ox++ {
-			for j := range acc {
-				acc[j] = 0
+			ys := y[oy*g.YRow+ox*g.YStep:][:g.Lanes]
+			for j := range sum {
+				sum[j] = b
+				if acc {
+					sum[j] = ys[j] + b
+				}
 			}
 			for ky := 0; ky < g.K; ky++ {
 				for kx := 0; kx < g.K; kx++ {
 					w := k[ky*g.K+kx]
 					xs := x[(oy*g.S+ky)*g.XRow+(ox*g.S+kx)*g.XStep:][:g.Lanes]
 					for j, v := range xs {
-						acc[j] += w * v
+						sum[j] += w * v
 					}
 				}
 			}
-			ys := y[oy*g.YRow+ox*g.YStep:][:g.Lanes]
-			for j, v := range acc {
-				ys[j] = activate(act, v+b)
+			for j, v := range sum {
+				ys[j] = activate(act, v)
 			}
 		}
 	}

@@ -5,13 +5,14 @@
 #include "textflag.h"
 
 // Lane-major 3×3 depthwise kernels (lanes.go): for every output position,
-// each vector of lanes gets the bias, its nine taps as multiply-adds, and
-// the activation (act 0 linear, 1 ReLU, 2 ReLU6). The AVX-512 kernels
+// each vector of lanes gets the bias (plus what y holds, with acc), its
+// nine taps as multiply-adds, and the activation (act 0 linear, 1 ReLU,
+// 2 ReLU6). The AVX-512 kernels
 // compute four outputs of a row at a time (scripts/gen_lanes_amd64.py says
 // why), one per stride.
 
-// func dwLanes3x3S1AVX512(y, x *float32, k *float32, b float32, act, ho, wo, s, xrow, xstep, yrow, ystep, lanes int)
-TEXT ·dwLanes3x3S1AVX512(SB), NOSPLIT, $0-104
+// func dwLanes3x3S1AVX512(y, x *float32, k *float32, b float32, act, ho, wo, s, xrow, xstep, yrow, ystep, lanes int, acc bool)
+TEXT ·dwLanes3x3S1AVX512(SB), NOSPLIT, $0-105
 	MOVQ k+16(FP), AX
 	VBROADCASTSS 0(AX), Z0
 	VBROADCASTSS 4(AX), Z1
@@ -65,6 +66,15 @@ quad_vec:
 	VMOVAPS Z9, Z13
 	VMOVAPS Z9, Z14
 	VMOVAPS Z9, Z15
+	CMPB acc+104(FP), $0
+	JEQ quad_init
+	LEAQ (R14)(R15*1), BX
+	VADDPS (BX), Z9, Z12
+	VADDPS (BX)(DI*1), Z9, Z13
+	VADDPS (BX)(DI*2), Z9, Z14
+	ADDQ DI, BX
+	VADDPS (BX)(DI*2), Z9, Z15
+quad_init:
 	MOVQ DX, BX
 	VMOVUPS (BX), Z16
 	VFMADD231PS Z16, Z0, Z12
@@ -173,6 +183,10 @@ one:
 one_vec:
 	LEAQ (R13)(R15*1), DX
 	VMOVAPS Z9, Z12
+	CMPB acc+104(FP), $0
+	JEQ one_init
+	VADDPS (R14)(R15*1), Z9, Z12
+one_init:
 	VFMADD231PS (DX), Z0, Z12
 	VFMADD231PS (DX)(R8*1), Z1, Z12
 	VFMADD231PS (DX)(R8*2), Z2, Z12
@@ -208,8 +222,8 @@ one_done:
 	RET
 
 
-// func dwLanes3x3S2AVX512(y, x *float32, k *float32, b float32, act, ho, wo, s, xrow, xstep, yrow, ystep, lanes int)
-TEXT ·dwLanes3x3S2AVX512(SB), NOSPLIT, $0-104
+// func dwLanes3x3S2AVX512(y, x *float32, k *float32, b float32, act, ho, wo, s, xrow, xstep, yrow, ystep, lanes int, acc bool)
+TEXT ·dwLanes3x3S2AVX512(SB), NOSPLIT, $0-105
 	MOVQ k+16(FP), AX
 	VBROADCASTSS 0(AX), Z0
 	VBROADCASTSS 4(AX), Z1
@@ -263,6 +277,15 @@ quad_vec:
 	VMOVAPS Z9, Z13
 	VMOVAPS Z9, Z14
 	VMOVAPS Z9, Z15
+	CMPB acc+104(FP), $0
+	JEQ quad_init
+	LEAQ (R14)(R15*1), BX
+	VADDPS (BX), Z9, Z12
+	VADDPS (BX)(DI*1), Z9, Z13
+	VADDPS (BX)(DI*2), Z9, Z14
+	ADDQ DI, BX
+	VADDPS (BX)(DI*2), Z9, Z15
+quad_init:
 	MOVQ DX, BX
 	VMOVUPS (BX), Z16
 	VFMADD231PS Z16, Z0, Z12
@@ -389,6 +412,10 @@ one:
 one_vec:
 	LEAQ (R13)(R15*1), DX
 	VMOVAPS Z9, Z12
+	CMPB acc+104(FP), $0
+	JEQ one_init
+	VADDPS (R14)(R15*1), Z9, Z12
+one_init:
 	VFMADD231PS (DX), Z0, Z12
 	VFMADD231PS (DX)(R8*1), Z1, Z12
 	VFMADD231PS (DX)(R8*2), Z2, Z12
@@ -424,8 +451,8 @@ one_done:
 	RET
 
 
-// func dwLanes3x3AVX2(y, x *float32, k *float32, b float32, act, ho, wo, s, xrow, xstep, yrow, ystep, lanes int)
-TEXT ·dwLanes3x3AVX2(SB), NOSPLIT, $0-104
+// func dwLanes3x3AVX2(y, x *float32, k *float32, b float32, act, ho, wo, s, xrow, xstep, yrow, ystep, lanes int, acc bool)
+TEXT ·dwLanes3x3AVX2(SB), NOSPLIT, $0-105
 	MOVQ k+16(FP), AX
 	VBROADCASTSS 0(AX), Y0
 	VBROADCASTSS 4(AX), Y1
@@ -476,6 +503,10 @@ one:
 one_vec:
 	LEAQ (R13)(R15*1), DX
 	VMOVAPS Y9, Y12
+	CMPB acc+104(FP), $0
+	JEQ one_init
+	VADDPS (R14)(R15*1), Y9, Y12
+one_init:
 	VFMADD231PS (DX), Y0, Y12
 	VFMADD231PS (DX)(R8*1), Y1, Y12
 	VFMADD231PS (DX)(R8*2), Y2, Y12

@@ -8,23 +8,23 @@ func laneTierImpls() (out []laneImpl) {
 		for _, st := range []struct {
 			name string
 			s    int
-			f    func(y, x *float32, k *float32, b float32, act, ho, wo, s, xrow, xstep, yrow, ystep, lanes int)
+			f    func(y, x *float32, k *float32, b float32, act, ho, wo, s, xrow, xstep, yrow, ystep, lanes int, acc bool)
 		}{{"avx512-s1", 1, dwLanes3x3S1AVX512}, {"avx512-s2", 2, dwLanes3x3S2AVX512}} {
-			out = append(out, laneImpl{st.name, func(g LaneGeom, y, x, k []float32, b float32, act Act) bool {
+			out = append(out, laneImpl{st.name, func(g LaneGeom, y, x, k []float32, b float32, act Act, acc bool) bool {
 				if g.K != 3 || g.Lanes%16 != 0 || g.S != st.s {
 					return false
 				}
-				st.f(&y[0], &x[0], &k[0], b, int(act), g.Ho, g.Wo, g.S, g.XRow, g.XStep, g.YRow, g.YStep, g.Lanes)
+				st.f(&y[0], &x[0], &k[0], b, int(act), g.Ho, g.Wo, g.S, g.XRow, g.XStep, g.YRow, g.YStep, g.Lanes, acc)
 				return true
 			}})
 		}
 	}
 	if haveAVX2 {
-		out = append(out, laneImpl{"avx2", func(g LaneGeom, y, x, k []float32, b float32, act Act) bool {
+		out = append(out, laneImpl{"avx2", func(g LaneGeom, y, x, k []float32, b float32, act Act, acc bool) bool {
 			if g.K != 3 || g.Lanes%8 != 0 {
 				return false
 			}
-			dwLanes3x3AVX2(&y[0], &x[0], &k[0], b, int(act), g.Ho, g.Wo, g.S, g.XRow, g.XStep, g.YRow, g.YStep, g.Lanes)
+			dwLanes3x3AVX2(&y[0], &x[0], &k[0], b, int(act), g.Ho, g.Wo, g.S, g.XRow, g.XStep, g.YRow, g.YStep, g.Lanes, acc)
 			return true
 		}})
 	}

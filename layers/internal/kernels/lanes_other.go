@@ -2,4 +2,4 @@
 
 package kernels
 
-func dwLanesAsm(LaneGeom, []float32, []float32, []float32, float32, Act) bool { return false }
+func dwLanesAsm(LaneGeom, []float32, []float32, []float32, float32, Act, bool) bool { return false }

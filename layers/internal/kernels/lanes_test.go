@@ -11,22 +11,25 @@ import (
 // when it does not take the geometry.
 type laneImpl struct {
 	name string
-	run  func(g LaneGeom, y, x, k []float32, b float32, act Act) bool
+	run  func(g LaneGeom, y, x, k []float32, b float32, act Act, acc bool) bool
 }
 
 // TestDWLanes checks the lane-major depthwise kernels of the active tier
 // (and each lower one the CPU runs) against a float64 evaluation of the
 // definition, on random geometries: strides 1 and 2, odd maps, 1×1 maps,
 // 8 to 80 lanes, input and output positions with gaps between them (the
-// stage boundaries of package infer), every activation. Float32 sums of 9
-// products plus a bias: 1e-5 relative to the sum of |terms| bounds them
-// (10 roundings of 2⁻²⁴).
+// stage boundaries of package infer), every activation, with and without
+// adding to y's values. Float32 sums of 9 products plus a bias (and y):
+// 1e-5 relative to the sum of |terms| bounds them (11 roundings of 2⁻²⁴).
 func TestDWLanes(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	impls := []laneImpl{
-		{"DWLanes", func(g LaneGeom, y, x, k []float32, b float32, act Act) bool { DWLanes(g, y, x, k, b, act); return true }},
-		{"go", func(g LaneGeom, y, x, k []float32, b float32, act Act) bool {
-			dwLanesGo(g, y, x, k, b, act)
+		{"DWLanes", func(g LaneGeom, y, x, k []float32, b float32, act Act, acc bool) bool {
+			DWLanes(g, y, x, k, b, act, acc)
+			return true
+		}},
+		{"go", func(g LaneGeom, y, x, k []float32, b float32, act Act, acc bool) bool {
+			dwLanesGo(g, y, x, k, b, act, acc)
 			return true
 		}},
 	}
@@ -55,19 +58,34 @@ func TestDWLanes(t *testing.T) {
 		}
 		b := float32(r.NormFloat64())
 		act := Act(trial % 3)
+		acc := trial%4 == 1 // add to y's values (package infer's dense convolutions)
 		for _, im := range impls {
-			t.Run(fmt.Sprintf("%d/%s/k%d-s%d-%dx%d-lanes%d", trial, im.name, k, s, ho, wo, lanes), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%d/%s/k%d-s%d-%dx%d-lanes%d-acc%v", trial, im.name, k, s, ho, wo, lanes, acc), func(t *testing.T) {
 				y := make([]float32, ho*yrow+16)
 				for i := range y {
 					y[i] = 12345 // untouched between positions
 				}
-				if !im.run(g, y, x, w, b, act) {
+				prior := func(oy, ox, j int) float64 { return float64(oy) - 0.5*float64(ox) + 0.25*float64(j%3) }
+				if acc {
+					for oy := 0; oy < ho; oy++ {
+						for ox := 0; ox < wo; ox++ {
+							for j := 0; j < lanes; j++ {
+								y[oy*yrow+ox*ystep+j] = float32(prior(oy, ox, j))
+							}
+						}
+					}
+				}
+				if !im.run(g, y, x, w, b, act, acc) {
 					t.Skip("the tier does not take this geometry")
 				}
 				for oy := 0; oy < ho; oy++ {
 					for ox := 0; ox < wo; ox++ {
 						for j := 0; j < lanes; j++ {
 							sum, mag := float64(b), math.Abs(float64(b))
+							if acc {
+								sum += prior(oy, ox, j)
+								mag += math.Abs(prior(oy, ox, j))
+							}
 							for ky := 0; ky < k; ky++ {
 								for kx := 0; kx < k; kx++ {
 									v := float64(w[ky*k+kx]) * float64(x[(oy*s+ky)*xrow+(ox*s+kx)*xstep+j])
