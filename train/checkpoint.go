@@ -3,8 +3,9 @@ package train
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/gomobilenet/mobilenet/evaluate"
 	"os"
+
+	"github.com/gomobilenet/mobilenet/evaluate"
 
 	"github.com/gomobilenet/mobilenet/checkpoint"
 	"github.com/gomobilenet/mobilenet/data"

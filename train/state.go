@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+
 	"github.com/gomobilenet/mobilenet/evaluate"
 
 	"github.com/gomobilenet/mobilenet/checkpoint"

@@ -3,8 +3,9 @@ package train
 import (
 	"context"
 	"fmt"
-	"github.com/gomobilenet/mobilenet/model"
 	"strings"
+
+	"github.com/gomobilenet/mobilenet/model"
 
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/layers"

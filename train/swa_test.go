@@ -2,11 +2,12 @@ package train
 
 import (
 	"context"
-	"github.com/gomobilenet/mobilenet/layers"
 	"math"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomobilenet/mobilenet/layers"
 
 	"github.com/gomobilenet/mobilenet/checkpoint"
 	"github.com/gomobilenet/mobilenet/data"

@@ -1,0 +1,155 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// finishEpoch folds the weights into the SWA average in the tail,
+// evaluates (the raw weights, and the average when kept), logs the epoch
+// and writes last.bin, and best.bin when the test accuracy improved.
+func (rn *run) finishEpoch(epoch int, st epochStats) error {
+	hdr, res := &rn.hdr, rn.res
+	if err := rn.updateSWA(context.Background(), epoch); err != nil {
+		return err
+	}
+	if !evalDue(epoch+1, rn.r.TotalEpochs(), rn.r.EvalEvery) {
+		return rn.finishUnevaluated(epoch, st)
+	}
+	if err := rn.syncStats(); err != nil {
+		return err
+	}
+	ev, err := rn.eval.Run(context.Background(), rn.o.Test, rn.progw)
+	if err != nil {
+		return err
+	}
+	if math.IsNaN(ev.Loss) || math.IsInf(ev.Loss, 0) {
+		return diverged(rn.o.OutDir, fmt.Sprintf("test loss is %v after epoch %d", ev.Loss, epoch+1))
+	}
+	// The figure a checkpoint stands for is the one cmd/eval reproduces
+	// from it: the average's when there is one.
+	reported := ev
+	var evAvg EvalResult
+	avg, avgName := rn.average(epoch + 1)
+	if avg != nil {
+		avg.swap()
+		evAvg, err = rn.eval.Run(context.Background(), rn.o.Test, rn.progw)
+		avg.swap()
+		if err != nil {
+			return err
+		}
+		if math.IsNaN(evAvg.Loss) || math.IsInf(evAvg.Loss, 0) {
+			return diverged(rn.o.OutDir, fmt.Sprintf("the weight average's test loss is %v after epoch %d", evAvg.Loss, epoch+1))
+		}
+		reported = evAvg
+	}
+	rn.store().Mode().SetTraining(true)
+	rec := rn.closeEpoch(epoch, st)
+	hdr.TestAcc, res.LastAcc = reported.Accuracy, reported.Accuracy
+	improved := reported.Accuracy > hdr.BestAcc
+	if improved {
+		hdr.BestAcc, res.BestAcc = reported.Accuracy, reported.Accuracy
+	}
+	rec["test_loss"], rec["test_acc"], rec["eval_images_per_s"] = ev.Loss, ev.Accuracy, ev.ImagesPS
+	extra := ""
+	if ev.Flip != nil {
+		rec["test_acc_tta_flip"], rec["test_loss_tta_flip"] = ev.Flip.Accuracy, ev.Flip.Loss
+		extra += fmt.Sprintf(" | flip TTA %.4f", ev.Flip.Accuracy)
+	}
+	if ev.FlipTranslate != nil {
+		rec["test_acc_tta_flip_translate"], rec["test_loss_tta_flip_translate"] = ev.FlipTranslate.Accuracy, ev.FlipTranslate.Loss
+		extra += fmt.Sprintf(" | flip-translate TTA %.4f", ev.FlipTranslate.Accuracy)
+	}
+	if avg != nil {
+		rec["test_acc_"+avgName], rec["test_loss_"+avgName] = evAvg.Accuracy, evAvg.Loss
+		extra += fmt.Sprintf(" | %s %.4f", strings.ToUpper(avgName), evAvg.Accuracy)
+		if evAvg.Flip != nil {
+			rec["test_acc_"+avgName+"_tta_flip"] = evAvg.Flip.Accuracy
+			extra += fmt.Sprintf(" (flip %.4f)", evAvg.Flip.Accuracy)
+		}
+		if evAvg.FlipTranslate != nil {
+			rec["test_acc_"+avgName+"_tta_flip_translate"] = evAvg.FlipTranslate.Accuracy
+		}
+	}
+	if err := rn.appendMetrics(rec); err != nil {
+		return err
+	}
+	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f%s | %.0fs, %.0f img/s%s\n", hdr.Epoch, rn.r.TotalEpochs(), res.LastLoss, rec["train_acc"], ev.Loss, ev.Accuracy, extra, st.seconds, rec["train_images_per_s"], commNote(rec))
+	if err := rn.save("last.bin"); err != nil {
+		return err
+	}
+	if improved {
+		return rn.save("best.bin")
+	}
+	return nil
+}
+
+// finishUnevaluated ends an epoch that Recipe.EvalEvery does not evaluate:
+// it logs the training figures and writes last.bin, whose test accuracy
+// stays that of the last evaluation (Header.TestAcc).
+func (rn *run) finishUnevaluated(epoch int, st epochStats) error {
+	rec := rn.closeEpoch(epoch, st)
+	if err := rn.appendMetrics(rec); err != nil {
+		return err
+	}
+	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | not evaluated (--eval-every %d) | %.0fs, %.0f img/s%s\n", rn.hdr.Epoch, rn.r.TotalEpochs(), rn.res.LastLoss, rec["train_acc"], rn.r.EvalEvery, st.seconds, rec["train_images_per_s"], commNote(rec))
+	return rn.save("last.bin")
+}
+
+// closeEpoch moves the header and the result past epoch (counted from 0)
+// and returns the epoch's training figures as its metrics.jsonl record.
+func (rn *run) closeEpoch(epoch int, st epochStats) map[string]any {
+	hdr, res := &rn.hdr, rn.res
+	hdr.Epoch, hdr.Batch = epoch+1, 0
+	res.Epochs = hdr.Epoch
+	if st.seen > 0 {
+		res.LastLoss = st.lossSum / float64(st.seen)
+	}
+	rec := map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": rn.lr(hdr.Step - 1), "train_loss": res.LastLoss,
+		"train_acc": float64(st.correct) / float64(max(st.seen, 1)), "train_seconds": st.seconds, "train_images_per_s": float64(st.seen) / st.seconds}
+	if inside, waited, steps := rn.tr.CommTimes(); steps > 0 {
+		// Rank 0's: the time in the gradient all-reduces, and the part of
+		// it the steps waited for.
+		rec["allreduce_seconds"], rec["allreduce_wait_seconds"] = inside.Seconds(), waited.Seconds()
+	}
+	return rec
+}
+
+// commNote is the epoch line's note of the gradient all-reduces' time (""
+// in one process).
+func commNote(rec map[string]any) string {
+	in, ok := rec["allreduce_seconds"].(float64)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf(" (all-reduce %.1fs, %.1fs of it waited for, %.0f%% of the epoch)", in, rec["allreduce_wait_seconds"], 100*rec["allreduce_wait_seconds"].(float64)/rec["train_seconds"].(float64))
+}
+
+// appendMetrics adds an epoch's record to metrics.jsonl (rank 0).
+func (rn *run) appendMetrics(rec map[string]any) error {
+	if !rn.primary() {
+		return nil
+	}
+	return appendJSON(filepath.Join(rn.o.OutDir, "metrics.jsonl"), rec)
+}
+
+func appendJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("metrics log: %w", err)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("metrics log: %w", err)
+	}
+	return f.Close()
+}

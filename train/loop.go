@@ -1,0 +1,131 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"time"
+
+	"github.com/gomobilenet/mobilenet/internal/progress"
+	"github.com/schollz/progressbar/v3"
+)
+
+// Run trains until the recipe's last epoch, an interruption (ctx
+// cancelled: the current step finishes and last.bin is written) or an error.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	rn, err := openRun(o)
+	if err != nil {
+		return nil, err
+	}
+	defer rn.close()
+	for epoch := rn.hdr.Epoch; epoch < rn.r.TotalEpochs(); epoch++ {
+		if o.StopAfter > 0 && epoch >= o.StopAfter {
+			rn.res.Interrupted = true
+			break
+		}
+		st, err := rn.trainEpoch(ctx, epoch)
+		if err != nil {
+			return rn.res, err
+		}
+		if st.stopped {
+			return rn.res, rn.interrupted(epoch)
+		}
+		if err := rn.finishEpoch(epoch, st); err != nil {
+			return rn.res, err
+		}
+		if stop, err := rn.agree(ctx.Err() != nil); err != nil || stop {
+			rn.res.Interrupted = stop
+			return rn.res, err
+		}
+	}
+	return rn.res, nil
+}
+
+// save writes a checkpoint of the run's current state (rank 0; every rank
+// calls it, as it first averages the ranks' statistics).
+func (rn *run) save(name string) error {
+	if err := rn.syncStats(); err != nil {
+		return err
+	}
+	if !rn.primary() {
+		return nil
+	}
+	avg, _ := rn.average(rn.hdr.Epoch)
+	ts, err := snapshot(rn.store(), rn.opt, avg)
+	if err != nil {
+		return err
+	}
+	return WriteCheckpoint(filepath.Join(rn.o.OutDir, name), rn.hdr, ts)
+}
+
+// epochStats are the training figures of one epoch.
+type epochStats struct {
+	lossSum       float64
+	correct, seen int
+	seconds       float64
+	stopped       bool // interrupted (in a job: some rank was) after the last step
+}
+
+// trainEpoch runs the epoch's remaining steps, stopping early (after a
+// whole step) when ctx is cancelled.
+func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
+	var st epochStats
+	r, hdr := rn.r, &rn.hdr
+	start := time.Now()
+	var bar *progressbar.ProgressBar
+	if rn.progw != nil {
+		bar = progress.New(rn.progw, rn.loader.NumBatches(), fmt.Sprintf("epoch %d/%d", epoch+1, r.TotalEpochs()), false)
+		bar.Set(hdr.Batch)
+		defer bar.Finish()
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for b := range rn.loader.Epoch(lctx, epoch, hdr.Batch) {
+		if b.Err != nil {
+			return st, fmt.Errorf("train: epoch %d: %w", epoch+1, b.Err)
+		}
+		l, c, stop, err := rn.tr.step(b.X, b.Y, b.Y2, b.Lam, rn.lr(hdr.Step), ctx.Err() != nil)
+		if err != nil {
+			return st, fmt.Errorf("train: step %d: %w", hdr.Step, err)
+		}
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return st, diverged(rn.o.OutDir, fmt.Sprintf("training loss is %v at epoch %d, batch %d (step %d)", l, epoch+1, hdr.Batch+1, hdr.Step))
+		}
+		if rn.avg != nil {
+			rn.avg.update(hdr.Step)
+		}
+		st.correct += c
+		st.seen += r.BatchSize
+		st.lossSum += l * float64(r.BatchSize)
+		hdr.Step++
+		hdr.Batch++
+		if bar != nil {
+			el := time.Since(start).Seconds()
+			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f acc %.3f %.0f img/s", epoch+1, r.TotalEpochs(), st.lossSum/float64(st.seen), float64(st.correct)/float64(st.seen), float64(st.seen)/el))
+			bar.Add(1)
+		}
+		if stop {
+			st.stopped = true
+			break
+		}
+	}
+	st.seconds = time.Since(start).Seconds()
+	return st, nil
+}
+
+// interrupted writes last.bin mid-epoch.
+func (rn *run) interrupted(epoch int) error {
+	rn.res.Interrupted = true
+	if err := rn.save("last.bin"); err != nil {
+		return err
+	}
+	fmt.Fprintf(rn.logw, "interrupted at epoch %d, batch %d: wrote %s\n", epoch+1, rn.hdr.Batch, filepath.Join(rn.o.OutDir, "last.bin"))
+	return nil
+}
+
+// evalDue reports whether the epoch that has just completed (counted from
+// 1) is evaluated: every one, or every every-th and the last.
+func evalDue(done, epochs, every int) bool {
+	return every <= 1 || done%every == 0 || done >= epochs
+}
