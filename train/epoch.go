@@ -10,95 +10,76 @@ import (
 	"strings"
 )
 
-// finishEpoch folds the weights into the SWA average in the tail,
-// evaluates (the raw weights, and the average when kept), logs the epoch
-// and writes last.bin, and best.bin when the test accuracy improved.
-func (rn *run) finishEpoch(epoch int, st epochStats) error {
+// evaluateEpoch evaluates the weights after epoch (and the weight average,
+// when one is kept, which the checkpoints then stand for), adds the figures
+// to the epoch's record, and returns the log line's part for them and
+// whether the checkpoint's figure improved on the best.
+func (rn *run) evaluateEpoch(epoch int, rec map[string]any) (string, bool, error) {
 	hdr, res := &rn.hdr, rn.res
-	if err := rn.updateSWA(context.Background(), epoch); err != nil {
-		return err
-	}
-	if !evalDue(epoch+1, rn.r.TotalEpochs(), rn.r.EvalEvery) {
-		return rn.finishUnevaluated(epoch, st)
-	}
 	if err := rn.syncStats(); err != nil {
-		return err
+		return "", false, err
 	}
-	ev, err := rn.eval.Run(context.Background(), rn.o.Test, rn.progw)
+	ev, err := rn.testWith(nil, epoch, "")
 	if err != nil {
-		return err
-	}
-	if math.IsNaN(ev.Loss) || math.IsInf(ev.Loss, 0) {
-		return diverged(rn.o.OutDir, fmt.Sprintf("test loss is %v after epoch %d", ev.Loss, epoch+1))
+		return "", false, err
 	}
 	// The figure a checkpoint stands for is the one cmd/eval reproduces
 	// from it: the average's when there is one.
 	reported := ev
-	var evAvg EvalResult
 	avg, avgName := rn.average(epoch + 1)
+	var evAvg EvalResult
 	if avg != nil {
-		avg.swap()
-		evAvg, err = rn.eval.Run(context.Background(), rn.o.Test, rn.progw)
-		avg.swap()
-		if err != nil {
-			return err
-		}
-		if math.IsNaN(evAvg.Loss) || math.IsInf(evAvg.Loss, 0) {
-			return diverged(rn.o.OutDir, fmt.Sprintf("the weight average's test loss is %v after epoch %d", evAvg.Loss, epoch+1))
+		if evAvg, err = rn.testWith(avg, epoch, "the weight average's "); err != nil {
+			return "", false, err
 		}
 		reported = evAvg
 	}
 	rn.store().Mode().SetTraining(true)
-	rec := rn.closeEpoch(epoch, st)
 	hdr.TestAcc, res.LastAcc = reported.Accuracy, reported.Accuracy
 	improved := reported.Accuracy > hdr.BestAcc
 	if improved {
 		hdr.BestAcc, res.BestAcc = reported.Accuracy, reported.Accuracy
 	}
 	rec["test_loss"], rec["test_acc"], rec["eval_images_per_s"] = ev.Loss, ev.Accuracy, ev.ImagesPS
-	extra := ""
+	line := fmt.Sprintf("test loss %.4f acc %.4f", ev.Loss, ev.Accuracy)
 	if ev.Flip != nil {
 		rec["test_acc_tta_flip"], rec["test_loss_tta_flip"] = ev.Flip.Accuracy, ev.Flip.Loss
-		extra += fmt.Sprintf(" | flip TTA %.4f", ev.Flip.Accuracy)
+		line += fmt.Sprintf(" | flip TTA %.4f", ev.Flip.Accuracy)
 	}
 	if ev.FlipTranslate != nil {
 		rec["test_acc_tta_flip_translate"], rec["test_loss_tta_flip_translate"] = ev.FlipTranslate.Accuracy, ev.FlipTranslate.Loss
-		extra += fmt.Sprintf(" | flip-translate TTA %.4f", ev.FlipTranslate.Accuracy)
+		line += fmt.Sprintf(" | flip-translate TTA %.4f", ev.FlipTranslate.Accuracy)
 	}
 	if avg != nil {
 		rec["test_acc_"+avgName], rec["test_loss_"+avgName] = evAvg.Accuracy, evAvg.Loss
-		extra += fmt.Sprintf(" | %s %.4f", strings.ToUpper(avgName), evAvg.Accuracy)
+		line += fmt.Sprintf(" | %s %.4f", strings.ToUpper(avgName), evAvg.Accuracy)
 		if evAvg.Flip != nil {
 			rec["test_acc_"+avgName+"_tta_flip"] = evAvg.Flip.Accuracy
-			extra += fmt.Sprintf(" (flip %.4f)", evAvg.Flip.Accuracy)
+			line += fmt.Sprintf(" (flip %.4f)", evAvg.Flip.Accuracy)
 		}
 		if evAvg.FlipTranslate != nil {
 			rec["test_acc_"+avgName+"_tta_flip_translate"] = evAvg.FlipTranslate.Accuracy
 		}
 	}
-	if err := rn.appendMetrics(rec); err != nil {
-		return err
-	}
-	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f%s | %.0fs, %.0f img/s%s\n", hdr.Epoch, rn.r.TotalEpochs(), res.LastLoss, rec["train_acc"], ev.Loss, ev.Accuracy, extra, st.seconds, rec["train_images_per_s"], commNote(rec))
-	if err := rn.save("last.bin"); err != nil {
-		return err
-	}
-	if improved {
-		return rn.save("best.bin")
-	}
-	return nil
+	return line, improved, nil
 }
 
-// finishUnevaluated ends an epoch that Recipe.EvalEvery does not evaluate:
-// it logs the training figures and writes last.bin, whose test accuracy
-// stays that of the last evaluation (Header.TestAcc).
-func (rn *run) finishUnevaluated(epoch int, st epochStats) error {
-	rec := rn.closeEpoch(epoch, st)
-	if err := rn.appendMetrics(rec); err != nil {
-		return err
+// testWith evaluates on the test set the current weights, or the weight
+// average avg (swapped in for it), refusing a non-finite loss (what names
+// the weights in that error).
+func (rn *run) testWith(avg *ema, epoch int, what string) (EvalResult, error) {
+	if avg != nil {
+		avg.swap()
+		defer avg.swap()
 	}
-	fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | not evaluated (--eval-every %d) | %.0fs, %.0f img/s%s\n", rn.hdr.Epoch, rn.r.TotalEpochs(), rn.res.LastLoss, rec["train_acc"], rn.r.EvalEvery, st.seconds, rec["train_images_per_s"], commNote(rec))
-	return rn.save("last.bin")
+	ev, err := rn.eval.Run(context.Background(), rn.o.Test, rn.progw)
+	if err != nil {
+		return ev, err
+	}
+	if math.IsNaN(ev.Loss) || math.IsInf(ev.Loss, 0) {
+		return ev, diverged(rn.o.OutDir, fmt.Sprintf("%stest loss is %v after epoch %d", what, ev.Loss, epoch+1))
+	}
+	return ev, nil
 }
 
 // closeEpoch moves the header and the result past epoch (counted from 0)

@@ -13,6 +13,12 @@ import (
 
 // Run trains until the recipe's last epoch, an interruption (ctx
 // cancelled: the current step finishes and last.bin is written) or an error.
+//
+// An epoch is: its steps (trainEpoch; an EMA follows each), the SWA tail's
+// average (updateSWA), the evaluation when due (evaluateEpoch: the raw
+// weights and the average, with test-time augmentation), the log line and
+// the metrics.jsonl record, and the checkpoints; then the ranks agree on
+// whether to go on.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	rn, err := openRun(o)
 	if err != nil {
@@ -31,8 +37,28 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if st.stopped {
 			return rn.res, rn.interrupted(epoch)
 		}
-		if err := rn.finishEpoch(epoch, st); err != nil {
+		if err := rn.updateSWA(context.Background(), epoch); err != nil {
 			return rn.res, err
+		}
+		rec := rn.closeEpoch(epoch, st)
+		tested, improved := fmt.Sprintf("not evaluated (--eval-every %d)", rn.r.EvalEvery), false
+		if evalDue(epoch+1, rn.r.TotalEpochs(), rn.r.EvalEvery) {
+			if tested, improved, err = rn.evaluateEpoch(epoch, rec); err != nil {
+				return rn.res, err
+			}
+		}
+		if err := rn.appendMetrics(rec); err != nil {
+			return rn.res, err
+		}
+		fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | %s | %.0fs, %.0f img/s%s\n", rn.hdr.Epoch, rn.r.TotalEpochs(),
+			rn.res.LastLoss, rec["train_acc"], tested, st.seconds, rec["train_images_per_s"], commNote(rec))
+		if err := rn.save("last.bin"); err != nil {
+			return rn.res, err
+		}
+		if improved {
+			if err := rn.save("best.bin"); err != nil {
+				return rn.res, err
+			}
 		}
 		if stop, err := rn.agree(ctx.Err() != nil); err != nil || stop {
 			rn.res.Interrupted = stop
