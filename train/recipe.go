@@ -3,54 +3,59 @@ package train
 import (
 	"fmt"
 	"math"
+	"reflect"
+	"strings"
 
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/model"
 )
 
-// Recipe holds the training hyper-parameters; a checkpoint stores it.
+// Recipe holds the training hyper-parameters; a checkpoint stores it. A
+// field's `flag` tag names the cmd/train flag that sets it (",negate": the
+// flag sets the opposite), which is how the command tells a resumed run's
+// recipe from the flags it is given (Recipe.Flags).
 type Recipe struct {
-	Epochs       int     `json:"epochs"`
-	BatchSize    int     `json:"batch_size"`
-	EvalBatch    int     `json:"eval_batch"`
-	LR           float64 `json:"lr"`                 // peak learning rate
-	Schedule     string  `json:"schedule,omitempty"` // decay after the warm-up: ScheduleCosine ("" too), ScheduleLinear or ScheduleStep
-	MinLR        float64 `json:"min_lr,omitempty"`   // where the cosine and linear decays end (0: at 0); below LR, not with ScheduleStep
-	Momentum     float64 `json:"momentum"`
+	Epochs       int     `json:"epochs" flag:"epochs"`
+	BatchSize    int     `json:"batch_size" flag:"batch-size"`
+	EvalBatch    int     `json:"eval_batch" flag:"eval-batch-size"`
+	LR           float64 `json:"lr" flag:"lr"`                       // peak learning rate
+	Schedule     string  `json:"schedule,omitempty" flag:"schedule"` // decay after the warm-up: ScheduleCosine ("" too), ScheduleLinear or ScheduleStep
+	MinLR        float64 `json:"min_lr,omitempty" flag:"min-lr"`     // where the cosine and linear decays end (0: at 0); below LR, not with ScheduleStep
+	Momentum     float64 `json:"momentum" flag:"momentum"`
 	Nesterov     bool    `json:"nesterov"`
-	WeightDecay  float64 `json:"weight_decay"`
-	DecayParams  string  `json:"decay_params,omitempty"` // what WeightDecay applies to: DecayConv ("" too), DecayWeights or DecayAll
-	WarmupEpochs float64 `json:"warmup_epochs"`
+	WeightDecay  float64 `json:"weight_decay" flag:"weight-decay"`
+	DecayParams  string  `json:"decay_params,omitempty" flag:"decay-params"` // what WeightDecay applies to: DecayConv ("" too), DecayWeights or DecayAll
+	WarmupEpochs float64 `json:"warmup_epochs" flag:"warmup"`
 	// LabelSmoothing ε trains against (1−ε)·one-hot + ε/K (Szegedy et al.,
 	// 2016); evaluation always uses the plain labels.
-	LabelSmoothing float64 `json:"label_smoothing"`
+	LabelSmoothing float64 `json:"label_smoothing" flag:"label-smoothing"`
 	// Augment turns on the configuration's augmentation (Augmentation):
 	// CIFAR-10's padded crop and flip, or ImageNet's random resized crop
 	// and flip.
-	Augment bool `json:"augment"`
+	Augment bool `json:"augment" flag:"no-augment,negate"`
 	// AlternateFlips makes Augment's horizontal flips alternate from epoch
 	// to epoch instead of being drawn anew (data.LoaderConfig).
-	AlternateFlips bool `json:"alternate_flips,omitempty"`
+	AlternateFlips bool `json:"alternate_flips,omitempty" flag:"alternate-flips"`
 	// Cutout > 0 blanks a random Cutout×Cutout square of every training
 	// image (DeVries & Taylor, 2017); 0 turns it off.
-	Cutout int `json:"cutout,omitempty"`
+	Cutout int `json:"cutout,omitempty" flag:"cutout"`
 	// TrivialAugment applies TrivialAugment Wide after the crop and flip
 	// (32×32 data only); RandomErasing > 0 is the probability of erasing a
 	// random rectangle of each image (data.LoaderConfig).
-	TrivialAugment bool    `json:"trivial_augment,omitempty"`
-	RandomErasing  float64 `json:"random_erasing,omitempty"`
+	TrivialAugment bool    `json:"trivial_augment,omitempty" flag:"trivial-augment"`
+	RandomErasing  float64 `json:"random_erasing,omitempty" flag:"random-erasing"`
 	// MixUp and CutMix > 0 mix each training batch's images in pairs with
 	// a weight drawn from Beta(α, α) of that α, and train on the mixed
 	// labels (data.Mix; with both on, each batch takes one of them); 0 is
 	// off.
-	MixUp  float64 `json:"mixup,omitempty"`
-	CutMix float64 `json:"cutmix,omitempty"`
+	MixUp  float64 `json:"mixup,omitempty" flag:"mixup"`
+	CutMix float64 `json:"cutmix,omitempty" flag:"cutmix"`
 	// EMA > 0 keeps an exponential moving average of the weights and
 	// BatchNorm statistics, updated after every step (avg = EMA·avg +
 	// (1−EMA)·current); each epoch evaluates it beside the raw weights,
 	// checkpoints store it, and cmd/eval and cmd/predict use it. 0 is off.
-	EMA float64 `json:"ema,omitempty"`
+	EMA float64 `json:"ema,omitempty" flag:"ema"`
 	// SWAEpochs > 0 appends that many epochs of stochastic weight averaging
 	// (Izmailov et al., 2018) to the schedule's Epochs: a constant rate
 	// SWALR, the weights averaged with equal weights at the end of each
@@ -60,22 +65,22 @@ type Recipe struct {
 	// average beside the raw weights, and the checkpoints written in the
 	// tail hold it (cmd/eval and cmd/predict use it). 0 is off; not with
 	// EMA.
-	SWAEpochs int `json:"swa_epochs,omitempty"`
+	SWAEpochs int `json:"swa_epochs,omitempty" flag:"swa-epochs"`
 	// SWALR is the tail's constant learning rate; 0 is a tenth of LR.
-	SWALR float64 `json:"swa_lr,omitempty"`
+	SWALR float64 `json:"swa_lr,omitempty" flag:"swa-lr"`
 	// TTA "flip" also evaluates each epoch with flip test-time
 	// augmentation, logged separately ("" is off).
-	TTA string `json:"tta,omitempty"`
+	TTA string `json:"tta,omitempty" flag:"tta"`
 	// EvalEvery N > 1 evaluates on the test set only after every Nth epoch
 	// and after the last (Keras's validation_freq): the epochs between log
 	// their training figures only, and last.bin still follows every epoch.
 	// Evaluating never changes training, so a run's weights do not depend
 	// on it; 0 and 1 evaluate every epoch.
-	EvalEvery int `json:"eval_every,omitempty"`
+	EvalEvery int `json:"eval_every,omitempty" flag:"eval-every"`
 	// Init is the weight initialisation, as layers.ParseInit reads it:
 	// "uniform" (PyTorch's default) or "he"; "" is "he", what checkpoints
 	// written before the field existed used.
-	Init string `json:"init,omitempty"`
+	Init string `json:"init,omitempty" flag:"weight-init"`
 	// InitFrom is the checkpoint a fine-tuning run started from (its
 	// weights, not its optimizer or schedule; see Options and FineTune).
 	InitFrom string `json:"init_from,omitempty"`
@@ -88,8 +93,8 @@ type Recipe struct {
 	// each rank normalises with its own part (DDP's default), and the
 	// running statistics are averaged across ranks before every
 	// evaluation and checkpoint. One process ignores it.
-	SyncBN bool   `json:"sync_bn,omitempty"`
-	Seed   uint64 `json:"seed"`
+	SyncBN bool   `json:"sync_bn,omitempty" flag:"sync-bn"`
+	Seed   uint64 `json:"seed" flag:"seed"`
 }
 
 // SWABatches is how many training batches the average's BatchNorm
@@ -118,20 +123,12 @@ func (r Recipe) WeightInit() (layers.Init, error) {
 	return layers.ParseInit(r.Init)
 }
 
-// DefaultRecipe is the recipe cmd/train uses on CIFAR-10. Its peak learning
-// rate, 0.2, won at every width measured (results/EXPERIMENTS.md): alpha 0.25
-// over 10 epochs, two seeds, +2.0 points against 0.1; alpha 0.5, +1.8; alpha
-// 0.75, 87.5% after 42 epochs against 0.1's 87.3% after 50. Its Cutout of 16
-// pixels (of 32) gave 89.17% after 100 epochs at alpha 0.75 against 88.05%
-// without, with the training accuracy 90.3% against 97.5%: the regulariser
-// that closes the gap between the two. Its 200 epochs gave 89.61% (seed 1)
-// and 89.56% (seed 2) at alpha 0.75, +0.44 on 100 epochs of seed 1; its SWA
-// tail of 80 epochs at 0.02 after them, 90.16% and 90.19% (40: 90.21% and
-// 89.75%; 60: 90.27% and 89.97%). It is meant for 32×32 images; cmd/train
-// turns Cutout off for the imagenet configuration, without augmentation and
-// for fine-tuning unless --cutout is given, and the SWA tail off for the
-// imagenet configuration and fine-tuning unless --swa-epochs is given (two
-// fifths of --epochs otherwise).
+// DefaultRecipe is the recipe for MobileNet on CIFAR-10 from scratch: 200
+// epochs of Nesterov SGD at a peak rate of 0.2 (1 warm-up epoch, cosine
+// decay), label smoothing 0.1, crop and flip with Cutout 16, then an
+// 80-epoch SWA tail. It is meant for 32×32 images; RecipeFor adapts it to
+// other configurations and to fine-tuning. What each choice was worth, and
+// the accuracy it reaches: docs/training.md and results/EXPERIMENTS.md.
 func DefaultRecipe() Recipe {
 	return Recipe{Epochs: 200, BatchSize: 128, EvalBatch: 250, LR: 0.2, Schedule: ScheduleCosine, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4, DecayParams: DecayConv, WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: true, Cutout: 16, SWAEpochs: 80, Init: "uniform", Seed: 1}
 }
@@ -197,4 +194,99 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("freeze %q: want %s or %s", r.Freeze, FreezeNone, FreezeBody)
 	}
 	return nil
+}
+
+// Canonical returns r with every field in one spelling of its meaning: the
+// default schedule, weight-decay set and TTA by name, "" Init as the "he"
+// of old checkpoints, EvalEvery 0 as 1, SWALR 0 as its rate (SWARate),
+// Freeze "" as FreezeNone. Two recipes that train alike are then equal.
+func (r Recipe) Canonical() Recipe {
+	c := r
+	if v, err := ParseSchedule(c.Schedule); err == nil {
+		c.Schedule = v
+	}
+	if v, err := ParseDecayParams(c.DecayParams); err == nil {
+		c.DecayParams = v
+	}
+	if v, err := ParseTTA(c.TTA); err == nil {
+		c.TTA = v
+	}
+	if v, err := c.WeightInit(); err == nil {
+		c.Init = v.String()
+	}
+	c.EvalEvery = max(c.EvalEvery, 1)
+	c.SWALR = c.SWARate()
+	if c.Freeze == "" {
+		c.Freeze = FreezeNone
+	}
+	return c
+}
+
+// FlagValue is a recipe field as the flag that sets it says it.
+type FlagValue struct {
+	Flag  string // the field's `flag` tag
+	Value any    // the canonical value, negated for a negating flag
+}
+
+// Flags lists the fields a flag sets (the `flag` tags), in field order,
+// with their canonical values in the flags' terms: what a command compares
+// with a checkpoint's recipe.
+func (r Recipe) Flags() []FlagValue {
+	c := reflect.ValueOf(r.Canonical())
+	t := c.Type()
+	var out []FlagValue
+	for i := 0; i < t.NumField(); i++ {
+		tag, ok := t.Field(i).Tag.Lookup("flag")
+		if !ok {
+			continue
+		}
+		name, negate, _ := strings.Cut(tag, ",")
+		v := c.Field(i).Interface()
+		if b, isBool := v.(bool); isBool && negate == "negate" {
+			v = !b
+		}
+		out = append(out, FlagValue{Flag: name, Value: v})
+	}
+	return out
+}
+
+// Purpose is what a run is for; its recipe depends on it.
+type Purpose int
+
+// The purposes.
+const (
+	FromScratch Purpose = iota // a network from its initialisation
+	FineTuning                 // from a checkpoint's weights (Recipe.InitFrom)
+)
+
+// RecipeFor completes r for the configuration cfg and purpose p: the
+// fields the caller chose (given, by their `flag` tags) stay, the others
+// follow the rules measured on this project (results/EXPERIMENTS.md):
+//   - fine-tuning trains FineTuneEpochs epochs at the peak rate FineTuneLR;
+//   - Cutout (DefaultRecipe's 16, measured on 32×32 CIFAR-10 from scratch)
+//     only for the cifar10 configuration trained from scratch with
+//     augmentation;
+//   - the SWA tail, two fifths of Epochs (DefaultRecipe's 80 after 200),
+//     only for the cifar10 configuration from scratch without an EMA.
+func RecipeFor(cfg model.Config, p Purpose, r Recipe, given func(flag string) bool) Recipe {
+	def := DefaultRecipe()
+	if p == FineTuning {
+		if !given("lr") {
+			r.LR = FineTuneLR
+		}
+		if !given("epochs") {
+			r.Epochs = FineTuneEpochs
+		}
+	}
+	scratchCIFAR := cfg.Name == "cifar10" && p == FromScratch
+	if !given("cutout") && (!scratchCIFAR || !r.Augment) {
+		r.Cutout = 0
+	}
+	if !given("swa-epochs") {
+		r.SWAEpochs = r.Epochs * def.SWAEpochs / def.Epochs
+		if !scratchCIFAR || r.EMA > 0 {
+			r.SWAEpochs = 0
+		}
+	}
+	return r
 }

@@ -25,48 +25,20 @@ func networkSettings(flags, ckpt model.Config) []setting {
 	}
 }
 
-// recipeSettings are the flags that set the recipe (all but --epochs and
-// --swa-epochs, which may extend a resumed run). --swa-lr counts when the
-// checkpoint's run has an SWA tail (resumeConflict).
+// recipeSettings are the flags that set the recipe, as the Recipe fields'
+// flag tags say (train.Recipe.Flags: canonical values, in the flags'
+// terms): all but --epochs and --swa-epochs, which may extend a resumed
+// run. --swa-lr counts when the checkpoint's run has an SWA tail
+// (resumeConflict).
 func recipeSettings(flags, ckpt train.Recipe) []setting {
-	canon := func(parse func(string) (string, error), s string) string {
-		if c, err := parse(s); err == nil {
-			return c
+	given, had := flags.Flags(), ckpt.Flags()
+	var out []setting
+	for i, g := range given {
+		if g.Flag != "epochs" && g.Flag != "swa-epochs" {
+			out = append(out, setting{g.Flag, g.Value, had[i].Value})
 		}
-		return s
 	}
-	initName := func(s string) string { // as Recipe.WeightInit reads it: "" is he
-		if wi, err := (train.Recipe{Init: s}).WeightInit(); err == nil {
-			return wi.String()
-		}
-		return s
-	}
-	return []setting{
-		{"batch-size", flags.BatchSize, ckpt.BatchSize},
-		{"eval-batch-size", flags.EvalBatch, ckpt.EvalBatch},
-		{"lr", flags.LR, ckpt.LR},
-		{"schedule", canon(train.ParseSchedule, flags.Schedule), canon(train.ParseSchedule, ckpt.Schedule)},
-		{"min-lr", flags.MinLR, ckpt.MinLR},
-		{"warmup", flags.WarmupEpochs, ckpt.WarmupEpochs},
-		{"momentum", flags.Momentum, ckpt.Momentum},
-		{"label-smoothing", flags.LabelSmoothing, ckpt.LabelSmoothing},
-		{"weight-decay", flags.WeightDecay, ckpt.WeightDecay},
-		{"decay-params", canon(train.ParseDecayParams, flags.DecayParams), canon(train.ParseDecayParams, ckpt.DecayParams)},
-		{"no-augment", !flags.Augment, !ckpt.Augment},
-		{"alternate-flips", flags.AlternateFlips, ckpt.AlternateFlips},
-		{"cutout", flags.Cutout, ckpt.Cutout},
-		{"trivial-augment", flags.TrivialAugment, ckpt.TrivialAugment},
-		{"random-erasing", flags.RandomErasing, ckpt.RandomErasing},
-		{"mixup", flags.MixUp, ckpt.MixUp},
-		{"sync-bn", flags.SyncBN, ckpt.SyncBN},
-		{"cutmix", flags.CutMix, ckpt.CutMix},
-		{"ema", flags.EMA, ckpt.EMA},
-		{"swa-lr", flags.SWARate(), ckpt.SWARate()},
-		{"tta", canon(train.ParseTTA, flags.TTA), canon(train.ParseTTA, ckpt.TTA)},
-		{"eval-every", max(flags.EvalEvery, 1), max(ckpt.EvalEvery, 1)},
-		{"weight-init", initName(flags.Init), initName(ckpt.Init)},
-		{"seed", flags.Seed, ckpt.Seed},
-	}
+	return out
 }
 
 // resumeConflict reports the first flag given with --resume that

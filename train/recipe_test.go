@@ -1,0 +1,74 @@
+package train_test
+
+import (
+	"testing"
+
+	"github.com/gomobilenet/mobilenet/model"
+	"github.com/gomobilenet/mobilenet/train"
+)
+
+// TestRecipeFor: the rules a recipe follows for its configuration and
+// purpose, and that a field the caller gave is kept.
+func TestRecipeFor(t *testing.T) {
+	def := train.DefaultRecipe()
+	cifar, imagenet := model.CIFAR10(0.75), model.ImageNet(0.5)
+	noAug := def
+	noAug.Augment = false
+	short := def
+	short.Epochs = 50
+	withEMA := def
+	withEMA.EMA = 0.999
+	cases := []struct {
+		name   string
+		cfg    model.Config
+		p      train.Purpose
+		r      train.Recipe
+		given  []string
+		epochs int
+		lr     float64
+		cutout int
+		swa    int
+	}{
+		{"cifar10 from scratch", cifar, train.FromScratch, def, nil, 200, 0.2, 16, 80},
+		{"a shorter schedule keeps two fifths for SWA", cifar, train.FromScratch, short, nil, 50, 0.2, 16, 20},
+		{"imagenet: no Cutout, no tail", imagenet, train.FromScratch, def, nil, 200, 0.2, 0, 0},
+		{"imagenet, Cutout and tail asked for", imagenet, train.FromScratch, def, []string{"cutout", "swa-epochs"}, 200, 0.2, 16, 80},
+		{"without augmentation: no Cutout", cifar, train.FromScratch, noAug, nil, 200, 0.2, 0, 80},
+		{"with an EMA: no tail", cifar, train.FromScratch, withEMA, nil, 200, 0.2, 16, 0},
+		{"fine-tuning", cifar, train.FineTuning, def, nil, train.FineTuneEpochs, train.FineTuneLR, 0, 0},
+		{"fine-tuning, rate and epochs given", cifar, train.FineTuning, def, []string{"lr", "epochs"}, 200, 0.2, 0, 0},
+	}
+	for _, c := range cases {
+		given := map[string]bool{}
+		for _, g := range c.given {
+			given[g] = true
+		}
+		got := train.RecipeFor(c.cfg, c.p, c.r, func(f string) bool { return given[f] })
+		if got.Epochs != c.epochs || got.LR != c.lr || got.Cutout != c.cutout || got.SWAEpochs != c.swa {
+			t.Errorf("%s: epochs %d lr %g cutout %d swa %d, want %d %g %d %d", c.name, got.Epochs, got.LR, got.Cutout, got.SWAEpochs, c.epochs, c.lr, c.cutout, c.swa)
+		}
+	}
+}
+
+// TestRecipeFlags: every recipe field a flag sets is listed under that
+// flag, in one spelling (so that a checkpoint's "" schedule and the flag's
+// "cosine" agree), a negating flag negated.
+func TestRecipeFlags(t *testing.T) {
+	r := train.DefaultRecipe()
+	r.Schedule, r.EvalEvery, r.SWALR, r.Augment = "", 0, 0, false
+	got := map[string]any{}
+	for _, f := range r.Flags() {
+		if _, dup := got[f.Flag]; dup {
+			t.Errorf("flag %s listed twice", f.Flag)
+		}
+		got[f.Flag] = f.Value
+	}
+	for flag, want := range map[string]any{"schedule": "cosine", "eval-every": 1, "swa-lr": 0.02, "no-augment": true, "lr": 0.2, "seed": uint64(1), "weight-init": "uniform"} {
+		if got[flag] != want {
+			t.Errorf("--%s: %v (%T), want %v (%T)", flag, got[flag], got[flag], want, want)
+		}
+	}
+	if len(got) != 26 {
+		t.Errorf("%d flags, want the 26 tagged fields", len(got))
+	}
+}
