@@ -36,7 +36,7 @@ type Options struct {
 	// Precision of the products (layers.FP32, the zero value, or BF16).
 	Precision layers.Precision
 	// TTA: "" (none), evaluate.TTAFlip or evaluate.TTAFlipTranslate.
-	TTA string
+	TTA evaluate.TTA
 	// Batch is the most images run at once (0: 64).
 	Batch int
 	// Wait is how long the first request of a batch waits for others
@@ -55,7 +55,7 @@ type Classifier struct {
 	pre   data.Preprocess
 	names []string
 	res   int
-	tta   string
+	tta   evaluate.TTA
 	batch int
 	wait  time.Duration
 	sizes []int                       // the graphs' batch sizes, ascending
@@ -94,7 +94,7 @@ func New(m *model.Model, hdr evaluate.Checkpoint, opt Options) (*Classifier, err
 	if m == nil {
 		return nil, errors.New("classify: no model (nil)")
 	}
-	tta, err := evaluate.ParseTTA(opt.TTA)
+	tta, err := evaluate.ParseTTA(string(opt.TTA))
 	if err != nil {
 		return nil, fmt.Errorf("classify: %w", err)
 	}

@@ -51,7 +51,7 @@ func randomImages(n, side int, seed uint64) []image.Image {
 }
 
 // reference is the top-k by the Evaluator directly, one image at a time.
-func reference(t *testing.T, path string, imgs []image.Image, k int, tta string) [][]Class {
+func reference(t *testing.T, path string, imgs []image.Image, k int, tta evaluate.TTA) [][]Class {
 	t.Helper()
 	m, hdr, err := evaluate.Load(path, 0)
 	if err != nil {
@@ -97,7 +97,7 @@ func same(a, b []Class) bool {
 func TestClassify(t *testing.T) {
 	path := checkpoint(t)
 	imgs := randomImages(70, 32, 3)
-	for _, tta := range []string{"", evaluate.TTAFlip} {
+	for _, tta := range []evaluate.TTA{"", evaluate.TTAFlip} {
 		want := reference(t, path, imgs, 3, tta)
 		c, err := Open(path, Options{TTA: tta})
 		if err != nil {

@@ -42,26 +42,46 @@ type Result struct {
 	FlipTranslate *Result `json:"tta_flip_translate,omitempty"`
 }
 
-// Test-time augmentations: "" (none), TTAFlip, TTAFlipTranslate.
+// TTA is a test-time augmentation: TTANone (""), TTAFlip or
+// TTAFlipTranslate. It is a flag.Value.
+type TTA string
+
+// Test-time augmentations.
 const (
+	// TTANone evaluates each image as it is.
+	TTANone TTA = ""
 	// TTAFlip: the mean of the logits of each image and its mirror image.
-	TTAFlip = "flip"
+	TTAFlip TTA = "flip"
 	// TTAFlipTranslate: half the flip mean of the image, and a quarter
 	// each of the flip means of the image translated by one pixel up and
 	// left and by one down and right (the edge reflected): airbench's
 	// mirror-translate (Jordan, 2024). Six forward passes a batch.
-	TTAFlipTranslate = "flip-translate"
+	TTAFlipTranslate TTA = "flip-translate"
 )
 
-// ParseTTA checks a test-time augmentation's name.
-func ParseTTA(s string) (string, error) {
-	switch s {
+// ParseTTA reads a test-time augmentation's name ("none" or "": TTANone).
+func ParseTTA(s string) (TTA, error) {
+	switch t := TTA(s); t {
 	case "", "none":
-		return "", nil
+		return TTANone, nil
 	case TTAFlip, TTAFlipTranslate:
-		return s, nil
+		return t, nil
 	}
 	return "", fmt.Errorf("test-time augmentation %q: want none, flip or flip-translate", s)
+}
+
+// String is the augmentation's name ("none" for TTANone).
+func (t TTA) String() string {
+	if t == TTANone {
+		return "none"
+	}
+	return string(t)
+}
+
+// Set parses s into t (flag.Value).
+func (t *TTA) Set(s string) (err error) {
+	*t, err = ParseTTA(s)
+	return err
 }
 
 // tally accumulates predictions into a confusion matrix and a loss sum.
@@ -173,7 +193,7 @@ func Translate(dst, x []float32, res, d int) {
 
 // LogitsTTA is Logits with test-time augmentation tta ("", TTAFlip or
 // TTAFlipTranslate).
-func (e *Evaluator) LogitsTTA(x []float32, tta string) ([]float32, error) {
+func (e *Evaluator) LogitsTTA(x []float32, tta TTA) ([]float32, error) {
 	plain, err := e.Logits(x)
 	if err != nil || tta == "" {
 		return plain, err
@@ -245,7 +265,7 @@ type Evaluator struct {
 	// TTA makes Run also evaluate with this test-time augmentation ("",
 	// TTAFlip or TTAFlipTranslate), reported in Result.Flip (both) and
 	// Result.FlipTranslate.
-	TTA string
+	TTA TTA
 	// Input is the preprocessing Run applies (nil: CIFAR-10's): use the
 	// checkpoint's (Header.Preprocess).
 	Input *data.Preprocess

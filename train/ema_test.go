@@ -328,7 +328,7 @@ func TestTTAAgainstDefinition(t *testing.T) {
 		t.Fatal("the mirror images' logits equal the plain ones: the test's images cannot tell flip TTA from none")
 	}
 	for _, c := range []struct {
-		tta  string
+		tta  TTA
 		want []float32
 	}{{"", p}, {TTAFlip, f}, {TTAFlipTranslate, ft}} {
 		got, err := ev.LogitsTTA(x, c.tta)

@@ -27,7 +27,10 @@ const (
 func NewEvaluator(n layers.Network, batch int) (*Evaluator, error) { return evaluate.New(n, batch) }
 
 // ParseTTA is evaluate.ParseTTA.
-func ParseTTA(s string) (string, error) { return evaluate.ParseTTA(s) }
+func ParseTTA(s string) (TTA, error) { return evaluate.ParseTTA(s) }
+
+// TTA is evaluate.TTA.
+type TTA = evaluate.TTA
 
 // Mirror is evaluate.Mirror.
 func Mirror(dst, x []float32, res int) { evaluate.Mirror(dst, x, res) }

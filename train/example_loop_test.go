@@ -111,7 +111,7 @@ func ExampleNewTrainer() {
 func ExampleParseTTA() {
 	for _, s := range []string{"none", "flip", "flip-translate", "ten-crop"} {
 		tta, err := train.ParseTTA(s)
-		fmt.Printf("%q %v\n", tta, err)
+		fmt.Printf("%q %v\n", string(tta), err)
 	}
 	// Output:
 	// "" <nil>

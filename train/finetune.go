@@ -11,11 +11,40 @@ import (
 	"github.com/gomobilenet/mobilenet/model"
 )
 
+// Freeze is what a fine-tuning run keeps fixed (Recipe.Freeze, cmd/train's
+// --freeze): FreezeNone ("" too) or FreezeBody. It is a flag.Value.
+type Freeze string
+
 // What Recipe.Freeze trains.
 const (
-	FreezeNone = "none" // every parameter
-	FreezeBody = "body" // the classifier only
+	FreezeNone Freeze = "none" // every parameter
+	FreezeBody Freeze = "body" // the classifier only
 )
+
+// ParseFreeze reads a Freeze's name.
+func ParseFreeze(s string) (Freeze, error) {
+	switch f := Freeze(s); f {
+	case "", FreezeNone:
+		return FreezeNone, nil
+	case FreezeBody:
+		return f, nil
+	}
+	return "", fmt.Errorf("freeze %q: want %s or %s", s, FreezeNone, FreezeBody)
+}
+
+// String is the name ("" reads as FreezeNone's).
+func (f Freeze) String() string {
+	if f == "" {
+		return string(FreezeNone)
+	}
+	return string(f)
+}
+
+// Set parses s into f (flag.Value).
+func (f *Freeze) Set(s string) (err error) {
+	*f, err = ParseFreeze(s)
+	return err
+}
 
 // FineTuneLR is the peak learning rate cmd/train uses with --init when
 // --lr is not given: a tenth of the default, so that the pretrained
@@ -123,7 +152,7 @@ func LoadInto(path string, n layers.Network) (Header, error) {
 // freeze applies Recipe.Freeze to a network's variables before its
 // training graph is built (FreezeBody keeps the variables under
 // model.ClassifierScope trainable).
-func freeze(s *layers.Store, what string) error {
+func freeze(s *layers.Store, what Freeze) error {
 	switch what {
 	case "", FreezeNone:
 		return nil

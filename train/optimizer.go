@@ -22,8 +22,8 @@ type SGD struct {
 	Nesterov    bool
 	WeightDecay float64
 	// DecayParams names the parameters weight decay applies to:
-	// DecayConv ("" too), DecayWeights or DecayAll (ParseDecayParams).
-	DecayParams string
+	// DecayConv ("" too), DecayWeights or DecayAll.
+	DecayParams ParamSet
 	// Velocity holds one buffer per variable name.
 	Velocity map[string][]float32
 }
@@ -39,7 +39,7 @@ func (o *SGD) Step(lr float64, vars []*layers.Var, grads []*tensor.Dense) error 
 	if len(vars) != len(grads) {
 		return fmt.Errorf("sgd: %d variables, %d gradients", len(vars), len(grads))
 	}
-	if _, err := ParseDecayParams(o.DecayParams); err != nil {
+	if _, err := ParseDecayParams(string(o.DecayParams)); err != nil {
 		return fmt.Errorf("sgd: %w", err)
 	}
 	for i, v := range vars {
@@ -83,33 +83,51 @@ const (
 	// convolutions and of the classifier (layers.Var.Decay): the MobileNet
 	// paper's choice, which puts "very little or no weight decay" on the
 	// depthwise filters, and none on BatchNorm parameters or biases.
-	DecayConv = "conv"
+	DecayConv ParamSet = "conv"
 	// DecayWeights decays every weight tensor, the depthwise filters too
 	// (every parameter of two or more dimensions), but no BatchNorm
 	// parameter or bias: the "no bias decay" of He et al.'s "Bag of Tricks"
 	// (2019) and timm's rule of no decay on 1-D parameters.
-	DecayWeights = "weights"
+	DecayWeights ParamSet = "weights"
 	// DecayAll decays every parameter, BatchNorm scales and shifts and
 	// biases too: PyTorch's SGD(model.parameters(), weight_decay=…), the
 	// recipe of most public CIFAR-10 MobileNet results.
-	DecayAll = "all"
+	DecayAll ParamSet = "all"
 )
 
-// ParseDecayParams checks the name of a parameter set for weight decay; ""
-// is DecayConv, what checkpoints written before the choice existed used.
-func ParseDecayParams(s string) (string, error) {
-	switch s {
+// ParamSet names the parameters weight decay applies to (Recipe.DecayParams,
+// SGD.DecayParams, cmd/train's --decay-params); "" is DecayConv, what
+// checkpoints written before the choice existed used. It is a flag.Value.
+type ParamSet string
+
+// ParseDecayParams reads the name of a parameter set for weight decay.
+func ParseDecayParams(s string) (ParamSet, error) {
+	switch p := ParamSet(s); p {
 	case "":
 		return DecayConv, nil
 	case DecayConv, DecayWeights, DecayAll:
-		return s, nil
+		return p, nil
 	}
 	return "", fmt.Errorf("weight decay parameters %q: want %s, %s or %s", s, DecayConv, DecayWeights, DecayAll)
 }
 
+// String is the set's name ("" reads as DecayConv's).
+func (p ParamSet) String() string {
+	if p == "" {
+		return string(DecayConv)
+	}
+	return string(p)
+}
+
+// Set parses s into p (flag.Value).
+func (p *ParamSet) Set(s string) (err error) {
+	*p, err = ParseDecayParams(s)
+	return err
+}
+
 // Decays reports whether weight decay applies to v under the parameter set
 // params (ParseDecayParams; an unknown name counts as DecayConv).
-func Decays(params string, v *layers.Var) bool {
+func Decays(params ParamSet, v *layers.Var) bool {
 	switch params {
 	case DecayAll:
 		return true
@@ -119,31 +137,49 @@ func Decays(params string, v *layers.Var) bool {
 	return v.Decay
 }
 
-// The learning rate schedules after the warm-up (Schedule.Decay,
-// Recipe.Schedule, cmd/train's --schedule).
+// Decay is the learning rate's decay after the warm-up (Schedule.Decay,
+// Recipe.Schedule, cmd/train's --schedule): ScheduleCosine ("" too: what
+// checkpoints written before the choice existed used), ScheduleLinear or
+// ScheduleStep. It is a flag.Value.
+type Decay string
+
+// The learning rate schedules after the warm-up.
 const (
 	// ScheduleCosine decays as a half cosine to 0 at the last step (Loshchilov
 	// & Hutter's SGDR without restarts; PyTorch's CosineAnnealingLR).
-	ScheduleCosine = "cosine"
+	ScheduleCosine Decay = "cosine"
 	// ScheduleLinear decays linearly to 0 at the last step (Keras'
 	// PolynomialDecay of power 1; reported best for short budgets, Li et
 	// al., "Budgeted Training", 2020).
-	ScheduleLinear = "linear"
+	ScheduleLinear Decay = "linear"
 	// ScheduleStep divides the rate by 10 at 50% and at 75% of the run (the
 	// ResNet CIFAR-10 recipe; PyTorch's MultiStepLR).
-	ScheduleStep = "step"
+	ScheduleStep Decay = "step"
 )
 
-// ParseSchedule checks a schedule's name; "" is ScheduleCosine, what
-// checkpoints written before the choice existed used.
-func ParseSchedule(s string) (string, error) {
-	switch s {
+// ParseSchedule reads a schedule's name.
+func ParseSchedule(s string) (Decay, error) {
+	switch d := Decay(s); d {
 	case "":
 		return ScheduleCosine, nil
 	case ScheduleCosine, ScheduleLinear, ScheduleStep:
-		return s, nil
+		return d, nil
 	}
 	return "", fmt.Errorf("learning rate schedule %q: want %s, %s or %s", s, ScheduleCosine, ScheduleLinear, ScheduleStep)
+}
+
+// String is the decay's name ("" reads as ScheduleCosine's).
+func (d Decay) String() string {
+	if d == "" {
+		return string(ScheduleCosine)
+	}
+	return string(d)
+}
+
+// Set parses s into d (flag.Value).
+func (d *Decay) Set(s string) (err error) {
+	*d, err = ParseSchedule(s)
+	return err
 }
 
 // Schedule is the learning rate as a function of the step: a linear warm-up
@@ -155,7 +191,7 @@ type Schedule struct {
 	Base          float64
 	Min           float64
 	Warmup, Total int
-	Decay         string
+	Decay         Decay
 }
 
 // At returns the learning rate for step (0-based).

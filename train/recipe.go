@@ -20,12 +20,12 @@ type Recipe struct {
 	BatchSize    int     `json:"batch_size" flag:"batch-size"`
 	EvalBatch    int     `json:"eval_batch" flag:"eval-batch-size"`
 	LR           float64 `json:"lr" flag:"lr"`                       // peak learning rate
-	Schedule     string  `json:"schedule,omitempty" flag:"schedule"` // decay after the warm-up: ScheduleCosine ("" too), ScheduleLinear or ScheduleStep
+	Schedule     Decay   `json:"schedule,omitempty" flag:"schedule"` // decay after the warm-up: ScheduleCosine ("" too), ScheduleLinear or ScheduleStep
 	MinLR        float64 `json:"min_lr,omitempty" flag:"min-lr"`     // where the cosine and linear decays end (0: at 0); below LR, not with ScheduleStep
 	Momentum     float64 `json:"momentum" flag:"momentum"`
 	Nesterov     bool    `json:"nesterov"`
 	WeightDecay  float64 `json:"weight_decay" flag:"weight-decay"`
-	DecayParams  string  `json:"decay_params,omitempty" flag:"decay-params"` // what WeightDecay applies to: DecayConv ("" too), DecayWeights or DecayAll
+	DecayParams  ParamSet`json:"decay_params,omitempty" flag:"decay-params"` // what WeightDecay applies to: DecayConv ("" too), DecayWeights or DecayAll
 	WarmupEpochs float64 `json:"warmup_epochs" flag:"warmup"`
 	// LabelSmoothing ε trains against (1−ε)·one-hot + ε/K (Szegedy et al.,
 	// 2016); evaluation always uses the plain labels.
@@ -70,7 +70,7 @@ type Recipe struct {
 	SWALR float64 `json:"swa_lr,omitempty" flag:"swa-lr"`
 	// TTA "flip" also evaluates each epoch with flip test-time
 	// augmentation, logged separately ("" is off).
-	TTA string `json:"tta,omitempty" flag:"tta"`
+	TTA TTA `json:"tta,omitempty" flag:"tta"`
 	// EvalEvery N > 1 evaluates on the test set only after every Nth epoch
 	// and after the last (Keras's validation_freq): the epochs between log
 	// their training figures only, and last.bin still follows every epoch.
@@ -86,7 +86,7 @@ type Recipe struct {
 	InitFrom string `json:"init_from,omitempty"`
 	// Freeze is FreezeNone ("" too) or FreezeBody: train only the
 	// classifier, every other parameter and BatchNorm statistic frozen.
-	Freeze string `json:"freeze,omitempty"`
+	Freeze Freeze `json:"freeze,omitempty"`
 	// SyncBN synchronises BatchNorm across the ranks of a data-parallel
 	// run (layers.Store.SyncBatchNorm): every rank normalises with the
 	// statistics of the whole global batch, as one process would. Off,
@@ -173,13 +173,13 @@ func (r Recipe) Validate() error {
 	case r.AlternateFlips && !r.Augment:
 		return data.ErrNoFlipsToAlternate
 	}
-	if _, err := ParseTTA(r.TTA); err != nil {
+	if _, err := ParseTTA(string(r.TTA)); err != nil {
 		return err
 	}
-	if _, err := ParseSchedule(r.Schedule); err != nil {
+	if _, err := ParseSchedule(string(r.Schedule)); err != nil {
 		return err
 	}
-	if _, err := ParseDecayParams(r.DecayParams); err != nil {
+	if _, err := ParseDecayParams(string(r.DecayParams)); err != nil {
 		return err
 	}
 	if err := (data.Mix{MixUp: r.MixUp, CutMix: r.CutMix}).Validate(); err != nil {
@@ -202,13 +202,13 @@ func (r Recipe) Validate() error {
 // Freeze "" as FreezeNone. Two recipes that train alike are then equal.
 func (r Recipe) Canonical() Recipe {
 	c := r
-	if v, err := ParseSchedule(c.Schedule); err == nil {
+	if v, err := ParseSchedule(string(c.Schedule)); err == nil {
 		c.Schedule = v
 	}
-	if v, err := ParseDecayParams(c.DecayParams); err == nil {
+	if v, err := ParseDecayParams(string(c.DecayParams)); err == nil {
 		c.DecayParams = v
 	}
-	if v, err := ParseTTA(c.TTA); err == nil {
+	if v, err := ParseTTA(string(c.TTA)); err == nil {
 		c.TTA = v
 	}
 	if v, err := c.WeightInit(); err == nil {

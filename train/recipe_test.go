@@ -1,6 +1,9 @@
 package train_test
 
 import (
+	"flag"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gomobilenet/mobilenet/model"
@@ -64,11 +67,43 @@ func TestRecipeFlags(t *testing.T) {
 		got[f.Flag] = f.Value
 	}
 	for flag, want := range map[string]any{"schedule": "cosine", "eval-every": 1, "swa-lr": 0.02, "no-augment": true, "lr": 0.2, "seed": uint64(1), "weight-init": "uniform"} {
-		if got[flag] != want {
+		if fmt.Sprint(got[flag]) != fmt.Sprint(want) {
 			t.Errorf("--%s: %v (%T), want %v (%T)", flag, got[flag], got[flag], want, want)
 		}
 	}
 	if len(got) != 26 {
 		t.Errorf("%d flags, want the 26 tagged fields", len(got))
+	}
+}
+
+// TestEnumFlags: the recipe's enumerations are flag.Values: Set reads each
+// name (and the empty spelling of old checkpoints), String gives it back,
+// and anything else is a one-line error.
+func TestEnumFlags(t *testing.T) {
+	var (
+		d train.Decay
+		p train.ParamSet
+		f train.Freeze
+		a train.TTA
+	)
+	cases := []struct {
+		v    flag.Value
+		good map[string]string // input → String after Set
+		bad  string
+	}{
+		{&d, map[string]string{"": "cosine", "cosine": "cosine", "linear": "linear", "step": "step"}, "exp"},
+		{&p, map[string]string{"": "conv", "conv": "conv", "weights": "weights", "all": "all"}, "bias"},
+		{&f, map[string]string{"": "none", "none": "none", "body": "body"}, "head"},
+		{&a, map[string]string{"": "none", "none": "none", "flip": "flip", "flip-translate": "flip-translate"}, "rotate"},
+	}
+	for _, c := range cases {
+		for in, want := range c.good {
+			if err := c.v.Set(in); err != nil || c.v.String() != want {
+				t.Errorf("%T Set(%q): %v, String %q, want %q", c.v, in, err, c.v.String(), want)
+			}
+		}
+		if err := c.v.Set(c.bad); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%T Set(%q): %v, want a one-line error", c.v, c.bad, err)
+		}
 	}
 }

@@ -93,8 +93,7 @@ func count[N int | float64](n N, unit string) string {
 // smoothing 0.1, augment, cutout 16, SWA 80 epochs at lr 0.02, init
 // uniform, seed 1" for the default); options left off are not mentioned.
 func (r Recipe) String() string {
-	sched, _ := ParseSchedule(r.Schedule)
-	decay, _ := ParseDecayParams(r.DecayParams)
+	sched, decay := r.Schedule.String(), r.DecayParams.String()
 	warm := count(r.WarmupEpochs, "warm-up epoch")
 	if r.MinLR > 0 {
 		sched += fmt.Sprintf(" decay to %g", r.MinLR)

@@ -305,7 +305,7 @@ func TestSGDNesterovAndSchedule(t *testing.T) {
 // too), as one SGD step with zero gradients shows, and "" is conv.
 func TestDecayParams(t *testing.T) {
 	for _, tc := range []struct {
-		params string
+		params ParamSet
 		decays func(name string, dims int) bool
 	}{
 		{"", func(name string, dims int) bool { return dims > 1 && !strings.Contains(name, "/dw/") }},
@@ -351,8 +351,8 @@ func TestDecayParams(t *testing.T) {
 			t.Errorf("%q: %d parameters decay, %d do not: the test checks nothing", tc.params, kinds[true], kinds[false])
 		}
 	}
-	for _, name := range []string{"", DecayConv, DecayWeights, DecayAll} {
-		if got, err := ParseDecayParams(name); err != nil || (got != name && name != "") || (name == "" && got != DecayConv) {
+	for _, name := range []ParamSet{"", DecayConv, DecayWeights, DecayAll} {
+		if got, err := ParseDecayParams(string(name)); err != nil || (got != name && name != "") || (name == "" && got != DecayConv) {
 			t.Errorf("ParseDecayParams(%q) = %q, %v", name, got, err)
 		}
 	}
@@ -372,7 +372,7 @@ func TestDecayParams(t *testing.T) {
 // middle of the decay, its milestones and its end; "" is cosine.
 func TestSchedule(t *testing.T) {
 	for _, tc := range []struct {
-		decay string
+		decay Decay
 		steps []int
 		want  []float64
 	}{
@@ -392,7 +392,7 @@ func TestSchedule(t *testing.T) {
 	}
 	// A floor: the cosine and linear decays end at Min, the step decay ignores it.
 	for _, tc := range []struct {
-		decay string
+		decay Decay
 		steps []int
 		want  []float64
 	}{
@@ -409,7 +409,7 @@ func TestSchedule(t *testing.T) {
 	}
 	for _, bad := range []struct {
 		min      float64
-		schedule string
+		schedule Decay
 		want     string
 	}{
 		{-0.1, ScheduleCosine, "minimum learning rate -0.1"},
@@ -427,8 +427,8 @@ func TestSchedule(t *testing.T) {
 	if got := (Schedule{Base: 0.2, Total: 10, Decay: ScheduleLinear}).At(0); got != 0.2 {
 		t.Errorf("no warm-up: first rate %v, want 0.2", got)
 	}
-	for _, name := range []string{"", ScheduleCosine, ScheduleLinear, ScheduleStep} {
-		if got, err := ParseSchedule(name); err != nil || (got != name && name != "") || (name == "" && got != ScheduleCosine) {
+	for _, name := range []Decay{"", ScheduleCosine, ScheduleLinear, ScheduleStep} {
+		if got, err := ParseSchedule(string(name)); err != nil || (got != name && name != "") || (name == "" && got != ScheduleCosine) {
 			t.Errorf("ParseSchedule(%q) = %q, %v", name, got, err)
 		}
 	}

@@ -24,13 +24,13 @@ type flags struct {
 	batch      *int
 	evalBatch  *int
 	lr         *float64
-	schedule   *string
+	schedule   *train.Decay
 	minLR      *float64
 	warmup     *float64
 	momentum   *float64
 	smoothing  *float64
 	wd         *float64
-	decayOn    *string
+	decayOn    *train.ParamSet
 	noAugment  *bool
 	altFlips   *bool
 	cutout     *int
@@ -41,12 +41,12 @@ type flags struct {
 	emaDecay   *float64
 	swaEpochs  *int
 	swaLR      *float64
-	tta        *string
+	tta        *train.TTA
 	cpuProfile *string
 	evalEvery  *int
 	weightInit *string
 	initPath   *string
-	freezeWhat *string
+	freezeWhat *train.Freeze
 	dataDir    *string
 	valSplit   *float64
 	strict     *bool
@@ -86,13 +86,17 @@ func parseFlags(args []string) (*flags, error) {
 	f.batch = fs.Int("batch-size", def.BatchSize, "training batch size")
 	f.evalBatch = fs.Int("eval-batch-size", def.EvalBatch, "evaluation batch size")
 	f.lr = fs.Float64("lr", def.LR, fmt.Sprintf("peak learning rate (after a linear warm-up, then --schedule); %g with --init unless given", train.FineTuneLR))
-	f.schedule = fs.String("schedule", def.Schedule, "learning rate decay after the warm-up: cosine or linear (to --min-lr, 0 by default) or step (÷10 at 50% and at 75% of the run)")
+	f.schedule = new(train.Decay)
+	*f.schedule = def.Schedule
+	fs.Var(f.schedule, "schedule", "learning rate decay after the warm-up: cosine or linear (to --min-lr, 0 by default) or step (÷10 at 50% and at 75% of the run)")
 	f.minLR = fs.Float64("min-lr", def.MinLR, "learning rate the cosine and linear schedules end at (0: they decay to 0)")
 	f.warmup = fs.Float64("warmup", def.WarmupEpochs, "warm-up epochs")
 	f.momentum = fs.Float64("momentum", def.Momentum, "Nesterov momentum")
 	f.smoothing = fs.Float64("label-smoothing", def.LabelSmoothing, "label smoothing ε in [0, 1): train against (1−ε)·one-hot + ε/K")
 	f.wd = fs.Float64("weight-decay", def.WeightDecay, "weight decay (coupled, as PyTorch's SGD) on the parameters --decay-params names")
-	f.decayOn = fs.String("decay-params", def.DecayParams, "what --weight-decay applies to: conv (standard and pointwise convolutions and the classifier; not depthwise filters, BatchNorm parameters nor biases), weights (every weight tensor, depthwise filters too) or all (every parameter, BatchNorm and biases too)")
+	f.decayOn = new(train.ParamSet)
+	*f.decayOn = def.DecayParams
+	fs.Var(f.decayOn, "decay-params", "what --weight-decay applies to: conv (standard and pointwise convolutions and the classifier; not depthwise filters, BatchNorm parameters nor biases), weights (every weight tensor, depthwise filters too) or all (every parameter, BatchNorm and biases too)")
 	f.noAugment = fs.Bool("no-augment", false, "disable augmentation (cifar10: random crop and flip; imagenet: random resized crop and flip)")
 	f.altFlips = fs.Bool("alternate-flips", def.AlternateFlips, "flip each training image in every other epoch (its first flip drawn from --seed) instead of at random each epoch")
 	f.cutout = fs.Int("cutout", def.Cutout, "blank a random NxN square of each training image (Cutout; 0 = off; the default applies to cifar10 training from scratch with augmentation, and is 0 otherwise)")
@@ -103,12 +107,16 @@ func parseFlags(args []string) (*flags, error) {
 	f.emaDecay = fs.Float64("ema", def.EMA, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and evaluate it each epoch; checkpoints then stand for it (0 = off)")
 	f.swaEpochs = fs.Int("swa-epochs", def.SWAEpochs, "stochastic weight averaging: after the --epochs of the schedule, this many more at the constant rate --swa-lr, the weights averaged at each one's end (BatchNorm statistics recomputed for the average); checkpoints then stand for the average (0 = off; unless given, two fifths of --epochs for the cifar10 configuration from scratch and 0 otherwise; with --resume it may extend a run, a finished one too)")
 	f.swaLR = fs.Float64("swa-lr", def.SWALR, "learning rate of the --swa-epochs (0: a tenth of --lr)")
-	f.tta = fs.String("tta", def.TTA, "also evaluate each epoch with test-time augmentation: flip, flip-translate (which reports flip too; six passes a batch) or none")
+	f.tta = new(train.TTA)
+	*f.tta = def.TTA
+	fs.Var(f.tta, "tta", "also evaluate each epoch with test-time augmentation: flip, flip-translate (which reports flip too; six passes a batch) or none")
 	f.cpuProfile = fs.String("cpuprofile", "", "write a CPU profile of the whole run (loading, training, evaluation) to this file")
 	f.evalEvery = fs.Int("eval-every", def.EvalEvery, "evaluate on the test set every N epochs and after the last (0 or 1: every epoch); the epochs between log training figures only")
 	f.weightInit = fs.String("weight-init", def.Init, "weight initialisation: uniform (PyTorch's default, U(±1/√fan_in)) or he (He-normal, fan_out)")
 	f.initPath = fs.String("init", "", "start from this checkpoint's weights (fine-tuning: a new run; the classifier is new when the class count differs)")
-	f.freezeWhat = fs.String("freeze", train.FreezeNone, "with --init: body trains only the classifier (every other weight and BatchNorm statistic frozen), none fine-tunes everything")
+	f.freezeWhat = new(train.Freeze)
+	*f.freezeWhat = train.FreezeNone
+	fs.Var(f.freezeWhat, "freeze", "with --init: body trains only the classifier (every other weight and BatchNorm statistic frozen), none fine-tunes everything")
 	f.dataDir = fs.String("data", cli.DefaultDataDir(), "CIFAR-10 folder (holding or to receive cifar-10-batches-bin; $"+cli.DataEnv+" moves the default) or an image folder ROOT/<class>/<image>")
 	f.valSplit = fs.Float64("val-split", 0.1, "image folders without val/ or test/: the fraction of each class held out for evaluation; CIFAR-10, when given: evaluate on this fraction of each class of the training set (drawn by --seed) instead of the test set")
 	f.strict = fs.Bool("strict-images", false, "image folders: stop at an unreadable image instead of skipping it")
@@ -170,16 +178,7 @@ func (f *flags) recipe(cfg model.Config) (train.Recipe, error) {
 		purpose = train.FineTuning
 	}
 	r = train.RecipeFor(cfg, purpose, r, func(flag string) bool { return f.set[flag] })
-	var err error
-	if r.TTA, err = train.ParseTTA(*f.tta); err != nil {
-		return r, err
-	}
-	if r.Schedule, err = train.ParseSchedule(*f.schedule); err != nil {
-		return r, err
-	}
-	if r.DecayParams, err = train.ParseDecayParams(*f.decayOn); err != nil {
-		return r, err
-	}
+	r.TTA, r.Schedule, r.DecayParams = *f.tta, *f.schedule, *f.decayOn
 	if err := r.Validate(); err != nil {
 		return r, err
 	}
