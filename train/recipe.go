@@ -16,17 +16,17 @@ import (
 // flag sets the opposite), which is how the command tells a resumed run's
 // recipe from the flags it is given (Recipe.Flags).
 type Recipe struct {
-	Epochs       int     `json:"epochs" flag:"epochs"`
-	BatchSize    int     `json:"batch_size" flag:"batch-size"`
-	EvalBatch    int     `json:"eval_batch" flag:"eval-batch-size"`
-	LR           float64 `json:"lr" flag:"lr"`                       // peak learning rate
-	Schedule     Decay   `json:"schedule,omitempty" flag:"schedule"` // decay after the warm-up: ScheduleCosine ("" too), ScheduleLinear or ScheduleStep
-	MinLR        float64 `json:"min_lr,omitempty" flag:"min-lr"`     // where the cosine and linear decays end (0: at 0); below LR, not with ScheduleStep
-	Momentum     float64 `json:"momentum" flag:"momentum"`
-	Nesterov     bool    `json:"nesterov"`
-	WeightDecay  float64 `json:"weight_decay" flag:"weight-decay"`
-	DecayParams  ParamSet`json:"decay_params,omitempty" flag:"decay-params"` // what WeightDecay applies to: DecayConv ("" too), DecayWeights or DecayAll
-	WarmupEpochs float64 `json:"warmup_epochs" flag:"warmup"`
+	Epochs       int      `json:"epochs" flag:"epochs"`
+	BatchSize    int      `json:"batch_size" flag:"batch-size"`
+	EvalBatch    int      `json:"eval_batch" flag:"eval-batch-size"`
+	LR           float64  `json:"lr" flag:"lr"`                       // peak learning rate
+	Schedule     Decay    `json:"schedule,omitempty" flag:"schedule"` // decay after the warm-up: ScheduleCosine ("" too), ScheduleLinear or ScheduleStep
+	MinLR        float64  `json:"min_lr,omitempty" flag:"min-lr"`     // where the cosine and linear decays end (0: at 0); below LR, not with ScheduleStep
+	Momentum     float64  `json:"momentum" flag:"momentum"`
+	Nesterov     bool     `json:"nesterov"`
+	WeightDecay  float64  `json:"weight_decay" flag:"weight-decay"`
+	DecayParams  ParamSet `json:"decay_params,omitempty" flag:"decay-params"` // what WeightDecay applies to: DecayConv ("" too), DecayWeights or DecayAll
+	WarmupEpochs float64  `json:"warmup_epochs" flag:"warmup"`
 	// LabelSmoothing ε trains against (1−ε)·one-hot + ε/K (Szegedy et al.,
 	// 2016); evaluation always uses the plain labels.
 	LabelSmoothing float64 `json:"label_smoothing" flag:"label-smoothing"`
