@@ -324,3 +324,28 @@ func ExampleFoldsInto() {
 func ExampleKernels() {
 	fmt.Println(layers.Kernels())
 }
+
+// ConvSpecOf reads a convolution without a graph, and FoldConv folds the
+// BatchNorm after it into its weights, as exporters and inference plans
+// do: here scale 2 over a running variance of 1 (ε 0) doubles the
+// weights, and the shift and mean give the bias (shift − a·mean).
+func ExampleFoldConv() {
+	store, _ := layers.NewStore(tensor.Float32, 1)
+	b := layers.NewBuilder(G.NewGraph(), store)
+	conv, _ := layers.NewPointwiseConv2D(b.In("pw"), layers.PointwiseConfig{In: 2, Out: 1})
+	bn, _ := layers.NewBatchNorm(b.In("pw/bn"), layers.BatchNormConfig{Channels: 1, Epsilon: 0})
+	copy(store.Var("pw/weight").Value.Data().([]float32), []float32{1, -3})
+	store.Var("pw/bn/scale").Value.Data().([]float32)[0] = 2
+	store.Var("pw/bn/bias").Value.Data().([]float32)[0] = 1
+	store.Var("pw/bn/running_mean").Value.Data().([]float32)[0] = 0.5
+	spec, err := layers.ConvSpecOf(conv)
+	if err != nil {
+		log.Fatal(err)
+	}
+	w, bias, err := layers.FoldConv(spec, bn)
+	fmt.Println(spec.Name, spec.In, spec.Out, spec.Kernel, spec.Weight)
+	fmt.Println(w, bias, err)
+	// Output:
+	// pointwise conv pw 2 1 1 [1 -3]
+	// [2 -6] [0] <nil>
+}

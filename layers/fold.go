@@ -132,12 +132,6 @@ func fold[T Float](buf *foldBuf[T], bn *BatchNorm, w, scale, shift, convBias []T
 		}
 	}
 	kernels.FoldCoefficients(buf.a, buf.b, scale, shift, bn.runMean.Value.Data().([]T), bn.runVar.Value.Data().([]T), convBias, bn.cfg.Epsilon)
-	per := len(w) / o
-	for c := 0; c < o; c++ {
-		buf.bias[c] = T(buf.b[c])
-		for i, v := range w[c*per : (c+1)*per] {
-			buf.w[c*per+i] = T(buf.a[c] * float64(v))
-		}
-	}
+	foldWeights(buf.w, buf.bias, w, buf.a, buf.b)
 	return buf.w, &kernels.Epilogue[T]{Bias: buf.bias, Ones: buf.ones, Act: kernels.Act(bn.cfg.Activation)}
 }

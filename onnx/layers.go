@@ -65,91 +65,40 @@ func (e *exporter) foldedConv(conv layers.Layer, bn *layers.BatchNorm, x string)
 	return e.activation(bn.Config().Activation, y, bn.Name()), nil
 }
 
-// convSpec is what the convolution layers have in common.
-type convSpec struct {
-	name            string
-	w, bias         []float32
-	o, cin, k, s    int
-	group           int
-	pad             layers.Padding
-	depthwiseFactor int
-}
-
-func specOf(l layers.Layer) (convSpec, error) {
-	var (
-		s   convSpec
-		err error
-	)
-	switch c := l.(type) {
-	case *layers.PointwiseConv2D:
-		return specOf(&c.Conv2D)
-	case *layers.Conv2D:
-		cfg := c.Config()
-		s = convSpec{name: c.Name(), o: cfg.Out, cin: cfg.In, k: cfg.Kernel, s: cfg.Stride, group: 1, pad: cfg.Padding}
-		if s.w, _, err = layers.Float32s(c.Weight()); err == nil && c.Bias() != nil {
-			s.bias, _, err = layers.Float32s(c.Bias())
-		}
-	case *layers.DepthwiseConv2D:
-		cfg := c.Config()
-		s = convSpec{name: c.Name(), o: cfg.Channels * cfg.Multiplier, cin: cfg.Channels, k: cfg.Kernel, s: cfg.Stride, group: cfg.Channels, pad: cfg.Padding}
-		if s.w, _, err = layers.Float32s(c.Weight()); err == nil && c.Bias() != nil {
-			s.bias, _, err = layers.Float32s(c.Bias())
-		}
-	default:
-		return s, fmt.Errorf("onnx: %T is not a convolution", l)
-	}
-	if err != nil {
-		return s, fmt.Errorf("onnx: %s: %w", s.name, err)
-	}
-	return s, nil
-}
-
 // conv exports a convolution as Conv, with bn folded in when bn is not nil
 // (its activation is then the caller's).
 func (e *exporter) conv(l layers.Layer, bn *layers.BatchNorm, x string) (string, error) {
-	s, err := specOf(l)
+	s, err := layers.ConvSpecOf(l)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("onnx: %w", err)
 	}
-	if len(e.shape) != 3 || e.shape[0] != s.cin {
-		return "", fmt.Errorf("onnx: %s: input %v, want (%d, H, W)", s.name, e.shape, s.cin)
+	if len(e.shape) != 3 || e.shape[0] != s.In {
+		return "", fmt.Errorf("onnx: %s: input %v, want (%d, H, W)", s.Name, e.shape, s.In)
 	}
 	h, w := e.shape[1], e.shape[2]
-	pt, pb_, pl, pr := s.pad.Pads(h, w, s.k, s.k, s.s, s.s)
-	ho, wo := (h+pt+pb_-s.k)/s.s+1, (w+pl+pr-s.k)/s.s+1
+	pt, pb_, pl, pr := s.Padding.Pads(h, w, s.Kernel, s.Kernel, s.Stride, s.Stride)
+	ho, wo := (h+pt+pb_-s.Kernel)/s.Stride+1, (w+pl+pr-s.Kernel)/s.Stride+1
 	if ho < 1 || wo < 1 {
-		return "", fmt.Errorf("onnx: %s: input %dx%d too small for kernel %d", s.name, h, w, s.k)
+		return "", fmt.Errorf("onnx: %s: input %dx%d too small for kernel %d", s.Name, h, w, s.Kernel)
 	}
-	weight, bias := s.w, s.bias
-	per := len(weight) / s.o
+	weight, bias := s.Weight, s.Bias
 	if bn != nil {
-		if bn.Config().Channels != s.o {
-			return "", fmt.Errorf("onnx: %s gives %d channels, %s has %d", s.name, s.o, bn.Name(), bn.Config().Channels)
-		}
-		a, b, err := bn.FoldCoefficients(s.bias)
-		if err != nil {
-			return "", fmt.Errorf("onnx: %s: %w", bn.Name(), err)
-		}
-		weight, bias = make([]float32, len(s.w)), make([]float32, s.o)
-		for c := 0; c < s.o; c++ {
-			bias[c] = float32(b[c])
-			for i := 0; i < per; i++ {
-				weight[c*per+i] = float32(a[c] * float64(s.w[c*per+i]))
-			}
+		if weight, bias, err = layers.FoldConv(s, bn); err != nil {
+			return "", fmt.Errorf("onnx: %w", err)
 		}
 	}
-	inputs := []string{x, e.init(s.name+"/weight", []int{s.o, s.cin / s.group, s.k, s.k}, weight)}
+	inputs := []string{x, e.init(s.Name+"/weight", []int{s.Out, s.In / s.Groups, s.Kernel, s.Kernel}, weight)}
 	if bias != nil {
-		inputs = append(inputs, e.init(s.name+"/bias", []int{s.o}, bias))
+		inputs = append(inputs, e.init(s.Name+"/bias", []int{s.Out}, bias))
 	}
-	attrs := []*pb.AttributeProto{attrInts("kernel_shape", s.k, s.k), attrInts("strides", s.s, s.s),
-		attrInts("pads", pt, pl, pb_, pr), attrInts("dilations", 1, 1), attrInt("group", s.group)}
+	attrs := []*pb.AttributeProto{attrInts("kernel_shape", s.Kernel, s.Kernel), attrInts("strides", s.Stride, s.Stride),
+		attrInts("pads", pt, pl, pb_, pr), attrInts("dilations", 1, 1), attrInt("group", s.Groups)}
 	y := e.node("Conv", inputs, attrs)
-	e.shape = []int{s.o, ho, wo}
-	e.stats.Params += len(s.w) + len(s.bias)
-	e.stats.MACs += s.o * (s.cin / s.group) * s.k * s.k * ho * wo
+	e.shape = []int{s.Out, ho, wo}
+	e.stats.Params += len(s.Weight) + len(s.Bias)
+	e.stats.MACs += s.Out * (s.In / s.Groups) * s.Kernel * s.Kernel * ho * wo
 	if bn != nil {
-		e.stats.Params += 2 * s.o // the folded BatchNorm's scale and shift
+		e.stats.Params += 2 * s.Out // the folded BatchNorm's scale and shift
 	}
 	return y, nil
 }

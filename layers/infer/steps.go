@@ -7,147 +7,44 @@ import (
 	"github.com/gomobilenet/mobilenet/blas"
 	"github.com/gomobilenet/mobilenet/layers"
 	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
-	G "gorgonia.org/gorgonia"
 )
-
-// values returns a node's float32 data.
-func values(n *G.Node, what string) ([]float32, error) {
-	if n == nil || n.Value() == nil {
-		return nil, fmt.Errorf("%s: no value", what)
-	}
-	v, ok := n.Value().Data().([]float32)
-	if !ok {
-		return nil, fmt.Errorf("%s: %T data: %w (float32 only)", what, n.Value().Data(), ErrUnsupported)
-	}
-	return v, nil
-}
-
-// optionalValues is values for a node that may be absent (nil: nil).
-func optionalValues(n *G.Node, what string) ([]float32, error) {
-	if n == nil {
-		return nil, nil
-	}
-	return values(n, what)
-}
-
-// bnCoefficients returns a BatchNorm's inference map y = a·x + b per
-// channel (after a convolution's bias convBias, nil: none), in float64.
-func bnCoefficients(bn *layers.BatchNorm, convBias []float32) (a, b []float64, err error) {
-	c := bn.Config().Channels
-	scale, err := values(bn.Scale(), bn.Name()+" scale")
-	if err != nil {
-		return nil, nil, err
-	}
-	shift, err := values(bn.Shift(), bn.Name()+" shift")
-	if err != nil {
-		return nil, nil, err
-	}
-	if bn.RunningMean() == nil || bn.RunningVar() == nil {
-		return nil, nil, fmt.Errorf("%s: no running statistics", bn.Name())
-	}
-	mean, ok1 := bn.RunningMean().Value.Data().([]float32)
-	vr, ok2 := bn.RunningVar().Value.Data().([]float32)
-	if !ok1 || !ok2 {
-		return nil, nil, fmt.Errorf("%s: running statistics are not float32: %w", bn.Name(), ErrUnsupported)
-	}
-	if len(scale) != c || len(shift) != c || len(mean) != c || len(vr) != c {
-		return nil, nil, fmt.Errorf("%s: variables of the wrong size for %d channels", bn.Name(), c)
-	}
-	a, b = make([]float64, c), make([]float64, c)
-	kernels.FoldCoefficients(a, b, scale, shift, mean, vr, convBias, bn.Config().Epsilon)
-	return a, b, nil
-}
-
-// convSpec is what Compile reads of any of the three convolution layers.
-type convSpec struct {
-	name                  string
-	in, out, k, s, groups int
-	pad                   layers.Padding
-	weight, bias          *G.Node
-}
-
-func specOf(l layers.Layer) (convSpec, error) {
-	switch l := l.(type) {
-	case *layers.PointwiseConv2D:
-		if l == nil {
-			return convSpec{}, errors.New("nil layer")
-		}
-		c := l.Config()
-		return convSpec{l.Name(), c.In, c.Out, 1, 1, max(c.Groups, 1), layers.Pad(0), l.Weight(), l.Bias()}, nil
-	case *layers.Conv2D:
-		if l == nil {
-			return convSpec{}, errors.New("nil layer")
-		}
-		c := l.Config()
-		return convSpec{l.Name(), c.In, c.Out, c.Kernel, max(c.Stride, 1), max(c.Groups, 1), c.Padding, l.Weight(), l.Bias()}, nil
-	case *layers.DepthwiseConv2D:
-		if l == nil {
-			return convSpec{}, errors.New("nil layer")
-		}
-		c := l.Config()
-		return convSpec{l.Name(), c.Channels, c.Channels * max(c.Multiplier, 1), c.Kernel, max(c.Stride, 1), c.Channels, c.Padding, l.Weight(), l.Bias()}, nil
-	}
-	return convSpec{}, fmt.Errorf("%T is not a convolution", l)
-}
 
 // conv compiles a convolution, with bn (nil: none) folded into it, on
 // input cur.
 func (p *Plan) conv(l layers.Layer, bn *layers.BatchNorm, cur shape) (step, error) {
-	sp, err := specOf(l)
+	sp, err := layers.ConvSpecOf(l)
 	if err != nil {
 		return nil, err
 	}
-	if sp.in != cur.c {
-		return nil, fmt.Errorf("%s takes %d channels, gets %d", sp.name, sp.in, cur.c)
+	if sp.In != cur.c {
+		return nil, fmt.Errorf("%s takes %d channels, gets %d", sp.Name, sp.In, cur.c)
 	}
-	depthwise := sp.groups > 1 && sp.groups == sp.in
-	if sp.groups > 1 && !depthwise {
-		return nil, fmt.Errorf("%s: %d groups: %w", sp.name, sp.groups, ErrUnsupported)
+	depthwise := sp.Depthwise()
+	if sp.Groups > 1 && !depthwise {
+		return nil, fmt.Errorf("%s: %d groups: %w", sp.Name, sp.Groups, ErrUnsupported)
 	}
-	w, err := values(sp.weight, sp.name+" weight")
-	if err != nil {
-		return nil, err
-	}
-	cb, err := optionalValues(sp.bias, sp.name+" bias")
-	if err != nil {
-		return nil, err
-	}
-	per := len(w) / sp.out
-	if per*sp.out != len(w) || (cb != nil && len(cb) != sp.out) {
-		return nil, fmt.Errorf("%s: weights of the wrong size", sp.name)
-	}
+	per := len(sp.Weight) / sp.Out
 	// The folded weights and epilogue, as layers.FoldBatchNorm computes them.
-	wf := append([]float32(nil), w...)
-	bias, act := cb, kernels.Linear
+	wf, bias, act := append([]float32(nil), sp.Weight...), sp.Bias, kernels.Linear
 	if bn != nil {
-		if bn.Config().Channels != sp.out {
-			return nil, fmt.Errorf("%s has %d channels, %s gives %d", bn.Name(), bn.Config().Channels, sp.name, sp.out)
-		}
-		a, b, err := bnCoefficients(bn, cb)
-		if err != nil {
+		if wf, bias, err = layers.FoldConv(sp, bn); err != nil {
 			return nil, err
 		}
-		bias, act = make([]float32, sp.out), kernels.Act(bn.Config().Activation)
-		for o := 0; o < sp.out; o++ {
-			bias[o] = float32(b[o])
-			for i, v := range w[o*per : (o+1)*per] {
-				wf[o*per+i] = float32(a[o] * float64(v))
-			}
-		}
-	} else if cb != nil {
-		bias = append([]float32(nil), cb...)
+		act = kernels.Act(bn.Config().Activation)
+	} else if bias != nil {
+		bias = append([]float32(nil), bias...)
 	}
-	pt, pb, pl, pr := sp.pad.Pads(cur.h, cur.w, sp.k, sp.k, sp.s, sp.s)
-	g := kernels.Geom{N: 1, C: sp.in, H: cur.h, W: cur.w, O: sp.out, KH: sp.k, KW: sp.k, SH: sp.s, SW: sp.s,
+	pt, pb, pl, pr := sp.Padding.Pads(cur.h, cur.w, sp.Kernel, sp.Kernel, sp.Stride, sp.Stride)
+	g := kernels.Geom{N: 1, C: sp.In, H: cur.h, W: cur.w, O: sp.Out, KH: sp.Kernel, KW: sp.Kernel, SH: sp.Stride, SW: sp.Stride,
 		PT: pt, PB: pb, PL: pl, PR: pr}
-	g.Ho = (cur.h+pt+pb-sp.k)/sp.s + 1
-	g.Wo = (cur.w+pl+pr-sp.k)/sp.s + 1
-	if g.Ho <= 0 || g.Wo <= 0 || sp.k <= 0 {
-		return nil, fmt.Errorf("%s: a %d×%d kernel does not fit a %d×%d map", sp.name, sp.k, sp.k, cur.h, cur.w)
+	g.Ho = (cur.h+pt+pb-sp.Kernel)/sp.Stride + 1
+	g.Wo = (cur.w+pl+pr-sp.Kernel)/sp.Stride + 1
+	if g.Ho <= 0 || g.Wo <= 0 || sp.Kernel <= 0 {
+		return nil, fmt.Errorf("%s: a %d×%d kernel does not fit a %d×%d map", sp.Name, sp.Kernel, sp.Kernel, cur.h, cur.w)
 	}
-	out := shape{sp.out, g.Ho, g.Wo}
-	ep := newEpilogue(sp.out, bias, act)
-	label := sp.name
+	out := shape{sp.Out, g.Ho, g.Wo}
+	ep := newEpilogue(sp.Out, bias, act)
+	label := sp.Name
 	if bn != nil {
 		label += " + " + bn.Name()
 	}
@@ -156,13 +53,13 @@ func (p *Plan) conv(l layers.Layer, bn *layers.BatchNorm, cur shape) (step, erro
 	case depthwise:
 		b := bias
 		if b == nil {
-			b = make([]float32, sp.out)
+			b = make([]float32, sp.Out)
 		}
-		return &depthwiseStep{label: label, in: cur, out: out, g: g, pad: pad, mult: sp.out / sp.in, k: wf, bias: b, act: act}, nil
-	case sp.k == 1 && sp.s == 1 && pad == 0:
-		return &pointwise{label: label, in: cur, out: out, w: packWeights(p.prec, wf, sp.out, sp.in, 32*cur.hw()), ep: ep}, nil
+		return &depthwiseStep{label: label, in: cur, out: out, g: g, pad: pad, mult: sp.Out / sp.In, k: wf, bias: b, act: act}, nil
+	case sp.Kernel == 1 && sp.Stride == 1 && pad == 0:
+		return &pointwise{label: label, in: cur, out: out, w: packWeights(p.prec, wf, sp.Out, sp.In, 32*cur.hw()), ep: ep}, nil
 	}
-	if len(p.steps) == 0 && sp.in <= 4 && sp.k == 3 {
+	if len(p.steps) == 0 && sp.In <= 4 && sp.Kernel == 3 {
 		// The stem: a few input channels, each a pass of the lane-major
 		// 3×3 kernel, cheaper than im2col's copies for one product of
 		// depth 27. In bf16 the inputs and weights are rounded as a bf16
@@ -175,11 +72,11 @@ func (p *Plan) conv(l layers.Layer, bn *layers.BatchNorm, cur shape) (step, erro
 		}
 		b := bias
 		if b == nil {
-			b = make([]float32, sp.out)
+			b = make([]float32, sp.Out)
 		}
 		return &directConv{label: label, in: cur, out: out, g: g, pad: pad, k: wf, bias: b, act: act}, nil
 	}
-	return &convStep{label: label, in: cur, out: out, g: g, pad: pad, w: packWeights(p.prec, wf, sp.out, per, 4*out.hw()), ep: ep}, nil
+	return &convStep{label: label, in: cur, out: out, g: g, pad: pad, w: packWeights(p.prec, wf, sp.Out, per, 4*out.hw()), ep: ep}, nil
 }
 
 // directConv is a 3×3 convolution of a few input channels (the stem): for
@@ -347,9 +244,9 @@ func newAffineBN(bn *layers.BatchNorm, cur shape) (step, error) {
 	if bn.Config().Channels != cur.c {
 		return nil, fmt.Errorf("%s normalises %d channels, gets %d", bn.Name(), bn.Config().Channels, cur.c)
 	}
-	a64, b64, err := bnCoefficients(bn, nil)
+	a64, b64, err := bn.FoldCoefficients(nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", bn.Name(), err)
 	}
 	s := &affine{label: bn.Name(), in: cur, a: make([]float32, cur.c), b: make([]float32, cur.c), act: kernels.Act(bn.Config().Activation)}
 	for c := range s.a {
@@ -432,13 +329,15 @@ func (p *Plan) dense(l *layers.Dense, cur shape) (step, error) {
 	if c.In != cur.c {
 		return nil, fmt.Errorf("%s takes %d features, gets %d", l.Name(), c.In, cur.c)
 	}
-	w, err := values(l.Weight(), l.Name()+" weight")
+	w, _, err := layers.Float32s(l.Weight())
 	if err != nil {
 		return nil, err
 	}
-	b, err := optionalValues(l.Bias(), l.Name()+" bias")
-	if err != nil {
-		return nil, err
+	var b []float32
+	if l.Bias() != nil {
+		if b, _, err = layers.Float32s(l.Bias()); err != nil {
+			return nil, err
+		}
 	}
 	if len(w) != c.In*c.Out || (b != nil && len(b) != c.Out) {
 		return nil, fmt.Errorf("%s: weights of the wrong size", l.Name())
