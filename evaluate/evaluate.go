@@ -306,8 +306,8 @@ func newEvaluator(n layers.Network, batch int, plan bool) (*Evaluator, error) {
 	if batch <= 0 {
 		return nil, fmt.Errorf("evaluator: batch size %d: must be positive", batch)
 	}
-	// The graph's estimate (the plan needs less, but the batches are the
-	// same size).
+	// The graph's estimate, also for a plan: the batches it is given are
+	// the graph's.
 	if err := model.CheckNetworkMemory(n, 0, batch); err != nil {
 		return nil, err
 	}

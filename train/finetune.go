@@ -78,6 +78,12 @@ func FineTune(path string, classes, resolution int) (model.Config, data.Preproce
 	if err != nil {
 		return model.Config{}, data.Preprocess{}, err
 	}
+	return FineTuneFrom(h, path, classes, resolution)
+}
+
+// FineTuneFrom is FineTune from a checkpoint already read (its header; the
+// path for errors).
+func FineTuneFrom(h Header, path string, classes, resolution int) (model.Config, data.Preprocess, error) {
 	cfg := h.Config
 	cfg.Classes = classes
 	if resolution != 0 {
@@ -104,8 +110,8 @@ func EvalResize(cfg model.Config) string {
 // a new run's network: for a MobileNet every variable but the
 // classifier's must match, the classifier kept freshly initialised when
 // the class counts differ; for other networks every variable.
-func initFrom(n layers.Network, path string, log io.Writer) error {
-	h, ts, err := ReadCheckpoint(path)
+func initFrom(n layers.Network, path string, saved *Saved, log io.Writer) error {
+	h, ts, err := saved.read(path)
 	if err != nil {
 		return err
 	}

@@ -72,6 +72,11 @@ type Options struct {
 	// may be nil.
 	Command []string
 	Machine map[string]string
+	// Saved, when not nil, is the checkpoint Resume (or Recipe.InitFrom)
+	// names, already read by the caller (ReadSaved: cmd/train reads it to
+	// check its flags against it): Run takes it rather than read the file
+	// again.
+	Saved *Saved
 	// Comm makes the run one rank of a data-parallel job (nil: one
 	// process). Every rank calls Run with the same options and data; each
 	// takes its part of every global batch (Recipe.BatchSize, which the

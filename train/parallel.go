@@ -251,6 +251,39 @@ func zeroGrads(gs []*tensor.Dense) {
 	}
 }
 
+// Saved is a checkpoint read once by the caller of Run (Options.Saved),
+// for the run to take rather than read it again.
+type Saved struct {
+	Path    string // the file it was read from
+	Header  Header
+	Tensors []Tensor
+}
+
+// ReadSaved reads a checkpoint as ReadCheckpointFrom does, into a Saved.
+func ReadSaved(c dist.Comm, path string) (*Saved, error) {
+	h, ts, err := ReadCheckpointFrom(c, path)
+	if err != nil {
+		return nil, err
+	}
+	return &Saved{Path: path, Header: h, Tensors: ts}, nil
+}
+
+// readShared is readShared of path unless s was read from it.
+func (s *Saved) readShared(c dist.Comm, path string) (Header, []Tensor, error) {
+	if s != nil && s.Path == path {
+		return s.Header, s.Tensors, nil
+	}
+	return readShared(c, path)
+}
+
+// read returns s's checkpoint when s was read from path, else reads path.
+func (s *Saved) read(path string) (Header, []Tensor, error) {
+	if s != nil && s.Path == path {
+		return s.Header, s.Tensors, nil
+	}
+	return ReadCheckpoint(path)
+}
+
 // ReadCheckpointFrom is ReadCheckpoint for the ranks of a job: rank 0
 // reads the file and hands its bytes to every rank (the others need no
 // copy of it: they may run on hosts without the output folder); one

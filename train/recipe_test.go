@@ -1,8 +1,11 @@
 package train_test
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -105,5 +108,36 @@ func TestEnumFlags(t *testing.T) {
 		if err := c.v.Set(c.bad); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%T Set(%q): %v, want a one-line error", c.v, c.bad, err)
 		}
+	}
+}
+
+// TestRunTakesSaved: a run given the checkpoint it resumes (Options.Saved,
+// as cmd/train passes the one it read to check its flags) does not read
+// the file again: here it is gone by then, and the run continues from it.
+func TestRunTakesSaved(t *testing.T) {
+	out := t.TempDir()
+	r := train.DefaultRecipe()
+	r.Epochs, r.BatchSize, r.EvalBatch, r.SWAEpochs = 2, 20, 50, 0
+	cfg := model.CIFAR10(0.25)
+	cfg.Resolution = 16
+	o := train.Options{Recipe: r, Config: cfg, OutDir: out, Train: colours(100, 1), Test: colours(50, 2), StopAfter: 1}
+	if _, err := train.Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	last := filepath.Join(out, "last.bin")
+	saved, err := train.ReadSaved(nil, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(last, last+".away"); err != nil {
+		t.Fatal(err)
+	}
+	o.StopAfter, o.Resume, o.Saved = 0, last, saved
+	res, err := train.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Epochs != 2 {
+		t.Fatalf("resumed to %d epochs, want 2", res.Epochs)
 	}
 }

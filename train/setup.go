@@ -62,7 +62,7 @@ func openRun(o Options) (*run, error) {
 	dataNow := describeData(o.Train, o.Test, o.HeldOut) // hashes every image: once
 	rn.hdr = Header{Config: o.Config}
 	if o.Resume != "" {
-		h, ts, err := readShared(rn.comm, o.Resume)
+		h, ts, err := o.Saved.readShared(rn.comm, o.Resume)
 		if err != nil {
 			return nil, err
 		}
@@ -117,7 +117,7 @@ func openRun(o Options) (*run, error) {
 			return nil, wrap(err)
 		}
 	case r.InitFrom != "":
-		if err := initFrom(rn.net, r.InitFrom, rn.logw); err != nil {
+		if err := initFrom(rn.net, r.InitFrom, o.Saved, rn.logw); err != nil {
 			return nil, wrap(err)
 		}
 	}
@@ -133,7 +133,14 @@ func openRun(o Options) (*run, error) {
 	if o.Train.Len() < r.BatchSize {
 		return nil, fmt.Errorf("train: %w: %d images make no batch of %d", ErrTooFewImages, o.Train.Len(), r.BatchSize)
 	}
-	if err := model.CheckNetworkMemory(rn.net, r.BatchSize/ranks, r.EvalBatch); err != nil {
+	// The run's one memory check: the training graph, the evaluation, and
+	// the SWA tail's BatchNorm graph (counted as an inference graph at the
+	// training batch, on top of the evaluation's: an overestimate).
+	inference := r.EvalBatch
+	if r.SWAEpochs > 0 {
+		inference += r.BatchSize / ranks
+	}
+	if err := model.CheckNetworkMemory(rn.net, r.BatchSize/ranks, inference); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	if rn.primary() {
@@ -170,7 +177,7 @@ func openRun(o Options) (*run, error) {
 	}
 	perEpoch := rn.loader.NumBatches()
 	rn.sched = Schedule{Base: r.LR, Min: r.MinLR, Warmup: int(r.WarmupEpochs * float64(perEpoch)), Total: r.Epochs * perEpoch, Decay: r.Schedule}
-	if rn.tr, err = NewTrainer(rn.net, rn.loader.PartSize(), rn.opt); err != nil {
+	if rn.tr, err = newTrainer(rn.net, rn.loader.PartSize(), rn.opt); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	rn.tr.LabelSmoothing, rn.tr.Comm = r.LabelSmoothing, rn.comm

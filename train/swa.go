@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gomobilenet/mobilenet/model"
-
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/layers"
 	G "gorgonia.org/gorgonia"
@@ -131,10 +129,8 @@ type bnRecompute struct {
 	stats []*layers.Var
 }
 
+// (The run's set-up checked its memory with the rest: openRun.)
 func newBNRecompute(n layers.Network, batch int) (*bnRecompute, error) {
-	if err := model.CheckNetworkMemory(n, batch, 0); err != nil { // an overestimate: no gradients here
-		return nil, err
-	}
 	g := G.NewGraph()
 	net, err := n.BuildNet(g, batch, false)
 	if err != nil {

@@ -48,6 +48,15 @@ type Trainer struct {
 // *model.Model, or any layers.Network of float32 variables) for the given
 // batch size.
 func NewTrainer(n layers.Network, batch int, opt *SGD) (*Trainer, error) {
+	if err := model.CheckNetworkMemory(n, batch, 0); err != nil {
+		return nil, err
+	}
+	return newTrainer(n, batch, opt)
+}
+
+// newTrainer is NewTrainer without the memory check (a run's set-up makes
+// one for everything it builds).
+func newTrainer(n layers.Network, batch int, opt *SGD) (*Trainer, error) {
 	switch {
 	case layers.IsNilNetwork(n):
 		return nil, errors.New("trainer: no network (nil)")
@@ -55,9 +64,6 @@ func NewTrainer(n layers.Network, batch int, opt *SGD) (*Trainer, error) {
 		return nil, errors.New("trainer: no optimizer (nil; train.NewSGD makes one)")
 	case n.VarStore() == nil || n.VarStore().Dtype() != tensor.Float32:
 		return nil, errors.New("trainer: the network's variables must be float32")
-	}
-	if err := model.CheckNetworkMemory(n, batch, 0); err != nil {
-		return nil, err
 	}
 	g := G.NewGraph()
 	net, err := n.BuildNet(g, batch, false)

@@ -66,6 +66,7 @@ type setup struct {
 	do      cli.DataOptions
 	folder  bool
 	input   *data.Preprocess
+	saved   *train.Saved // the --resume or --init checkpoint, read once
 	impl    layers.DepthwiseImpl
 	prec    layers.Precision
 	machine map[string]string
@@ -98,10 +99,10 @@ func prepare(f *flags, j *job, cfg model.Config, r train.Recipe) (*setup, error)
 	}
 	switch {
 	case *f.resume != "":
-		h, _, err := train.ReadCheckpointFrom(j.comm, *f.resume)
-		if err != nil {
+		if s.saved, err = train.ReadSaved(j.comm, *f.resume); err != nil {
 			return nil, err
 		}
+		h := s.saved.Header
 		if err := resumeConflict(f.set, *f.resume, s.cfg, r, h); err != nil {
 			return nil, err
 		}
@@ -117,7 +118,10 @@ func prepare(f *flags, j *job, cfg model.Config, r train.Recipe) (*setup, error)
 			s.r.SWAEpochs = 0
 		}
 	case *f.initPath != "":
-		c, pre, err := train.FineTune(*f.initPath, classes, *f.resolution)
+		if s.saved, err = train.ReadSaved(j.comm, *f.initPath); err != nil {
+			return nil, err
+		}
+		c, pre, err := train.FineTuneFrom(s.saved.Header, *f.initPath, classes, *f.resolution)
 		if err != nil {
 			return nil, err
 		}

@@ -92,7 +92,7 @@ func run(args []string) (err error) {
 	}
 	res, err := train.Run(trainCtx, train.Options{Recipe: s.r, Config: s.cfg, Depthwise: s.impl, Precision: s.prec, OutDir: *f.out, Resume: *f.resume,
 		Train: d.Train, Test: d.Test, HeldOut: s.do.HoldOut, Input: s.input, Log: os.Stderr, Progress: j.bars, AllowDataChange: *f.allowData,
-		Command: append([]string{"cmd/train"}, args...), Machine: s.machine, Comm: j.comm})
+		Command: append([]string{"cmd/train"}, args...), Machine: s.machine, Comm: j.comm, Saved: s.saved})
 	switch {
 	case errors.Is(err, train.ErrDataChanged):
 		return fmt.Errorf("%w (give the --data and --limit the run started with, or --allow-data-change)", err)
