@@ -14,7 +14,7 @@ import (
 // when one is kept, which the checkpoints then stand for), adds the figures
 // to the epoch's record, and returns the log line's part for them and
 // whether the checkpoint's figure improved on the best.
-func (rn *run) evaluateEpoch(epoch int, rec map[string]any) (string, bool, error) {
+func (rn *run) evaluateEpoch(epoch int, rec *EpochRecord) (string, bool, error) {
 	hdr, res := &rn.hdr, rn.res
 	if err := rn.syncStats(); err != nil {
 		return "", false, err
@@ -40,25 +40,30 @@ func (rn *run) evaluateEpoch(epoch int, rec map[string]any) (string, bool, error
 	if improved {
 		hdr.BestAcc, res.BestAcc = reported.Accuracy, reported.Accuracy
 	}
-	rec["test_loss"], rec["test_acc"], rec["eval_images_per_s"] = ev.Loss, ev.Accuracy, ev.ImagesPS
+	rec.TestLoss, rec.TestAcc, rec.EvalImagesPS = &ev.Loss, &ev.Accuracy, &ev.ImagesPS
 	line := fmt.Sprintf("test loss %.4f acc %.4f", ev.Loss, ev.Accuracy)
 	if ev.Flip != nil {
-		rec["test_acc_tta_flip"], rec["test_loss_tta_flip"] = ev.Flip.Accuracy, ev.Flip.Loss
+		rec.TestAccFlip, rec.TestLossFlip = &ev.Flip.Accuracy, &ev.Flip.Loss
 		line += fmt.Sprintf(" | flip TTA %.4f", ev.Flip.Accuracy)
 	}
 	if ev.FlipTranslate != nil {
-		rec["test_acc_tta_flip_translate"], rec["test_loss_tta_flip_translate"] = ev.FlipTranslate.Accuracy, ev.FlipTranslate.Loss
+		rec.TestAccFlipTranslate, rec.TestLossFlipTranslate = &ev.FlipTranslate.Accuracy, &ev.FlipTranslate.Loss
 		line += fmt.Sprintf(" | flip-translate TTA %.4f", ev.FlipTranslate.Accuracy)
 	}
 	if avg != nil {
-		rec["test_acc_"+avgName], rec["test_loss_"+avgName] = evAvg.Accuracy, evAvg.Loss
+		a := &AverageRecord{TestAcc: evAvg.Accuracy, TestLoss: evAvg.Loss}
 		line += fmt.Sprintf(" | %s %.4f", strings.ToUpper(avgName), evAvg.Accuracy)
 		if evAvg.Flip != nil {
-			rec["test_acc_"+avgName+"_tta_flip"] = evAvg.Flip.Accuracy
+			a.TestAccFlip = &evAvg.Flip.Accuracy
 			line += fmt.Sprintf(" (flip %.4f)", evAvg.Flip.Accuracy)
 		}
 		if evAvg.FlipTranslate != nil {
-			rec["test_acc_"+avgName+"_tta_flip_translate"] = evAvg.FlipTranslate.Accuracy
+			a.TestAccFlipTranslate = &evAvg.FlipTranslate.Accuracy
+		}
+		if avgName == "ema" {
+			rec.EMA = a
+		} else {
+			rec.SWA = a
 		}
 	}
 	return line, improved, nil
@@ -84,35 +89,36 @@ func (rn *run) testWith(avg *ema, epoch int, what string) (EvalResult, error) {
 
 // closeEpoch moves the header and the result past epoch (counted from 0)
 // and returns the epoch's training figures as its metrics.jsonl record.
-func (rn *run) closeEpoch(epoch int, st epochStats) map[string]any {
+func (rn *run) closeEpoch(epoch int, st epochStats) *EpochRecord {
 	hdr, res := &rn.hdr, rn.res
 	hdr.Epoch, hdr.Batch = epoch+1, 0
 	res.Epochs = hdr.Epoch
 	if st.seen > 0 {
 		res.LastLoss = st.lossSum / float64(st.seen)
 	}
-	rec := map[string]any{"epoch": hdr.Epoch, "step": hdr.Step, "lr": rn.lr(hdr.Step - 1), "train_loss": res.LastLoss,
-		"train_acc": float64(st.correct) / float64(max(st.seen, 1)), "train_seconds": st.seconds, "train_images_per_s": float64(st.seen) / st.seconds}
+	rec := &EpochRecord{Epoch: hdr.Epoch, Step: hdr.Step, LR: rn.lr(hdr.Step - 1), TrainLoss: res.LastLoss,
+		TrainAcc: float64(st.correct) / float64(max(st.seen, 1)), TrainSeconds: st.seconds, TrainImagesPS: float64(st.seen) / st.seconds}
 	if inside, waited, steps := rn.tr.CommTimes(); steps > 0 {
 		// Rank 0's: the time in the gradient all-reduces, and the part of
 		// it the steps waited for.
-		rec["allreduce_seconds"], rec["allreduce_wait_seconds"] = inside.Seconds(), waited.Seconds()
+		in, w := inside.Seconds(), waited.Seconds()
+		rec.AllreduceSeconds, rec.AllreduceWaitSeconds = &in, &w
 	}
 	return rec
 }
 
 // commNote is the epoch line's note of the gradient all-reduces' time (""
 // in one process).
-func commNote(rec map[string]any) string {
-	in, ok := rec["allreduce_seconds"].(float64)
-	if !ok {
+func commNote(rec *EpochRecord) string {
+	if rec.AllreduceSeconds == nil {
 		return ""
 	}
-	return fmt.Sprintf(" (all-reduce %.1fs, %.1fs of it waited for, %.0f%% of the epoch)", in, rec["allreduce_wait_seconds"], 100*rec["allreduce_wait_seconds"].(float64)/rec["train_seconds"].(float64))
+	in, wait := *rec.AllreduceSeconds, *rec.AllreduceWaitSeconds
+	return fmt.Sprintf(" (all-reduce %.1fs, %.1fs of it waited for, %.0f%% of the epoch)", in, wait, 100*wait/rec.TrainSeconds)
 }
 
 // appendMetrics adds an epoch's record to metrics.jsonl (rank 0).
-func (rn *run) appendMetrics(rec map[string]any) error {
+func (rn *run) appendMetrics(rec *EpochRecord) error {
 	if !rn.primary() {
 		return nil
 	}
@@ -133,4 +139,74 @@ func appendJSON(path string, v any) error {
 		return fmt.Errorf("metrics log: %w", err)
 	}
 	return f.Close()
+}
+
+// EpochRecord is an epoch's line of metrics.jsonl: the training figures of
+// every epoch, the test figures of an evaluated one (absent otherwise), the
+// test-time augmentations' and the weight average's when they ran, and the
+// all-reduce's time in a data-parallel run.
+type EpochRecord struct {
+	Epoch         int     `json:"epoch"`
+	Step          int     `json:"step"`
+	LR            float64 `json:"lr"` // of the epoch's last step
+	TrainLoss     float64 `json:"train_loss"`
+	TrainAcc      float64 `json:"train_acc"`
+	TrainSeconds  float64 `json:"train_seconds"`
+	TrainImagesPS float64 `json:"train_images_per_s"`
+
+	TestLoss              *float64 `json:"test_loss,omitempty"`
+	TestAcc               *float64 `json:"test_acc,omitempty"`
+	EvalImagesPS          *float64 `json:"eval_images_per_s,omitempty"`
+	TestAccFlip           *float64 `json:"test_acc_tta_flip,omitempty"`
+	TestLossFlip          *float64 `json:"test_loss_tta_flip,omitempty"`
+	TestAccFlipTranslate  *float64 `json:"test_acc_tta_flip_translate,omitempty"`
+	TestLossFlipTranslate *float64 `json:"test_loss_tta_flip_translate,omitempty"`
+
+	// EMA and SWA are the weight average's figures (Recipe.EMA, or the SWA
+	// tail), written as test_acc_ema, test_loss_ema, … (MarshalJSON).
+	EMA *AverageRecord `json:"-"`
+	SWA *AverageRecord `json:"-"`
+
+	AllreduceSeconds     *float64 `json:"allreduce_seconds,omitempty"`
+	AllreduceWaitSeconds *float64 `json:"allreduce_wait_seconds,omitempty"`
+}
+
+// AverageRecord is a weight average's test figures in an EpochRecord.
+type AverageRecord struct {
+	TestAcc, TestLoss    float64
+	TestAccFlip          *float64
+	TestAccFlipTranslate *float64
+}
+
+// MarshalJSON writes the record as one flat object, the weight average's
+// figures under test_acc_ema (_swa), test_loss_ema, test_acc_ema_tta_flip
+// and test_acc_ema_tta_flip_translate, as metrics.jsonl has always had
+// them.
+func (r EpochRecord) MarshalJSON() ([]byte, error) {
+	type plain EpochRecord // without this method
+	b, err := json.Marshal(plain(r))
+	if err != nil {
+		return nil, err
+	}
+	extra := map[string]any{}
+	for name, a := range map[string]*AverageRecord{"ema": r.EMA, "swa": r.SWA} {
+		if a == nil {
+			continue
+		}
+		extra["test_acc_"+name], extra["test_loss_"+name] = a.TestAcc, a.TestLoss
+		if a.TestAccFlip != nil {
+			extra["test_acc_"+name+"_tta_flip"] = *a.TestAccFlip
+		}
+		if a.TestAccFlipTranslate != nil {
+			extra["test_acc_"+name+"_tta_flip_translate"] = *a.TestAccFlipTranslate
+		}
+	}
+	if len(extra) == 0 {
+		return b, nil
+	}
+	more, err := json.Marshal(extra)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(b[:len(b)-1], ','), more[1:]...), nil
 }

@@ -51,7 +51,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return rn.res, err
 		}
 		fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | %s | %.0fs, %.0f img/s%s\n", rn.hdr.Epoch, rn.r.TotalEpochs(),
-			rn.res.LastLoss, rec["train_acc"], tested, st.seconds, rec["train_images_per_s"], commNote(rec))
+			rn.res.LastLoss, rec.TrainAcc, tested, st.seconds, rec.TrainImagesPS, commNote(rec))
 		if err := rn.save("last.bin"); err != nil {
 			return rn.res, err
 		}
