@@ -43,6 +43,10 @@ type Header struct {
 	// Network names the network of a run given Options.Network ("" for a
 	// MobileNet, which Config describes).
 	Network string `json:"network,omitempty"`
+	// Elapsed is the wall time the run has trained for, over all its
+	// starts, and Plan its last plan: a run with Recipe.TimeBudget only.
+	Elapsed float64     `json:"elapsed_s,omitempty"`
+	Plan    *BudgetPlan `json:"plan,omitempty"`
 }
 
 // TensorInfo locates one tensor of a checkpoint.

@@ -52,6 +52,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | %s | %.0fs, %.0f img/s%s\n", rn.hdr.Epoch, rn.r.TotalEpochs(),
 			rn.res.LastLoss, rec.TrainAcc, tested, st.seconds, rec.TrainImagesPS, commNote(rec))
+		if err := rn.afterEpoch(); err != nil { // a time budget plans again
+			return rn.res, err
+		}
 		if err := rn.save("last.bin"); err != nil {
 			return rn.res, err
 		}
@@ -71,6 +74,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // save writes a checkpoint of the run's current state (rank 0; every rank
 // calls it, as it first averages the ranks' statistics).
 func (rn *run) save(name string) error {
+	if rn.budget != nil {
+		rn.hdr.Elapsed = rn.budget.elapsed().Seconds()
+	}
 	if err := rn.syncStats(); err != nil {
 		return err
 	}
@@ -125,6 +131,9 @@ func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
 		st.seen += r.BatchSize
 		st.lossSum += l * float64(r.BatchSize)
 		hdr.Step++
+		if err := rn.afterStep(); err != nil {
+			return st, err
+		}
 		hdr.Batch++
 		if bar != nil {
 			el := time.Since(start).Seconds()

@@ -5,6 +5,7 @@ import (
 	"math"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/layers"
@@ -93,8 +94,14 @@ type Recipe struct {
 	// each rank normalises with its own part (DDP's default), and the
 	// running statistics are averaged across ranks before every
 	// evaluation and checkpoint. One process ignores it.
-	SyncBN bool   `json:"sync_bn,omitempty" flag:"sync-bn"`
-	Seed   uint64 `json:"seed" flag:"seed"`
+	SyncBN bool `json:"sync_bn,omitempty" flag:"sync-bn"`
+	// TimeBudget > 0 plans the run to end within that much wall time
+	// (budget.go): Epochs and SWAEpochs become the plan's, made after the
+	// first steps and again after every epoch from the measured speed,
+	// evaluations and checkpoints included. The tail keeps its share of
+	// the run when the plan reaches 150 epochs, else the run has none.
+	TimeBudget time.Duration `json:"time_budget,omitempty" flag:"time-budget"`
+	Seed       uint64        `json:"seed" flag:"seed"`
 }
 
 // SWABatches is how many training batches the average's BatchNorm
@@ -172,6 +179,9 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("eval every %d epochs: must not be negative", r.EvalEvery)
 	case r.AlternateFlips && !r.Augment:
 		return data.ErrNoFlipsToAlternate
+	}
+	if r.TimeBudget < 0 {
+		return fmt.Errorf("time budget %v: must not be negative", r.TimeBudget)
 	}
 	if _, err := ParseTTA(string(r.TTA)); err != nil {
 		return err

@@ -74,8 +74,8 @@ func TestRecipeFlags(t *testing.T) {
 			t.Errorf("--%s: %v (%T), want %v (%T)", flag, got[flag], got[flag], want, want)
 		}
 	}
-	if len(got) != 26 {
-		t.Errorf("%d flags, want the 26 tagged fields", len(got))
+	if len(got) != 27 {
+		t.Errorf("%d flags, want the 27 tagged fields", len(got))
 	}
 }
 

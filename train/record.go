@@ -26,6 +26,8 @@ type RunRecord struct {
 	Config model.Config `json:"config"`
 	Recipe Recipe       `json:"recipe"`
 	Starts []RunStart   `json:"starts"`
+	// Plan is a time-budgeted run's last plan (Recipe.TimeBudget).
+	Plan *BudgetPlan `json:"plan,omitempty"`
 }
 
 // RunStart is one start of a run: when, at which epoch, by which command
@@ -65,14 +67,19 @@ func (rn *run) writeRunRecord(now time.Time) error {
 			fmt.Fprintf(rn.logw, "%v: starting a new record\n", err)
 		}
 	}
-	rec.Config, rec.Recipe = rn.hdr.Config, rn.r
+	rec.Config, rec.Recipe, rec.Plan = rn.hdr.Config, rn.r, rn.hdr.Plan
 	rec.Starts = append(rec.Starts, RunStart{Time: now.UTC().Format(time.RFC3339), Epoch: rn.hdr.Epoch, Resume: rn.o.Resume,
 		Command: rn.o.Command, Machine: rn.o.Machine})
+	return writeRunFile(rn.o.OutDir, rec)
+}
+
+// writeRunFile writes the run record into dir, atomically.
+func writeRunFile(dir string, rec *RunRecord) error {
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(rn.o.OutDir, RunFile), append(b, '\n')); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, RunFile), append(b, '\n')); err != nil {
 		return fmt.Errorf("run record: %w", err)
 	}
 	return nil
@@ -140,5 +147,8 @@ func (r Recipe) String() string {
 	opt(r.InitFrom != "", "from %s", r.InitFrom)
 	opt(r.Freeze != "" && r.Freeze != FreezeNone, "freeze %s", r.Freeze)
 	parts = append(parts, fmt.Sprintf("seed %d", r.Seed))
+	if r.TimeBudget > 0 {
+		parts = append(parts, fmt.Sprintf("time budget %v (the epochs planned to fit it)", r.TimeBudget))
+	}
 	return strings.Join(parts, ", ")
 }

@@ -28,6 +28,7 @@ type run struct {
 	eval   *Evaluator
 	loader *data.Loader
 	sched  Schedule
+	budget *budget // nil without Recipe.TimeBudget
 	logw   io.Writer
 	progw  io.Writer // nil: no bars
 	res    *Result
@@ -146,8 +147,12 @@ func openRun(o Options) (*run, error) {
 	if rn.primary() {
 		removeStaleTemps(o.OutDir)
 	}
-	fmt.Fprintf(rn.logw, "%s, %d classes: %d train, %d test images, %d epochs, batch %d, out %s\n",
-		rn.describe(), rn.net.Classes(), o.Train.Len(), o.Test.Len(), r.TotalEpochs(), r.BatchSize, o.OutDir)
+	length := fmt.Sprintf("%d epochs", r.TotalEpochs())
+	if r.TimeBudget > 0 {
+		length = fmt.Sprintf("epochs planned for a time budget of %v", r.TimeBudget)
+	}
+	fmt.Fprintf(rn.logw, "%s, %d classes: %d train, %d test images, %s, batch %d, out %s\n",
+		rn.describe(), rn.net.Classes(), o.Train.Len(), o.Test.Len(), length, r.BatchSize, o.OutDir)
 	if o.Resume != "" {
 		fmt.Fprintf(rn.logw, "resuming %s at epoch %d, batch %d (step %d); model, recipe and optimizer settings from the checkpoint\n", o.Resume, rn.hdr.Epoch, rn.hdr.Batch, rn.hdr.Step)
 	}
@@ -177,6 +182,9 @@ func openRun(o Options) (*run, error) {
 	}
 	perEpoch := rn.loader.NumBatches()
 	rn.sched = Schedule{Base: r.LR, Min: r.MinLR, Warmup: int(r.WarmupEpochs * float64(perEpoch)), Total: r.Epochs * perEpoch, Decay: r.Schedule}
+	if rn.budget = rn.newBudget(); rn.budget != nil && rn.hdr.Plan == nil {
+		fmt.Fprintf(rn.logw, "time budget %v: the epochs are planned after the first %d steps, then after every epoch\n", r.TimeBudget, planSteps)
+	}
 	if rn.tr, err = newTrainer(rn.net, rn.loader.PartSize(), rn.opt); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}

@@ -54,6 +54,7 @@ type flags struct {
 	out        *string
 	seed       *uint64
 	maxTime    *time.Duration
+	timeBudget *time.Duration
 	threads    *int
 	resume     *string
 	limit      *int
@@ -124,6 +125,7 @@ func parseFlags(args []string) (*flags, error) {
 	f.out = fs.String("out", "checkpoints", "output folder for checkpoints and logs")
 	f.seed = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation, validation split)")
 	f.maxTime = fs.Duration("max-time", 0, "stop training after this much wall time (e.g. 2h50m; 0 = no limit) as Ctrl-C does: last.bin written mid-epoch, --resume continues")
+	f.timeBudget = fs.Duration("time-budget", 0, "plan the run to end within this much wall time (e.g. 1h30m; evaluation and checkpoints included): the epochs are planned from the measured speed after the first steps and again after every epoch, so that the schedule ends at the budget rather than being cut off (0 = --epochs decides)")
 	f.threads = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 	f.resume = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin); the model and recipe come from it (a flag contradicting them is an error), --epochs and --swa-epochs may extend it")
 	f.limit = fs.Int("limit", 0, "CIFAR-10: use only the first N images of each split (0 = all)")
@@ -166,13 +168,16 @@ func (f *flags) recipe(cfg model.Config) (train.Recipe, error) {
 	if *f.freezeWhat != train.FreezeNone && *f.initPath == "" {
 		return train.Recipe{}, fmt.Errorf("--freeze %s: needs --init (a checkpoint to start from)", *f.freezeWhat)
 	}
+	if *f.timeBudget != 0 && f.set["epochs"] {
+		return train.Recipe{}, fmt.Errorf("--time-budget plans the epochs: give --time-budget or --epochs, not both")
+	}
 	if *f.initPath != "" && *f.resume != "" {
 		return train.Recipe{}, fmt.Errorf("--init starts a new run and --resume continues one: give one of them")
 	}
 	r := train.Recipe{Epochs: *f.epochs, BatchSize: *f.batch, EvalBatch: *f.evalBatch, LR: *f.lr, MinLR: *f.minLR, Momentum: *f.momentum, Nesterov: true,
 		WeightDecay: *f.wd, WarmupEpochs: *f.warmup, LabelSmoothing: *f.smoothing, Augment: !*f.noAugment, AlternateFlips: *f.altFlips, Cutout: *f.cutout,
 		TrivialAugment: *f.trivial, RandomErasing: *f.erasing, MixUp: *f.mixup, CutMix: *f.cutmix, EMA: *f.emaDecay, SWAEpochs: *f.swaEpochs, SWALR: *f.swaLR,
-		EvalEvery: *f.evalEvery, Init: *f.weightInit, InitFrom: *f.initPath, Freeze: *f.freezeWhat, SyncBN: *f.syncBN, Seed: *f.seed}
+		EvalEvery: *f.evalEvery, TimeBudget: *f.timeBudget, Init: *f.weightInit, InitFrom: *f.initPath, Freeze: *f.freezeWhat, SyncBN: *f.syncBN, Seed: *f.seed}
 	purpose := train.FromScratch
 	if *f.initPath != "" {
 		purpose = train.FineTuning

@@ -48,6 +48,8 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"--lr", "100", "--epochs", "1", "--batch-size", "16", "--alpha", "0.25", "--resolution", "16", "--no-download", "--data", small, "--out", t.TempDir()}, "training diverged"},
 		{[]string{"--max-time", "-1m"}, "--max-time -1m0s: must not be negative"},
 		{[]string{"--max-time", "soon"}, "soon"},
+		{[]string{"--time-budget", "1h", "--epochs", "5"}, "--time-budget plans the epochs: give --time-budget or --epochs, not both"},
+		{[]string{"--time-budget", "-1h"}, "time budget -1h0m0s: must not be negative"},
 		{[]string{"--val-split", "1.5", "--no-download", "--data", small, "--out", t.TempDir()}, "--val-split 1.5: dataset: validation fraction 1.5: must be in (0, 1)"},
 		{[]string{"--progress", "yes"}, `--progress "yes": want auto, on or off`},
 		{[]string{"--bogus"}, "bogus"},

@@ -1,0 +1,181 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Time budgets (Recipe.TimeBudget): the run plans its length so that its
+// schedule ends within the budget, rather than being cut off mid-schedule
+// with its learning rate still high (Li, Yumer & Ramanan, "Budgeted
+// training", ICLR 2020: a schedule planned to reach zero at the budget
+// beats a truncated one at every budget).
+//
+// The first plan is made after the first steps (planSteps, inside the
+// warm-up, whose rates do not depend on the plan), from their speed and an
+// estimate of evaluation's share; after every epoch the run plans again
+// from the measured wall time of its epochs, evaluations and checkpoints
+// included, so that a machine that slows down or speeds up moves the end
+// of the schedule with it. The plan is in every checkpoint (Header.Plan,
+// Recipe.Epochs and SWAEpochs), so a resumed run continues it, counting the
+// wall time already spent (Header.Elapsed).
+
+// BudgetPlan is what a budgeted run planned last.
+type BudgetPlan struct {
+	Budget       string  `json:"budget"`        // Recipe.TimeBudget, e.g. "1h30m0s"
+	Epochs       int     `json:"epochs"`        // of the schedule
+	SWAEpochs    int     `json:"swa_epochs"`    // of the tail (0: none)
+	EpochSeconds float64 `json:"epoch_seconds"` // measured wall time of an epoch, evaluations and checkpoints included
+	Elapsed      float64 `json:"elapsed_s"`     // wall time spent when it was made
+	Plans        int     `json:"plans"`         // how many times the run has planned
+}
+
+// String is the plan on one line, as the log gives it.
+func (p BudgetPlan) String() string {
+	tail := ""
+	if p.SWAEpochs > 0 {
+		tail = fmt.Sprintf(" + %d SWA", p.SWAEpochs)
+	}
+	return fmt.Sprintf("time budget %s: %d epochs%s at %.3g s an epoch (evaluation and checkpoints included), %.0f s spent", p.Budget, p.Epochs, tail, p.EpochSeconds, p.Elapsed)
+}
+
+// planSteps is how many steps the first plan measures.
+const planSteps = 20
+
+// minSWAPlan is the shortest run (epochs, schedule and tail) that keeps an
+// SWA tail: the tail was measured on runs of 220–280 epochs
+// (results/EXPERIMENTS.md), not on short ones.
+const minSWAPlan = 150
+
+// planEpochs divides the epochs that fit the remaining time among the
+// schedule and the tail: done epochs complete, per seconds an epoch, the
+// recipe's share of the tail (tailShare, 0: none). It never plans fewer
+// epochs than one more than done (the schedule must end), never moves the
+// end of the schedule once the tail has begun (only the tail's length), and
+// keeps a tail only for runs of minSWAPlan epochs or more.
+func planEpochs(remaining, per float64, done, epochs, swa int, tailShare float64) (int, int) {
+	left := 0
+	if per > 0 && remaining > 0 {
+		left = int(math.Floor(remaining / per))
+	}
+	total := done + left
+	if done == 0 {
+		total = max(total, 1) // a run trains at least an epoch
+	}
+	if swa > 0 && done >= epochs { // in the tail: only its length moves
+		return epochs, max(total-epochs, done-epochs)
+	}
+	if left == 0 && done > 0 { // no whole epoch fits: end here
+		return done, 0
+	}
+	tail := 0
+	if tailShare > 0 && total >= minSWAPlan {
+		tail = int(math.Round(float64(total) * tailShare))
+	}
+	main := max(total-tail, done+1)
+	return main, total - main
+}
+
+// budget is a run's planner.
+type budget struct {
+	limit     time.Duration
+	before    time.Duration // wall time of the run's earlier starts
+	start     time.Time     // this start's training began
+	tailShare float64
+	plan      BudgetPlan
+	firstStep int // the step the first measurement starts at
+	measured  time.Time
+	epochs    int // epochs completed in this start
+}
+
+// newBudget prepares the planner of a run whose recipe has a time budget
+// (nil without one).
+func (rn *run) newBudget() *budget {
+	r := rn.r
+	if r.TimeBudget <= 0 {
+		return nil
+	}
+	b := &budget{limit: r.TimeBudget, before: time.Duration(rn.hdr.Elapsed * float64(time.Second)), start: time.Now(), firstStep: rn.hdr.Step}
+	if r.SWAEpochs > 0 {
+		b.tailShare = float64(r.SWAEpochs) / float64(r.TotalEpochs())
+	}
+	if rn.hdr.Plan != nil {
+		b.plan = *rn.hdr.Plan
+	}
+	return b
+}
+
+// elapsed is the run's wall time so far.
+func (b *budget) elapsed() time.Duration { return b.before + time.Since(b.start) }
+
+// afterStep makes the first plan once planSteps steps have been timed
+// (and nothing when the run already has one).
+func (rn *run) afterStep() error {
+	b := rn.budget
+	if b == nil || b.plan.Plans > 0 {
+		return nil
+	}
+	if rn.hdr.Step == b.firstStep+2 { // the first steps build and warm the machine
+		b.measured = time.Now()
+	}
+	if rn.hdr.Step != b.firstStep+2+planSteps {
+		return nil
+	}
+	perStep := time.Since(b.measured).Seconds() / planSteps
+	// Evaluation and checkpoints, until measured: the test set at about
+	// three times the training speed (inference alone), every EvalEvery.
+	perEpoch := perStep * float64(rn.loader.NumBatches())
+	perEpoch += perStep / float64(rn.r.BatchSize) * float64(rn.o.Test.Len()) / 3 / float64(max(rn.r.EvalEvery, 1))
+	return rn.replan(perEpoch)
+}
+
+// afterEpoch plans again from the wall time of this start's epochs (since
+// its training began: the epochs, their evaluations, and the checkpoints
+// of all but this one).
+func (rn *run) afterEpoch() error {
+	b := rn.budget
+	if b == nil {
+		return nil
+	}
+	b.epochs++
+	return rn.replan(time.Since(b.start).Seconds() / float64(b.epochs))
+}
+
+// replan fits the run into the budget at per seconds an epoch: the
+// recipe's Epochs and SWAEpochs, the schedule's length, and the plan the
+// checkpoints record.
+//
+// The ranks of a data-parallel run plan from the mean of their measures, so
+// that they plan alike.
+func (rn *run) replan(per float64) error {
+	b := rn.budget
+	el := b.elapsed().Seconds()
+	if n := rn.comm.Size(); n > 1 {
+		v := []float64{per, el}
+		if err := rn.comm.AllreduceSum64(v); err != nil {
+			return fmt.Errorf("train: time budget: %w", err)
+		}
+		per, el = v[0]/float64(n), v[1]/float64(n)
+	}
+	main, tail := planEpochs(b.limit.Seconds()-el, per, rn.hdr.Epoch, rn.r.Epochs, rn.r.SWAEpochs, b.tailShare)
+	changed := main != rn.r.Epochs || tail != rn.r.SWAEpochs || b.plan.Plans == 0
+	rn.r.Epochs, rn.r.SWAEpochs = main, tail
+	rn.hdr.Recipe.Epochs, rn.hdr.Recipe.SWAEpochs = main, tail
+	rn.sched.Total = main * rn.loader.NumBatches()
+	b.plan = BudgetPlan{Budget: b.limit.String(), Epochs: main, SWAEpochs: tail, EpochSeconds: per, Elapsed: el, Plans: b.plan.Plans + 1}
+	rn.hdr.Plan = &b.plan
+	if !changed {
+		return nil
+	}
+	fmt.Fprintf(rn.logw, "%s\n", b.plan)
+	if !rn.primary() {
+		return nil
+	}
+	rec, err := ReadRunRecord(rn.o.OutDir)
+	if err != nil {
+		return fmt.Errorf("train: time budget: %w", err)
+	}
+	rec.Recipe, rec.Plan = rn.r, rn.hdr.Plan
+	return writeRunFile(rn.o.OutDir, rec)
+}

@@ -1,0 +1,120 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/model"
+)
+
+// TestPlanEpochs: the epochs that fit the remaining time, split between the
+// schedule and the SWA tail by the recipe's share from 150 epochs on; the
+// end of a schedule is never planned before the next epoch, and no longer
+// moves once the tail has begun.
+func TestPlanEpochs(t *testing.T) {
+	cases := []struct {
+		name               string
+		remaining, per     float64
+		done, epochs, swa  int
+		share              float64
+		wantMain, wantTail int
+	}{
+		{"fresh, 45 min at 56 s an epoch", 2700, 56, 0, 200, 0, 0, 48, 0},
+		{"fresh, a share but too short for a tail", 2700, 56, 0, 200, 80, 80.0 / 280, 48, 0},
+		{"long enough for the tail's share", 280 * 60, 60, 0, 200, 80, 80.0 / 280, 200, 80},
+		{"a slower machine plans fewer", 2000, 100, 10, 48, 0, 0, 30, 0},
+		{"a faster one more", 3000, 30, 10, 48, 0, 0, 110, 0},
+		{"over budget: end now", -5, 60, 12, 48, 0, 0, 12, 0},
+		{"nothing done yet, no time: one epoch", 0, 60, 0, 48, 0, 0, 1, 0},
+		{"in the tail: only the tail moves", 600, 60, 210, 200, 80, 80.0 / 280, 200, 20},
+		{"in the tail, over budget: end now", -1, 60, 210, 200, 80, 80.0 / 280, 200, 10},
+	}
+	for _, c := range cases {
+		main, tail := planEpochs(c.remaining, c.per, c.done, c.epochs, c.swa, c.share)
+		if main != c.wantMain || tail != c.wantTail {
+			t.Errorf("%s: %d + %d epochs, want %d + %d", c.name, main, tail, c.wantMain, c.wantTail)
+		}
+	}
+}
+
+// colourSet is a small dataset whose class is written in each image's red
+// and green channels.
+func colourSet(n int, seed byte) *data.Dataset {
+	ds := &data.Dataset{Pixels: make([]byte, n*data.ImageBytes), Labels: make([]int32, n), Classes: data.DefaultClassNames}
+	for i := 0; i < n; i++ {
+		k := i % 10
+		ds.Labels[i] = int32(k)
+		img := ds.Image(i)
+		for p := 0; p < 1024; p++ {
+			noise := byte(p*7+i*13) + seed
+			img[p], img[1024+p], img[2048+p] = byte(25*k)+noise%10, byte(240-25*k)+noise%10, noise
+		}
+	}
+	return ds
+}
+
+// TestTimeBudget: a budgeted run plans its epochs (recorded in its
+// checkpoints, run.json and the log), ends its schedule (the last
+// epoch's rate near 0 of the cosine) and does not take much longer than
+// its budget; resumed, it continues the plan with the time already spent.
+func TestTimeBudget(t *testing.T) {
+	out := t.TempDir()
+	r := DefaultRecipe()
+	r.BatchSize, r.EvalBatch, r.SWAEpochs, r.Epochs = 10, 50, 0, 1000
+	r.TimeBudget = 3 * time.Second
+	cfg := model.CIFAR10(0.25)
+	cfg.Resolution = 16
+	o := Options{Recipe: r, Config: cfg, OutDir: out, Train: colourSet(300, 1), Test: colourSet(50, 2), StopAfter: 2}
+	start := time.Now()
+	res, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := ReadCheckpoint(out + "/last.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Plan == nil || h.Plan.Plans < 2 || h.Recipe.Epochs >= 1000 || h.Recipe.Epochs < 2 || h.Elapsed <= 0 {
+		t.Fatalf("after 2 epochs: plan %+v, recipe epochs %d, elapsed %g", h.Plan, h.Recipe.Epochs, h.Elapsed)
+	}
+	rec, err := ReadRunRecord(out)
+	if err != nil || rec.Plan == nil || rec.Recipe.Epochs != h.Recipe.Epochs {
+		t.Fatalf("run.json: %+v, %v (the checkpoint's plan: %d epochs)", rec, err, h.Recipe.Epochs)
+	}
+	o.StopAfter, o.Resume = 0, out+"/last.bin"
+	if res, err = Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	h, _, err = ReadCheckpoint(out + "/last.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Epochs != h.Recipe.Epochs || res.Epochs != h.Plan.Epochs {
+		t.Fatalf("ended after %d epochs; the plan says %d (recipe %d)", res.Epochs, h.Plan.Epochs, h.Recipe.Epochs)
+	}
+	// The budget is planned, not enforced to the millisecond: one epoch's
+	// worth over it at most (and the set-up, which the plan counts only
+	// from the first step).
+	if over := took - r.TimeBudget; over > 3*time.Second && over.Seconds() > 2*h.Plan.EpochSeconds {
+		t.Errorf("took %v for a budget of %v", took, r.TimeBudget)
+	}
+	b, err := os.ReadFile(out + "/metrics.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var last EpochRecord
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+		t.Fatal(err)
+	}
+	if last.LR > 0.05*r.LR { // the cosine's last steps, planned to the end
+		t.Errorf("the last epoch ended at rate %g of the peak %g: the schedule was cut short", last.LR, r.LR)
+	}
+	t.Logf("%d epochs in %v (plan %+v), last rate %.2g", res.Epochs, took, *h.Plan, last.LR)
+}
