@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/model"
 )
 
@@ -42,22 +41,6 @@ func TestPlanEpochs(t *testing.T) {
 	}
 }
 
-// colourSet is a small dataset whose class is written in each image's red
-// and green channels.
-func colourSet(n int, seed byte) *data.Dataset {
-	ds := &data.Dataset{Pixels: make([]byte, n*data.ImageBytes), Labels: make([]int32, n), Classes: data.DefaultClassNames}
-	for i := 0; i < n; i++ {
-		k := i % 10
-		ds.Labels[i] = int32(k)
-		img := ds.Image(i)
-		for p := 0; p < 1024; p++ {
-			noise := byte(p*7+i*13) + seed
-			img[p], img[1024+p], img[2048+p] = byte(25*k)+noise%10, byte(240-25*k)+noise%10, noise
-		}
-	}
-	return ds
-}
-
 // TestTimeBudget: a budgeted run plans its epochs (recorded in its
 // checkpoints, run.json and the log), ends its schedule (the last
 // epoch's rate near 0 of the cosine) and does not take much longer than
@@ -69,7 +52,7 @@ func TestTimeBudget(t *testing.T) {
 	r.TimeBudget = 3 * time.Second
 	cfg := model.CIFAR10(0.25)
 	cfg.Resolution = 16
-	o := Options{Recipe: r, Config: cfg, OutDir: out, Train: colourSet(300, 1), Test: colourSet(50, 2), StopAfter: 2}
+	o := Options{Recipe: r, Config: cfg, OutDir: out, Train: learnable(300, 1), Test: learnable(50, 2), StopAfter: 2}
 	start := time.Now()
 	res, err := Run(context.Background(), o)
 	if err != nil {
