@@ -51,20 +51,13 @@ func (g Geom) packed() bool { return g.Pointwise() && g.H*g.W < 16 && g.N > 1 &&
 func (g Geom) grouped() bool { return g.G > 1 }
 
 // im2col writes the (C·KH·KW) × (Ho·Wo) patch matrix of one input plane set.
-func im2col[T Float](g Geom, col, x []T) { Im2colAt(g, col, g.Ho*g.Wo, x, g.H*g.W) }
-
-// Im2colAt writes the (C·KH·KW) × (Ho·Wo) patch matrix of one sample into
-// col, whose rows are ldc apart (a block of columns of a wider matrix),
-// from x, its C input planes ldx apart (ldx = H·W for an NCHW sample, more
-// when the planes of several samples lie channel-major).
-func Im2colAt[T Float](g Geom, col []T, ldc int, x []T, ldx int) {
+func im2col[T Float](g Geom, col, x []T) {
 	ohw := g.Ho * g.Wo
 	for c := 0; c < g.C; c++ {
-		xp := x[c*ldx : c*ldx+g.H*g.W]
+		xp := x[c*g.H*g.W : (c+1)*g.H*g.W]
 		for ky := 0; ky < g.KH; ky++ {
 			for kx := 0; kx < g.KW; kx++ {
-				r0 := ((c*g.KH+ky)*g.KW + kx) * ldc
-				row := col[r0 : r0+ohw]
+				row := col[((c*g.KH+ky)*g.KW+kx)*ohw : ((c*g.KH+ky)*g.KW+kx+1)*ohw]
 				lo, hi := colRange(kx, g.SW, g.PL, g.W, g.Wo)
 				off := kx - g.PL
 				for oy := 0; oy < g.Ho; oy++ {

@@ -13,56 +13,6 @@ func DWForward[T Float](g Geom, y, x, k []T) { DWForwardEp(g, y, x, k, nil) }
 // DWForwardEp is DWForward with an Epilogue applied to each output plane
 // while it is in cache (nil: none).
 func DWForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
-	dwForwardEp(g, y, x, k, ep, ParallelFor, nil)
-}
-
-// Depthwise1 is a depthwise forward of one geometry prepared for many
-// calls on the calling goroutine only: for callers that run their own
-// workers (package infer's per-worker image groups), which call it once per
-// channel and group.
-type Depthwise1 struct {
-	g    Geom
-	prep dwPrep[float32]
-}
-
-// NewDepthwise1 prepares the forward of geometry g (g.N is set per call).
-func NewDepthwise1(g Geom) *Depthwise1 {
-	d := &Depthwise1{g: g, prep: dwPrep[float32]{zero: make([]float32, g.W)}}
-	if g.H*g.W <= 64 {
-		d.prep.tab = newSmallTab(g.H, g.W)
-	}
-	return d
-}
-
-// Forward is DWForwardEp for n samples, on the calling goroutine.
-func (d *Depthwise1) Forward(n int, y, x, k []float32, ep *Epilogue[float32]) {
-	g := d.g
-	g.N = n
-	dwForwardEp(g, y, x, k, ep, serialFor, &d.prep)
-}
-
-// dwPrep is what a depthwise forward can reuse across calls (nil fields:
-// made by the call).
-type dwPrep[T Float] struct {
-	tab  *smallTab
-	zero []T
-}
-
-// serialFor is ParallelFor's signature on the calling goroutine.
-func serialFor(n, _ int, body func(lo, hi int)) {
-	if n > 0 {
-		body(0, n)
-	}
-}
-
-// dwForwardEp is DWForwardEp with the loop runner pfor (ParallelFor or
-// serialFor).
-func dwForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T], pfor func(n, grain int, body func(lo, hi int)), prep *dwPrep[T]) {
-	var tab *smallTab
-	var zero []T
-	if prep != nil {
-		tab, zero = prep.tab, prep.zero
-	}
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
 	ep.begin(g.N*g.O, ohw, g.O)
@@ -70,15 +20,13 @@ func dwForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T], pfor func(n, gra
 	switch plan {
 	case dwSmallS2:
 		ep32, _ := any(ep).(*Epilogue[float32])
-		dwSmallS2Forward(g, any(y).([]float32), any(x).([]float32), any(k).([]float32), ep32, pfor, tab)
+		dwSmallS2Forward(g, any(y).([]float32), any(x).([]float32), any(k).([]float32), ep32)
 		return
 	case dwSmall:
 		y32, x32, k32 := any(y).([]float32), any(x).([]float32), any(k).([]float32)
 		_, _, _ = y32[g.N*g.O*hw-1], x32[g.N*g.C*hw-1], k32[g.O*9-1] // the assembly trusts these lengths
-		if tab == nil {
-			tab = newSmallTab(g.H, g.W)
-		}
-		pfor(g.N*g.O, 16, func(p0, p1 int) {
+		tab := newSmallTab(g.H, g.W)
+		ParallelFor(g.N*g.O, 16, func(p0, p1 int) {
 			if haveAVX512 && M == 1 { // x's planes are y's: the run at once
 				convSmallPlanesAVX512(y32[p0*hw:p1*hw], x32[p0*hw:p1*hw], k32, p1-p0, p0%g.O, g.O, tab)
 			} else {
@@ -97,10 +45,8 @@ func dwForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T], pfor func(n, gra
 		})
 		return
 	case dwRows:
-		if len(zero) < g.W {
-			zero = make([]T, g.W)
-		}
-		pfor(g.N*g.O, 4, func(p0, p1 int) {
+		zero := make([]T, g.W)
+		ParallelFor(g.N*g.O, 4, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
 				n, co := p/g.O, p%g.O
 				c := co / M
@@ -111,7 +57,7 @@ func dwForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T], pfor func(n, gra
 		return
 	}
 	plane := forwardPlane[T](g, plan)
-	pfor(g.N*g.O, 4, func(p0, p1 int) {
+	ParallelFor(g.N*g.O, 4, func(p0, p1 int) {
 		for p := p0; p < p1; p++ {
 			n, co := p/g.O, p%g.O
 			c := co / M
