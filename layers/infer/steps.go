@@ -101,10 +101,8 @@ func (s *directConv) describe() string {
 }
 
 func (s *directConv) run(_ *workspace, x, y view) {
-	g, np := s.g, x.l.np
-	lg := kernels.LaneGeom{K: g.KH, S: g.SH, Wo: g.Wo,
-		XRow: (x.l.w + 2*x.l.pad) * np, XStep: np,
-		YRow: (y.l.w + 2*y.l.pad) * y.l.np, YStep: y.l.np, Lanes: np}
+	g := s.g
+	lg := laneGeom(g, x, y)
 	// A band of output rows at a time, so that the input rows it reads
 	// (every channel's) stay in cache while every output channel passes
 	// over them: at 224×224 a channel's map alone is 3 MB for 16 lanes.
@@ -215,11 +213,9 @@ func (s *depthwiseStep) describe() string {
 }
 
 func (s *depthwiseStep) run(_ *workspace, x, y view) {
-	g, np := s.g, x.l.np
+	g := s.g
 	kk := g.KH * g.KW
-	lg := kernels.LaneGeom{K: g.KH, S: g.SH, Ho: g.Ho, Wo: g.Wo,
-		XRow: (x.l.w + 2*x.l.pad) * np, XStep: np,
-		YRow: (y.l.w + 2*y.l.pad) * y.l.np, YStep: y.l.np, Lanes: np}
+	lg := laneGeom(g, x, y)
 	for co := 0; co < s.out.c; co++ {
 		c := co / s.mult
 		xs := x.buf[x.at(c, -g.PT, -g.PL):]
@@ -363,3 +359,12 @@ func (s *dense) spare() int         { return s.w.out - s.w.rows }
 func (s *depthwiseStep) spare() int { return 0 }
 func (s *affine) spare() int        { return 0 }
 func (s *pool) spare() int          { return 0 }
+
+// laneGeom is the lane-major kernel's geometry of g from x (padded) into y:
+// x's lanes, positions and rows as the two layouts lay them.
+func laneGeom(g kernels.Geom, x, y view) kernels.LaneGeom {
+	np := x.l.np
+	return kernels.LaneGeom{K: g.KH, S: g.SH, Ho: g.Ho, Wo: g.Wo,
+		XRow: (x.l.w + 2*x.l.pad) * np, XStep: np,
+		YRow: (y.l.w + 2*y.l.pad) * y.l.np, YStep: y.l.np, Lanes: np}
+}
