@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/dist"
@@ -42,11 +43,19 @@ func openJob(f *flags, bars io.Writer) (*job, error) {
 	return j, nil
 }
 
+// abortGrace is how long a failing rank waits, after printing why, before
+// it ends the job.
+const abortGrace = 500 * time.Millisecond
+
 // close ends the job; a rank's error ends every rank (the others would
 // wait for it).
 func (j *job) close(err *error) {
 	if j.ranks > 1 && *err != nil {
 		fmt.Fprintf(os.Stderr, "train: rank %d of %d: %v\n", j.comm.Rank(), j.ranks, *err)
+		// The launcher forwards a rank's output asynchronously, and
+		// MPICH's tears the job down on MPI_Abort without draining it:
+		// give it a moment, or the reason may never reach the user.
+		time.Sleep(abortGrace)
 		j.comm.Abort(1)
 	}
 	j.comm.Close()
