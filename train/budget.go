@@ -50,14 +50,25 @@ const minSWAPlan = 150
 
 // planEpochs divides the epochs that fit the remaining time among the
 // schedule and the tail: done epochs complete, per seconds an epoch, the
-// recipe's share of the tail (tailShare, 0: none). It never plans fewer
-// epochs than one more than done (the schedule must end), never moves the
-// end of the schedule once the tail has begun (only the tail's length), and
-// keeps a tail only for runs of minSWAPlan epochs or more.
-func planEpochs(remaining, per float64, done, epochs, swa int, tailShare float64) (int, int) {
-	left := 0
+// recipe's share of the tail (tailShare, 0: none), planned the epochs
+// (schedule and tail) of the current plan (0 before the first). It never
+// plans fewer epochs than one more than done (the schedule must end),
+// never moves the end of the schedule once the tail has begun (only the
+// tail's length), and keeps a tail only for runs of minSWAPlan epochs or
+// more.
+//
+// A plan that still fits stands until the time left holds growMargin
+// epochs more than it needs: a speed measured on the boundary between two
+// epoch counts would otherwise move the schedule's end back and forth
+// from one epoch to the next.
+func planEpochs(remaining, per float64, done, epochs, swa int, tailShare float64, planned int) (int, int) {
+	fit := 0.0 // epochs that fit in the time left
 	if per > 0 && remaining > 0 {
-		left = int(math.Floor(remaining / per))
+		fit = remaining / per
+	}
+	left := int(math.Floor(fit))
+	if need := float64(planned - done); planned > done && need <= fit && fit < need+growMargin {
+		left = planned - done // the plan fits, and there is not room enough to grow
 	}
 	total := done + left
 	if done == 0 {
@@ -76,6 +87,10 @@ func planEpochs(remaining, per float64, done, epochs, swa int, tailShare float64
 	main := max(total-tail, done+1)
 	return main, total - main
 }
+
+// growMargin is the time left, in epochs beyond what the current plan
+// needs, at which a plan grows by one or more epochs.
+const growMargin = 1.5
 
 // budget is a run's planner.
 type budget struct {
@@ -158,7 +173,11 @@ func (rn *run) replan(per float64) error {
 		}
 		per, el = v[0]/float64(n), v[1]/float64(n)
 	}
-	main, tail := planEpochs(b.limit.Seconds()-el, per, rn.hdr.Epoch, rn.r.Epochs, rn.r.SWAEpochs, b.tailShare)
+	planned := 0
+	if b.plan.Plans > 0 {
+		planned = rn.r.Epochs + rn.r.SWAEpochs
+	}
+	main, tail := planEpochs(b.limit.Seconds()-el, per, rn.hdr.Epoch, rn.r.Epochs, rn.r.SWAEpochs, b.tailShare, planned)
 	changed := main != rn.r.Epochs || tail != rn.r.SWAEpochs || b.plan.Plans == 0
 	rn.r.Epochs, rn.r.SWAEpochs = main, tail
 	rn.hdr.Recipe.Epochs, rn.hdr.Recipe.SWAEpochs = main, tail

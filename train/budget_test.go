@@ -14,27 +14,36 @@ import (
 // TestPlanEpochs: the epochs that fit the remaining time, split between the
 // schedule and the SWA tail by the recipe's share from 150 epochs on; the
 // end of a schedule is never planned before the next epoch, and no longer
-// moves once the tail has begun.
+// moves once the tail has begun; a plan that fits stands until there is
+// room for 1.5 epochs more.
 func TestPlanEpochs(t *testing.T) {
 	cases := []struct {
 		name               string
 		remaining, per     float64
 		done, epochs, swa  int
 		share              float64
+		planned            int
 		wantMain, wantTail int
 	}{
-		{"fresh, 45 min at 56 s an epoch", 2700, 56, 0, 200, 0, 0, 48, 0},
-		{"fresh, a share but too short for a tail", 2700, 56, 0, 200, 80, 80.0 / 280, 48, 0},
-		{"long enough for the tail's share", 280 * 60, 60, 0, 200, 80, 80.0 / 280, 200, 80},
-		{"a slower machine plans fewer", 2000, 100, 10, 48, 0, 0, 30, 0},
-		{"a faster one more", 3000, 30, 10, 48, 0, 0, 110, 0},
-		{"over budget: end now", -5, 60, 12, 48, 0, 0, 12, 0},
-		{"nothing done yet, no time: one epoch", 0, 60, 0, 48, 0, 0, 1, 0},
-		{"in the tail: only the tail moves", 600, 60, 210, 200, 80, 80.0 / 280, 200, 20},
-		{"in the tail, over budget: end now", -1, 60, 210, 200, 80, 80.0 / 280, 200, 10},
+		{"fresh, 45 min at 56 s an epoch", 2700, 56, 0, 200, 0, 0, 0, 48, 0},
+		{"fresh, a share but too short for a tail", 2700, 56, 0, 200, 80, 80.0 / 280, 0, 48, 0},
+		{"long enough for the tail's share", 280 * 60, 60, 0, 200, 80, 80.0 / 280, 0, 200, 80},
+		{"a slower machine plans fewer", 2000, 100, 10, 48, 0, 0, 0, 30, 0},
+		{"a faster one more", 3000, 30, 10, 48, 0, 0, 0, 110, 0},
+		{"over budget: end now", -5, 60, 12, 48, 0, 0, 0, 12, 0},
+		{"nothing done yet, no time: one epoch", 0, 60, 0, 48, 0, 0, 0, 1, 0},
+		{"in the tail: only the tail moves", 600, 60, 210, 200, 80, 80.0 / 280, 0, 200, 20},
+		{"in the tail, over budget: end now", -1, 60, 210, 200, 80, 80.0 / 280, 0, 200, 10},
+		// The plan of 45 epochs stands while it fits and the time left
+		// holds fewer than 1.5 epochs more than it needs.
+		{"a plan that fits stands", 36.2 * 59.9, 59.9, 9, 45, 0, 0, 45, 45, 0},
+		{"not room enough to grow", 37.4 * 59.9, 59.9, 9, 45, 0, 0, 45, 45, 0},
+		{"room to grow", 37.6 * 59.9, 59.9, 9, 45, 0, 0, 45, 46, 0},
+		{"a plan that no longer fits shrinks", 35.9 * 59.9, 59.9, 9, 45, 0, 0, 45, 44, 0},
+		{"grows by what fits", 40.2 * 59.9, 59.9, 9, 45, 0, 0, 45, 49, 0},
 	}
 	for _, c := range cases {
-		main, tail := planEpochs(c.remaining, c.per, c.done, c.epochs, c.swa, c.share)
+		main, tail := planEpochs(c.remaining, c.per, c.done, c.epochs, c.swa, c.share, c.planned)
 		if main != c.wantMain || tail != c.wantTail {
 			t.Errorf("%s: %d + %d epochs, want %d + %d", c.name, main, tail, c.wantMain, c.wantTail)
 		}

@@ -107,8 +107,12 @@ func (r Recipe) String() string {
 	} else {
 		sched += " decay"
 	}
+	length := count(r.Epochs, "epoch")
+	if r.TimeBudget > 0 {
+		length = fmt.Sprintf("epochs planned for a time budget of %v", r.TimeBudget)
+	}
 	parts := []string{
-		fmt.Sprintf("%d epochs, batch %d, lr %g (%s, %s)", r.Epochs, r.BatchSize, r.LR, warm, sched),
+		fmt.Sprintf("%s, batch %d, lr %g (%s, %s)", length, r.BatchSize, r.LR, warm, sched),
 	}
 	mom := fmt.Sprintf("momentum %g", r.Momentum)
 	if r.Nesterov {
@@ -136,7 +140,10 @@ func (r Recipe) String() string {
 	opt(r.MixUp > 0, "mixup %g", r.MixUp)
 	opt(r.CutMix > 0, "cutmix %g", r.CutMix)
 	opt(r.EMA > 0, "EMA %g", r.EMA)
-	if r.SWAEpochs > 0 {
+	switch {
+	case r.SWAEpochs > 0 && r.TimeBudget > 0:
+		parts = append(parts, fmt.Sprintf("SWA tail of %.0f%% of the epochs at lr %g when the plan reaches %d epochs", 100*float64(r.SWAEpochs)/float64(r.TotalEpochs()), r.SWARate(), minSWAPlan))
+	case r.SWAEpochs > 0:
 		parts = append(parts, fmt.Sprintf("SWA %s at lr %g", count(r.SWAEpochs, "epoch"), r.SWARate()))
 	}
 	init := r.Init // as given when it does not parse ("" is he: WeightInit)
@@ -147,8 +154,5 @@ func (r Recipe) String() string {
 	opt(r.InitFrom != "", "from %s", r.InitFrom)
 	opt(r.Freeze != "" && r.Freeze != FreezeNone, "freeze %s", r.Freeze)
 	parts = append(parts, fmt.Sprintf("seed %d", r.Seed))
-	if r.TimeBudget > 0 {
-		parts = append(parts, fmt.Sprintf("time budget %v (the epochs planned to fit it)", r.TimeBudget))
-	}
 	return strings.Join(parts, ", ")
 }
