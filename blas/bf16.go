@@ -17,6 +17,14 @@ import (
 // largest finite value round to ±Inf, as in hardware.
 func RoundBF16(x float32) float32 { return math.Float32frombits(uint32(toBF16(x)) << 16) }
 
+// RoundBF16Slice rounds every element of x to bfloat16 in place (as
+// RoundBF16).
+func RoundBF16Slice(x []float32) {
+	for i, v := range x {
+		x[i] = RoundBF16(v)
+	}
+}
+
 // toBF16 is x's bfloat16 bits.
 func toBF16(x float32) uint16 {
 	b := math.Float32bits(x)

@@ -175,3 +175,20 @@ func TestGemmBF16ThreadSweep(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundBF16Slice: the slice form rounds each element as RoundBF16 does
+// (ties to even, infinities, NaN kept NaN).
+func TestRoundBF16Slice(t *testing.T) {
+	x := []float32{1, 1 + 1.0/256, 1 + 3.0/256, -2.5e-38, float32(math.Inf(-1)), float32(math.NaN()), 3.14159, 65504, 1e-45}
+	got := append([]float32(nil), x...)
+	RoundBF16Slice(got)
+	for i, v := range x {
+		want := RoundBF16(v)
+		if math.Float32bits(got[i]) != math.Float32bits(want) {
+			t.Errorf("%g: %g, want %g", v, got[i], want)
+		}
+	}
+	if got[1] != 1 || got[2] != 1+4.0/256 { // ties to even: 1+1/256 → 1, 1+3/256 → 1+4/256
+		t.Errorf("ties: %g %g", got[1], got[2])
+	}
+}

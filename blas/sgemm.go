@@ -1,6 +1,9 @@
 package blas
 
-import "sync"
+import (
+	"fmt"
+	"sync"
+)
 
 // A float32 GEMM for the pure-Go backend on CPUs with AVX2 or AVX-512: the
 // usual blocked scheme (Goto and van de Geijn, 2008) — op(B) packed in
@@ -350,4 +353,39 @@ func transposeRows(dst []float32, ldd int, src []float32, lds, r0, r1, n, w int)
 // transposed B), for tests and benchmarks of both paths.
 func (mk *microKernel) withPackedB() *microKernel {
 	return &microKernel{name: mk.name + " packed-B", mr: mk.mr, nr: mk.nr, mc: mk.mc, nc: mk.nc, fn: mk.fn, set: mk.set, alwaysPackB: true}
+}
+
+// Transpose writes the transpose of a rows × cols block of src (row i at
+// src[i·lds:]) into dst (row r at dst[r·ldd:]): dst[r·ldd+i] = src[i·lds+r]
+// for r < cols, i < rows, and zero for rows ≤ i < width (width ≥ rows:
+// the destination rows' length, the rest of it cleared). On the AVX-512
+// tier whole 16×16 tiles are transposed in registers.
+func Transpose(dst []float32, ldd int, src []float32, lds, rows, cols, width int) {
+	if rows < 0 || cols < 0 || width < rows || (cols > 0 && width > ldd) {
+		panic(fmt.Sprintf("blas: Transpose of %d×%d (width %d, ldd %d): bad shape", rows, cols, width, ldd))
+	}
+	if cols == 0 || width == 0 {
+		return
+	}
+	_ = dst[(cols-1)*ldd+width-1]
+	if rows > 0 {
+		_ = src[(rows-1)*lds+cols-1]
+	}
+	c16 := 0
+	if haveAVX512 {
+		c16 = cols / 16 * 16
+	}
+	for r0 := 0; r0 < c16; r0 += 16 {
+		for i0 := 0; i0 < width; i0 += 16 {
+			n, w := min(max(rows-i0, 0), 16), min(width-i0, 16)
+			if n == 0 {
+				for r := r0; r < r0+16; r++ {
+					clear(dst[r*ldd+i0 : r*ldd+i0+w])
+				}
+				continue
+			}
+			transpose16(&dst[r0*ldd+i0], ldd, &src[i0*lds+r0], lds, n, w)
+		}
+	}
+	transposeRows(dst, ldd, src, lds, c16, cols, rows, width)
 }

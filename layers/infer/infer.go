@@ -376,25 +376,21 @@ func (p *Plan) runGroup(ws *workspace, dst, x []float32, m int) {
 }
 
 // toLanes writes n images (n, C, H, W) into v's lanes 0…n−1, zeros in the
-// other lanes (the border is zero already); round: to bf16.
+// other lanes (the border is zero already); round: to bf16. Each row of a
+// channel is a transpose: the images' rows (C·H·W apart) become the
+// positions' lanes.
 func toLanes(v view, x []float32, n int, in shape, round bool) {
 	np, hw := v.l.np, in.hw()
 	for c := 0; c < in.c; c++ {
 		for y := 0; y < in.h; y++ {
 			row := v.buf[v.at(c, y, 0):][:in.w*np]
-			for i := 0; i < n; i++ {
-				src := x[(i*in.c+c)*hw+y*in.w:][:in.w]
-				for xx, val := range src {
-					if round {
-						val = blas.RoundBF16(val)
-					}
-					row[xx*np+i] = val
-				}
+			src := x[c*hw+y*in.w:]
+			if n == 0 {
+				src = nil
 			}
-			if n < np {
-				for xx := 0; xx < in.w; xx++ {
-					clear(row[xx*np+n : (xx+1)*np])
-				}
+			blas.Transpose(row, np, src, in.c*hw, n, in.w, np)
+			if round {
+				blas.RoundBF16Slice(row)
 			}
 		}
 	}
