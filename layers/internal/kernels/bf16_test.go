@@ -31,6 +31,7 @@ func TestConvBF16MatchesDefinition(t *testing.T) {
 		pointwise(1, 19, 4, 4, 37),   // batch 1, per sample
 		pointwise(3, 33, 5, 7, 40),   // per sample, odd sizes
 		pointwise(4, 24, 2, 2, 17),   // batched (4 positions)
+		pointwise(21, 35, 4, 4, 18),  // per sample, but the weight gradient batched (16 positions); partial tiles of pack
 		pointwise(2, 7, 3, 5, 9),     // batched (15 positions)
 		pointwise(3, 64, 16, 16, 96), // above the split threshold
 		{N: 2, C: 3, H: 9, W: 7, O: 5, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PB: 1, PL: 1, PR: 1, Ho: 5, Wo: 4},

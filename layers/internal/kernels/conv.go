@@ -37,14 +37,24 @@ func (g Geom) Pointwise() bool {
 }
 
 // packed reports whether a pointwise convolution runs as one batched GEMM
-// (after packing the batch into one matrix) rather than one GEMM per sample:
-// below 16 positions a plane (MobileNet's 2×2 maps) the per-sample products
-// are too thin. From 16 (4×4 maps) the per-sample products run in place,
-// without the two copies: BenchmarkSmallMaps (package blas), 384 channels
-// on 4×4 maps, batch 128, one Zen 4 core: forward 1.4× as fast per sample
-// with AVX-512 (16×16 kernel), 1.5× with AVX2, 1.1× with OpenBLAS; the
-// weight gradient 1.05–1.1×.
-func (g Geom) packed() bool { return g.Pointwise() && g.H*g.W < 16 && g.N > 1 && !g.grouped() }
+// (after packing the batch into one matrix) rather than one GEMM per sample
+// (weight: for the weight gradient): below 16 positions a plane
+// (MobileNet's 2×2 maps) the per-sample products are too thin. From 16 (4×4
+// maps) the per-sample products run in place, without the two copies:
+// BenchmarkSmallMaps (package blas), 384 channels on 4×4 maps, batch 128,
+// one Zen 4 core: forward 1.4× as fast per sample with AVX-512 (16×16
+// kernel), 1.5× with AVX2, 1.1× with OpenBLAS; the weight gradient
+// 1.05–1.1×. In bf16 the weight gradient of 4×4 maps is packed too: one
+// sample's product has a depth of 16, half an AMX tile's 32, and the
+// packed one runs at ten times its speed (the whole step, alpha 0.75,
+// Xeon 6/167: 704 → 727 images/s, median of four).
+func (g Geom) packed(sc *Scratch, weight bool) bool {
+	small := 16
+	if weight && sc.bf16() {
+		small = 17
+	}
+	return g.Pointwise() && g.H*g.W < small && g.N > 1 && !g.grouped()
+}
 
 // grouped reports whether the convolution has more than one group (the
 // depthwise case, one group per input channel, runs the depthwise kernels).
@@ -110,25 +120,47 @@ func col2im[T Float](g Geom, dx, col []T) {
 	}
 }
 
-// pack copies x (N, C, P) to C × N·P; unpack is the inverse.
+// pack copies x (N, C, P) to C × N·P; unpack is the inverse. Both are
+// transposes of an N × C matrix of P-element blocks, walked in tiles of
+// packTile × packTile blocks: P is small (MobileNet's 2×2 and 4×4 maps),
+// and a walk along either side alone would touch each block of the other
+// a page apart.
 func pack[T Float](dst, x []T, n, c, p int) {
-	ParallelFor(c, 1, func(c0, c1 int) {
-		for ci := c0; ci < c1; ci++ {
-			for i := 0; i < n; i++ {
-				copy(dst[ci*n*p+i*p:ci*n*p+(i+1)*p], x[(i*c+ci)*p:(i*c+ci+1)*p])
+	ParallelFor(c, packTile, func(c0, c1 int) {
+		for i0 := 0; i0 < n; i0 += packTile {
+			i1 := min(i0+packTile, n)
+			for ci := c0; ci < c1; ci++ {
+				for i := i0; i < i1; i++ {
+					copyBlock(dst[(ci*n+i)*p:][:p], x[(i*c+ci)*p:][:p])
+				}
 			}
 		}
 	})
 }
 
 func unpack[T Float](dst, xp []T, n, c, p int) {
-	ParallelFor(c, 1, func(c0, c1 int) {
-		for ci := c0; ci < c1; ci++ {
-			for i := 0; i < n; i++ {
-				copy(dst[(i*c+ci)*p:(i*c+ci+1)*p], xp[ci*n*p+i*p:ci*n*p+(i+1)*p])
+	ParallelFor(n, packTile, func(i0, i1 int) {
+		for c0 := 0; c0 < c; c0 += packTile {
+			c1 := min(c0+packTile, c)
+			for i := i0; i < i1; i++ {
+				for ci := c0; ci < c1; ci++ {
+					copyBlock(dst[(i*c+ci)*p:][:p], xp[(ci*n+i)*p:][:p])
+				}
 			}
 		}
 	})
+}
+
+// packTile is the side of pack's tiles, in blocks.
+const packTile = 16
+
+// copyBlock copies a block of a few elements (a loop: copy's call costs
+// more than 4 or 16 elements).
+func copyBlock[T Float](dst, src []T) {
+	src = src[:len(dst)]
+	for q := range dst {
+		dst[q] = src[q]
+	}
 }
 
 // ConvForward computes y (N, O, Ho, Wo) = conv(x, w), w being (O, C·KH·KW).
@@ -143,7 +175,7 @@ func ConvForwardEp[T Float](sc *Scratch, g Geom, y, x, w []T, ep *Epilogue[T]) {
 		groupedForward(sc, g, y, x, w, ep)
 		return
 	}
-	if g.packed() {
+	if g.packed(sc, false) {
 		ep.begin(g.O, g.N*hw, g.O)
 		xp := Buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
 		yp := Buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
@@ -177,7 +209,7 @@ func ConvBackwardInput[T Float](sc *Scratch, g Geom, dx, dy, w []T) {
 		groupedBackwardInput(sc, g, dx, dy, w)
 		return
 	}
-	if g.packed() {
+	if g.packed(sc, false) {
 		dyp := Buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
 		dxp := Buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
 		pack(dyp, dy, g.N, g.O, hw)
@@ -203,7 +235,7 @@ func ConvBackwardInput[T Float](sc *Scratch, g Geom, dx, dy, w []T) {
 // ConvBackwardWeight computes dw (O, C·KH·KW) = Σ_n dY[n]·col(X[n])ᵀ.
 func ConvBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
-	if g.packed() {
+	if g.packed(sc, true) {
 		dyp := Buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
 		xp := Buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
 		pack(dyp, dy, g.N, g.O, hw)

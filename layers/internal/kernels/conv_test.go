@@ -27,6 +27,7 @@ func TestConvFloat32MatchesFloat64(t *testing.T) {
 		pointwise(3, 16, 4, 5, 18),  // per sample, 20 columns
 		pointwise(2, 40, 8, 8, 35),  // per sample, 64 columns
 		pointwise(130, 24, 4, 4, 48),
+		pointwise(37, 21, 2, 2, 19),  // batched: pack's tiles of 16 samples and channels, partial ones
 		pointwise(3, 24, 32, 32, 48), // dW on the dot-product kernel: depth 1024 a sample, two blocks
 		pointwise(5, 13, 11, 9, 50),  // … 99 positions (a 3-float tail), odd samples, edge tiles
 		{N: 2, C: 3, H: 9, W: 7, O: 5, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PB: 1, PL: 1, PR: 1, Ho: 5, Wo: 4},
