@@ -18,6 +18,12 @@ import (
 //go:noescape
 func amxBF16(cfg *byte, a, b *uint16, kblocks, npanels int, c *float32, ldc, ldb int, acc bool)
 
+// amxBF16x16: amxBF16 on one panel of 16 columns, C[0:32][0:16] (an edge
+// of 16 columns stored from the tiles, not through a buffer).
+//
+//go:noescape
+func amxBF16x16(cfg *byte, a, b *uint16, kblocks int, c *float32, ldc, ldb int, acc bool)
+
 // dotBF16x8x32: C[0:8][0:32] = (acc ? C : 0) + A·B with VDPBF16PS, A 8
 // rows of a packed 32-row panel, B packed as for amxBF16.
 //
@@ -130,6 +136,10 @@ func productBF16(bufs *bf16Bufs, pa []uint16, m, k int, tB bool, n int, alpha fl
 				first = full
 			}
 			for p := first; p < np; p++ { // edge blocks, through the buffer
+				if rows == 32 && nb-p*32 == 16 { // but for 16 columns (a 4×4 map) on tiles of their own
+					amxBF16x16(&amxConfig[0], pai, &bufs.b[p*64], kb, &c[i*32*ldc+jc+p*32], ldc, ldbp, acc)
+					continue
+				}
 				bufs.viaTile(c[i*32*ldc+jc+p*32:], ldc, rows, min(32, nb-p*32), acc, func(t *float32) {
 					amxBF16(&amxConfig[0], pai, &bufs.b[p*64], kb, 1, t, 32, ldbp, acc)
 				})

@@ -73,6 +73,47 @@ kloop:
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0 // tilerelease
 	RET
 
+// func amxBF16x16(cfg *byte, a, b *uint16, kblocks int, c *float32, ldc, ldb int, acc bool)
+TEXT ·amxBF16x16(SB), NOSPLIT, $0-57
+	MOVQ cfg+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ kblocks+24(FP), CX
+	MOVQ c+32(FP), R10
+	MOVQ ldc+40(FP), R13
+	SHLQ $2, R13
+	MOVQ ldb+48(FP), R12
+	SHLQ $2, R12
+	MOVQ R12, AX
+	SHLQ $4, AX
+	MOVQ $64, R11
+	MOVQ R13, R14
+	SHLQ $4, R14
+	ADDQ R10, R14
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x07 // ldtilecfg (%rdi)
+	CMPB acc+56(FP), $0
+	JNE load16
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc0 // tilezero %tmm0
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd0 // tilezero %tmm2
+	JMP kloop16
+load16:
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x04; BYTE $0x2a // tileloadd (%r10,%r13,1), %tmm0
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x14; BYTE $0x2e // tileloadd (%r14,%r13,1), %tmm2
+kloop16:
+	BYTE $0xc4; BYTE $0xa2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x1e // tileloadd (%rsi,%r11,1), %tmm4
+	BYTE $0xc4; BYTE $0xa2; BYTE $0x7b; BYTE $0x4b; BYTE $0xac; BYTE $0x1e; BYTE $0x00; BYTE $0x04; BYTE $0x00; BYTE $0x00 // tileloadd 1024(%rsi,%r11,1), %tmm5
+	BYTE $0xc4; BYTE $0xa2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x22 // tileloadd (%rdx,%r12,1), %tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4 // tdpbf16ps %tmm6, %tmm4, %tmm0
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5 // tdpbf16ps %tmm6, %tmm5, %tmm2
+	ADDQ $2048, SI
+	ADDQ AX, DX
+	DECQ CX
+	JNZ kloop16
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x2a // tilestored %tmm0, (%r10,%r13,1)
+	BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0x14; BYTE $0x2e // tilestored %tmm2, (%r14,%r13,1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0 // tilerelease
+	RET
+
 // func dotBF16x8x32(a, b *uint16, kblocks, ldb int, c *float32, ldc int, acc bool)
 TEXT ·dotBF16x8x32(SB), NOSPLIT, $0-49
 	MOVQ a+0(FP), SI

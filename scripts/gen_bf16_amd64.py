@@ -21,6 +21,12 @@ amxBF16(cfg *byte, a, b *uint16, kblocks, npanels int, c *float32, ldc, ldb int,
     (palette 1, tmm0–7 16 rows × 64 bytes), loaded and released inside the
     call.
 
+amxBF16x16(cfg *byte, a, b *uint16, kblocks int, c *float32, ldc, ldb int, acc bool)
+    amxBF16 on one panel of 16 columns: the 32×16 block of C at c = (acc ?
+    C : 0) + A·B[:, 0:16], on two accumulator tiles (tmm0, tmm2), A's two
+    tiles (tmm4–5) and one of B (tmm6); layouts as amxBF16's. An edge of
+    16 columns (a sample's 4×4 map) is stored to C straight from the tiles.
+
 dotBF16x8x32(a, b *uint16, kblocks, ldb int, c *float32, ldc int, acc bool)
     C[0:8][0:32] = (acc ? C : 0) + A·B with VDPBF16PS (AVX512-BF16, for CPUs
     without AMX): A 8 rows of a 32-row panel (as amxBF16's, row stride 64
@@ -154,6 +160,51 @@ def amx():
     return a.text()
 
 
+def amx16():
+    a = Asm()
+    a.go("// func amxBF16x16(cfg *byte, a, b *uint16, kblocks int, c *float32, ldc, ldb int, acc bool)")
+    a.go("TEXT ·amxBF16x16(SB), NOSPLIT, $0-57")
+    a.go("\tMOVQ cfg+0(FP), DI")
+    a.go("\tMOVQ a+8(FP), SI")
+    a.go("\tMOVQ b+16(FP), DX")
+    a.go("\tMOVQ kblocks+24(FP), CX")
+    a.go("\tMOVQ c+32(FP), R10")
+    a.go("\tMOVQ ldc+40(FP), R13")
+    a.go("\tSHLQ $2, R13")  # C's row stride in bytes
+    a.go("\tMOVQ ldb+48(FP), R12")
+    a.go("\tSHLQ $2, R12")  # B's depth-pair stride in bytes
+    a.go("\tMOVQ R12, AX")
+    a.go("\tSHLQ $4, AX")  # one depth block of B
+    a.go("\tMOVQ $64, R11")
+    a.go("\tMOVQ R13, R14")
+    a.go("\tSHLQ $4, R14")
+    a.go("\tADDQ R10, R14")  # C rows 16-31
+    a.gnu("ldtilecfg (%rdi)")
+    a.go("\tCMPB acc+56(FP), $0")
+    a.go("\tJNE load16")
+    a.gnu("tilezero %tmm0")
+    a.gnu("tilezero %tmm2")
+    a.go("\tJMP kloop16")
+    a.go("load16:")
+    a.gnu("tileloadd (%r10,%r13,1), %tmm0")
+    a.gnu("tileloadd (%r14,%r13,1), %tmm2")
+    a.go("kloop16:")
+    a.gnu("tileloadd (%rsi,%r11,1), %tmm4")  # A rows 0-15
+    a.gnu("tileloadd 1024(%rsi,%r11,1), %tmm5")  # A rows 16-31
+    a.gnu("tileloadd (%rdx,%r12,1), %tmm6")  # B columns 0-15
+    a.gnu("tdpbf16ps %tmm6, %tmm4, %tmm0")  # C[0:16][0:16] += A0·B0
+    a.gnu("tdpbf16ps %tmm6, %tmm5, %tmm2")  # C[16:32][0:16] += A1·B0
+    a.go("\tADDQ $2048, SI")
+    a.go("\tADDQ AX, DX")
+    a.go("\tDECQ CX")
+    a.go("\tJNZ kloop16")
+    a.gnu("tilestored %tmm0, (%r10,%r13,1)")
+    a.gnu("tilestored %tmm2, (%r14,%r13,1)")
+    a.gnu("tilerelease")
+    a.go("\tRET")
+    return a.text()
+
+
 def dot8x32():
     a = Asm()
     a.go("// func dotBF16x8x32(a, b *uint16, kblocks, ldb int, c *float32, ldc int, acc bool)")
@@ -275,6 +326,8 @@ def main():
         "GLOBL ·interleave16<>(SB), RODATA|NOPTR, $64",
         "",
         amx(),
+        "",
+        amx16(),
         "",
         dot8x32(),
         "",
