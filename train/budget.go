@@ -96,7 +96,8 @@ const growMargin = 1.5
 type budget struct {
 	limit     time.Duration
 	before    time.Duration // wall time of the run's earlier starts
-	start     time.Time     // this start's training began
+	start     time.Time     // this start's training began (the epochs' measure)
+	origin    time.Time     // this start began (its wall time's)
 	tailShare float64
 	plan      BudgetPlan
 	firstStep int // the step the first measurement starts at
@@ -111,7 +112,10 @@ func (rn *run) newBudget() *budget {
 	if r.TimeBudget <= 0 {
 		return nil
 	}
-	b := &budget{limit: r.TimeBudget, before: time.Duration(rn.hdr.Elapsed * float64(time.Second)), start: time.Now(), firstStep: rn.hdr.Step}
+	b := &budget{limit: r.TimeBudget, before: time.Duration(rn.hdr.Elapsed * float64(time.Second)), start: time.Now(), origin: rn.o.Started, firstStep: rn.hdr.Step}
+	if b.origin.IsZero() || b.origin.After(b.start) {
+		b.origin = b.start
+	}
 	if r.SWAEpochs > 0 {
 		b.tailShare = float64(r.SWAEpochs) / float64(r.TotalEpochs())
 	}
@@ -121,8 +125,9 @@ func (rn *run) newBudget() *budget {
 	return b
 }
 
-// elapsed is the run's wall time so far.
-func (b *budget) elapsed() time.Duration { return b.before + time.Since(b.start) }
+// elapsed is the run's wall time so far: its earlier starts', and this
+// one's since it began (Options.Started: its set-up included).
+func (b *budget) elapsed() time.Duration { return b.before + time.Since(b.origin) }
 
 // afterStep makes the first plan once planSteps steps have been timed
 // (and nothing when the run already has one).

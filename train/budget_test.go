@@ -110,3 +110,30 @@ func TestTimeBudget(t *testing.T) {
 	}
 	t.Logf("%d epochs in %v (plan %+v), last rate %.2g", res.Epochs, took, *h.Plan, last.LR)
 }
+
+// TestTimeBudgetCountsSetUp: the wall time before Run (Options.Started:
+// cmd/train's loading of the data) counts against the budget.
+func TestTimeBudgetCountsSetUp(t *testing.T) {
+	out := t.TempDir()
+	r := DefaultRecipe()
+	r.BatchSize, r.EvalBatch, r.SWAEpochs, r.Epochs = 10, 50, 0, 1000
+	r.TimeBudget = time.Minute
+	cfg := model.CIFAR10(0.25)
+	cfg.Resolution = 16
+	const setUp = 40 * time.Second
+	o := Options{Recipe: r, Config: cfg, OutDir: out, Train: learnable(100, 1), Test: learnable(20, 2), StopAfter: 1, Started: time.Now().Add(-setUp)}
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := ReadCheckpoint(out + "/last.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Elapsed < setUp.Seconds() || h.Plan == nil || h.Plan.Elapsed < setUp.Seconds() {
+		t.Fatalf("elapsed %.1f s, plan %+v: the %v before Run not counted", h.Elapsed, h.Plan, setUp)
+	}
+	// 20 s left: the plan fits them, not the minute.
+	if left := float64(h.Plan.Epochs) * h.Plan.EpochSeconds; left > (r.TimeBudget - setUp).Seconds()+2*h.Plan.EpochSeconds {
+		t.Errorf("planned %d epochs of %.2g s for the 20 s left", h.Plan.Epochs, h.Plan.EpochSeconds)
+	}
+}

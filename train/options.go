@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/gomobilenet/mobilenet/data"
 	"github.com/gomobilenet/mobilenet/dist"
@@ -54,6 +55,10 @@ type Options struct {
 	// redrawn in place (nil: none). Give it a terminal, not a log file:
 	// cmd/train sets it only when stderr is one (--progress).
 	Progress io.Writer
+	// Started is when this start of the run began, for a time budget's
+	// clock (zero: when Run is called). cmd/train gives the time the
+	// command started, so that loading the data counts against the budget.
+	Started time.Time
 	// StopAfter > 0 stops (as an interruption would) once that many epochs
 	// are complete; a resumed run continues exactly.
 	StopAfter int

@@ -90,7 +90,7 @@ func run(args []string) (err error) {
 		trainCtx, cancel = context.WithTimeout(ctx, *f.maxTime)
 		defer cancel()
 	}
-	res, err := train.Run(trainCtx, train.Options{Recipe: s.r, Config: s.cfg, Depthwise: s.impl, Precision: s.prec, OutDir: *f.out, Resume: *f.resume,
+	res, err := train.Run(trainCtx, train.Options{Started: started, Recipe: s.r, Config: s.cfg, Depthwise: s.impl, Precision: s.prec, OutDir: *f.out, Resume: *f.resume,
 		Train: d.Train, Test: d.Test, HeldOut: s.do.HoldOut, Input: s.input, Log: os.Stderr, Progress: j.bars, AllowDataChange: *f.allowData,
 		Command: append([]string{"cmd/train"}, args...), Machine: s.machine, Comm: j.comm, Saved: s.saved})
 	switch {
