@@ -133,7 +133,7 @@ func TestTimeBudgetCountsSetUp(t *testing.T) {
 		t.Fatalf("elapsed %.1f s, plan %+v: the %v before Run not counted", h.Elapsed, h.Plan, setUp)
 	}
 	// 20 s left: the plan fits them, not the minute.
-	if left := float64(h.Plan.Epochs) * h.Plan.EpochSeconds; left > (r.TimeBudget - setUp).Seconds()+2*h.Plan.EpochSeconds {
+	if left := float64(h.Plan.Epochs) * h.Plan.EpochSeconds; left > (r.TimeBudget-setUp).Seconds()+2*h.Plan.EpochSeconds {
 		t.Errorf("planned %d epochs of %.2g s for the 20 s left", h.Plan.Epochs, h.Plan.EpochSeconds)
 	}
 }
