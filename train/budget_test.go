@@ -41,6 +41,11 @@ func TestPlanEpochs(t *testing.T) {
 		{"room to grow", 37.6 * 59.9, 59.9, 9, 45, 0, 0, 45, 46, 0},
 		{"a plan that no longer fits shrinks", 35.9 * 59.9, 59.9, 9, 45, 0, 0, 45, 44, 0},
 		{"grows by what fits", 40.2 * 59.9, 59.9, 9, 45, 0, 0, 45, 49, 0},
+		// Session 46's first 45-minute run ended its 42-epoch schedule with
+		// 63 s left at 62.7 s an epoch, and planned a 43rd (the rate rose
+		// again): once the schedule has ended, the run ends.
+		{"the schedule has ended", 63, 62.7, 42, 42, 0, 0, 42, 42, 0},
+		{"… even with epochs to spare", 300, 62.7, 42, 42, 0, 0, 42, 42, 0},
 	}
 	for _, c := range cases {
 		main, tail := planEpochs(c.remaining, c.per, c.done, c.epochs, c.swa, c.share, c.planned)
