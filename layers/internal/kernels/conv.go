@@ -138,18 +138,8 @@ func pack[T Float](dst, x []T, n, c, p int) {
 	})
 }
 
-func unpack[T Float](dst, xp []T, n, c, p int) {
-	ParallelFor(n, packTile, func(i0, i1 int) {
-		for c0 := 0; c0 < c; c0 += packTile {
-			c1 := min(c0+packTile, c)
-			for i := i0; i < i1; i++ {
-				for ci := c0; ci < c1; ci++ {
-					copyBlock(dst[(i*c+ci)*p:][:p], xp[(ci*n+i)*p:][:p])
-				}
-			}
-		}
-	})
-}
+// unpack is pack's inverse: the C × N matrix of blocks transposed back.
+func unpack[T Float](dst, xp []T, n, c, p int) { pack(dst, xp, c, n, p) }
 
 // packTile is the side of pack's tiles, in blocks.
 const packTile = 16
