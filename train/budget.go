@@ -67,7 +67,7 @@ func planEpochs(remaining, per float64, done, epochs, swa int, tailShare float64
 		fit = remaining / per
 	}
 	left := int(math.Floor(fit))
-	if need := float64(planned - done); planned >= done && need <= fit && fit < need+growMargin {
+	if need := float64(planned - done); planned > done && need <= fit && fit < need+growMargin {
 		left = planned - done // the plan fits, and there is not room enough to grow
 	}
 	if planned > 0 && done >= planned {
