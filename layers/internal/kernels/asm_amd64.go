@@ -103,3 +103,9 @@ func reluSumsPlanesAVX512(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int)
 
 //go:noescape
 func reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
+
+//go:noescape
+func affineReLUPlanesNTAVX512(y, x, a, b []float32, inner, c0, c, planes int)
+
+//go:noescape
+func reluApplyPlanesNTAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)

@@ -101,3 +101,11 @@ func reluSumsPlanesAVX512(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int) {
 func reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
 	panic("no AVX-512 kernels")
 }
+
+func affineReLUPlanesNTAVX512(y, x, a, b []float32, inner, c0, c, planes int) {
+	panic("no AVX-512 kernels")
+}
+
+func reluApplyPlanesNTAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
+	panic("no AVX-512 kernels")
+}

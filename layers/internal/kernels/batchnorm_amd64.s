@@ -976,3 +976,147 @@ zrqnext:
 zrqdone:
 	VZEROUPPER
 	RET
+
+// ZRAPPLYNT is ZRAPPLY with a non-temporal store (off(DI) 64-byte aligned).
+#define ZRAPPLYNT(off) \
+	VMOVUPS      off(SI), Z4; \
+	VMOVAPS      Z15, Z6; \
+	VFMADD231PS  Z4, Z14, Z6; \
+	VCMPPS       $0x1e, Z13, Z6, K1; \
+	VMOVUPS.Z    off(R8), K1, Z6; \
+	VSUBPS       Z11, Z6, Z6; \
+	VSUBPS       Z12, Z4, Z4; \
+	VFNMADD231PS Z10, Z4, Z6; \
+	VMULPS       Z14, Z6, Z6; \
+	VMOVNTPS     Z6, off(DI)
+
+// affineReLUPlanesNTAVX512 is affineReLUPlanesAVX512 with non-temporal
+// stores of whole vectors (y 64-byte aligned, inner a multiple of 16), fenced.
+// func affineReLUPlanesNTAVX512(y, x, a, b []float32, inner, c0, c, planes int)
+TEXT ·affineReLUPlanesNTAVX512(SB), NOSPLIT, $0-128
+	MOVQ y_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ a_base+48(FP), R8
+	MOVQ b_base+72(FP), R10
+	PLANESTEPS(inner+96(FP))
+	MOVQ c0+104(FP), BX
+	MOVQ c+112(FP), AX
+	MOVQ planes+120(FP), R9
+	VPXORD Z13, Z13, Z13
+	TESTQ R9, R9
+	JZ    ntafdone
+
+ntafplane:
+	VBROADCASTSS (R8)(BX*4), Z14
+	VBROADCASTSS (R10)(BX*4), Z15
+	MOVQ         R14, CX
+	TESTQ        CX, CX
+	JZ           ntaf4
+
+ntafvec:
+	VMOVUPS     (SI), Z0
+	VFMADD213PS Z15, Z14, Z0
+	VMAXPS      Z0, Z13, Z0
+	VMOVNTPS    Z0, (DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	DECQ        CX
+	JNZ         ntafvec
+
+ntaf4:
+	MOVQ  R15, CX
+	TESTQ CX, CX
+	JZ    ntafnextc
+
+ntafv4:
+	VMOVUPS     (SI), X0
+	VFMADD213PS X15, X14, X0
+	VMAXPS      X0, X13, X0
+	VMOVUPS     X0, (DI)
+	ADDQ        $16, SI
+	ADDQ        $16, DI
+	DECQ        CX
+	JNZ         ntafv4
+
+ntafnextc:
+	NEXTC(ntafnext)
+
+ntafnext:
+	DECQ R9
+	JNZ  ntafplane
+
+ntafdone:
+	SFENCE
+	VZEROUPPER
+	RET
+
+// reluApplyPlanesNTAVX512 is reluApplyPlanesAVX512 with non-temporal
+// stores of whole vectors (dx 64-byte aligned, inner a multiple of 16), fenced.
+// func reluApplyPlanesNTAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
+TEXT ·reluApplyPlanesNTAVX512(SB), NOSPLIT, $0-224
+	MOVQ dx_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ dy_base+48(FP), R8
+	MOVQ a_base+72(FP), R9
+	MOVQ b_base+96(FP), R10
+	MOVQ m_base+120(FP), R11
+	MOVQ k1_base+144(FP), R12
+	MOVQ k2_base+168(FP), R13
+	PLANESTEPS(inner+192(FP))
+	MOVQ c0+200(FP), BX
+	MOVQ c+208(FP), AX
+	VPXORD Z13, Z13, Z13
+	CMPQ  planes+216(FP), $0
+	JLE   ntrqdone
+
+ntrqplane:
+	VBROADCASTSS (R9)(BX*4), Z14
+	VBROADCASTSS (R10)(BX*4), Z15
+	VBROADCASTSS (R11)(BX*4), Z12
+	VBROADCASTSS (R12)(BX*4), Z11
+	VBROADCASTSS (R13)(BX*4), Z10
+	MOVQ         R14, CX
+	TESTQ        CX, CX
+	JZ           ntrq4
+
+ntrqvec:
+	ZRAPPLYNT(0)
+	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  ntrqvec
+
+ntrq4:
+	MOVQ  R15, CX
+	TESTQ CX, CX
+	JZ    ntrqnextc
+
+ntrqv4:
+	VMOVUPS      (SI), X4
+	VMOVAPS      X15, X6
+	VFMADD231PS  X4, X14, X6
+	VCMPPS       $0x1e, X13, X6, X6
+	VANDPS       (R8), X6, X6
+	VSUBPS       X11, X6, X6
+	VSUBPS       X12, X4, X4
+	VFNMADD231PS X10, X4, X6
+	VMULPS       X14, X6, X6
+	VMOVUPS      X6, (DI)
+	ADDQ         $16, SI
+	ADDQ         $16, R8
+	ADDQ         $16, DI
+	DECQ         CX
+	JNZ          ntrqv4
+
+ntrqnextc:
+	NEXTC(ntrqnext)
+
+ntrqnext:
+	DECQ planes+216(FP)
+	JNZ  ntrqplane
+
+ntrqdone:
+	SFENCE
+	VZEROUPPER
+	RET

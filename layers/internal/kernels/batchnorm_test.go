@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // relu32Impl is one implementation of the float32 BatchNorm + ReLU
@@ -161,7 +162,8 @@ func TestBatchNormFloat32MatchesFloat64(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 9))
 	for _, tc := range []struct{ n, c, inner int }{{2, 3, 1}, {2, 5, 3}, {3, 4, 16}, {1, 2, 17}, {4, 3, 64}, {2, 2, 1024},
 		{3, 7, 4}, {2, 5, 8}, {2, 3, 12}, {5, 9, 16}, {1, 3, 60}, {2, 3, 68}, {64, 37, 4},
-		{9, 37, 16}, {5, 11, 64}, {3, 13, 28}, {7, 5, 48}} { // many-planes kernels: inner%4 == 0, ≤ 64
+		{9, 37, 16}, {5, 11, 64}, {3, 13, 28}, {7, 5, 48}, // many-planes kernels: inner%4 == 0, ≤ 64
+		{16, 5, 4096}, {64, 260, 16}, {60, 93, 48}} { // ≥ streamMin: non-temporal stores on the AVX512 tier
 		for _, act := range []Act{ReLU, ReLU6, Linear} {
 			for _, training := range []bool{true, false} {
 				size := tc.n * tc.c * tc.inner
@@ -227,4 +229,64 @@ func TestBatchNormFloat32MatchesFloat64(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestStream holds the non-temporal many-planes kernels to the ones that
+// store through the cache, bit for bit, and checks which outputs stream.
+func TestStream(t *testing.T) {
+	aligned := aligned64(streamMin/4 + 16)
+	for _, tc := range []struct {
+		dst   []float32
+		inner int
+		act   Act
+		want  bool
+	}{
+		{aligned[:streamMin/4], 16, ReLU, haveAVX512},
+		{aligned[:streamMin/4], 1024, ReLU, haveAVX512},
+		{aligned[:streamMin/4-16], 16, ReLU, false},   // too small
+		{aligned[1 : streamMin/4+1], 16, ReLU, false}, // not aligned
+		{aligned[:streamMin/4], 8, ReLU, false},       // planes not whole vectors
+		{aligned[:streamMin/4], 16, ReLU6, false},
+	} {
+		if got := stream(tc.dst, tc.inner, tc.act); got != tc.want {
+			t.Errorf("stream(len %d, inner %d, %v) = %v, want %v", len(tc.dst), tc.inner, tc.act, got, tc.want)
+		}
+	}
+	if !haveAVX512 {
+		t.Skip("the non-temporal kernels run on the AVX512 tier only")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct{ c, inner, planes int }{{3, 16, 7}, {5, 32, 11}, {7, 1024, 9}, {4, 48, 4}, {2, 16, 1}} {
+		n := tc.inner * tc.planes
+		buf := func() []float32 { return aligned64(n) }
+		x, dy, y1, y2, d1, d2 := buf(), buf(), buf(), buf(), buf(), buf()
+		for i := range x {
+			x[i], dy[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+		}
+		ch := func() []float32 {
+			v := make([]float32, tc.c)
+			for i := range v {
+				v[i] = float32(r.NormFloat64())
+			}
+			return v
+		}
+		a, b, m, k1, k2 := ch(), ch(), ch(), ch(), ch()
+		c0 := tc.planes % tc.c
+		affineReLUPlanesAVX512(y1, x, a, b, tc.inner, c0, tc.c, tc.planes)
+		affineReLUPlanesNTAVX512(y2, x, a, b, tc.inner, c0, tc.c, tc.planes)
+		reluApplyPlanesAVX512(d1, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes)
+		reluApplyPlanesNTAVX512(d2, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes)
+		for i := range y1 {
+			if y1[i] != y2[i] || d1[i] != d2[i] {
+				t.Fatalf("c=%d inner=%d planes=%d at %d: y %v / %v, dx %v / %v", tc.c, tc.inner, tc.planes, i, y1[i], y2[i], d1[i], d2[i])
+			}
+		}
+	}
+}
+
+// aligned64 returns n float32s from a 64-byte aligned start.
+func aligned64(n int) []float32 {
+	b := make([]float32, n+16)
+	off := int(uintptr(unsafe.Pointer(&b[0]))%64) / 4
+	return b[(16-off)%16:][:n]
 }
