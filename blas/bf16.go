@@ -145,3 +145,47 @@ func GemmPackedBF16(p *PackedBF16, tB bool, n int, b []float32, ldb int, beta fl
 	rb := roundOp(nil, tB, k, n, b, ldb)
 	Gemm1(false, false, m, n, k, 1, p.r32, k, rb, n, beta, c, ldc)
 }
+
+// GemmNTBatchBF16 is GemmNTBatch in bf16 products with float32 sums, alpha
+// 1 and beta 0: C (m×n, rows ldc apart) = Σ_(s<ns) A_s·B_sᵀ for A_s =
+// a[s·sa:] (m×k, rows lda apart) and B_s = b[s·sb:] (n×k, rows ldb apart),
+// on up to GOMAXPROCS goroutines. It is the product of [A_0 … A_ns−1] and
+// [B_0 … B_ns−1]ᵀ, depth ns·k in that order, read in place: a
+// convolution's weight gradient over a batch of small maps (k positions a
+// sample) runs as one product of depth ns·k without first copying the
+// batch into those two matrices.
+func GemmNTBatchBF16(m, n, k, ns int, a []float32, lda, sa int, b []float32, ldb, sb int, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || ns == 0 {
+		scaleRows(c, m, n, ldc, 0)
+		return
+	}
+	if HaveBF16() {
+		gemmNTBatchBF16(m, n, k, ns, a, lda, sa, b, ldb, sb, c, ldc)
+		return
+	}
+	ga, gb := make([]float32, m*ns*k), make([]float32, n*ns*k)
+	gatherRows(ga, m, k, ns, a, lda, sa)
+	gatherRows(gb, n, k, ns, b, ldb, sb)
+	GemmBF16(false, true, m, n, ns*k, 1, ga, ns*k, gb, ns*k, 0, c, ldc)
+}
+
+// gatherRows writes [X_0 … X_ns−1] (rows×ns·k) into dst, X_s = x[s·sx:]
+// (rows×k, rows ld apart).
+func gatherRows(dst []float32, rows, k, ns int, x []float32, ld, sx int) {
+	for i := 0; i < rows; i++ {
+		gatherRow(dst[i*ns*k:(i+1)*ns*k], i, k, ns, x, ld, sx)
+	}
+}
+
+// gatherRow writes row i of [X_0 … X_ns−1] into dst (ns·k values).
+func gatherRow(dst []float32, i, k, ns int, x []float32, ld, sx int) {
+	for s := 0; s < ns; s++ {
+		d, src := dst[s*k:][:k], x[s*sx+i*ld:][:k]
+		for q := range d { // a loop: copy's call costs more than a map's 4 values
+			d[q] = src[q]
+		}
+	}
+}

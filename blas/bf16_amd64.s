@@ -544,3 +544,25 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func cvtGatherBF16(dst *uint16, dstStride int, src *float32, srcStride int, blocks int)
+TEXT ·cvtGatherBF16(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), DX
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R8
+	MOVQ blocks+32(FP), CX
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (SI)(R8*1), Z1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0 // vcvtne2ps2bf16 %zmm0, %zmm1, %zmm2
+	VMOVDQU16 Z2, (DI)
+	LEAQ (SI)(R8*2), SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET

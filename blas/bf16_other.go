@@ -9,3 +9,6 @@ func packedA16(dst []uint16, tA bool, m, k int, a []float32, lda int) []uint16 {
 
 func productPackedA16(pa []uint16, m, k int, tB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 }
+
+func gemmNTBatchBF16(m, n, k, ns int, a []float32, lda, sa int, b []float32, ldb, sb int, c []float32, ldc int) {
+}

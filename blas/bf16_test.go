@@ -193,3 +193,59 @@ func TestRoundBF16Slice(t *testing.T) {
 		t.Errorf("ties: %g %g", got[1], got[2])
 	}
 }
+
+// TestGemmNTBatchBF16 holds the batched product read in place to GemmBF16
+// of the gathered matrices [A_0 … A_ns−1]·[B_0 … B_ns−1]ᵀ — the same bits:
+// the same depth order and kernels — and to the float64 definition on
+// bf16-rounded inputs, on odd shapes, one sample, padded rows and strides,
+// the 4×4 and 2×2 maps of MobileNet's weight gradient, and 1, 2 and 3
+// threads.
+func TestGemmNTBatchBF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, s := range [][4]int{{1, 1, 1, 1}, {5, 7, 3, 2}, {33, 40, 16, 3}, {70, 48, 4, 9}, {32, 16, 16, 1}, {64, 97, 5, 13}, {384, 384, 16, 128}, {768, 768, 4, 128}} {
+		m, n, k, ns := s[0], s[1], s[2], s[3]
+		for _, pad := range []int{0, 3} {
+			lda, ldb := k+pad, k+2*pad
+			sa, sb := m*lda+pad, n*ldb+5*pad
+			a, b := make([]float32, ns*sa), make([]float32, ns*sb)
+			for _, v := range [][]float32{a, b} {
+				for i := range v {
+					v[i] = float32(rng.NormFloat64())
+				}
+			}
+			depth := ns * k
+			ga, gb := make([]float32, m*depth), make([]float32, n*depth)
+			gatherRows(ga, m, k, ns, a, lda, sa)
+			gatherRows(gb, n, k, ns, b, ldb, sb)
+			want := make([]float32, m*n)
+			GemmBF16(false, true, m, n, depth, 1, ga, depth, gb, depth, 0, want, n)
+			ref := make([]float64, m*n)
+			naiveGemm(false, true, m, n, depth, 1, roundAll(f64(ga)), depth, roundAll(f64(gb)), depth, 0, ref, n)
+			scale := sumScale(false, true, m, n, depth, 1, f64(ga), depth, f64(gb), depth, 0, make([]float64, m*n), n)
+			for _, procs := range []int{1, 2, 3} {
+				prev := runtime.GOMAXPROCS(procs)
+				ldc := n + 1
+				got := make([]float32, m*ldc)
+				for i := range got {
+					got[i] = float32(i) // overwritten inside the matrix (beta 0), kept outside
+				}
+				GemmNTBatchBF16(m, n, k, ns, a, lda, sa, b, ldb, sb, got, ldc)
+				runtime.GOMAXPROCS(prev)
+				for i := 0; i < m; i++ {
+					if got[i*ldc+n] != float32(i*ldc+n) {
+						t.Fatalf("%v pad %d, %d threads: wrote c[%d][%d], outside the matrix", s, pad, procs, i, n)
+					}
+					for j := 0; j < n; j++ {
+						g, w := got[i*ldc+j], want[i*n+j]
+						if math.Float32bits(g) != math.Float32bits(w) {
+							t.Fatalf("%v pad %d, %d threads: c[%d][%d] = %v, GemmBF16 of the gathered matrices %v", s, pad, procs, i, j, g, w)
+						}
+						if d := math.Abs(float64(g) - ref[i*n+j]); d > tol32(depth, scale[i*n+j]) {
+							t.Fatalf("%v pad %d: c[%d][%d] = %v, want %v", s, pad, i, j, g, ref[i*n+j])
+						}
+					}
+				}
+			}
+		}
+	}
+}

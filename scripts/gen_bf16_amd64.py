@@ -27,6 +27,12 @@ amxBF16x16(cfg *byte, a, b *uint16, kblocks int, c *float32, ldc, ldb int, acc b
     tiles (tmm4–5) and one of B (tmm6); layouts as amxBF16's. An edge of
     16 columns (a sample's 4×4 map) is stored to C straight from the tiles.
 
+cvtGatherBF16(dst *uint16, dstStride int, src *float32, srcStride int, blocks int)
+    For each of blocks blocks: 32 bf16 values at dst (then dst +=
+    dstStride bytes) = the 16 floats at src and the 16 at src + srcStride
+    (then src += 2·srcStride bytes): the rows of two samples' 4×4 maps as
+    one block of 32 depths.
+
 dotBF16x8x32(a, b *uint16, kblocks, ldb int, c *float32, ldc int, acc bool)
     C[0:8][0:32] = (acc ? C : 0) + A·B with VDPBF16PS (AVX512-BF16, for CPUs
     without AMX): A 8 rows of a 32-row panel (as amxBF16's, row stride 64
@@ -305,6 +311,32 @@ def cvt():
     return a.text()
 
 
+def cvt_gather():
+    a = Asm()
+    a.go("// func cvtGatherBF16(dst *uint16, dstStride int, src *float32, srcStride int, blocks int)")
+    a.go("TEXT ·cvtGatherBF16(SB), NOSPLIT, $0-40")
+    a.go("\tMOVQ dst+0(FP), DI")
+    a.go("\tMOVQ dstStride+8(FP), DX")
+    a.go("\tMOVQ src+16(FP), SI")
+    a.go("\tMOVQ srcStride+24(FP), R8")
+    a.go("\tMOVQ blocks+32(FP), CX")
+    a.go("\tTESTQ CX, CX")
+    a.go("\tJZ done")
+    a.go("loop:")
+    a.go("\tVMOVUPS (SI), Z0")  # 16 values of one sample
+    a.go("\tVMOVUPS (SI)(R8*1), Z1")  # the next sample's 16
+    a.gnu("vcvtne2ps2bf16 %zmm0, %zmm1, %zmm2")  # low half from Z0, high from Z1
+    a.go("\tVMOVDQU16 Z2, (DI)")
+    a.go("\tLEAQ (SI)(R8*2), SI")
+    a.go("\tADDQ DX, DI")
+    a.go("\tDECQ CX")
+    a.go("\tJNZ loop")
+    a.go("done:")
+    a.go("\tVZEROUPPER")
+    a.go("\tRET")
+    return a.text()
+
+
 def main():
     # VPERMW index: result word 2i = word i (r0[i]), word 2i+1 = word 16+i (r1[i]).
     idx = []
@@ -334,6 +366,8 @@ def main():
         pack_pairs(),
         "",
         cvt(),
+        "",
+        cvt_gather(),
         "",
     ]
     with open("blas/bf16_amd64.s", "w") as f:

@@ -225,6 +225,11 @@ func ConvBackwardInput[T Float](sc *Scratch, g Geom, dx, dy, w []T) {
 // ConvBackwardWeight computes dw (O, C·KH·KW) = Σ_n dY[n]·col(X[n])ᵀ.
 func ConvBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) {
 	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
+	if g.packed(sc, true) && sc.bf16() && isFloat32(dw) {
+		// The same product, depth N·HW, with dY and X read in place.
+		blas.GemmNTBatchBF16(g.O, g.C, hw, g.N, any(dy).([]float32), hw, g.O*hw, any(x).([]float32), hw, g.C*hw, any(dw).([]float32), g.C)
+		return
+	}
 	if g.packed(sc, true) {
 		dyp := Buffer[T](sc, rolePackOut, 0, g.O*g.N*hw)
 		xp := Buffer[T](sc, rolePackIn, 0, g.C*g.N*hw)
