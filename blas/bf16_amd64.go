@@ -223,7 +223,11 @@ func wordPtr(s []uint16, i int) *float32 {
 // packA16 packs op(A) (m×k) as bf16 panels of 32 rows: [panel][depth
 // block][32 rows][32 depths], zeros past m and k.
 func packA16(dst []uint16, tA bool, m, k, kb int, a []float32, lda int) {
-	clear(dst)
+	if tA {
+		clear(dst)
+	} else {
+		clearRowsPast(dst, m, kb)
+	}
 	for i := 0; i < m; i++ {
 		panel, r := i/32, i%32
 		base := panel*kb*1024 + r*32
@@ -234,6 +238,17 @@ func packA16(dst []uint16, tA bool, m, k, kb int, a []float32, lda int) {
 			continue
 		}
 		packRowA16(dst, base, a[i*lda:i*lda+k])
+	}
+}
+
+// clearRowsPast zeroes the rows past m of the last 32-row panel of a
+// packed A (kb depth blocks), which the rows' conversion leaves alone.
+func clearRowsPast(dst []uint16, m, kb int) {
+	if r := m % 32; r != 0 {
+		base := m / 32 * kb * 1024
+		for q := 0; q < kb; q++ {
+			clear(dst[base+q*1024+r*32 : base+(q+1)*1024])
+		}
 	}
 }
 
@@ -266,7 +281,7 @@ func gemmNTBatchBF16(m, n, k, ns int, a []float32, lda, sa int, b []float32, ldb
 	defer bf16Pool.Put(own)
 	own.a = grow(own.a, (m+31)/32*kb*1024)
 	pa := own.a
-	clear(pa) // zeros past m and the depth
+	clearRowsPast(pa, m, kb)
 	workers := runtime.GOMAXPROCS(0)
 	tmp := make([][]float32, workers)
 	buffer := func(w int) []float32 {
@@ -286,10 +301,11 @@ func gemmNTBatchBF16(m, n, k, ns int, a []float32, lda, sa int, b []float32, ldb
 			}
 			cvtGatherBF16(&pa[base], 2048, &a[i*lda], 4*sa, ns/2)
 			if ns%2 == 1 { // the last sample alone in its block, zeros after it
-				src := a[(ns-1)*sa+i*lda:][:16]
-				for q, v := range src {
-					pa[base+ns/2*1024+q] = toBF16(v)
+				last := pa[base+ns/2*1024:][:32]
+				for q, v := range a[(ns-1)*sa+i*lda:][:16] {
+					last[q] = toBF16(v)
 				}
+				clear(last[16:])
 			}
 		}
 	})

@@ -36,3 +36,22 @@ func checkConversionKernels(t *testing.T, vals []float32) {
 		}
 	}
 }
+
+// poisonBF16Pool fills the pooled packing buffers with bf16 NaNs, so that
+// padding a product fails to zero (0·NaN = NaN) shows in its results.
+func poisonBF16Pool() {
+	var all []*bf16Bufs
+	for range 8 {
+		b := bf16Pool.Get().(*bf16Bufs)
+		b.a, b.b, b.row = grow(b.a, 1<<20), grow(b.b, 1<<20), grow(b.row, 1<<18)
+		for _, s := range [][]uint16{b.a, b.b, b.row} {
+			for i := range s {
+				s[i] = 0x7fc0
+			}
+		}
+		all = append(all, b)
+	}
+	for _, b := range all {
+		bf16Pool.Put(b)
+	}
+}

@@ -229,6 +229,7 @@ func TestGemmNTBatchBF16(t *testing.T) {
 				for i := range got {
 					got[i] = float32(i) // overwritten inside the matrix (beta 0), kept outside
 				}
+				poisonBF16Pool()
 				GemmNTBatchBF16(m, n, k, ns, a, lda, sa, b, ldb, sb, got, ldc)
 				runtime.GOMAXPROCS(prev)
 				for i := 0; i < m; i++ {
