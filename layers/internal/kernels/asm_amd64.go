@@ -109,3 +109,9 @@ func affineReLUPlanesNTAVX512(y, x, a, b []float32, inner, c0, c, planes int)
 
 //go:noescape
 func reluApplyPlanesNTAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
+
+//go:noescape
+func affineReLUPlanesNTAVX2(y, x, a, b []float32, inner, c0, c, planes int)
+
+//go:noescape
+func reluApplyPlanesNTAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)

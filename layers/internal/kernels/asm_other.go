@@ -109,3 +109,11 @@ func affineReLUPlanesNTAVX512(y, x, a, b []float32, inner, c0, c, planes int) {
 func reluApplyPlanesNTAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
 	panic("no AVX-512 kernels")
 }
+
+func affineReLUPlanesNTAVX2(y, x, a, b []float32, inner, c0, c, planes int) {
+	panic("no AVX2 kernels")
+}
+
+func reluApplyPlanesNTAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
+	panic("no AVX2 kernels")
+}

@@ -1120,3 +1120,100 @@ ntrqdone:
 	SFENCE
 	VZEROUPPER
 	RET
+
+// affineReLUPlanesNTAVX2 is affineReLUPlanesAVX2 eight floats a step with
+// non-temporal stores (y 32-byte aligned, inner a multiple of 8), fenced.
+// func affineReLUPlanesNTAVX2(y, x, a, b []float32, inner, c0, c, planes int)
+TEXT ·affineReLUPlanesNTAVX2(SB), NOSPLIT, $0-128
+	MOVQ y_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ a_base+48(FP), R8
+	MOVQ b_base+72(FP), R10
+	MOVQ inner+96(FP), DX
+	SHRQ $3, DX
+	MOVQ c0+104(FP), BX
+	MOVQ c+112(FP), AX
+	MOVQ planes+120(FP), R9
+	VXORPS Y13, Y13, Y13
+	TESTQ R9, R9
+	JZ    ntafdone
+
+ntafplane:
+	VBROADCASTSS (R8)(BX*4), Y14
+	VBROADCASTSS (R10)(BX*4), Y15
+	MOVQ         DX, CX
+
+ntafvec:
+	VMOVUPS     (SI), Y0
+	VFMADD213PS Y15, Y14, Y0
+	VMAXPS      Y0, Y13, Y0
+	VMOVNTPS    Y0, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         ntafvec
+	NEXTC(ntafnext)
+
+ntafnext:
+	DECQ R9
+	JNZ  ntafplane
+
+ntafdone:
+	SFENCE
+	VZEROUPPER
+	RET
+
+// reluApplyPlanesNTAVX2 is reluApplyPlanesAVX2 eight floats a step with
+// non-temporal stores (dx 32-byte aligned, inner a multiple of 8), fenced.
+// func reluApplyPlanesNTAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
+TEXT ·reluApplyPlanesNTAVX2(SB), NOSPLIT, $0-224
+	MOVQ dx_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ dy_base+48(FP), R8
+	MOVQ a_base+72(FP), R9
+	MOVQ b_base+96(FP), R10
+	MOVQ m_base+120(FP), R11
+	MOVQ k1_base+144(FP), R12
+	MOVQ k2_base+168(FP), R13
+	MOVQ inner+192(FP), DX
+	SHRQ $3, DX
+	MOVQ c0+200(FP), BX
+	MOVQ c+208(FP), AX
+	VXORPS Y13, Y13, Y13
+	CMPQ  planes+216(FP), $0
+	JLE   ntradone
+
+ntraplane:
+	VBROADCASTSS (R9)(BX*4), Y14
+	VBROADCASTSS (R10)(BX*4), Y15
+	VBROADCASTSS (R11)(BX*4), Y12
+	VBROADCASTSS (R12)(BX*4), Y11
+	VBROADCASTSS (R13)(BX*4), Y10
+	MOVQ         DX, CX
+
+ntravec:
+	VMOVUPS      (SI), Y4
+	VMOVAPS      Y15, Y6
+	VFMADD231PS  Y4, Y14, Y6
+	VCMPPS       $0x1e, Y13, Y6, Y6
+	VANDPS       (R8), Y6, Y6
+	VSUBPS       Y11, Y6, Y6
+	VSUBPS       Y12, Y4, Y4
+	VFNMADD231PS Y10, Y4, Y6
+	VMULPS       Y14, Y6, Y6
+	VMOVNTPS     Y6, (DI)
+	ADDQ         $32, SI
+	ADDQ         $32, R8
+	ADDQ         $32, DI
+	DECQ         CX
+	JNZ          ntravec
+	NEXTC(ntranext)
+
+ntranext:
+	DECQ planes+216(FP)
+	JNZ  ntraplane
+
+ntradone:
+	SFENCE
+	VZEROUPPER
+	RET

@@ -232,7 +232,8 @@ func TestBatchNormFloat32MatchesFloat64(t *testing.T) {
 }
 
 // TestStream holds the non-temporal many-planes kernels to the ones that
-// store through the cache, bit for bit, and checks which outputs stream.
+// store through the cache, bit for bit (the tier's: AVX2 or AVX-512), and
+// checks which outputs stream.
 func TestStream(t *testing.T) {
 	aligned := aligned64(streamMin/4 + 16)
 	for _, tc := range []struct {
@@ -241,8 +242,8 @@ func TestStream(t *testing.T) {
 		act   Act
 		want  bool
 	}{
-		{aligned[:streamMin/4], 16, ReLU, haveAVX512},
-		{aligned[:streamMin/4], 1024, ReLU, haveAVX512},
+		{aligned[:streamMin/4], 16, ReLU, haveAVX2},
+		{aligned[:streamMin/4], 1024, ReLU, haveAVX2},
 		{aligned[:streamMin/4-16], 16, ReLU, false},   // too small
 		{aligned[1 : streamMin/4+1], 16, ReLU, false}, // not aligned
 		{aligned[:streamMin/4], 8, ReLU, false},       // planes not whole vectors
@@ -252,8 +253,8 @@ func TestStream(t *testing.T) {
 			t.Errorf("stream(len %d, inner %d, %v) = %v, want %v", len(tc.dst), tc.inner, tc.act, got, tc.want)
 		}
 	}
-	if !haveAVX512 {
-		t.Skip("the non-temporal kernels run on the AVX512 tier only")
+	if !haveAVX2 {
+		t.Skip("the non-temporal kernels run on the AVX2 and AVX512 tiers")
 	}
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct{ c, inner, planes int }{{3, 16, 7}, {5, 32, 11}, {7, 1024, 9}, {4, 48, 4}, {2, 16, 1}} {
@@ -272,10 +273,10 @@ func TestStream(t *testing.T) {
 		}
 		a, b, m, k1, k2 := ch(), ch(), ch(), ch(), ch()
 		c0 := tc.planes % tc.c
-		affineReLUPlanesAVX512(y1, x, a, b, tc.inner, c0, tc.c, tc.planes)
-		affineReLUPlanesNTAVX512(y2, x, a, b, tc.inner, c0, tc.c, tc.planes)
-		reluApplyPlanesAVX512(d1, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes)
-		reluApplyPlanesNTAVX512(d2, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes)
+		affineReLUPlanes(y1, x, a, b, tc.inner, c0, tc.c, tc.planes)
+		affineReLUPlanesNT(y2, x, a, b, tc.inner, c0, tc.c, tc.planes)
+		reluApplyPlanes(d1, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes)
+		reluApplyPlanesNT(d2, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes)
 		for i := range y1 {
 			if y1[i] != y2[i] || d1[i] != d2[i] {
 				t.Fatalf("c=%d inner=%d planes=%d at %d: y %v / %v, dx %v / %v", tc.c, tc.inner, tc.planes, i, y1[i], y2[i], d1[i], d2[i])

@@ -8,14 +8,36 @@ import "unsafe"
 // its reader, and a store that misses would first read the line it
 // overwrites. Measured on the Xeon 6/167 (training step, alpha 0.75, bf16):
 // BatchNorm 64 → 55 ms a step, no slower readers, down to outputs of
-// 1.5 MiB (planes of 4×4, 192 channels, batch 128).
+// 1.5 MiB (planes of 4×4, 192 channels, batch 128). The AVX2 tier streams
+// too (eight floats a store).
 const streamMin = 1 << 20
 
 // stream reports whether an output of float32 planes of inner elements,
 // dst being all of them, is written with the non-temporal many-planes
-// kernels: on the AVX512 tier, with ReLU, for planes of whole vectors from
-// a 64-byte aligned start, and outputs of at least streamMin bytes.
+// kernels: on the AVX2 and AVX512 tiers, with ReLU, for planes of whole
+// vectors from a 64-byte aligned start, and outputs of at least streamMin
+// bytes.
 func stream(dst []float32, inner int, act Act) bool {
-	return haveAVX512 && act == ReLU && inner%16 == 0 && len(dst)*4 >= streamMin &&
+	return haveAVX2 && act == ReLU && inner%16 == 0 && len(dst)*4 >= streamMin &&
 		uintptr(unsafe.Pointer(&dst[0]))%64 == 0
+}
+
+// affineReLUPlanesNT is affineReLUPlanes with non-temporal stores, for
+// outputs stream accepts.
+func affineReLUPlanesNT(y, x, a, b []float32, inner, c0, c, planes int) {
+	if haveAVX512 {
+		affineReLUPlanesNTAVX512(y, x, a, b, inner, c0, c, planes)
+		return
+	}
+	affineReLUPlanesNTAVX2(y, x, a, b, inner, c0, c, planes)
+}
+
+// reluApplyPlanesNT is reluApplyPlanes with non-temporal stores, for
+// outputs stream accepts.
+func reluApplyPlanesNT(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
+	if haveAVX512 {
+		reluApplyPlanesNTAVX512(dx, x, dy, a, b, m, k1, k2, inner, c0, c, planes)
+		return
+	}
+	reluApplyPlanesNTAVX2(dx, x, dy, a, b, m, k1, k2, inner, c0, c, planes)
 }
