@@ -17,6 +17,7 @@ type laneImpl struct {
 // TestDWLanes checks the lane-major depthwise kernels of the active tier
 // (and each lower one the CPU runs) against a float64 evaluation of the
 // definition, on random geometries: strides 1 and 2, odd maps, 1×1 maps,
+// maps large enough to be stored past the caches (non-temporal stores),
 // 8 to 80 lanes, input and output positions with gaps between them (the
 // stage boundaries of package infer), every activation, with and without
 // adding to y's values. Float32 sums of 9 products plus a bias (and y):
@@ -34,14 +35,18 @@ func TestDWLanes(t *testing.T) {
 		}},
 	}
 	impls = append(impls, laneTierImpls()...)
-	for trial := 0; trial < 60; trial++ {
+	for trial := 0; trial < 66; trial++ {
 		k := 3
-		if trial%10 == 9 {
+		if trial%10 == 9 && trial < 60 {
 			k = 1 + 2*r.IntN(3) // 1, 3 or 5 (the Go path for 1 and 5)
 		}
 		s := 1 + r.IntN(2)
 		lanes := []int{8, 16, 32, 48, 64, 80}[r.IntN(6)]
 		ho, wo := 1+r.IntN(9), 1+r.IntN(9)
+		if trial >= 60 { // maps whose output streams past the caches (laneStreamMin)
+			lanes = []int{16, 32}[r.IntN(2)]
+			ho, wo = 40+r.IntN(9), 40+r.IntN(9)
+		}
 		hin, win := (ho-1)*s+k, (wo-1)*s+k
 		xstep := lanes + 16*r.IntN(2)
 		xrow := win*xstep + 16*r.IntN(2)
