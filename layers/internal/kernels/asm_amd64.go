@@ -51,13 +51,13 @@ func kgradSmallAVX2(acc *[9]float32, dy, x []float32, n, xstride, dystride int, 
 func sumSqPlanesAVX2(x, shift, s0, s1 []float32, inner, c0, c int)
 
 //go:noescape
-func affineReLUPlanesAVX2(y, x, a, b []float32, inner, c0, c, planes int)
+func affineReLUPlanesAVX2(y, x, a, b []float32, inner, c0, c, planes int, nt bool)
 
 //go:noescape
 func reluSumsPlanesAVX2(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int)
 
 //go:noescape
-func reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
+func reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int, nt bool)
 
 //go:noescape
 func convSmallPlanesAVX512(y, x, k []float32, planes, c0, c int, tab *smallTab)
@@ -96,22 +96,10 @@ func reluApplyAVX512(dx, x, dy []float32, a, b, m, k1, k2 float32)
 func sumSqPlanesAVX512(x, shift, s0, s1 []float32, inner, c0, c int)
 
 //go:noescape
-func affineReLUPlanesAVX512(y, x, a, b []float32, inner, c0, c, planes int)
+func affineReLUPlanesAVX512(y, x, a, b []float32, inner, c0, c, planes int, nt bool)
 
 //go:noescape
 func reluSumsPlanesAVX512(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int)
 
 //go:noescape
-func reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
-
-//go:noescape
-func affineReLUPlanesNTAVX512(y, x, a, b []float32, inner, c0, c, planes int)
-
-//go:noescape
-func reluApplyPlanesNTAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
-
-//go:noescape
-func affineReLUPlanesNTAVX2(y, x, a, b []float32, inner, c0, c, planes int)
-
-//go:noescape
-func reluApplyPlanesNTAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
+func reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int, nt bool)

@@ -41,7 +41,7 @@ func kgradSmallAVX2(acc *[9]float32, dy, x []float32, n, xstride, dystride int, 
 
 func sumSqPlanesAVX2(x, shift, s0, s1 []float32, inner, c0, c int) { panic("no AVX2 kernels") }
 
-func affineReLUPlanesAVX2(y, x, a, b []float32, inner, c0, c, planes int) {
+func affineReLUPlanesAVX2(y, x, a, b []float32, inner, c0, c, planes int, nt bool) {
 	panic("no AVX2 kernels")
 }
 
@@ -49,7 +49,7 @@ func reluSumsPlanesAVX2(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int) {
 	panic("no AVX2 kernels")
 }
 
-func reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
+func reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int, nt bool) {
 	panic("no AVX2 kernels")
 }
 
@@ -90,7 +90,7 @@ func sumSqPlanesAVX512(x, shift, s0, s1 []float32, inner, c0, c int) {
 	panic("no AVX-512 kernels")
 }
 
-func affineReLUPlanesAVX512(y, x, a, b []float32, inner, c0, c, planes int) {
+func affineReLUPlanesAVX512(y, x, a, b []float32, inner, c0, c, planes int, nt bool) {
 	panic("no AVX-512 kernels")
 }
 
@@ -98,22 +98,6 @@ func reluSumsPlanesAVX512(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int) {
 	panic("no AVX-512 kernels")
 }
 
-func reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
+func reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int, nt bool) {
 	panic("no AVX-512 kernels")
-}
-
-func affineReLUPlanesNTAVX512(y, x, a, b []float32, inner, c0, c, planes int) {
-	panic("no AVX-512 kernels")
-}
-
-func reluApplyPlanesNTAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
-	panic("no AVX-512 kernels")
-}
-
-func affineReLUPlanesNTAVX2(y, x, a, b []float32, inner, c0, c, planes int) {
-	panic("no AVX2 kernels")
-}
-
-func reluApplyPlanesNTAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
-	panic("no AVX2 kernels")
 }

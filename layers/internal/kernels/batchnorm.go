@@ -129,7 +129,7 @@ func BNForward[T Float](k BN, training bool, y, x, scale, bias, runMean, runVar 
 	if y32, ok := any(y).([]float32); ok && stream(y32, k.Inner, k.Act) {
 		x32, a32, b32 := any(x).([]float32), any(a).([]float32), any(b).([]float32)
 		ParallelFor(k.N*k.C, max(1, 16384/k.Inner), func(lo, hi int) {
-			affineReLUPlanesNT(y32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], a32, b32, k.Inner, lo%k.C, k.C, hi-lo)
+			affineReLUPlanesStore(y32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], a32, b32, k.Inner, lo%k.C, k.C, hi-lo, true)
 		})
 		return
 	}
@@ -310,7 +310,7 @@ func BNBackward[T Float](k BN, dx, x, scale, bias, dy []T) {
 		x32, dy32 := any(x).([]float32), any(dy).([]float32)
 		a32, b32, m32, k1, k2 := any(a).([]float32), any(b).([]float32), any(m).([]float32), any(c1).([]float32), any(c2).([]float32)
 		ParallelFor(k.N*k.C, max(1, 16384/k.Inner), func(lo, hi int) {
-			reluApplyPlanesNT(dx32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], dy32[lo*k.Inner:hi*k.Inner], a32, b32, m32, k1, k2, k.Inner, lo%k.C, k.C, hi-lo)
+			reluApplyPlanesStore(dx32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], dy32[lo*k.Inner:hi*k.Inner], a32, b32, m32, k1, k2, k.Inner, lo%k.C, k.C, hi-lo, true)
 		})
 		return
 	}

@@ -287,9 +287,10 @@ ssdone:
 	VZEROUPPER
 	RET
 
-// func affineReLUPlanesAVX2(y, x, a, b []float32, inner, c0, c, planes int)
-// y = max(a[c]·x + b[c], 0).
-TEXT ·affineReLUPlanesAVX2(SB), NOSPLIT, $0-128
+// func affineReLUPlanesAVX2(y, x, a, b []float32, inner, c0, c, planes int, nt bool)
+// y = max(a[c]·x + b[c], 0). nt: eight floats a step, stored
+// non-temporally (y 32-byte aligned, inner a multiple of 8), fenced.
+TEXT ·affineReLUPlanesAVX2(SB), NOSPLIT, $0-129
 	MOVQ y_base+0(FP), DI
 	MOVQ x_base+24(FP), SI
 	MOVQ a_base+48(FP), R8
@@ -304,9 +305,11 @@ TEXT ·affineReLUPlanesAVX2(SB), NOSPLIT, $0-128
 	JZ    afdone
 
 afplane:
-	VBROADCASTSS (R8)(BX*4), X14
-	VBROADCASTSS (R10)(BX*4), X15
+	VBROADCASTSS (R8)(BX*4), Y14
+	VBROADCASTSS (R10)(BX*4), Y15
 	MOVQ         DX, CX
+	CMPB         nt+128(FP), $0
+	JNE          afnt
 
 afvec:
 	VMOVUPS     (SI), X0
@@ -317,6 +320,22 @@ afvec:
 	ADDQ        $16, DI
 	DECQ        CX
 	JNZ         afvec
+	JMP         afnextc
+
+afnt:
+	SHRQ $1, CX
+
+afntvec:
+	VMOVUPS     (SI), Y0
+	VFMADD213PS Y15, Y14, Y0
+	VMAXPS      Y0, Y13, Y0
+	VMOVNTPS    Y0, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         afntvec
+
+afnextc:
 	NEXTC(afnext)
 
 afnext:
@@ -324,6 +343,11 @@ afnext:
 	JNZ  afplane
 
 afdone:
+	CMPB nt+128(FP), $0
+	JEQ  afret
+	SFENCE
+
+afret:
 	VZEROUPPER
 	RET
 
@@ -385,9 +409,11 @@ rsdone:
 	VZEROUPPER
 	RET
 
-// func reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
+// func reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int, nt bool)
 // dx = a[c]·(g − k1[c] − (x−m[c])·k2[c]), g = dy where a[c]·x+b[c] > 0.
-TEXT ·reluApplyPlanesAVX2(SB), NOSPLIT, $0-224
+// nt: eight floats a step, stored non-temporally (dx 32-byte aligned, inner
+// a multiple of 8), fenced.
+TEXT ·reluApplyPlanesAVX2(SB), NOSPLIT, $0-225
 	MOVQ dx_base+0(FP), DI
 	MOVQ x_base+24(FP), SI
 	MOVQ dy_base+48(FP), R8
@@ -405,12 +431,14 @@ TEXT ·reluApplyPlanesAVX2(SB), NOSPLIT, $0-224
 	JLE   radone
 
 raplane:
-	VBROADCASTSS (R9)(BX*4), X14
-	VBROADCASTSS (R10)(BX*4), X15
-	VBROADCASTSS (R11)(BX*4), X12
-	VBROADCASTSS (R12)(BX*4), X11
-	VBROADCASTSS (R13)(BX*4), X10
+	VBROADCASTSS (R9)(BX*4), Y14
+	VBROADCASTSS (R10)(BX*4), Y15
+	VBROADCASTSS (R11)(BX*4), Y12
+	VBROADCASTSS (R12)(BX*4), Y11
+	VBROADCASTSS (R13)(BX*4), Y10
 	MOVQ         DX, CX
+	CMPB         nt+224(FP), $0
+	JNE          rant
 
 ravec:
 	VMOVUPS      (SI), X4
@@ -428,6 +456,29 @@ ravec:
 	ADDQ         $16, DI
 	DECQ         CX
 	JNZ          ravec
+	JMP          ranextc
+
+rant:
+	SHRQ $1, CX
+
+rantvec:
+	VMOVUPS      (SI), Y4
+	VMOVAPS      Y15, Y6
+	VFMADD231PS  Y4, Y14, Y6
+	VCMPPS       $0x1e, Y13, Y6, Y6
+	VANDPS       (R8), Y6, Y6
+	VSUBPS       Y11, Y6, Y6
+	VSUBPS       Y12, Y4, Y4
+	VFNMADD231PS Y10, Y4, Y6
+	VMULPS       Y14, Y6, Y6
+	VMOVNTPS     Y6, (DI)
+	ADDQ         $32, SI
+	ADDQ         $32, R8
+	ADDQ         $32, DI
+	DECQ         CX
+	JNZ          rantvec
+
+ranextc:
 	NEXTC(ranext)
 
 ranext:
@@ -435,6 +486,11 @@ ranext:
 	JNZ  raplane
 
 radone:
+	CMPB nt+224(FP), $0
+	JEQ  raret
+	SFENCE
+
+raret:
 	VZEROUPPER
 	RET
 
@@ -639,9 +695,10 @@ zrsdone:
 	MOVSS        X2, s1+68(FP)
 	RET
 
-// ZRAPPLY(off): dx = a·(g − k1 − (x−m)·k2) at off (x at SI, dy at R8, dx at
-// DI). Z14 = a, Z15 = b, Z12 = m, Z11 = k1, Z10 = k2, Z13 = 0.
-#define ZRAPPLY(off) \
+// ZRAPPLY(off, STORE): dx = a·(g − k1 − (x−m)·k2) at off (x at SI, dy at
+// R8, dx at DI), stored by STORE (VMOVUPS, or VMOVNTPS to 64-byte aligned
+// dx). Z14 = a, Z15 = b, Z12 = m, Z11 = k1, Z10 = k2, Z13 = 0.
+#define ZRAPPLY(off, STORE) \
 	VMOVUPS      off(SI), Z4; \
 	VMOVAPS      Z15, Z6; \
 	VFMADD231PS  Z4, Z14, Z6; \
@@ -651,7 +708,7 @@ zrsdone:
 	VSUBPS       Z12, Z4, Z4; \
 	VFNMADD231PS Z10, Z4, Z6; \
 	VMULPS       Z14, Z6, Z6; \
-	VMOVUPS      Z6, off(DI)
+	STORE        Z6, off(DI)
 
 // func reluApplyAVX512(dx, x, dy []float32, a, b, m, k1, k2 float32)
 TEXT ·reluApplyAVX512(SB), NOSPLIT, $0-92
@@ -670,8 +727,8 @@ TEXT ·reluApplyAVX512(SB), NOSPLIT, $0-92
 	JZ   zra16
 
 zra32:
-	ZRAPPLY(0)
-	ZRAPPLY(64)
+	ZRAPPLY(0, VMOVUPS)
+	ZRAPPLY(64, VMOVUPS)
 	ADDQ $128, SI
 	ADDQ $128, DI
 	ADDQ $128, R8
@@ -681,7 +738,7 @@ zra32:
 zra16:
 	TESTQ $16, CX
 	JZ    zra8
-	ZRAPPLY(0)
+	ZRAPPLY(0, VMOVUPS)
 	ADDQ  $64, SI
 	ADDQ  $64, DI
 	ADDQ  $64, R8
@@ -778,8 +835,9 @@ zsqdone:
 	VZEROUPPER
 	RET
 
-// func affineReLUPlanesAVX512(y, x, a, b []float32, inner, c0, c, planes int)
-TEXT ·affineReLUPlanesAVX512(SB), NOSPLIT, $0-128
+// func affineReLUPlanesAVX512(y, x, a, b []float32, inner, c0, c, planes int, nt bool)
+// nt: whole vectors stored non-temporally (y 64-byte aligned), fenced.
+TEXT ·affineReLUPlanesAVX512(SB), NOSPLIT, $0-129
 	MOVQ y_base+0(FP), DI
 	MOVQ x_base+24(FP), SI
 	MOVQ a_base+48(FP), R8
@@ -798,6 +856,8 @@ zafplane:
 	MOVQ         R14, CX
 	TESTQ        CX, CX
 	JZ           zaf4
+	CMPB         nt+128(FP), $0
+	JNE          zafnt
 
 zafvec:
 	VMOVUPS     (SI), Z0
@@ -808,6 +868,17 @@ zafvec:
 	ADDQ        $64, DI
 	DECQ        CX
 	JNZ         zafvec
+	JMP         zaf4
+
+zafnt:
+	VMOVUPS     (SI), Z0
+	VFMADD213PS Z15, Z14, Z0
+	VMAXPS      Z0, Z13, Z0
+	VMOVNTPS    Z0, (DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	DECQ        CX
+	JNZ         zafnt
 
 zaf4:
 	MOVQ  R15, CX
@@ -832,6 +903,11 @@ zafnext:
 	JNZ  zafplane
 
 zafdone:
+	CMPB nt+128(FP), $0
+	JEQ  zafret
+	SFENCE
+
+zafret:
 	VZEROUPPER
 	RET
 
@@ -909,8 +985,9 @@ zrpdone:
 	VZEROUPPER
 	RET
 
-// func reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
-TEXT ·reluApplyPlanesAVX512(SB), NOSPLIT, $0-224
+// func reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int, nt bool)
+// nt: whole vectors stored non-temporally (dx 64-byte aligned), fenced.
+TEXT ·reluApplyPlanesAVX512(SB), NOSPLIT, $0-225
 	MOVQ dx_base+0(FP), DI
 	MOVQ x_base+24(FP), SI
 	MOVQ dy_base+48(FP), R8
@@ -935,14 +1012,25 @@ zrqplane:
 	MOVQ         R14, CX
 	TESTQ        CX, CX
 	JZ           zrq4
+	CMPB         nt+224(FP), $0
+	JNE          zrqnt
 
 zrqvec:
-	ZRAPPLY(0)
+	ZRAPPLY(0, VMOVUPS)
 	ADDQ $64, SI
 	ADDQ $64, R8
 	ADDQ $64, DI
 	DECQ CX
 	JNZ  zrqvec
+	JMP  zrq4
+
+zrqnt:
+	ZRAPPLY(0, VMOVNTPS)
+	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  zrqnt
 
 zrq4:
 	MOVQ  R15, CX
@@ -974,246 +1062,10 @@ zrqnext:
 	JNZ  zrqplane
 
 zrqdone:
-	VZEROUPPER
-	RET
-
-// ZRAPPLYNT is ZRAPPLY with a non-temporal store (off(DI) 64-byte aligned).
-#define ZRAPPLYNT(off) \
-	VMOVUPS      off(SI), Z4; \
-	VMOVAPS      Z15, Z6; \
-	VFMADD231PS  Z4, Z14, Z6; \
-	VCMPPS       $0x1e, Z13, Z6, K1; \
-	VMOVUPS.Z    off(R8), K1, Z6; \
-	VSUBPS       Z11, Z6, Z6; \
-	VSUBPS       Z12, Z4, Z4; \
-	VFNMADD231PS Z10, Z4, Z6; \
-	VMULPS       Z14, Z6, Z6; \
-	VMOVNTPS     Z6, off(DI)
-
-// affineReLUPlanesNTAVX512 is affineReLUPlanesAVX512 with non-temporal
-// stores of whole vectors (y 64-byte aligned, inner a multiple of 16), fenced.
-// func affineReLUPlanesNTAVX512(y, x, a, b []float32, inner, c0, c, planes int)
-TEXT ·affineReLUPlanesNTAVX512(SB), NOSPLIT, $0-128
-	MOVQ y_base+0(FP), DI
-	MOVQ x_base+24(FP), SI
-	MOVQ a_base+48(FP), R8
-	MOVQ b_base+72(FP), R10
-	PLANESTEPS(inner+96(FP))
-	MOVQ c0+104(FP), BX
-	MOVQ c+112(FP), AX
-	MOVQ planes+120(FP), R9
-	VPXORD Z13, Z13, Z13
-	TESTQ R9, R9
-	JZ    ntafdone
-
-ntafplane:
-	VBROADCASTSS (R8)(BX*4), Z14
-	VBROADCASTSS (R10)(BX*4), Z15
-	MOVQ         R14, CX
-	TESTQ        CX, CX
-	JZ           ntaf4
-
-ntafvec:
-	VMOVUPS     (SI), Z0
-	VFMADD213PS Z15, Z14, Z0
-	VMAXPS      Z0, Z13, Z0
-	VMOVNTPS    Z0, (DI)
-	ADDQ        $64, SI
-	ADDQ        $64, DI
-	DECQ        CX
-	JNZ         ntafvec
-
-ntaf4:
-	MOVQ  R15, CX
-	TESTQ CX, CX
-	JZ    ntafnextc
-
-ntafv4:
-	VMOVUPS     (SI), X0
-	VFMADD213PS X15, X14, X0
-	VMAXPS      X0, X13, X0
-	VMOVUPS     X0, (DI)
-	ADDQ        $16, SI
-	ADDQ        $16, DI
-	DECQ        CX
-	JNZ         ntafv4
-
-ntafnextc:
-	NEXTC(ntafnext)
-
-ntafnext:
-	DECQ R9
-	JNZ  ntafplane
-
-ntafdone:
+	CMPB nt+224(FP), $0
+	JEQ  zrqret
 	SFENCE
-	VZEROUPPER
-	RET
 
-// reluApplyPlanesNTAVX512 is reluApplyPlanesAVX512 with non-temporal
-// stores of whole vectors (dx 64-byte aligned, inner a multiple of 16), fenced.
-// func reluApplyPlanesNTAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
-TEXT ·reluApplyPlanesNTAVX512(SB), NOSPLIT, $0-224
-	MOVQ dx_base+0(FP), DI
-	MOVQ x_base+24(FP), SI
-	MOVQ dy_base+48(FP), R8
-	MOVQ a_base+72(FP), R9
-	MOVQ b_base+96(FP), R10
-	MOVQ m_base+120(FP), R11
-	MOVQ k1_base+144(FP), R12
-	MOVQ k2_base+168(FP), R13
-	PLANESTEPS(inner+192(FP))
-	MOVQ c0+200(FP), BX
-	MOVQ c+208(FP), AX
-	VPXORD Z13, Z13, Z13
-	CMPQ  planes+216(FP), $0
-	JLE   ntrqdone
-
-ntrqplane:
-	VBROADCASTSS (R9)(BX*4), Z14
-	VBROADCASTSS (R10)(BX*4), Z15
-	VBROADCASTSS (R11)(BX*4), Z12
-	VBROADCASTSS (R12)(BX*4), Z11
-	VBROADCASTSS (R13)(BX*4), Z10
-	MOVQ         R14, CX
-	TESTQ        CX, CX
-	JZ           ntrq4
-
-ntrqvec:
-	ZRAPPLYNT(0)
-	ADDQ $64, SI
-	ADDQ $64, R8
-	ADDQ $64, DI
-	DECQ CX
-	JNZ  ntrqvec
-
-ntrq4:
-	MOVQ  R15, CX
-	TESTQ CX, CX
-	JZ    ntrqnextc
-
-ntrqv4:
-	VMOVUPS      (SI), X4
-	VMOVAPS      X15, X6
-	VFMADD231PS  X4, X14, X6
-	VCMPPS       $0x1e, X13, X6, X6
-	VANDPS       (R8), X6, X6
-	VSUBPS       X11, X6, X6
-	VSUBPS       X12, X4, X4
-	VFNMADD231PS X10, X4, X6
-	VMULPS       X14, X6, X6
-	VMOVUPS      X6, (DI)
-	ADDQ         $16, SI
-	ADDQ         $16, R8
-	ADDQ         $16, DI
-	DECQ         CX
-	JNZ          ntrqv4
-
-ntrqnextc:
-	NEXTC(ntrqnext)
-
-ntrqnext:
-	DECQ planes+216(FP)
-	JNZ  ntrqplane
-
-ntrqdone:
-	SFENCE
-	VZEROUPPER
-	RET
-
-// affineReLUPlanesNTAVX2 is affineReLUPlanesAVX2 eight floats a step with
-// non-temporal stores (y 32-byte aligned, inner a multiple of 8), fenced.
-// func affineReLUPlanesNTAVX2(y, x, a, b []float32, inner, c0, c, planes int)
-TEXT ·affineReLUPlanesNTAVX2(SB), NOSPLIT, $0-128
-	MOVQ y_base+0(FP), DI
-	MOVQ x_base+24(FP), SI
-	MOVQ a_base+48(FP), R8
-	MOVQ b_base+72(FP), R10
-	MOVQ inner+96(FP), DX
-	SHRQ $3, DX
-	MOVQ c0+104(FP), BX
-	MOVQ c+112(FP), AX
-	MOVQ planes+120(FP), R9
-	VXORPS Y13, Y13, Y13
-	TESTQ R9, R9
-	JZ    ntafdone
-
-ntafplane:
-	VBROADCASTSS (R8)(BX*4), Y14
-	VBROADCASTSS (R10)(BX*4), Y15
-	MOVQ         DX, CX
-
-ntafvec:
-	VMOVUPS     (SI), Y0
-	VFMADD213PS Y15, Y14, Y0
-	VMAXPS      Y0, Y13, Y0
-	VMOVNTPS    Y0, (DI)
-	ADDQ        $32, SI
-	ADDQ        $32, DI
-	DECQ        CX
-	JNZ         ntafvec
-	NEXTC(ntafnext)
-
-ntafnext:
-	DECQ R9
-	JNZ  ntafplane
-
-ntafdone:
-	SFENCE
-	VZEROUPPER
-	RET
-
-// reluApplyPlanesNTAVX2 is reluApplyPlanesAVX2 eight floats a step with
-// non-temporal stores (dx 32-byte aligned, inner a multiple of 8), fenced.
-// func reluApplyPlanesNTAVX2(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int)
-TEXT ·reluApplyPlanesNTAVX2(SB), NOSPLIT, $0-224
-	MOVQ dx_base+0(FP), DI
-	MOVQ x_base+24(FP), SI
-	MOVQ dy_base+48(FP), R8
-	MOVQ a_base+72(FP), R9
-	MOVQ b_base+96(FP), R10
-	MOVQ m_base+120(FP), R11
-	MOVQ k1_base+144(FP), R12
-	MOVQ k2_base+168(FP), R13
-	MOVQ inner+192(FP), DX
-	SHRQ $3, DX
-	MOVQ c0+200(FP), BX
-	MOVQ c+208(FP), AX
-	VXORPS Y13, Y13, Y13
-	CMPQ  planes+216(FP), $0
-	JLE   ntradone
-
-ntraplane:
-	VBROADCASTSS (R9)(BX*4), Y14
-	VBROADCASTSS (R10)(BX*4), Y15
-	VBROADCASTSS (R11)(BX*4), Y12
-	VBROADCASTSS (R12)(BX*4), Y11
-	VBROADCASTSS (R13)(BX*4), Y10
-	MOVQ         DX, CX
-
-ntravec:
-	VMOVUPS      (SI), Y4
-	VMOVAPS      Y15, Y6
-	VFMADD231PS  Y4, Y14, Y6
-	VCMPPS       $0x1e, Y13, Y6, Y6
-	VANDPS       (R8), Y6, Y6
-	VSUBPS       Y11, Y6, Y6
-	VSUBPS       Y12, Y4, Y4
-	VFNMADD231PS Y10, Y4, Y6
-	VMULPS       Y14, Y6, Y6
-	VMOVNTPS     Y6, (DI)
-	ADDQ         $32, SI
-	ADDQ         $32, R8
-	ADDQ         $32, DI
-	DECQ         CX
-	JNZ          ntravec
-	NEXTC(ntranext)
-
-ntranext:
-	DECQ planes+216(FP)
-	JNZ  ntraplane
-
-ntradone:
-	SFENCE
+zrqret:
 	VZEROUPPER
 	RET

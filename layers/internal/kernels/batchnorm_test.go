@@ -274,9 +274,9 @@ func TestStream(t *testing.T) {
 		a, b, m, k1, k2 := ch(), ch(), ch(), ch(), ch()
 		c0 := tc.planes % tc.c
 		affineReLUPlanes(y1, x, a, b, tc.inner, c0, tc.c, tc.planes)
-		affineReLUPlanesNT(y2, x, a, b, tc.inner, c0, tc.c, tc.planes)
+		affineReLUPlanesStore(y2, x, a, b, tc.inner, c0, tc.c, tc.planes, true)
 		reluApplyPlanes(d1, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes)
-		reluApplyPlanesNT(d2, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes)
+		reluApplyPlanesStore(d2, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes, true)
 		for i := range y1 {
 			if y1[i] != y2[i] || d1[i] != d2[i] {
 				t.Fatalf("c=%d inner=%d planes=%d at %d: y %v / %v, dx %v / %v", tc.c, tc.inner, tc.planes, i, y1[i], y2[i], d1[i], d2[i])

@@ -219,11 +219,17 @@ func sumSqPlanes(x, shift, s0, s1 []float32, inner, c0, c int) {
 }
 
 func affineReLUPlanes(y, x, a, b []float32, inner, c0, c, planes int) {
+	affineReLUPlanesStore(y, x, a, b, inner, c0, c, planes, false)
+}
+
+// affineReLUPlanesStore is affineReLUPlanes, with non-temporal stores when
+// nt (outputs stream accepts).
+func affineReLUPlanesStore(y, x, a, b []float32, inner, c0, c, planes int, nt bool) {
 	if haveAVX512 {
-		affineReLUPlanesAVX512(y, x, a, b, inner, c0, c, planes)
+		affineReLUPlanesAVX512(y, x, a, b, inner, c0, c, planes, nt)
 		return
 	}
-	affineReLUPlanesAVX2(y, x, a, b, inner, c0, c, planes)
+	affineReLUPlanesAVX2(y, x, a, b, inner, c0, c, planes, nt)
 }
 
 func reluSumsPlanes(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int) {
@@ -235,11 +241,17 @@ func reluSumsPlanes(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int) {
 }
 
 func reluApplyPlanes(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
+	reluApplyPlanesStore(dx, x, dy, a, b, m, k1, k2, inner, c0, c, planes, false)
+}
+
+// reluApplyPlanesStore is reluApplyPlanes, with non-temporal stores when nt
+// (outputs stream accepts).
+func reluApplyPlanesStore(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int, nt bool) {
 	if haveAVX512 {
-		reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2, inner, c0, c, planes)
+		reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2, inner, c0, c, planes, nt)
 		return
 	}
-	reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2, inner, c0, c, planes)
+	reluApplyPlanesAVX2(dx, x, dy, a, b, m, k1, k2, inner, c0, c, planes, nt)
 }
 
 func conv3x3s1Vec(y, x []float32, k *[9]float32, h, w int, zero []float32) {

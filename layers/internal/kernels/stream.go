@@ -21,23 +21,3 @@ func stream(dst []float32, inner int, act Act) bool {
 	return haveAVX2 && act == ReLU && inner%16 == 0 && len(dst)*4 >= streamMin &&
 		uintptr(unsafe.Pointer(&dst[0]))%64 == 0
 }
-
-// affineReLUPlanesNT is affineReLUPlanes with non-temporal stores, for
-// outputs stream accepts.
-func affineReLUPlanesNT(y, x, a, b []float32, inner, c0, c, planes int) {
-	if haveAVX512 {
-		affineReLUPlanesNTAVX512(y, x, a, b, inner, c0, c, planes)
-		return
-	}
-	affineReLUPlanesNTAVX2(y, x, a, b, inner, c0, c, planes)
-}
-
-// reluApplyPlanesNT is reluApplyPlanes with non-temporal stores, for
-// outputs stream accepts.
-func reluApplyPlanesNT(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
-	if haveAVX512 {
-		reluApplyPlanesNTAVX512(dx, x, dy, a, b, m, k1, k2, inner, c0, c, planes)
-		return
-	}
-	reluApplyPlanesNTAVX2(dx, x, dy, a, b, m, k1, k2, inner, c0, c, planes)
-}
