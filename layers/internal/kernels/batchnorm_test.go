@@ -277,9 +277,11 @@ func TestStream(t *testing.T) {
 		affineReLUPlanesStore(y2, x, a, b, tc.inner, c0, tc.c, tc.planes, true)
 		reluApplyPlanes(d1, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes)
 		reluApplyPlanesStore(d2, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes, true)
+		d3 := append(aligned64(n)[:0], dy...) // dx written over dy, as the backward op may
+		reluApplyPlanesStore(d3, x, d3, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes, true)
 		for i := range y1 {
-			if y1[i] != y2[i] || d1[i] != d2[i] {
-				t.Fatalf("c=%d inner=%d planes=%d at %d: y %v / %v, dx %v / %v", tc.c, tc.inner, tc.planes, i, y1[i], y2[i], d1[i], d2[i])
+			if y1[i] != y2[i] || d1[i] != d2[i] || d1[i] != d3[i] {
+				t.Fatalf("c=%d inner=%d planes=%d at %d: y %v / %v, dx %v / %v / in place %v", tc.c, tc.inner, tc.planes, i, y1[i], y2[i], d1[i], d2[i], d3[i])
 			}
 		}
 	}
