@@ -267,6 +267,33 @@ func packRowA16(dst []uint16, base int, row []float32) {
 	}
 }
 
+// cvtRowBF16 converts src to bf16 in dst and zeroes the rest of dst.
+func cvtRowBF16(dst []uint16, src []float32) {
+	vec := len(src) / 32 * 32
+	if vec > 0 {
+		cvtBF16(&dst[0], &src[0], vec)
+	}
+	for p := vec; p < len(src); p++ {
+		dst[p] = toBF16(src[p])
+	}
+	clear(dst[len(src):])
+}
+
+// cvtSamples16 converts row i of [X_0 … X_ns−1], X_s = x[s·sx:] (rows ld
+// apart, 16 values a sample: a 4×4 map), to bf16 blocks of 32 depths,
+// block q at dst[q·step:]: two samples a block, the last of an odd ns
+// alone in its block with zeros after it.
+func cvtSamples16(dst []uint16, step int, x []float32, i, ld, sx, ns int) {
+	cvtGatherBF16(&dst[0], 2*step, &x[i*ld], 4*sx, ns/2)
+	if ns%2 == 1 {
+		last := dst[ns/2*step:][:32]
+		for q, v := range x[(ns-1)*sx+i*ld:][:16] {
+			last[q] = toBF16(v)
+		}
+		clear(last[16:])
+	}
+}
+
 // gemmNTBatchBF16 is GemmNTBatchBF16 on the bf16 kernels: [A_0 … A_ns−1]
 // converted and packed once by the workers in turn, then the columns of C
 // split between them, each converting its rows of [B_0 … B_ns−1] as
@@ -299,14 +326,7 @@ func gemmNTBatchBF16(m, n, k, ns int, a []float32, lda, sa int, b []float32, ldb
 				packRowA16(pa, base, row)
 				continue
 			}
-			cvtGatherBF16(&pa[base], 2048, &a[i*lda], 4*sa, ns/2)
-			if ns%2 == 1 { // the last sample alone in its block, zeros after it
-				last := pa[base+ns/2*1024:][:32]
-				for q, v := range a[(ns-1)*sa+i*lda:][:16] {
-					last[q] = toBF16(v)
-				}
-				clear(last[16:])
-			}
+			cvtSamples16(pa[base:], 1024, a, i, lda, sa, ns)
 		}
 	})
 	workers = min(workers, (n+31)/32)
@@ -323,24 +343,13 @@ func gemmNTBatchBF16(m, n, k, ns int, a []float32, lda, sa int, b []float32, ldb
 		bufs.cvtRow = func(dst []uint16, j int) {
 			j += j0
 			if k == 16 {
-				cvtGatherBF16(&dst[0], 64, &b[j*ldb], 4*sb, ns/2)
-				if ns%2 == 1 {
-					for q, v := range b[(ns-1)*sb+j*ldb:][:16] {
-						dst[(ns-1)*16+q] = toBF16(v)
-					}
-				}
-			} else {
-				row := buffer(w)
-				gatherRow(row, j, k, ns, b, ldb, sb)
-				vec := depth / 32 * 32
-				if vec > 0 {
-					cvtBF16(&dst[0], &row[0], vec)
-				}
-				for p := vec; p < depth; p++ {
-					dst[p] = toBF16(row[p])
-				}
+				cvtSamples16(dst, 32, b, j, ldb, sb, ns)
+				clear(dst[(ns+1)/2*32:]) // past the last block
+				return
 			}
-			clear(dst[depth:])
+			row := buffer(w)
+			gatherRow(row, j, k, ns, b, ldb, sb)
+			cvtRowBF16(dst, row)
 		}
 		defer func() { bufs.cvtRow = nil }()
 		productBF16(bufs, pa, m, depth, true, j1-j0, 1, nil, 0, 0, c[j0:], ldc)
@@ -361,7 +370,6 @@ func packB16(bufs *bf16Bufs, tB bool, k, kb, jc, nb, ldbp int, b []float32, ldb 
 		words := pairs // 32-bit words (pairs) a converted row
 		bufs.row = grow(bufs.row, 16*2*words)
 		rows := bufs.row
-		vec := k / 32 * 32
 		for j0 := 0; j0 < nb; j0 += 16 {
 			jn := min(16, nb-j0)
 			for jj := 0; jj < jn; jj++ {
@@ -370,14 +378,7 @@ func packB16(bufs *bf16Bufs, tB bool, k, kb, jc, nb, ldbp int, b []float32, ldb 
 					bufs.cvtRow(row, jc+j0+jj)
 					continue
 				}
-				col := b[(jc+j0+jj)*ldb : (jc+j0+jj)*ldb+k]
-				if vec > 0 {
-					cvtBF16(&row[0], &col[0], vec)
-				}
-				for p := vec; p < k; p++ {
-					row[p] = toBF16(col[p])
-				}
-				clear(row[k:])
+				cvtRowBF16(row, b[(jc+j0+jj)*ldb:(jc+j0+jj)*ldb+k])
 			}
 			for q0 := 0; q0 < pairs; q0 += 16 {
 				// dst word (q, j) = rows word (j, q), q in [q0, q0+16), j in [j0, j0+jn).
