@@ -126,19 +126,14 @@ func BNForward[T Float](k BN, training bool, y, x, scale, bias, runMean, runVar 
 		}
 	}
 	a, b, _ := bnAffine(st, scale, bias)
-	if y32, ok := any(y).([]float32); ok && stream(y32, k.Inner, k.Act) {
-		x32, a32, b32 := any(x).([]float32), any(a).([]float32), any(b).([]float32)
-		ParallelFor(k.N*k.C, max(1, 16384/k.Inner), func(lo, hi int) {
-			affineReLUPlanesStore(y32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], a32, b32, k.Inner, lo%k.C, k.C, hi-lo, true)
-		})
-		return
-	}
-	if y32, ok := any(y).([]float32); ok && manyPlanes(k.Inner) && k.Act == ReLU {
-		x32, a32, b32 := any(x).([]float32), any(a).([]float32), any(b).([]float32)
-		ParallelFor(k.N*k.C, max(1, 4096/k.Inner), func(lo, hi int) {
-			affineReLUPlanes(y32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], a32, b32, k.Inner, lo%k.C, k.C, hi-lo)
-		})
-		return
+	if y32, ok := any(y).([]float32); ok && k.Act == ReLU {
+		if nt := stream(y32, k.Inner, k.Act); nt || manyPlanes(k.Inner) {
+			x32, a32, b32 := any(x).([]float32), any(a).([]float32), any(b).([]float32)
+			ParallelFor(k.N*k.C, planesGrain(k.Inner, nt), func(lo, hi int) {
+				affineReLUPlanesStore(y32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], a32, b32, k.Inner, lo%k.C, k.C, hi-lo, nt)
+			})
+			return
+		}
 	}
 	ParallelFor(k.N*k.C, max(1, 4096/max(k.Inner, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
@@ -306,21 +301,15 @@ func BNBackward[T Float](k BN, dx, x, scale, bias, dy []T) {
 	// Pass 2: dx = scale·invstd·(dy' − Σdy'/M − x̂·Σdy'x̂/M) in training;
 	// scale·invstd·dy' in inference (the statistics are constants there:
 	// c1 = c2 = 0).
-	if dx32, ok := any(dx).([]float32); ok && k.Act == ReLU && stream(dx32, k.Inner, k.Act) {
-		x32, dy32 := any(x).([]float32), any(dy).([]float32)
-		a32, b32, m32, k1, k2 := any(a).([]float32), any(b).([]float32), any(m).([]float32), any(c1).([]float32), any(c2).([]float32)
-		ParallelFor(k.N*k.C, max(1, 16384/k.Inner), func(lo, hi int) {
-			reluApplyPlanesStore(dx32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], dy32[lo*k.Inner:hi*k.Inner], a32, b32, m32, k1, k2, k.Inner, lo%k.C, k.C, hi-lo, true)
-		})
-		return
-	}
-	if fast {
-		dx32, dy32 := any(dx).([]float32), any(dy).([]float32)
-		a32, b32, m32, k1, k2 := any(a).([]float32), any(b).([]float32), any(m).([]float32), any(c1).([]float32), any(c2).([]float32)
-		ParallelFor(k.N*k.C, max(1, 4096/k.Inner), func(lo, hi int) {
-			reluApplyPlanes(dx32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], dy32[lo*k.Inner:hi*k.Inner], a32, b32, m32, k1, k2, k.Inner, lo%k.C, k.C, hi-lo)
-		})
-		return
+	if dx32, ok := any(dx).([]float32); ok && k.Act == ReLU {
+		if nt := stream(dx32, k.Inner, k.Act); nt || fast {
+			dy32 := any(dy).([]float32)
+			a32, b32, m32, k1, k2 := any(a).([]float32), any(b).([]float32), any(m).([]float32), any(c1).([]float32), any(c2).([]float32)
+			ParallelFor(k.N*k.C, planesGrain(k.Inner, nt), func(lo, hi int) {
+				reluApplyPlanesStore(dx32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], dy32[lo*k.Inner:hi*k.Inner], a32, b32, m32, k1, k2, k.Inner, lo%k.C, k.C, hi-lo, nt)
+			})
+			return
+		}
 	}
 	ParallelFor(k.N*k.C, max(1, 4096/max(k.Inner, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {

@@ -21,3 +21,13 @@ func stream(dst []float32, inner int, act Act) bool {
 	return haveAVX2 && act == ReLU && inner%16 == 0 && len(dst)*4 >= streamMin &&
 		uintptr(unsafe.Pointer(&dst[0]))%64 == 0
 }
+
+// planesGrain is the smallest run of planes of inner elements the
+// many-planes kernels take a call: 4096 floats, or 16384 when they stream
+// (a fence a call).
+func planesGrain(inner int, nt bool) int {
+	if nt {
+		return max(1, 16384/inner)
+	}
+	return max(1, 4096/inner)
+}
