@@ -170,6 +170,9 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 	return &Loader{ds: ds, cfg: cfg}, nil
 }
 
+// Config returns the loader's configuration, its defaults filled in.
+func (l *Loader) Config() LoaderConfig { return l.cfg }
+
 // NumBatches is the number of batches per epoch (of the whole data: with
 // a Shard, the steps every rank takes; with WholeBatches, the batches the
 // ranks deal among themselves).

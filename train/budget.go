@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/gomobilenet/mobilenet/data"
 )
 
 // Time budgets (Recipe.TimeBudget): the run plans its length so that its
@@ -29,6 +31,11 @@ type BudgetPlan struct {
 	EpochSeconds float64 `json:"epoch_seconds"` // measured wall time of an epoch, evaluations and checkpoints included
 	Elapsed      float64 `json:"elapsed_s"`     // wall time spent when it was made
 	Plans        int     `json:"plans"`         // how many times the run has planned
+	// AugmentFrom > 0 is the epoch (from 1) from which the recipe's
+	// Cutout and AlternateFlips, chosen by the first plan
+	// (Recipe.BudgetAugment), apply; the epochs before it trained with
+	// DefaultRecipe's Cutout and random flips.
+	AugmentFrom int `json:"augment_from,omitempty"`
 }
 
 // String is the plan on one line, as the log gives it.
@@ -40,6 +47,14 @@ func (p BudgetPlan) String() string {
 	return fmt.Sprintf("time budget %s: %d epochs%s at %.3g s an epoch (evaluation and checkpoints included), %.0f s spent", p.Budget, p.Epochs, tail, p.EpochSeconds, p.Elapsed)
 }
 
+// augmentLine is the log line of the first plan's choice of augmentation.
+func (p BudgetPlan) augmentLine() string {
+	if p.AugmentFrom == 0 {
+		return fmt.Sprintf("time budget %s: a plan of %d epochs or more keeps Cutout %d and random flips", p.Budget, minSWAPlan, DefaultRecipe().Cutout)
+	}
+	return fmt.Sprintf("time budget %s: the short recipe's Cutout %d and alternating flips from epoch %d (a plan under %d epochs)", p.Budget, ShortCutout, p.AugmentFrom, minSWAPlan)
+}
+
 // planSteps is how many steps the first plan measures.
 const planSteps = 20
 
@@ -47,6 +62,12 @@ const planSteps = 20
 // SWA tail: the tail was measured on runs of 220–280 epochs
 // (results/EXPERIMENTS.md), not on short ones.
 const minSWAPlan = 150
+
+// ShortCutout is the short recipe's Cutout, which a budgeted run plans
+// for fewer than minSWAPlan epochs (Recipe.BudgetAugment) trains with,
+// beside alternating flips: measured at 14–48 epochs, where DefaultRecipe's
+// 16 and random flips were measured at 100–280 (results/EXPERIMENTS.md).
+const ShortCutout = 12
 
 // planEpochs divides the epochs that fit the remaining time among the
 // schedule and the tail: done epochs complete, per seconds an epoch, the
@@ -186,16 +207,27 @@ func (rn *run) replan(per float64) error {
 		planned = rn.r.Epochs + rn.r.SWAEpochs
 	}
 	main, tail := planEpochs(b.limit.Seconds()-el, per, rn.hdr.Epoch, rn.r.Epochs, rn.r.SWAEpochs, b.tailShare, planned)
-	changed := main != rn.r.Epochs || tail != rn.r.SWAEpochs || b.plan.Plans == 0
+	first := b.plan.Plans == 0
+	changed := main != rn.r.Epochs || tail != rn.r.SWAEpochs || first
 	rn.r.Epochs, rn.r.SWAEpochs = main, tail
 	rn.hdr.Recipe.Epochs, rn.hdr.Recipe.SWAEpochs = main, tail
 	rn.sched.Total = main * rn.loader.NumBatches()
-	b.plan = BudgetPlan{Budget: b.limit.String(), Epochs: main, SWAEpochs: tail, EpochSeconds: per, Elapsed: el, Plans: b.plan.Plans + 1}
+	from := b.plan.AugmentFrom
+	if first && rn.r.BudgetAugment && main+tail < minSWAPlan {
+		from = rn.hdr.Epoch + 2 // the epoch after this one
+		if err := rn.shortAugment(); err != nil {
+			return err
+		}
+	}
+	b.plan = BudgetPlan{Budget: b.limit.String(), Epochs: main, SWAEpochs: tail, EpochSeconds: per, Elapsed: el, Plans: b.plan.Plans + 1, AugmentFrom: from}
 	rn.hdr.Plan = &b.plan
 	if !changed {
 		return nil
 	}
 	fmt.Fprintf(rn.logw, "%s\n", b.plan)
+	if first && rn.r.BudgetAugment {
+		fmt.Fprintf(rn.logw, "%s\n", b.plan.augmentLine())
+	}
 	if !rn.primary() {
 		return nil
 	}
@@ -205,4 +237,29 @@ func (rn *run) replan(per float64) error {
 	}
 	rec.Recipe, rec.Plan = rn.r, rn.hdr.Plan
 	return writeRunFile(rn.o.OutDir, rec)
+}
+
+// shortAugment switches the run to the short recipe's augmentation from
+// the next epoch on: the current epoch's batches keep coming from the
+// loader it started with (run.early).
+func (rn *run) shortAugment() error {
+	lc := rn.lc
+	lc.Cutout, lc.AlternateFlips = ShortCutout, true
+	l, err := data.NewLoader(rn.o.Train, lc)
+	if err != nil {
+		return fmt.Errorf("train: time budget: %w", err)
+	}
+	rn.early, rn.loader, rn.lc = rn.loader, l, lc
+	rn.r.Cutout, rn.r.AlternateFlips = ShortCutout, true
+	rn.hdr.Recipe.Cutout, rn.hdr.Recipe.AlternateFlips = ShortCutout, true
+	return nil
+}
+
+// epochLoader is the loader of epoch (from 0): run.early before the plan's
+// augmentation applies.
+func (rn *run) epochLoader(epoch int) *data.Loader {
+	if rn.early != nil && rn.hdr.Plan != nil && epoch+1 < rn.hdr.Plan.AugmentFrom {
+		return rn.early
+	}
+	return rn.loader
 }

@@ -142,3 +142,87 @@ func TestTimeBudgetCountsSetUp(t *testing.T) {
 		t.Errorf("planned %d epochs of %.2g s for the 20 s left", h.Plan.Epochs, h.Plan.EpochSeconds)
 	}
 }
+
+// cancelOn cancels a context when a line written to it contains a string.
+type cancelOn struct {
+	s      string
+	cancel context.CancelFunc
+}
+
+func (c cancelOn) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.s) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+// TestTimeBudgetAugment: a budgeted run whose plan chooses the augmentation
+// (Recipe.BudgetAugment) and plans under minSWAPlan epochs trains with the
+// short recipe's Cutout and alternating flips from the epoch after its
+// first plan's (recorded in the checkpoint's recipe and plan). Interrupted
+// in that first epoch, it resumes with DefaultRecipe's augmentation for the
+// rest of it and the short recipe's after; finished, its record says so.
+func TestTimeBudgetAugment(t *testing.T) {
+	out := t.TempDir()
+	r := DefaultRecipe()
+	r.BatchSize, r.EvalBatch, r.SWAEpochs, r.Epochs = 10, 50, 0, 1000
+	r.TimeBudget, r.BudgetAugment = 4*time.Second, true
+	cfg := model.CIFAR10(0.25)
+	cfg.Resolution = 16
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := Options{Recipe: r, Config: cfg, OutDir: out, Train: learnable(300, 1), Test: learnable(50, 2), Log: cancelOn{"alternating flips from epoch", cancel}}
+	res, err := Run(ctx, o)
+	if err != nil || !res.Interrupted {
+		t.Fatalf("interrupted after the first plan: %+v, %v", res, err)
+	}
+	h, _, err := ReadCheckpoint(out + "/last.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Epoch != 0 || h.Batch == 0 || h.Plan == nil || h.Plan.AugmentFrom != 2 || h.Recipe.Cutout != ShortCutout || !h.Recipe.AlternateFlips {
+		t.Fatalf("interrupted in epoch 1 after the first plan: epoch %d batch %d, plan %+v, cutout %d, alternating flips %v", h.Epoch, h.Batch, h.Plan, h.Recipe.Cutout, h.Recipe.AlternateFlips)
+	}
+
+	o.Log, o.Resume = nil, out+"/last.bin"
+	rn, err := openRun(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, next := rn.epochLoader(0).Config(), rn.epochLoader(1).Config()
+	rn.close()
+	if first.Cutout != DefaultRecipe().Cutout || first.AlternateFlips || next.Cutout != ShortCutout || !next.AlternateFlips {
+		t.Fatalf("resumed: epoch 1 with Cutout %d (alternating flips %v), epoch 2 with %d (%v); want %d (false) then %d (true)",
+			first.Cutout, first.AlternateFlips, next.Cutout, next.AlternateFlips, DefaultRecipe().Cutout, ShortCutout)
+	}
+	if res, err = Run(context.Background(), o); err != nil || res.Interrupted {
+		t.Fatalf("resumed to the end: %+v, %v", res, err)
+	}
+	rec, err := ReadRunRecord(out)
+	if err != nil || rec.Plan == nil || rec.Plan.AugmentFrom != 2 || rec.Recipe.Cutout != ShortCutout || !rec.Recipe.AlternateFlips || rec.Recipe.Epochs >= minSWAPlan {
+		t.Fatalf("run.json: %+v, %v", rec, err)
+	}
+}
+
+// TestTimeBudgetAugmentLong: a plan of minSWAPlan epochs or more keeps
+// DefaultRecipe's Cutout and random flips.
+func TestTimeBudgetAugmentLong(t *testing.T) {
+	out := t.TempDir()
+	r := DefaultRecipe()
+	r.BatchSize, r.EvalBatch, r.SWAEpochs, r.Epochs = 10, 50, 0, 1000
+	r.TimeBudget, r.BudgetAugment = 10*time.Hour, true
+	cfg := model.CIFAR10(0.25)
+	cfg.Resolution = 16
+	var log strings.Builder
+	o := Options{Recipe: r, Config: cfg, OutDir: out, Train: learnable(300, 1), Test: learnable(50, 2), StopAfter: 1, Log: &log}
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := ReadCheckpoint(out + "/last.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Plan == nil || h.Plan.Epochs < minSWAPlan || h.Plan.AugmentFrom != 0 || h.Recipe.Cutout != DefaultRecipe().Cutout || h.Recipe.AlternateFlips || !strings.Contains(log.String(), "keeps Cutout 16 and random flips") {
+		t.Fatalf("plan %+v, cutout %d, alternating flips %v; log:\n%s", h.Plan, h.Recipe.Cutout, h.Recipe.AlternateFlips, log.String())
+	}
+}

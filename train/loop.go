@@ -113,7 +113,7 @@ func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	for b := range rn.loader.Epoch(lctx, epoch, hdr.Batch) {
+	for b := range rn.epochLoader(epoch).Epoch(lctx, epoch, hdr.Batch) {
 		if b.Err != nil {
 			return st, fmt.Errorf("train: epoch %d: %w", epoch+1, b.Err)
 		}

@@ -101,7 +101,15 @@ type Recipe struct {
 	// evaluations and checkpoints included. The tail keeps its share of
 	// the run when the plan reaches 150 epochs, else the run has none.
 	TimeBudget time.Duration `json:"time_budget,omitempty" flag:"time-budget"`
-	Seed       uint64        `json:"seed" flag:"seed"`
+	// BudgetAugment lets a budgeted run's first plan choose the
+	// augmentation for the length it plans (budget.go): a plan of fewer
+	// than 150 epochs trains with the short recipe's Cutout (ShortCutout)
+	// and alternating flips from the next epoch on (BudgetPlan.AugmentFrom),
+	// a longer one keeps Cutout and the random flips. RecipeFor sets it for
+	// budgeted CIFAR-10 runs from scratch given neither Cutout nor
+	// AlternateFlips.
+	BudgetAugment bool   `json:"budget_augment,omitempty"`
+	Seed          uint64 `json:"seed" flag:"seed"`
 }
 
 // SWABatches is how many training batches the average's BatchNorm
@@ -179,6 +187,8 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("eval every %d epochs: must not be negative", r.EvalEvery)
 	case r.AlternateFlips && !r.Augment:
 		return data.ErrNoFlipsToAlternate
+	case r.BudgetAugment && (r.TimeBudget <= 0 || !r.Augment):
+		return fmt.Errorf("augmentation chosen by the plan: needs a time budget and augmentation")
 	}
 	if r.TimeBudget < 0 {
 		return fmt.Errorf("time budget %v: must not be negative", r.TimeBudget)
@@ -277,7 +287,10 @@ const (
 //     only for the cifar10 configuration trained from scratch with
 //     augmentation;
 //   - the SWA tail, two fifths of Epochs (DefaultRecipe's 80 after 200),
-//     only for the cifar10 configuration from scratch without an EMA.
+//     only for the cifar10 configuration from scratch without an EMA;
+//   - with a time budget, the cifar10 configuration from scratch with
+//     augmentation and neither Cutout nor AlternateFlips given: the
+//     augmentation chosen by the plan's length (BudgetAugment).
 func RecipeFor(cfg model.Config, p Purpose, r Recipe, given func(flag string) bool) Recipe {
 	def := DefaultRecipe()
 	if p == FineTuning {
@@ -298,5 +311,6 @@ func RecipeFor(cfg model.Config, p Purpose, r Recipe, given func(flag string) bo
 			r.SWAEpochs = 0
 		}
 	}
+	r.BudgetAugment = r.TimeBudget > 0 && scratchCIFAR && r.Augment && !given("cutout") && !given("alternate-flips")
 	return r
 }

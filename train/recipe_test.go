@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomobilenet/mobilenet/model"
 	"github.com/gomobilenet/mobilenet/train"
@@ -24,6 +25,10 @@ func TestRecipeFor(t *testing.T) {
 	short.Epochs = 50
 	withEMA := def
 	withEMA.EMA = 0.999
+	budget := def
+	budget.TimeBudget = 45 * time.Minute
+	budgetNoAug := budget
+	budgetNoAug.Augment = false
 	cases := []struct {
 		name   string
 		cfg    model.Config
@@ -34,15 +39,23 @@ func TestRecipeFor(t *testing.T) {
 		lr     float64
 		cutout int
 		swa    int
+		// the plan chooses the augmentation (BudgetAugment)
+		planAug bool
 	}{
-		{"cifar10 from scratch", cifar, train.FromScratch, def, nil, 200, 0.2, 16, 80},
-		{"a shorter schedule keeps two fifths for SWA", cifar, train.FromScratch, short, nil, 50, 0.2, 16, 20},
-		{"imagenet: no Cutout, no tail", imagenet, train.FromScratch, def, nil, 200, 0.2, 0, 0},
-		{"imagenet, Cutout and tail asked for", imagenet, train.FromScratch, def, []string{"cutout", "swa-epochs"}, 200, 0.2, 16, 80},
-		{"without augmentation: no Cutout", cifar, train.FromScratch, noAug, nil, 200, 0.2, 0, 80},
-		{"with an EMA: no tail", cifar, train.FromScratch, withEMA, nil, 200, 0.2, 16, 0},
-		{"fine-tuning", cifar, train.FineTuning, def, nil, train.FineTuneEpochs, train.FineTuneLR, 0, 0},
-		{"fine-tuning, rate and epochs given", cifar, train.FineTuning, def, []string{"lr", "epochs"}, 200, 0.2, 0, 0},
+		{"cifar10 from scratch", cifar, train.FromScratch, def, nil, 200, 0.2, 16, 80, false},
+		{"a shorter schedule keeps two fifths for SWA", cifar, train.FromScratch, short, nil, 50, 0.2, 16, 20, false},
+		{"imagenet: no Cutout, no tail", imagenet, train.FromScratch, def, nil, 200, 0.2, 0, 0, false},
+		{"imagenet, Cutout and tail asked for", imagenet, train.FromScratch, def, []string{"cutout", "swa-epochs"}, 200, 0.2, 16, 80, false},
+		{"without augmentation: no Cutout", cifar, train.FromScratch, noAug, nil, 200, 0.2, 0, 80, false},
+		{"with an EMA: no tail", cifar, train.FromScratch, withEMA, nil, 200, 0.2, 16, 0, false},
+		{"fine-tuning", cifar, train.FineTuning, def, nil, train.FineTuneEpochs, train.FineTuneLR, 0, 0, false},
+		{"fine-tuning, rate and epochs given", cifar, train.FineTuning, def, []string{"lr", "epochs"}, 200, 0.2, 0, 0, false},
+		{"a time budget: the plan chooses Cutout and flips", cifar, train.FromScratch, budget, nil, 200, 0.2, 16, 80, true},
+		{"a time budget, Cutout given", cifar, train.FromScratch, budget, []string{"cutout"}, 200, 0.2, 16, 80, false},
+		{"a time budget, alternating flips given", cifar, train.FromScratch, budget, []string{"alternate-flips"}, 200, 0.2, 16, 80, false},
+		{"a time budget without augmentation", cifar, train.FromScratch, budgetNoAug, nil, 200, 0.2, 0, 80, false},
+		{"a time budget on imagenet", imagenet, train.FromScratch, budget, nil, 200, 0.2, 0, 0, false},
+		{"a time budget, fine-tuning", cifar, train.FineTuning, budget, nil, train.FineTuneEpochs, train.FineTuneLR, 0, 0, false},
 	}
 	for _, c := range cases {
 		given := map[string]bool{}
@@ -50,8 +63,11 @@ func TestRecipeFor(t *testing.T) {
 			given[g] = true
 		}
 		got := train.RecipeFor(c.cfg, c.p, c.r, func(f string) bool { return given[f] })
-		if got.Epochs != c.epochs || got.LR != c.lr || got.Cutout != c.cutout || got.SWAEpochs != c.swa {
-			t.Errorf("%s: epochs %d lr %g cutout %d swa %d, want %d %g %d %d", c.name, got.Epochs, got.LR, got.Cutout, got.SWAEpochs, c.epochs, c.lr, c.cutout, c.swa)
+		if got.Epochs != c.epochs || got.LR != c.lr || got.Cutout != c.cutout || got.SWAEpochs != c.swa || got.BudgetAugment != c.planAug {
+			t.Errorf("%s: epochs %d lr %g cutout %d swa %d plan's augmentation %v, want %d %g %d %d %v", c.name, got.Epochs, got.LR, got.Cutout, got.SWAEpochs, got.BudgetAugment, c.epochs, c.lr, c.cutout, c.swa, c.planAug)
+		}
+		if err := got.Validate(); err != nil {
+			t.Errorf("%s: %v", c.name, err)
 		}
 	}
 }

@@ -135,6 +135,7 @@ func (r Recipe) String() string {
 		}
 	}
 	opt(r.Cutout > 0, "cutout %d", r.Cutout)
+	opt(r.BudgetAugment, "%s", fmt.Sprintf("Cutout %d and alternating flips if the plan is under %d epochs", ShortCutout, minSWAPlan))
 	opt(r.TrivialAugment, "%s", "TrivialAugment")
 	opt(r.RandomErasing > 0, "random erasing %g", r.RandomErasing)
 	opt(r.MixUp > 0, "mixup %g", r.MixUp)

@@ -72,6 +72,10 @@ func TestRecipeString(t *testing.T) {
 	if got, want := r.String(), "epochs planned for a time budget of 1h30m0s, batch 128, lr 0.2 (1 warm-up epoch, cosine decay), Nesterov momentum 0.9, weight decay 0.0005 (conv), label smoothing 0.1, augment, cutout 16, SWA tail of 29% of the epochs at lr 0.02 when the plan reaches 150 epochs, init uniform, seed 1"; got != want {
 		t.Errorf("a time budget:\n got %s\nwant %s", got, want)
 	}
+	r.BudgetAugment = true
+	if got, want := r.String(), ", cutout 16, Cutout 12 and alternating flips if the plan is under 150 epochs, SWA tail"; !strings.Contains(got, want) {
+		t.Errorf("the plan's augmentation:\n got %s\nwant …%s…", got, want)
+	}
 }
 
 // TestRemoveStaleTemps: the temporary files a killed run leaves (of its

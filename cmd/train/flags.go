@@ -125,7 +125,7 @@ func parseFlags(args []string) (*flags, error) {
 	f.out = fs.String("out", "checkpoints", "output folder for checkpoints and logs")
 	f.seed = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation, validation split)")
 	f.maxTime = fs.Duration("max-time", 0, "stop training after this much wall time (e.g. 2h50m; 0 = no limit) as Ctrl-C does: last.bin written mid-epoch, --resume continues")
-	f.timeBudget = fs.Duration("time-budget", 0, "plan the run to end within this much wall time (e.g. 1h30m; evaluation and checkpoints included): the epochs are planned from the measured speed after the first steps and again after every epoch, so that the schedule ends at the budget rather than being cut off (0 = --epochs decides)")
+	f.timeBudget = fs.Duration("time-budget", 0, "plan the run to end within this much wall time (e.g. 1h30m; evaluation and checkpoints included): the epochs are planned from the measured speed after the first steps and again after every epoch, so that the schedule ends at the budget rather than being cut off; on CIFAR-10 from scratch a plan under 150 epochs also trains with Cutout 12 and alternating flips unless --cutout or --alternate-flips is given (0 = --epochs decides)")
 	f.threads = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 	f.resume = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin); the model and recipe come from it (a flag contradicting them is an error), --epochs and --swa-epochs may extend it")
 	f.limit = fs.Int("limit", 0, "CIFAR-10: use only the first N images of each split (0 = all)")
