@@ -156,6 +156,17 @@ func (c cancelOn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// planAugmentOptions is a small run (alpha 0.25 at 16×16, 30 batches an
+// epoch) with a time budget whose plan chooses the augmentation.
+func planAugmentOptions(t *testing.T, budget time.Duration) Options {
+	r := DefaultRecipe()
+	r.BatchSize, r.EvalBatch, r.SWAEpochs, r.Epochs = 10, 50, 0, 1000
+	r.TimeBudget, r.BudgetAugment = budget, true
+	cfg := model.CIFAR10(0.25)
+	cfg.Resolution = 16
+	return Options{Recipe: r, Config: cfg, OutDir: t.TempDir(), Train: learnable(300, 1), Test: learnable(50, 2)}
+}
+
 // TestTimeBudgetAugment: a budgeted run whose plan chooses the augmentation
 // (Recipe.BudgetAugment) and plans under minSWAPlan epochs trains with the
 // short recipe's Cutout and alternating flips from the epoch after its
@@ -163,15 +174,11 @@ func (c cancelOn) Write(p []byte) (int, error) {
 // in that first epoch, it resumes with DefaultRecipe's augmentation for the
 // rest of it and the short recipe's after; finished, its record says so.
 func TestTimeBudgetAugment(t *testing.T) {
-	out := t.TempDir()
-	r := DefaultRecipe()
-	r.BatchSize, r.EvalBatch, r.SWAEpochs, r.Epochs = 10, 50, 0, 1000
-	r.TimeBudget, r.BudgetAugment = 4*time.Second, true
-	cfg := model.CIFAR10(0.25)
-	cfg.Resolution = 16
+	o := planAugmentOptions(t, 4*time.Second)
+	out := o.OutDir
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	o := Options{Recipe: r, Config: cfg, OutDir: out, Train: learnable(300, 1), Test: learnable(50, 2), Log: cancelOn{"alternating flips from epoch", cancel}}
+	o.Log = cancelOn{"alternating flips from epoch", cancel}
 	res, err := Run(ctx, o)
 	if err != nil || !res.Interrupted {
 		t.Fatalf("interrupted after the first plan: %+v, %v", res, err)
@@ -207,14 +214,10 @@ func TestTimeBudgetAugment(t *testing.T) {
 // TestTimeBudgetAugmentLong: a plan of minSWAPlan epochs or more keeps
 // DefaultRecipe's Cutout and random flips.
 func TestTimeBudgetAugmentLong(t *testing.T) {
-	out := t.TempDir()
-	r := DefaultRecipe()
-	r.BatchSize, r.EvalBatch, r.SWAEpochs, r.Epochs = 10, 50, 0, 1000
-	r.TimeBudget, r.BudgetAugment = 10*time.Hour, true
-	cfg := model.CIFAR10(0.25)
-	cfg.Resolution = 16
+	o := planAugmentOptions(t, 10*time.Hour)
+	out := o.OutDir
 	var log strings.Builder
-	o := Options{Recipe: r, Config: cfg, OutDir: out, Train: learnable(300, 1), Test: learnable(50, 2), StopAfter: 1, Log: &log}
+	o.StopAfter, o.Log = 1, &log
 	if _, err := Run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
