@@ -27,7 +27,7 @@ type run struct {
 	tr     *Trainer
 	eval   *Evaluator
 	loader *data.Loader
-	lc     data.LoaderConfig // loader's
+	lc     data.LoaderConfig // the loader's configuration
 	early  *data.Loader      // the epochs before the plan's augmentation (BudgetPlan.AugmentFrom), or nil
 	sched  Schedule
 	budget *budget // nil without Recipe.TimeBudget
