@@ -566,3 +566,49 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func pairs16(dst *uint16, r0, r1 *uint16, n int)
+TEXT ·pairs16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ done
+	VMOVDQU16 ·interleave16<>(SB), Z7
+loop:
+	VMOVDQU (SI), Y0
+	VMOVDQU (DX), Y1
+	VINSERTI64X4 $1, Y1, Z0, Z2
+	VPERMW Z2, Z7, Z3
+	VMOVDQU16 Z3, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+
+// func gather16(dst *uint16, dstStride int, src *uint16, srcStride int, blocks int)
+TEXT ·gather16(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), DX
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R8
+	MOVQ blocks+32(FP), CX
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMOVDQU (SI), Y0
+	VMOVDQU (SI)(R8*1), Y1
+	VINSERTI64X4 $1, Y1, Z0, Z2
+	VMOVDQU16 Z2, (DI)
+	LEAQ (SI)(R8*2), SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
