@@ -61,7 +61,11 @@ func GemmBF16(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b [
 
 // GemmBF16x1 is GemmBF16 on the calling goroutine only.
 func GemmBF16x1(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if noProducts(m, n, k, alpha, beta, c, ldc) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleRows(c, m, n, ldc, beta)
 		return
 	}
 	if HaveBF16() {
@@ -127,7 +131,11 @@ func PackBF16(p *PackedBF16, tA bool, m, k int, a []float32, lda int) *PackedBF1
 // + beta·C, C m×n.
 func GemmPackedBF16(p *PackedBF16, tB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	m, k := p.m, p.k
-	if noProducts(m, n, k, 1, beta, c, ldc) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		scaleRows(c, m, n, ldc, beta)
 		return
 	}
 	if HaveBF16() {
@@ -147,7 +155,11 @@ func GemmPackedBF16(p *PackedBF16, tB bool, n int, b []float32, ldb int, beta fl
 // sample) runs as one product of depth ns·k without first copying the
 // batch into those two matrices.
 func GemmNTBatchBF16(m, n, k, ns int, a []float32, lda, sa int, b []float32, ldb, sb int, c []float32, ldc int) {
-	if noProducts(m, n, k*ns, 1, 0, c, ldc) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || ns == 0 {
+		scaleRows(c, m, n, ldc, 0)
 		return
 	}
 	if HaveBF16() {
@@ -176,105 +188,4 @@ func gatherRow(dst []float32, i, k, ns int, x []float32, ld, sx int) {
 			d[q] = src[q]
 		}
 	}
-}
-
-// Products whose right operand is already bfloat16. A network that stores
-// an activation in bf16 (the values a bf16 product would round it to, and
-// nothing more) hands the products that read it those values as they are:
-// half the bytes of float32, and no rounding. b holds each value's bits,
-// the high half of its float32's (ToBF16); the results are those of the
-// float32 entry points on the values b encodes, bit for bit.
-
-// ToBF16 writes the bfloat16 bits of each src value, rounded to nearest
-// even (as RoundBF16), into dst (at least len(src) long).
-func ToBF16(dst []uint16, src []float32) {
-	_ = dst[:len(src)]
-	toBF16Slice(dst[:len(src)], src)
-}
-
-// FromBF16 writes the float32 value of each bf16 in src into dst (exact).
-func FromBF16(dst []float32, src []uint16) {
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i] = math.Float32frombits(uint32(v) << 16)
-	}
-}
-
-// GemmPackedBF16From16 is GemmPackedBF16 with B (k×n, not transposed, rows
-// ldb apart) given in bf16.
-func GemmPackedBF16From16(p *PackedBF16, n int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
-	m, k := p.m, p.k
-	if noProducts(m, n, k, 1, beta, c, ldc) {
-		return
-	}
-	if HaveBF16() {
-		productPackedA16From16(p.packed, m, k, n, b, ldb, beta, c, ldc)
-		return
-	}
-	GemmPackedBF16(p, false, n, widen(false, k, n, b, ldb), n, beta, c, ldc)
-}
-
-// GemmBF16x1From16 is GemmBF16x1 with B (op(B) k×n; B itself k×n, or n×k
-// when tB, rows ldb apart) given in bf16.
-func GemmBF16x1From16(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
-	if noProducts(m, n, k, alpha, beta, c, ldc) {
-		return
-	}
-	if HaveBF16() {
-		gemmBF16KernelFrom16(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
-	wb, ld := widen(tB, k, n, b, ldb), n
-	if tB {
-		ld = k
-	}
-	gemmBF16Emulated(tA, tB, m, n, k, alpha, a, lda, wb, ld, beta, c, ldc)
-}
-
-// GemmNTBatchBF16From16 is GemmNTBatchBF16 with the B_s (b[s·sb:], n×k,
-// rows ldb apart) given in bf16.
-func GemmNTBatchBF16From16(m, n, k, ns int, a []float32, lda, sa int, b []uint16, ldb, sb int, c []float32, ldc int) {
-	if noProducts(m, n, k*ns, 1, 0, c, ldc) {
-		return
-	}
-	if HaveBF16() {
-		gemmNTBatchBF16From16(m, n, k, ns, a, lda, sa, b, ldb, sb, c, ldc)
-		return
-	}
-	ga, gb := make([]float32, m*ns*k), make([]float32, n*ns*k)
-	gatherRows(ga, m, k, ns, a, lda, sa)
-	for j := 0; j < n; j++ {
-		for s := 0; s < ns; s++ {
-			FromBF16(gb[j*ns*k+s*k:][:k], b[s*sb+j*ldb:][:k])
-		}
-	}
-	GemmBF16(false, true, m, n, ns*k, 1, ga, ns*k, gb, ns*k, 0, c, ldc)
-}
-
-// widen returns the bf16 matrix B (k×n, or n×k when t; rows ld apart) as
-// float32, rows packed.
-func widen(t bool, k, n int, b []uint16, ld int) []float32 {
-	rows, cols := k, n
-	if t {
-		rows, cols = n, k
-	}
-	out := make([]float32, rows*cols)
-	for i := 0; i < rows; i++ {
-		FromBF16(out[i*cols:(i+1)*cols], b[i*ld:i*ld+cols])
-	}
-	return out
-}
-
-// noProducts handles a product C (m×n) = alpha·A·B + beta·C with nothing
-// to multiply (m or n zero: nothing to do; depth k or alpha zero: C scaled
-// by beta) and reports whether it did.
-func noProducts(m, n, k int, alpha, beta float32, c []float32, ldc int) bool {
-	if m == 0 || n == 0 {
-		return true
-	}
-	if k == 0 || alpha == 0 {
-		scaleRows(c, m, n, ldc, beta)
-		return true
-	}
-	return false
 }

@@ -51,19 +51,6 @@ func cvtBF16(dst *uint16, src *float32, n int)
 //go:noescape
 func cvtGatherBF16(dst *uint16, dstStride int, src *float32, srcStride int, blocks int)
 
-// pairs16: dst[2j] = r0[j], dst[2j+1] = r1[j] for j < n, n a multiple of
-// 16 (two rows of bf16 values as VNNI pairs).
-//
-//go:noescape
-func pairs16(dst, r0, r1 *uint16, n int)
-
-// gather16: for each of blocks blocks, the 32 values at dst = the 16 bf16
-// values at src and the 16 at src + srcStride bytes; then dst moves
-// dstStride bytes and src 2·srcStride (cvtGatherBF16 on bf16 values).
-//
-//go:noescape
-func gather16(dst *uint16, dstStride int, src *uint16, srcStride int, blocks int)
-
 // bf16Kernel is the tier's bf16 GEMM (single-threaded), nil where none runs.
 var bf16Kernel = func() func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if cpu.Active().BF16() { // productBF16 runs AMX tiles or VDPBF16PS by tier
@@ -92,10 +79,7 @@ const amxNC = 512
 
 type bf16Bufs struct {
 	a, b, row []uint16
-	// b16, when not nil, is B in bf16 (GemmBF16x1From16,
-	// GemmPackedBF16From16), which packB16 reads instead of the float32 b.
-	b16  []uint16
-	tile [32 * 32]float32
+	tile      [32 * 32]float32
 	// cvtRow, when not nil, writes row j of B in bf16 (its k values, then
 	// zeros) for packB16's transposed path instead of converting b[j·ldb:]
 	// (GemmNTBatchBF16's rows, gathered across the samples).
@@ -317,47 +301,9 @@ func cvtSamples16(dst []uint16, step int, x []float32, i, ld, sx, ns int) {
 // values of two samples are one block of 32 depths, converted straight
 // from the samples (cvtGatherBF16); otherwise a row is gathered first.
 func gemmNTBatchBF16(m, n, k, ns int, a []float32, lda, sa int, b []float32, ldb, sb int, c []float32, ldc int) {
-	_ = b[(ns-1)*sb+(n-1)*ldb+k-1] // the assembly trusts this
-	ntBatchBF16(m, n, k, ns, a, lda, sa, c, ldc, func(dst []uint16, j int, row []float32) {
-		if k == 16 {
-			cvtSamples16(dst, 32, b, j, ldb, sb, ns)
-			clear(dst[(ns+1)/2*32:]) // past the last block
-			return
-		}
-		gatherRow(row, j, k, ns, b, ldb, sb)
-		cvtRowBF16(dst, row)
-	})
-}
-
-// gemmNTBatchBF16From16 is gemmNTBatchBF16 with the B_s in bf16: a row's
-// values are copied, not converted.
-func gemmNTBatchBF16From16(m, n, k, ns int, a []float32, lda, sa int, b []uint16, ldb, sb int, c []float32, ldc int) {
-	_ = b[(ns-1)*sb+(n-1)*ldb+k-1] // the assembly trusts this
-	ntBatchBF16(m, n, k, ns, a, lda, sa, c, ldc, func(dst []uint16, j int, _ []float32) {
-		if k == 16 {
-			gather16(&dst[0], 64, &b[j*ldb], 2*sb, ns/2)
-			if ns%2 == 1 {
-				last := dst[ns/2*32:][:32]
-				copy(last, b[(ns-1)*sb+j*ldb:][:16])
-				clear(last[16:])
-			}
-			clear(dst[(ns+1)/2*32:])
-			return
-		}
-		for s := 0; s < ns; s++ {
-			copy(dst[s*k:(s+1)*k], b[s*sb+j*ldb:][:k])
-		}
-		clear(dst[ns*k:])
-	})
-}
-
-// ntBatchBF16 is the body of gemmNTBatchBF16: rowB writes row j of
-// [B_0 … B_ns−1] in bf16 into dst (its ns·k values, then zeros; row is a
-// float32 buffer of ns·k values it may use).
-func ntBatchBF16(m, n, k, ns int, a []float32, lda, sa int, c []float32, ldc int, rowB func(dst []uint16, j int, row []float32)) {
 	depth := ns * k
 	kb := (depth + 31) / 32
-	_ = a[(ns-1)*sa+(m-1)*lda+k-1] // the assembly trusts this
+	_, _ = a[(ns-1)*sa+(m-1)*lda+k-1], b[(ns-1)*sb+(n-1)*ldb+k-1] // the assembly trusts these
 	own := bf16Pool.Get().(*bf16Bufs)
 	defer bf16Pool.Put(own)
 	own.a = grow(own.a, (m+31)/32*kb*1024)
@@ -394,50 +340,20 @@ func ntBatchBF16(m, n, k, ns int, a []float32, lda, sa int, c []float32, ldc int
 		}
 		bufs := bf16Pool.Get().(*bf16Bufs)
 		defer bf16Pool.Put(bufs)
-		bufs.cvtRow = func(dst []uint16, j int) { rowB(dst, j0+j, buffer(w)) }
+		bufs.cvtRow = func(dst []uint16, j int) {
+			j += j0
+			if k == 16 {
+				cvtSamples16(dst, 32, b, j, ldb, sb, ns)
+				clear(dst[(ns+1)/2*32:]) // past the last block
+				return
+			}
+			row := buffer(w)
+			gatherRow(row, j, k, ns, b, ldb, sb)
+			cvtRowBF16(dst, row)
+		}
 		defer func() { bufs.cvtRow = nil }()
 		productBF16(bufs, pa, m, depth, true, j1-j0, 1, nil, 0, 0, c[j0:], ldc)
 	})
-}
-
-// toBF16Slice is ToBF16.
-func toBF16Slice(dst []uint16, src []float32) {
-	vec := 0
-	if HaveBF16() {
-		vec = len(src) / 32 * 32
-		if vec > 0 {
-			cvtBF16(&dst[0], &src[0], vec)
-		}
-	}
-	for i := vec; i < len(src); i++ {
-		dst[i] = toBF16(src[i])
-	}
-}
-
-// productPackedA16From16 is productPackedA16 with B (not transposed) in
-// bf16.
-func productPackedA16From16(pa []uint16, m, k, n int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
-	bufs := bf16Pool.Get().(*bf16Bufs)
-	defer bf16Pool.Put(bufs)
-	_ = b[(k-1)*ldb+n-1]
-	bufs.b16 = b
-	defer func() { bufs.b16 = nil }()
-	productBF16(bufs, pa, m, k, false, n, 1, nil, ldb, beta, c, ldc)
-}
-
-// gemmBF16KernelFrom16 is gemmBF16Kernel with B in bf16.
-func gemmBF16KernelFrom16(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
-	bufs := bf16Pool.Get().(*bf16Bufs)
-	defer bf16Pool.Put(bufs)
-	if tB {
-		_ = b[(n-1)*ldb+k-1]
-	} else {
-		_ = b[(k-1)*ldb+n-1]
-	}
-	bufs.a = packedA16(bufs.a, tA, m, k, a, lda)
-	bufs.b16 = b
-	defer func() { bufs.b16 = nil }()
-	productBF16(bufs, bufs.a, m, k, tB, n, alpha, nil, ldb, beta, c, ldc)
 }
 
 // packB16 packs columns [jc, jc+nb) of op(B) (k×n) as depth pairs:
@@ -462,11 +378,6 @@ func packB16(bufs *bf16Bufs, tB bool, k, kb, jc, nb, ldbp int, b []float32, ldb 
 					bufs.cvtRow(row, jc+j0+jj)
 					continue
 				}
-				if bufs.b16 != nil {
-					copy(row, bufs.b16[(jc+j0+jj)*ldb:][:k])
-					clear(row[k:])
-					continue
-				}
 				cvtRowBF16(row, b[(jc+j0+jj)*ldb:(jc+j0+jj)*ldb+k])
 			}
 			for q0 := 0; q0 < pairs; q0 += 16 {
@@ -483,10 +394,6 @@ func packB16(bufs *bf16Bufs, tB bool, k, kb, jc, nb, ldbp int, b []float32, ldb 
 	for q := 0; q < pairs; q++ {
 		out := dst[q*ldbp*2 : (q+1)*ldbp*2]
 		p0, p1 := 2*q, 2*q+1
-		if bufs.b16 != nil {
-			pairsFrom16(out, bufs.b16, p0, p1, k, jc, nb, ldb)
-			continue
-		}
 		switch {
 		case p1 < k:
 			r0, r1 := b[p0*ldb+jc:p0*ldb+jc+nb], b[p1*ldb+jc:p1*ldb+jc+nb]
@@ -507,30 +414,4 @@ func packB16(bufs *bf16Bufs, tB bool, k, kb, jc, nb, ldbp int, b []float32, ldb 
 			clear(out)
 		}
 	}
-}
-
-// pairsFrom16 is packB16's depth pair (p0, p1) of the columns [jc, jc+nb)
-// of B in bf16 (rows ldb apart), zeros past k and nb: out[2j], out[2j+1] =
-// B[p0][jc+j], B[p1][jc+j].
-func pairsFrom16(out, b []uint16, p0, p1, k, jc, nb, ldb int) {
-	switch {
-	case p1 < k:
-		r0, r1 := b[p0*ldb+jc:][:nb], b[p1*ldb+jc:][:nb]
-		vec := nb / 16 * 16
-		if vec > 0 {
-			pairs16(&out[0], &r0[0], &r1[0], vec)
-		}
-		for j := vec; j < nb; j++ {
-			out[2*j], out[2*j+1] = r0[j], r1[j]
-		}
-	case p0 < k:
-		r0 := b[p0*ldb+jc:][:nb]
-		for j, v := range r0 {
-			out[2*j], out[2*j+1] = v, 0
-		}
-	default:
-		clear(out)
-		return
-	}
-	clear(out[2*nb:])
 }

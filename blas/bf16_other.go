@@ -12,18 +12,3 @@ func productPackedA16(pa []uint16, m, k int, tB bool, n int, b []float32, ldb in
 
 func gemmNTBatchBF16(m, n, k, ns int, a []float32, lda, sa int, b []float32, ldb, sb int, c []float32, ldc int) {
 }
-
-func toBF16Slice(dst []uint16, src []float32) {
-	for i, v := range src {
-		dst[i] = toBF16(v)
-	}
-}
-
-func productPackedA16From16(pa []uint16, m, k, n int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
-}
-
-func gemmBF16KernelFrom16(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
-}
-
-func gemmNTBatchBF16From16(m, n, k, ns int, a []float32, lda, sa int, b []uint16, ldb, sb int, c []float32, ldc int) {
-}

@@ -95,11 +95,7 @@ func (l *BatchNorm) training() bool { return l.mode.Training() && !l.Frozen() }
 func (l *BatchNorm) RunningStats() (mean, variance *Var) { return l.runMean, l.runVar }
 
 // Fwd applies the layer to x of shape (N, C, H, W) or (N, C).
-func (l *BatchNorm) Fwd(x *G.Node) (*G.Node, error) { return l.fwd(x, nil) }
-
-// fwd is Fwd writing its output in bf16 in the runs half allows (nil:
-// never), and saying so through half to the convolution that reads it.
-func (l *BatchNorm) fwd(x *G.Node, half *halfLink) (*G.Node, error) {
+func (l *BatchNorm) Fwd(x *G.Node) (*G.Node, error) {
 	if err := checkInput(l.name, x); err != nil {
 		return nil, err
 	}
@@ -127,12 +123,7 @@ func (l *BatchNorm) fwd(x *G.Node, half *halfLink) (*G.Node, error) {
 		f64: func(o []float64, in [][]float64) { kernels.BNBackward(k, o, in[0], in[1], in[2], in[3]) }}
 	fwd := &opSpec{name: "batchnorm", params: params, in: []tensor.Shape{xs, cs, cs}, out: xs,
 		f32: func(o []float32, in [][]float32) {
-			rm, rv := l.runMean.Value.Data().([]float32), l.runVar.Value.Data().([]float32)
-			if half.decide(k.Scratch) {
-				kernels.BNForwardBF16(k, l.training(), kernels.Halves(o), in[0], in[1], in[2], rm, rv)
-				return
-			}
-			kernels.BNForward(k, l.training(), o, in[0], in[1], in[2], rm, rv)
+			kernels.BNForward(k, l.training(), o, in[0], in[1], in[2], l.runMean.Value.Data().([]float32), l.runVar.Value.Data().([]float32))
 		},
 		f64: func(o []float64, in [][]float64) {
 			kernels.BNForward(k, l.training(), o, in[0], in[1], in[2], l.runMean.Value.Data().([]float64), l.runVar.Value.Data().([]float64))

@@ -119,11 +119,7 @@ func (l *Conv2D) OutShape(in tensor.Shape) (tensor.Shape, error) {
 }
 
 // Fwd applies the layer to x of shape (N, In, H, W).
-func (l *Conv2D) Fwd(x *G.Node) (*G.Node, error) { return l.fwd(x, nil) }
-
-// fwd is Fwd with x possibly in bf16 (half: its producer's decision at
-// each run; nil: float32).
-func (l *Conv2D) fwd(x *G.Node, half *halfLink) (*G.Node, error) {
+func (l *Conv2D) Fwd(x *G.Node) (*G.Node, error) {
 	if err := checkInput(l.name, x); err != nil {
 		return nil, err
 	}
@@ -135,7 +131,7 @@ func (l *Conv2D) fwd(x *G.Node, half *halfLink) (*G.Node, error) {
 	if l.depthwise() {
 		y, err = depthwiseFused(x, l.weight, g, l.reg)
 	} else {
-		y, err = convOp(x, l.weight, g, !l.cfg.NoInputGrad, l.sc, l.reg, half)
+		y, err = convOp(x, l.weight, g, !l.cfg.NoInputGrad, l.sc, l.reg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.name, err)
@@ -174,9 +170,8 @@ func NewPointwiseConv2D(b *Builder, cfg PointwiseConfig) (*PointwiseConv2D, erro
 	return &PointwiseConv2D{*c}, nil
 }
 
-// convOp applies the convolution op: x (N,C,H,W), w (O,C,KH,KW); x is in
-// bf16 (kernels.Halves) in the runs where half says so (nil: never).
-func convOp(x, w *G.Node, g kernels.Geom, inputGrad bool, sc *kernels.Scratch, reg *registry, half *halfLink) (*G.Node, error) {
+// convOp applies the convolution op: x (N,C,H,W), w (O,C,KH,KW).
+func convOp(x, w *G.Node, g kernels.Geom, inputGrad bool, sc *kernels.Scratch, reg *registry) (*G.Node, error) {
 	link := &sumsLink{}
 	xs, ws, ys := x.Shape().Clone(), w.Shape().Clone(), tensor.Shape{g.N, g.O, g.Ho, g.Wo}
 	params := g.String()
@@ -184,13 +179,7 @@ func convOp(x, w *G.Node, g kernels.Geom, inputGrad bool, sc *kernels.Scratch, r
 		f32: func(o []float32, in [][]float32) { kernels.ConvBackwardInput(sc, g, o, in[1], in[0]) },
 		f64: func(o []float64, in [][]float64) { kernels.ConvBackwardInput(sc, g, o, in[1], in[0]) }}
 	dw := &opSpec{name: "convDw", params: params, in: []tensor.Shape{xs, ys}, out: ws,
-		f32: func(o []float32, in [][]float32) {
-			if half.isOn() {
-				kernels.ConvBackwardWeightBF16(sc, g, o, kernels.Halves(in[0]), in[1])
-				return
-			}
-			kernels.ConvBackwardWeight(sc, g, o, in[0], in[1])
-		},
+		f32: func(o []float32, in [][]float32) { kernels.ConvBackwardWeight(sc, g, o, in[0], in[1]) },
 		f64: func(o []float64, in [][]float64) { kernels.ConvBackwardWeight(sc, g, o, in[0], in[1]) }}
 	name := "conv"
 	if g.Pointwise() {
@@ -198,10 +187,6 @@ func convOp(x, w *G.Node, g kernels.Geom, inputGrad bool, sc *kernels.Scratch, r
 	}
 	fwd := &opSpec{name: name, params: params, in: []tensor.Shape{xs, ws}, out: ys,
 		f32: func(o []float32, in [][]float32) {
-			if half.isOn() {
-				kernels.ConvForwardBF16(sc, g, o, kernels.Halves(in[0]), in[1], sumsEpilogue[float32](link, g.Ho*g.Wo))
-				return
-			}
 			kernels.ConvForwardEp(sc, g, o, in[0], in[1], sumsEpilogue[float32](link, g.Ho*g.Wo))
 		},
 		f64: func(o []float64, in [][]float64) {

@@ -3,8 +3,6 @@ package layers
 import (
 	"fmt"
 
-	"github.com/gomobilenet/mobilenet/blas"
-	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -42,8 +40,6 @@ type SeparableBlock struct {
 	DWBN *BatchNorm
 	PW   *PointwiseConv2D
 	PWBN *BatchNorm
-
-	half *halfLink // the last Fwd's
 }
 
 // NewSeparableBlock creates the block's layers in the Builder's scope.
@@ -77,59 +73,14 @@ func NewSeparableBlock(b *Builder, cfg SeparableConfig) (*SeparableBlock, error)
 // Learnables returns the block's learnable nodes.
 func (s *SeparableBlock) Learnables() G.Nodes { return s.seq().Learnables() }
 
-// Fwd applies the block to x (N, In, H, W). In bf16 the depthwise
-// BatchNorm's output, which the pointwise convolution's products round to
-// bf16, is written in bf16 (halfLink): the same results, half the bytes.
+// Fwd applies the block to x (N, In, H, W).
 func (s *SeparableBlock) Fwd(x *G.Node) (*G.Node, error) {
-	y, err := s.fwd(x)
+	y, err := s.seq().Fwd(x)
 	if err != nil {
 		return nil, fmt.Errorf("separable block: %w", err)
 	}
 	return y, nil
 }
-
-func (s *SeparableBlock) fwd(x *G.Node) (*G.Node, error) {
-	y, err := s.DW.Fwd(x)
-	if err != nil {
-		return nil, err
-	}
-	half := new(halfLink)
-	if g, err := s.PW.resolve(y.Shape()); err == nil {
-		half.usable = kernels.HalfInput(g)
-	}
-	s.half = half
-	if y, err = s.DWBN.fwd(y, half); err != nil {
-		return nil, err
-	}
-	if y, err = s.PW.fwd(y, half); err != nil {
-		return nil, err
-	}
-	return s.PWBN.Fwd(y)
-}
-
-// halfLink joins a BatchNorm to the pointwise convolution that alone reads
-// its output (SeparableBlock): in runs whose products are bf16 on bf16
-// hardware, the BatchNorm writes its output in bf16 (kernels.Halves), the
-// values the convolution's products would round it to, and the
-// convolution's forward and weight-gradient ops read them so. The
-// BatchNorm decides at each run (the precision can change between runs);
-// the ops after it in the run read its decision.
-type halfLink struct {
-	usable bool // the convolution's geometry reads bf16 (kernels.HalfInput)
-	on     bool // the last forward wrote bf16
-}
-
-// decide sets and returns whether this run's output is bf16.
-func (h *halfLink) decide(sc *kernels.Scratch) bool {
-	if h == nil {
-		return false
-	}
-	h.on = h.usable && sc != nil && sc.BF16 != nil && sc.BF16.Load() && blas.HaveBF16()
-	return h.on
-}
-
-// isOn reports whether the last forward wrote bf16.
-func (h *halfLink) isOn() bool { return h != nil && h.on }
 
 func (s *SeparableBlock) seq() *Sequential {
 	return &Sequential{Layers: []Layer{s.DW, s.DWBN, s.PW, s.PWBN}}

@@ -46,14 +46,6 @@ packPairsBF16(dst *uint16, r0, r1 *float32, n int)
 
 cvtBF16(dst *uint16, src *float32, n int)
     dst[j] = bf16(src[j]) for j < n, n a multiple of 32.
-
-pairs16(dst, r0, r1 *uint16, n int)
-    dst[2j] = r0[j], dst[2j+1] = r1[j] for j < n, n a multiple of 16:
-    packPairsBF16 on values already bf16 (no rounding).
-
-gather16(dst *uint16, dstStride int, src *uint16, srcStride int, blocks int)
-    cvtGatherBF16 on values already bf16: for each block, the 32 values at
-    dst = the 16 at src and the 16 at src + srcStride bytes.
 """
 import os
 import re
@@ -102,7 +94,7 @@ class Asm:
 
     def text(self):
         gnu = [s for k, s in self.items if k == "gnu"]
-        enc = iter(encode(gnu) if gnu else [])
+        enc = iter(encode(gnu))
         out = []
         for k, s in self.items:
             if k == "go":
@@ -266,14 +258,10 @@ def dot8x32():
     return a.text()
 
 
-def row_pairs(name, src, step, combine):
-    """A kernel writing two rows as VNNI pairs, 16 columns a step: src the
-    rows' element type, step the bytes of 16 of them, combine(a) the
-    instructions putting words 0-15 of r0's and 16-31 of r1's in Z2 from
-    r0 at (SI) and r1 at (DX)."""
+def pack_pairs():
     a = Asm()
-    a.go(f"// func {name}(dst *uint16, r0, r1 *{src}, n int)")
-    a.go(f"TEXT ·{name}(SB), NOSPLIT, $0-32")
+    a.go("// func packPairsBF16(dst *uint16, r0, r1 *float32, n int)")
+    a.go("TEXT ·packPairsBF16(SB), NOSPLIT, $0-32")
     a.go("\tMOVQ dst+0(FP), DI")
     a.go("\tMOVQ r0+8(FP), SI")
     a.go("\tMOVQ r1+16(FP), DX")
@@ -282,11 +270,14 @@ def row_pairs(name, src, step, combine):
     a.go("\tJZ done")
     a.go("\tVMOVDQU16 ·interleave16<>(SB), Z7")
     a.go("loop:")
-    combine(a)
+    a.go("\tVMOVUPS (SI), Z0")  # r0[j:j+16]
+    a.go("\tVMOVUPS (DX), Z1")  # r1[j:j+16]
+    # Words 0-15 = bf16(r0), 16-31 = bf16(r1) (the r/m source gives the low half).
+    a.gnu("vcvtne2ps2bf16 %zmm0, %zmm1, %zmm2")
     a.go("\tVPERMW Z2, Z7, Z3")  # words r0[0], r1[0], r0[1], r1[1], …
     a.go("\tVMOVDQU16 Z3, (DI)")
-    a.go(f"\tADDQ ${step}, SI")
-    a.go(f"\tADDQ ${step}, DX")
+    a.go("\tADDQ $64, SI")
+    a.go("\tADDQ $64, DX")
     a.go("\tADDQ $64, DI")
     a.go("\tDECQ CX")
     a.go("\tJNZ loop")
@@ -294,23 +285,6 @@ def row_pairs(name, src, step, combine):
     a.go("\tVZEROUPPER")
     a.go("\tRET")
     return a.text()
-
-
-def pack_pairs():
-    def combine(a):
-        a.go("\tVMOVUPS (SI), Z0")  # r0[j:j+16]
-        a.go("\tVMOVUPS (DX), Z1")  # r1[j:j+16]
-        # Words 0-15 = bf16(r0), 16-31 = bf16(r1) (the r/m source gives the low half).
-        a.gnu("vcvtne2ps2bf16 %zmm0, %zmm1, %zmm2")
-    return row_pairs("packPairsBF16", "float32", 64, combine)
-
-
-def pairs16():
-    def combine(a):
-        a.go("\tVMOVDQU (SI), Y0")  # r0[j:j+16]
-        a.go("\tVMOVDQU (DX), Y1")  # r1[j:j+16]
-        a.go("\tVINSERTI64X4 $1, Y1, Z0, Z2")  # words 0-15 r0, 16-31 r1
-    return row_pairs("pairs16", "uint16", 32, combine)
 
 
 def cvt():
@@ -337,13 +311,10 @@ def cvt():
     return a.text()
 
 
-def sample_blocks(name, src, combine):
-    """A kernel writing blocks of 32 values from two samples' 16 each: src
-    the samples' element type, combine(a) the instructions putting the
-    block in Z2 from the samples at (SI) and (SI)(R8*1)."""
+def cvt_gather():
     a = Asm()
-    a.go(f"// func {name}(dst *uint16, dstStride int, src *{src}, srcStride int, blocks int)")
-    a.go(f"TEXT ·{name}(SB), NOSPLIT, $0-40")
+    a.go("// func cvtGatherBF16(dst *uint16, dstStride int, src *float32, srcStride int, blocks int)")
+    a.go("TEXT ·cvtGatherBF16(SB), NOSPLIT, $0-40")
     a.go("\tMOVQ dst+0(FP), DI")
     a.go("\tMOVQ dstStride+8(FP), DX")
     a.go("\tMOVQ src+16(FP), SI")
@@ -352,7 +323,9 @@ def sample_blocks(name, src, combine):
     a.go("\tTESTQ CX, CX")
     a.go("\tJZ done")
     a.go("loop:")
-    combine(a)
+    a.go("\tVMOVUPS (SI), Z0")  # 16 values of one sample
+    a.go("\tVMOVUPS (SI)(R8*1), Z1")  # the next sample's 16
+    a.gnu("vcvtne2ps2bf16 %zmm0, %zmm1, %zmm2")  # low half from Z0, high from Z1
     a.go("\tVMOVDQU16 Z2, (DI)")
     a.go("\tLEAQ (SI)(R8*2), SI")
     a.go("\tADDQ DX, DI")
@@ -362,22 +335,6 @@ def sample_blocks(name, src, combine):
     a.go("\tVZEROUPPER")
     a.go("\tRET")
     return a.text()
-
-
-def cvt_gather():
-    def combine(a):
-        a.go("\tVMOVUPS (SI), Z0")  # 16 values of one sample
-        a.go("\tVMOVUPS (SI)(R8*1), Z1")  # the next sample's 16
-        a.gnu("vcvtne2ps2bf16 %zmm0, %zmm1, %zmm2")  # low half from Z0, high from Z1
-    return sample_blocks("cvtGatherBF16", "float32", combine)
-
-
-def gather16():
-    def combine(a):
-        a.go("\tVMOVDQU (SI), Y0")  # 16 values of one sample
-        a.go("\tVMOVDQU (SI)(R8*1), Y1")  # the next sample's 16
-        a.go("\tVINSERTI64X4 $1, Y1, Z0, Z2")
-    return sample_blocks("gather16", "uint16", combine)
 
 
 def main():
@@ -411,10 +368,6 @@ def main():
         cvt(),
         "",
         cvt_gather(),
-        "",
-        pairs16(),
-        "",
-        gather16(),
         "",
     ]
     with open("blas/bf16_amd64.s", "w") as f:

@@ -101,28 +101,6 @@ func planeSums32(k BN, f func(lo, hi int, p0, p1 []float32)) (s0, s1 []float64) 
 }
 
 func BNForward[T Float](k BN, training bool, y, x, scale, bias, runMean, runVar []T) {
-	a, b := bnForwardAffine(k, training, x, scale, bias, runMean, runVar)
-	if y32, ok := any(y).([]float32); ok && k.Act == ReLU {
-		if nt := stream(y32, k.Inner, k.Act); nt || manyPlanes(k.Inner) {
-			x32, a32, b32 := any(x).([]float32), any(a).([]float32), any(b).([]float32)
-			ParallelFor(k.N*k.C, planesGrain(k.Inner, nt), func(lo, hi int) {
-				affineReLUPlanesStore(y32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], a32, b32, k.Inner, lo%k.C, k.C, hi-lo, nt)
-			})
-			return
-		}
-	}
-	ParallelFor(k.N*k.C, max(1, 4096/max(k.Inner, 1)), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			c := p % k.C
-			affineAct(k.Act, y[p*k.Inner:(p+1)*k.Inner], x[p*k.Inner:(p+1)*k.Inner], a[c], b[c])
-		}
-	})
-}
-
-// bnForwardAffine is BNForward's statistics (the batch's in training, the
-// running ones else, in k.State; the running statistics updated in
-// training) and the per-channel map y = a·x + b they give.
-func bnForwardAffine[T Float](k BN, training bool, x, scale, bias, runMean, runVar []T) (a, b []T) {
 	st := k.State
 	st.Training = training
 	if training {
@@ -147,8 +125,22 @@ func bnForwardAffine[T Float](k BN, training bool, x, scale, bias, runMean, runV
 			st.Mean[c], st.Invstd[c] = float64(runMean[c]), 1/math.Sqrt(float64(runVar[c])+k.Epsilon)
 		}
 	}
-	a, b, _ = bnAffine(st, scale, bias)
-	return a, b
+	a, b, _ := bnAffine(st, scale, bias)
+	if y32, ok := any(y).([]float32); ok && k.Act == ReLU {
+		if nt := stream(y32, k.Inner, k.Act); nt || manyPlanes(k.Inner) {
+			x32, a32, b32 := any(x).([]float32), any(a).([]float32), any(b).([]float32)
+			ParallelFor(k.N*k.C, planesGrain(k.Inner, nt), func(lo, hi int) {
+				affineReLUPlanesStore(y32[lo*k.Inner:hi*k.Inner], x32[lo*k.Inner:hi*k.Inner], a32, b32, k.Inner, lo%k.C, k.C, hi-lo, nt)
+			})
+			return
+		}
+	}
+	ParallelFor(k.N*k.C, max(1, 4096/max(k.Inner, 1)), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			c := p % k.C
+			affineAct(k.Act, y[p*k.Inner:(p+1)*k.Inner], x[p*k.Inner:(p+1)*k.Inner], a[c], b[c])
+		}
+	})
 }
 
 // syncMoments turns this rank's moments (over count values a channel)

@@ -241,51 +241,44 @@ func ConvBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) {
 	if g.grouped() {
 		K /= g.G
 	}
-	weightSums(sc, g, dw, K, func(w int, acc []T, n0, n1 int) {
-		col := colBuffer[T](sc, g)(w)
-		if col == nil && !g.grouped() && !(sc.bf16() && isFloat32(dw)) {
-			// Pointwise: dW = Σ_n dY_n·X_nᵀ over the run in one call,
-			// every row read in place.
-			blas.GemmNTBatch(g.O, K, ohw, n1-n0, 1, dy[n0*g.O*ohw:], ohw, g.O*ohw, x[n0*g.C*hw:], hw, g.C*hw, 0, acc, K)
-			return
-		}
-		clear(acc)
-		for n := n0; n < n1; n++ {
-			xn := x[n*g.C*hw : (n+1)*g.C*hw]
-			c := xn
-			if col != nil {
-				im2col(g, col, xn)
-				c = col
-			}
-			dyn := dy[n*g.O*ohw : (n+1)*g.O*ohw]
-			if g.grouped() { // group gi: dW[gi] += dY[gi]·col[gi]ᵀ
-				og := g.O / g.G
-				for gi := 0; gi < g.G; gi++ {
-					gemm1(sc, false, true, og, K, ohw, dyn[gi*og*ohw:], ohw, c[gi*K*ohw:], ohw, 1, acc[gi*og*K:], K)
-				}
-				continue
-			}
-			gemm1(sc, false, true, g.O, K, ohw, dyn, ohw, c, ohw, 1, acc, K)
-		}
-	})
-}
-
-// weightSums computes a weight gradient dw (O×K) over the batch in
-// weightChunks fixed runs of samples, chunk(worker, acc, n0, n1) writing
-// the sum of samples [n0, n1) into a buffer of its own (acc, O·K values,
-// not cleared) on whichever core takes it; the buffers are then added in
-// order: the gradient is the same bit for bit at every run and every
-// thread count (exact resume), and the cores balance (with a fixed share
-// per core, one core idled ~15% of each weight gradient on the 2-vCPU
-// machines, whose cores differ in speed).
-func weightSums[T Float](sc *Scratch, g Geom, dw []T, K int, chunk func(w int, acc []T, n0, n1 int)) {
+	// The batch in weightChunks fixed runs of samples, each summed into a
+	// buffer of its own by whichever core takes it, then the buffers added
+	// in order: the gradient is the same bit for bit at every run and every
+	// thread count (exact resume), and the cores balance (with a fixed share
+	// per core, one core idled ~15% of each weight gradient on the 2-vCPU
+	// machines, whose cores differ in speed).
 	chunks := min(g.N, weightChunks)
 	partial := make([][]T, chunks)
 	parallel.Chunks(chunks, 1, func(w, lo, hi int) {
+		col := colBuffer[T](sc, g)(w)
 		for ch := lo; ch < hi; ch++ {
 			acc := Buffer[T](sc, roleWeightAcc, ch, g.O*K)
 			partial[ch] = acc
-			chunk(w, acc, g.N*ch/chunks, g.N*(ch+1)/chunks)
+			n0, n1 := g.N*ch/chunks, g.N*(ch+1)/chunks
+			if col == nil && !g.grouped() && !(sc.bf16() && isFloat32(dw)) {
+				// Pointwise: dW = Σ_n dY_n·X_nᵀ over the run in one call,
+				// every row read in place.
+				blas.GemmNTBatch(g.O, K, ohw, n1-n0, 1, dy[n0*g.O*ohw:], ohw, g.O*ohw, x[n0*g.C*hw:], hw, g.C*hw, 0, acc, K)
+				continue
+			}
+			clear(acc)
+			for n := n0; n < n1; n++ {
+				xn := x[n*g.C*hw : (n+1)*g.C*hw]
+				c := xn
+				if col != nil {
+					im2col(g, col, xn)
+					c = col
+				}
+				dyn := dy[n*g.O*ohw : (n+1)*g.O*ohw]
+				if g.grouped() { // group gi: dW[gi] += dY[gi]·col[gi]ᵀ
+					og := g.O / g.G
+					for gi := 0; gi < g.G; gi++ {
+						gemm1(sc, false, true, og, K, ohw, dyn[gi*og*ohw:], ohw, c[gi*K*ohw:], ohw, 1, acc[gi*og*K:], K)
+					}
+					continue
+				}
+				gemm1(sc, false, true, g.O, K, ohw, dyn, ohw, c, ohw, 1, acc, K)
+			}
 		}
 	})
 	ParallelFor(len(dw), 4096, func(lo, hi int) {
