@@ -243,13 +243,13 @@ func (rn *run) replan(per float64) error {
 // the next epoch on: the current epoch's batches keep coming from the
 // loader it started with (run.early).
 func (rn *run) shortAugment() error {
-	lc := rn.lc
+	lc := rn.loader.Config()
 	lc.Cutout, lc.AlternateFlips = ShortCutout, true
 	l, err := data.NewLoader(rn.o.Train, lc)
 	if err != nil {
 		return fmt.Errorf("train: time budget: %w", err)
 	}
-	rn.early, rn.loader, rn.lc = rn.loader, l, lc
+	rn.early, rn.loader = rn.loader, l
 	rn.r.Cutout, rn.r.AlternateFlips = ShortCutout, true
 	rn.hdr.Recipe.Cutout, rn.hdr.Recipe.AlternateFlips = ShortCutout, true
 	return nil

@@ -27,8 +27,7 @@ type run struct {
 	tr     *Trainer
 	eval   *Evaluator
 	loader *data.Loader
-	lc     data.LoaderConfig // the loader's configuration
-	early  *data.Loader      // the epochs before the plan's augmentation (BudgetPlan.AugmentFrom), or nil
+	early  *data.Loader // the epochs before the plan's augmentation (BudgetPlan.AugmentFrom), or nil
 	sched  Schedule
 	budget *budget // nil without Recipe.TimeBudget
 	logw   io.Writer
@@ -182,7 +181,6 @@ func openRun(o Options) (*run, error) {
 	if rn.loader, err = data.NewLoader(o.Train, lc); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	rn.lc = lc
 	if p := rn.hdr.Plan; p != nil && rn.hdr.Epoch+1 < p.AugmentFrom { // resumed before the plan's augmentation applies
 		lc.Cutout, lc.AlternateFlips = DefaultRecipe().Cutout, false
 		if rn.early, err = data.NewLoader(o.Train, lc); err != nil {

@@ -275,7 +275,7 @@ func TestStream(t *testing.T) {
 		c0 := tc.planes % tc.c
 		affineReLUPlanes(y1, x, a, b, tc.inner, c0, tc.c, tc.planes)
 		affineReLUPlanesStore(y2, x, a, b, tc.inner, c0, tc.c, tc.planes, true)
-		reluApplyPlanes(d1, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes)
+		reluApplyPlanesStore(d1, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes, false)
 		reluApplyPlanesStore(d2, x, dy, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes, true)
 		d3 := append(aligned64(n)[:0], dy...) // dx written over dy, as the backward op may
 		reluApplyPlanesStore(d3, x, d3, a, b, m, k1, k2, tc.inner, c0, tc.c, tc.planes, true)

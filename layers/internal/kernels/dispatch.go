@@ -240,12 +240,9 @@ func reluSumsPlanes(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int) {
 	reluSumsPlanesAVX2(x, dy, a, b, m, s0, s1, inner, c0, c)
 }
 
-func reluApplyPlanes(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int) {
-	reluApplyPlanesStore(dx, x, dy, a, b, m, k1, k2, inner, c0, c, planes, false)
-}
-
-// reluApplyPlanesStore is reluApplyPlanes, with non-temporal stores when nt
-// (outputs stream accepts).
+// reluApplyPlanesStore is BatchNorm + ReLU's input gradient on planes of
+// inner values (channel c0 first, c channels), with non-temporal stores
+// when nt (outputs stream accepts).
 func reluApplyPlanesStore(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int, nt bool) {
 	if haveAVX512 {
 		reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2, inner, c0, c, planes, nt)
