@@ -67,11 +67,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	prec, err := cli.Precision("precision", *precision)
+	prec, precNote, err := cli.Precision("precision", *precision)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "blas: %s; threads: %d; depthwise: %s; kernels: %s; precision: %s\n", backend, *threads, impl, layers.Kernels(), prec)
+	fmt.Fprintf(os.Stderr, "blas: %s; threads: %d; depthwise: %s; kernels: %s; precision: %s\n", backend, *threads, impl, layers.Kernels(), cli.PrecisionText(prec, precNote))
 	stopProfile, err := cli.StartCPUProfile(*cpuprof)
 	if err != nil {
 		return err

@@ -70,7 +70,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	prec, err := cli.Precision("precision", *precision)
+	prec, precNote, err := cli.Precision("precision", *precision)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func run(args []string) error {
 	if *asJSON {
 		info = os.Stderr
 	}
-	fmt.Fprintf(info, "blas: %s; threads: %d; kernels: %s; precision: %s\n", backend, *threads, layers.Kernels(), prec)
+	fmt.Fprintf(info, "blas: %s; threads: %d; kernels: %s; precision: %s\n", backend, *threads, layers.Kernels(), cli.PrecisionText(prec, precNote))
 	m, hdr, err := evaluate.Load(pos[0], impl)
 	if err != nil {
 		return err
@@ -134,7 +134,7 @@ func run(args []string) error {
 		fmt.Fprintf(info, "evaluating %d images held out of CIFAR-10's training set (--val-split %g, seed %d)\n", d.Test.Len(), do.HoldOut, do.Seed)
 	}
 	if *agreeWith != "" {
-		other, err := cli.Precision("compare-precision", *agreeWith)
+		other, _, err := cli.Precision("compare-precision", *agreeWith)
 		if err != nil {
 			return err
 		}

@@ -74,7 +74,7 @@ func run(args []string) error {
 	if _, _, err := cli.Compute(*threads, *blasName, "fused"); err != nil {
 		return err
 	}
-	prec, err := cli.Precision("precision", *precision)
+	prec, _, err := cli.Precision("precision", *precision)
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func run(args []string) error {
 	if _, _, err := cli.Compute(*threads, *blasName, "fused"); err != nil {
 		return err
 	}
-	prec, err := cli.Precision("precision", *precision)
+	prec, precNote, err := cli.Precision("precision", *precision)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func run(args []string) error {
 		return err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: *timeout + time.Minute}
-	fmt.Fprintf(os.Stderr, "serving %s (MobileNet v1 %s, %d classes, precision %s) on http://%s\n", pos[0], m.Config.Describe(), m.Config.Classes, prec, ln.Addr())
+	fmt.Fprintf(os.Stderr, "serving %s (MobileNet v1 %s, %d classes, precision %s) on http://%s\n", pos[0], m.Config.Describe(), m.Config.Classes, cli.PrecisionText(prec, precNote), ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)

@@ -160,11 +160,12 @@ func (s *setup) compute(f *flags, j *job) error {
 	if err != nil {
 		return err
 	}
-	if s.prec, err = cli.Precision("precision", *f.precision); err != nil {
+	var precNote string
+	if s.prec, precNote, err = cli.Precision("precision", *f.precision); err != nil {
 		return err
 	}
 	s.impl = impl
-	j.say("blas: %s; threads: %d; depthwise: %s; kernels: %s; precision: %s\n", backend, j.threads, impl, layers.Kernels(), s.prec)
+	j.say("blas: %s; threads: %d; depthwise: %s; kernels: %s; precision: %s\n", backend, j.threads, impl, layers.Kernels(), cli.PrecisionText(s.prec, precNote))
 	s.machine = cli.Machine(j.threads, backend, impl, s.prec)
 	if j.ranks > 1 {
 		host, _ := os.Hostname()

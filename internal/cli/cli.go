@@ -55,34 +55,48 @@ func DefaultBLAS() string {
 const BLASUsage = "matrix-multiply backend: auto, go or openblas (default $" + BLASEnv + " when set, else auto)"
 
 // DefaultPrecision is the commands' --precision default: bf16 where the
-// CPU has AMX or AVX512-BF16, else fp32. Training in bf16 matched fp32's
-// accuracy on the short recipe (two seeds each, Xeon 6/167: 87.92 and
-// 87.71 against 88.00 and 87.41) and evaluating an fp32-trained
-// checkpoint in bf16 kept 99.87% of its top-1 answers (issue #37).
+// CPU runs bf16 products faster than float32 (blas.PreferBF16: on AMX
+// tiles; with AVX512-BF16 alone where a start-up calibration measures them
+// faster), else fp32. Training in bf16 matched fp32's accuracy on the
+// short recipe (two seeds each, Xeon 6/167: 87.92 and 87.71 against 88.00
+// and 87.41) and evaluating an fp32-trained checkpoint in bf16 kept 99.87%
+// of its top-1 answers (issue #37).
 const DefaultPrecision = "auto"
 
 // PrecisionUsage is the --precision flag's help text.
-const PrecisionUsage = "matrix products: fp32, bf16 (bf16 inputs, fp32 sums: needs AMX or AVX512-BF16) or auto (bf16 where the CPU has them, else fp32)"
+const PrecisionUsage = "matrix products: fp32, bf16 (bf16 inputs, fp32 sums: needs AMX or AVX512-BF16) or auto (bf16 where this CPU runs those faster than fp32: with AMX; with AVX512-BF16 alone where measured faster at start-up; else fp32)"
 
 // Precision reads the value s of the flag named flag (--precision): fp32,
 // bf16 (an error where the CPU has neither AMX nor AVX512-BF16, or
-// MOBILENET_KERNELS lowered the tier below them) or auto (bf16 where it
-// runs, else fp32).
-func Precision(flag, s string) (layers.Precision, error) {
+// MOBILENET_KERNELS lowered the tier below them) or auto (bf16 where
+// blas.PreferBF16 says it pays, else fp32). The note says why auto chose
+// what it did ("" for fp32 and bf16); call it after Compute, which sets
+// the BLAS backend auto compares against.
+func Precision(flag, s string) (p layers.Precision, note string, err error) {
 	if strings.ToLower(strings.TrimSpace(s)) == "auto" {
-		if blas.HaveBF16() {
-			return layers.BF16, nil
+		prefer, why := blas.PreferBF16()
+		if prefer {
+			return layers.BF16, "auto: " + why, nil
 		}
-		return layers.FP32, nil
+		return layers.FP32, "auto: " + why, nil
 	}
-	p, err := layers.ParsePrecision(s)
+	p, err = layers.ParsePrecision(s)
 	if err != nil {
-		return p, fmt.Errorf("--%s: %w (or auto)", flag, err)
+		return p, "", fmt.Errorf("--%s: %w (or auto)", flag, err)
 	}
 	if p == layers.BF16 && !blas.HaveBF16() {
-		return p, fmt.Errorf("--%s bf16: this CPU runs the %s kernel tier, without bf16 products (they need AMX or AVX512-BF16: avx512-bf16 or avx512-amx)", flag, cpu.Describe())
+		return p, "", fmt.Errorf("--%s bf16: this CPU runs the %s kernel tier, without bf16 products (they need AMX or AVX512-BF16: avx512-bf16 or avx512-amx)", flag, cpu.Describe())
 	}
-	return p, nil
+	return p, "", nil
+}
+
+// PrecisionText is a precision for the commands' start-up line: its name,
+// and auto's reason in brackets.
+func PrecisionText(p layers.Precision, note string) string {
+	if note == "" {
+		return p.String()
+	}
+	return p.String() + " (" + note + ")"
 }
 
 // Compute sets the number of threads and the BLAS backend and parses the
