@@ -56,17 +56,24 @@ type Options struct {
 	Sub int
 	// SplitHW is the smallest map (H·W) the early layers run on (0: 64).
 	SplitHW int
+	// ImageHW is the smallest map (H·W of a step's input) on which the
+	// first steps run one image at a time in NCHW rather than in lanes
+	// (0: 28×28 for inputs of at least 64×64, none for smaller inputs
+	// such as CIFAR-10's; negative: never). See image.go.
+	ImageHW int
 }
 
 // Plan is a network compiled for inference. Run may be called from several
 // goroutines at once.
 type Plan struct {
-	in    shape
-	out   int // features of each image's output (classes)
-	prec  layers.Precision
-	steps []step
-	lay   []padded // lay[k]: step k's input (lay[len(steps)]: the output)
-	split int      // steps[:split] run Sub images at a time
+	in       shape
+	out      int // features of each image's output (classes)
+	prec     layers.Precision
+	steps    []step
+	lay      []padded    // lay[k]: step k's input (lay[len(steps)]: the output)
+	split    int         // steps[:split] run Sub images at a time
+	img      int         // of which steps[:img] one image at a time (NCHW)
+	imgSteps []imageStep // their one-image forms
 	// roundInput: the first step (a directConv) takes its inputs rounded
 	// to bf16, as a bf16 product would.
 	roundInput bool
@@ -129,6 +136,8 @@ type step interface {
 type workspace struct {
 	bufs     map[bufKey][]float32
 	tmp, col []float32
+	img      [2][]float32 // the image stage's ping-pong buffers
+	stage    []float32    // the image stage's outputs of Sub images (NCHW)
 }
 
 type bufKey struct {
@@ -266,6 +275,10 @@ func (p *Plan) plan(opt Options) {
 	if p.split > 0 {
 		p.group = roundUp(p.group, p.sub)
 	}
+	p.planImage(opt.ImageHW)
+	if p.img > p.split {
+		p.img, p.imgSteps = p.split, p.imgSteps[:p.split]
+	}
 }
 
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
@@ -290,6 +303,15 @@ func (p *Plan) newWorkspace() *workspace {
 		t, c := st.scratch(np)
 		tmp, col = max(tmp, t), max(col, c)
 	}
+	if p.img > 0 {
+		for _, st := range p.imgSteps {
+			col = max(col, st.colSize())
+		}
+		n := p.imageSize()
+		ws.img = [2][]float32{make([]float32, n), make([]float32, n)}
+		_, out := p.steps[p.img-1].shapes()
+		ws.stage = make([]float32, p.sub*out.size())
+	}
 	ws.tmp, ws.col = make([]float32, tmp), make([]float32, col)
 	return ws
 }
@@ -303,6 +325,9 @@ func (p *Plan) Input() [3]int { return [3]int{p.in.c, p.in.h, p.in.w} }
 // String lists the Plan's steps and how it groups images.
 func (p *Plan) String() string {
 	s := fmt.Sprintf("plan %s: %d steps; groups of up to %d images, the first %d steps %d at a time\n", p.prec, len(p.steps), p.group, p.split, p.sub)
+	if p.img > 0 {
+		s += fmt.Sprintf("  of which the first %d one image at a time (NCHW)\n", p.img)
+	}
 	for i, st := range p.steps {
 		s += fmt.Sprintf("  %2d %s\n", i, st.describe())
 	}
@@ -348,9 +373,21 @@ func (p *Plan) runGroup(ws *workspace, dst, x []float32, m int) {
 	// the late stage's input.
 	for i0 := 0; i0 < m && p.split > 0; i0 += p.sub {
 		s := min(p.sub, m-i0)
-		in := ws.view(p, 0, p.sub)
-		toLanes(in, x[i0*p.in.size():(i0+s)*p.in.size()], s, p.in, p.roundInput)
-		for k := 0; k < p.split; k++ {
+		xs := x[i0*p.in.size() : (i0+s)*p.in.size()]
+		var in view
+		switch {
+		case p.img == 0:
+			in = ws.view(p, 0, p.sub)
+			toLanes(in, xs, s, p.in, p.roundInput)
+		case p.img < p.split:
+			in = ws.view(p, p.img, p.sub)
+			p.runImages(ws, xs, s, in, p.sub)
+		default: // the image stage writes the late stage's input
+			in = ws.view(p, p.split, npB)
+			in.off = i0
+			p.runImages(ws, xs, s, in, p.sub)
+		}
+		for k := p.img; k < p.split; k++ {
 			var out view
 			if k < p.split-1 {
 				out = ws.view(p, k+1, p.sub)
@@ -380,15 +417,21 @@ func (p *Plan) runGroup(ws *workspace, dst, x []float32, m int) {
 // channel is a transpose: the images' rows (C·H·W apart) become the
 // positions' lanes.
 func toLanes(v view, x []float32, n int, in shape, round bool) {
+	toLanesWidth(v, x, n, in, round, v.l.np)
+}
+
+// toLanesWidth is toLanes into lanes v.off… v.off+width of a wider layout
+// (n ≤ width images, zeros in the rest).
+func toLanesWidth(v view, x []float32, n int, in shape, round bool, width int) {
 	np, hw := v.l.np, in.hw()
 	for c := 0; c < in.c; c++ {
 		for y := 0; y < in.h; y++ {
-			row := v.buf[v.at(c, y, 0):][:in.w*np]
+			row := v.buf[v.at(c, y, 0):][:(in.w-1)*np+width]
 			src := x[c*hw+y*in.w:]
 			if n == 0 {
 				src = nil
 			}
-			blas.Transpose(row, np, src, in.c*hw, n, in.w, np)
+			blas.Transpose(row, np, src, in.c*hw, n, in.w, width)
 			if round {
 				blas.RoundBF16Slice(row)
 			}

@@ -262,6 +262,14 @@ func TestPlanMatchesReference(t *testing.T) {
 		{"cifar a0.5 res 24 dropout", func() model.Config { c := model.CIFAR10(0.5); c.Resolution = 24; c.Dropout = 0.2; return c }(), []int{2, 33}, infer.Options{}},
 		{"imagenet a0.25 res 64", func() model.Config { c := model.ImageNet(0.25); c.Resolution = 64; c.Classes = 7; return c }(), []int{1, 5}, infer.Options{}},
 		{"cifar a0.75 res 17 output stride 8", func() model.Config { c := model.CIFAR10(0.75); c.Resolution = 17; c.OutputStride = 8; return c }(), []int{3}, infer.Options{}},
+		// The image stage (one image at a time in NCHW, then into lanes):
+		// into the early lane-major steps, straight into the late stage's
+		// lanes, on odd map sizes, and turned off.
+		{"cifar a0.25 image stage", model.CIFAR10(0.25), []int{1, 3, 37}, infer.Options{ImageHW: 256}},
+		{"cifar a0.25 image stage to the late stage, sub 2", model.CIFAR10(0.25), []int{7, 12}, infer.Options{ImageHW: 1, Group: 5, Sub: 2}},
+		{"imagenet a0.25 res 64 image stage", func() model.Config { c := model.ImageNet(0.25); c.Resolution = 64; c.Classes = 7; return c }(), []int{1, 5}, infer.Options{ImageHW: 1024}},
+		{"imagenet a0.25 res 64 lanes only", func() model.Config { c := model.ImageNet(0.25); c.Resolution = 64; c.Classes = 7; return c }(), []int{5}, infer.Options{ImageHW: -1}},
+		{"cifar a0.75 res 17 output stride 8 image stage", func() model.Config { c := model.CIFAR10(0.75); c.Resolution = 17; c.OutputStride = 8; return c }(), []int{1, 3}, infer.Options{ImageHW: 1}},
 	}
 	precs := []layers.Precision{layers.FP32, layers.BF16}
 	for _, tc := range cases {

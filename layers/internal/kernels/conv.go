@@ -392,3 +392,7 @@ func isFloat32[T Float](s []T) bool {
 	_, ok := any(s).([]float32)
 	return ok
 }
+
+// Im2col writes the (C·KH·KW) × (Ho·Wo) patch matrix of one image x
+// (C, H, W) into col: the right operand of a convolution's product.
+func Im2col[T Float](g Geom, col, x []T) { im2col(g, col, x) }

@@ -13,6 +13,24 @@ func DWForward[T Float](g Geom, y, x, k []T) { DWForwardEp(g, y, x, k, nil) }
 // DWForwardEp is DWForward with an Epilogue applied to each output plane
 // while it is in cache (nil: none).
 func DWForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
+	dwForward(g, y, x, k, ep, ParallelFor)
+}
+
+// DWForwardSerial is DWForwardEp on the calling goroutine alone: for a
+// caller that already keeps every core busy with images of its own (the
+// inference plan's one-image-at-a-time stage).
+func DWForwardSerial[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
+	dwForward(g, y, x, k, ep, serialFor)
+}
+
+// serialFor is ParallelFor's signature, run in one call.
+func serialFor(n, _ int, body func(lo, hi int)) {
+	if n > 0 {
+		body(0, n)
+	}
+}
+
+func dwForward[T Float](g Geom, y, x, k []T, ep *Epilogue[T], pfor func(n, grain int, body func(lo, hi int))) {
 	M := g.O / g.C
 	hw, ohw, kk := g.H*g.W, g.Ho*g.Wo, g.KH*g.KW
 	ep.begin(g.N*g.O, ohw, g.O)
@@ -20,13 +38,13 @@ func DWForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
 	switch plan {
 	case dwSmallS2:
 		ep32, _ := any(ep).(*Epilogue[float32])
-		dwSmallS2Forward(g, any(y).([]float32), any(x).([]float32), any(k).([]float32), ep32)
+		dwSmallS2Forward(g, any(y).([]float32), any(x).([]float32), any(k).([]float32), ep32, pfor)
 		return
 	case dwSmall:
 		y32, x32, k32 := any(y).([]float32), any(x).([]float32), any(k).([]float32)
 		_, _, _ = y32[g.N*g.O*hw-1], x32[g.N*g.C*hw-1], k32[g.O*9-1] // the assembly trusts these lengths
 		tab := newSmallTab(g.H, g.W)
-		ParallelFor(g.N*g.O, 16, func(p0, p1 int) {
+		pfor(g.N*g.O, 16, func(p0, p1 int) {
 			if haveAVX512 && M == 1 { // x's planes are y's: the run at once
 				convSmallPlanesAVX512(y32[p0*hw:p1*hw], x32[p0*hw:p1*hw], k32, p1-p0, p0%g.O, g.O, tab)
 			} else {
@@ -46,7 +64,7 @@ func DWForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
 		return
 	case dwRows:
 		zero := make([]T, g.W)
-		ParallelFor(g.N*g.O, 4, func(p0, p1 int) {
+		pfor(g.N*g.O, 4, func(p0, p1 int) {
 			for p := p0; p < p1; p++ {
 				n, co := p/g.O, p%g.O
 				c := co / M
@@ -57,7 +75,7 @@ func DWForwardEp[T Float](g Geom, y, x, k []T, ep *Epilogue[T]) {
 		return
 	}
 	plane := forwardPlane[T](g, plan)
-	ParallelFor(g.N*g.O, 4, func(p0, p1 int) {
+	pfor(g.N*g.O, 4, func(p0, p1 int) {
 		for p := p0; p < p1; p++ {
 			n, co := p/g.O, p%g.O
 			c := co / M

@@ -16,11 +16,11 @@ const smallS2Run = 16
 
 // dwSmallS2Forward computes y (N, C, Ho, Wo) from x (N, C, H, W) and k, and
 // applies ep to each output plane.
-func dwSmallS2Forward(g Geom, y, x, k []float32, ep *Epilogue[float32]) {
+func dwSmallS2Forward(g Geom, y, x, k []float32, ep *Epilogue[float32], pfor func(n, grain int, body func(lo, hi int))) {
 	hw, ohw := g.H*g.W, g.Ho*g.Wo
 	_, _, _ = y[g.N*g.C*ohw-1], x[g.N*g.C*hw-1], k[g.C*9-1] // the assembly trusts these lengths
 	tab := newSmallTab(g.H, g.W)
-	ParallelFor(g.N*g.C, smallS2Run, func(p0, p1 int) {
+	pfor(g.N*g.C, smallS2Run, func(p0, p1 int) {
 		var full [smallS2Run * 64]float32
 		for q0 := p0; q0 < p1; q0 += smallS2Run {
 			q1 := min(q0+smallS2Run, p1)

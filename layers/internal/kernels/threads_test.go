@@ -32,9 +32,9 @@ func sameBits[T Float](got, want []T) (int, bool) {
 	return -1, true
 }
 
-// TestDepthwiseThreadSweep: every depthwise plan — forward, input
-// gradient and kernel gradient — gives the same bits at 1, 2, 3, 7 and 64
-// threads. The code promises it: the forward pass and the input gradient
+// TestDepthwiseThreadSweep: every depthwise plan — forward (parallel and
+// serial), input gradient and kernel gradient — gives the same bits at 1,
+// 2, 3, 7 and 64 threads. The code promises it: the forward pass and the input gradient
 // split the output planes among workers, each plane computed by one
 // worker whole, and the kernel gradient splits the channels, each summing
 // its samples in order; no sum is split. The geometries reach each plan
@@ -83,6 +83,22 @@ func TestDepthwiseThreadSweep(t *testing.T) {
 					DWBackwardInput(g, out[1], dy, k)
 					out[2] = make([]float32, len(k))
 					DWBackwardKernel(g, out[2], x, dy)
+					// The serial forward (the inference plan's one-image
+					// stage), with and without an epilogue, gives the same
+					// bits on the calling goroutine alone.
+					serial := make([]float32, len(y))
+					DWForwardSerial(g, serial, x, k, nil)
+					if at, ok := sameBits(serial, out[0]); !ok {
+						t.Errorf("%d threads: DWForwardSerial y[%d] = %v, DWForward %v", procs, at, serial[at], out[0][at])
+					}
+					bias := randFloats(rand.New(rand.NewPCG(5, 6)), g.O)
+					ones := slices.Repeat([]float32{1}, g.O)
+					epPar, epSer := make([]float32, len(y)), make([]float32, len(y))
+					DWForwardEp(g, epPar, x, k, &Epilogue[float32]{Bias: bias, Ones: ones, Act: ReLU})
+					DWForwardSerial(g, epSer, x, k, &Epilogue[float32]{Bias: bias, Ones: ones, Act: ReLU})
+					if at, ok := sameBits(epSer, epPar); !ok {
+						t.Errorf("%d threads: DWForwardSerial with bias and ReLU y[%d] = %v, DWForwardEp %v", procs, at, epSer[at], epPar[at])
+					}
 				})
 				if procs == 1 {
 					ref = out
