@@ -56,6 +56,21 @@ func (g Geom) packed(sc *Scratch, weight bool) bool {
 	return g.Pointwise() && g.H*g.W < small && g.N > 1 && !g.grouped()
 }
 
+// strided writes every s-th element of src, from the first, into dst
+// (len(src) = (len(dst)−1)·s + 1): im2col's rows at a stride, the stem's
+// at 224×224. Stride 2 has an unrolled loop of its own.
+func strided[T Float](dst, src []T, s int) {
+	if s == 2 {
+		for len(dst) >= 4 && len(src) >= 8 {
+			dst[0], dst[1], dst[2], dst[3] = src[0], src[2], src[4], src[6]
+			dst, src = dst[4:], src[8:]
+		}
+	}
+	for i := range dst {
+		dst[i] = src[i*s]
+	}
+}
+
 // grouped reports whether the convolution has more than one group (the
 // depthwise case, one group per input channel, runs the depthwise kernels).
 func (g Geom) grouped() bool { return g.G > 1 }
@@ -84,8 +99,8 @@ func im2col[T Float](g Geom, col, x []T) {
 						copy(r[lo:hi], xr[lo+off:hi+off])
 						continue
 					}
-					for ox := lo; ox < hi; ox++ {
-						r[ox] = xr[ox*g.SW+off]
+					if lo < hi {
+						strided(r[lo:hi], xr[lo*g.SW+off:(hi-1)*g.SW+off+1], g.SW)
 					}
 				}
 			}

@@ -93,3 +93,22 @@ func compare(t *testing.T, what string, got []float32, want []float64, depth int
 		t.Errorf("%s: element %d is %g, want %g (|diff| %g > %g)", what, at, got[at], want[at], worst, tol)
 	}
 }
+
+// TestStrided checks im2col's strided row copy (its unrolled stride-2
+// loop and the general one) against the plain definition, on every length
+// up to 21 (the unrolled loop's tails) and strides 1 to 3.
+func TestStrided(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for s := 1; s <= 3; s++ {
+		for n := 1; n <= 21; n++ {
+			src := randFloats(r, (n-1)*s+1)
+			got := make([]float32, n)
+			strided(got, src, s)
+			for i := range got {
+				if got[i] != src[i*s] {
+					t.Fatalf("stride %d, %d values: dst[%d] = %v, want src[%d] = %v", s, n, i, got[i], i*s, src[i*s])
+				}
+			}
+		}
+	}
+}
