@@ -53,6 +53,9 @@ func (o *SGD) Step(lr float64, vars []*layers.Var, grads []*tensor.Dense) error 
 			vel = make([]float32, len(w))
 			o.Velocity[v.Name] = vel
 		}
+		if len(vel) != len(w) {
+			return fmt.Errorf("sgd: variable %s: a velocity of %d values for %d weights", v.Name, len(vel), len(w))
+		}
 		wd := float32(0)
 		if Decays(o.DecayParams, v) {
 			wd = float32(o.WeightDecay)

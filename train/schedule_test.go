@@ -30,6 +30,12 @@ func TestSGDNesterovAndSchedule(t *testing.T) {
 	if b.Value.Data().([]float32)[0] != 2 {
 		t.Error("weight decay applied to a variable without Decay")
 	}
+	// A velocity of the wrong size (set by hand: Velocity is exported) is an
+	// error, not an index out of range.
+	opt.Velocity["w"] = []float32{0, 0}
+	if err := opt.Step(0.1, varsOf(w), densesOf(denseOf([]float32{1}))); err == nil || !strings.Contains(err.Error(), "velocity of 2 values for 1 weights") {
+		t.Errorf("a 2-value velocity for a 1-value variable: err = %v", err)
+	}
 }
 
 // TestDecayParams: each parameter set decays exactly its parameters of a
