@@ -64,8 +64,19 @@ type imagePW struct {
 
 func (s *imagePW) colSize() int { return 0 }
 func (s *imagePW) runImage(_ *workspace, x, y []float32) {
-	s.w.product(s.hw, x, s.hw, y, s.hw)
-	s.ep.apply(y, s.w.rows, s.hw, s.hw)
+	productChunks(s.w, s.ep, s.hw, x, y)
+}
+
+// productChunks computes y = w·x (x: depth rows of n columns) and applies
+// the epilogue, a band of columns at a time, so that the epilogue reads
+// the band's output from L1 rather than the whole output from L2.
+func productChunks(w weights, e *epilogue, n int, x, y []float32) {
+	const band = 512
+	for j0 := 0; j0 < n; j0 += band {
+		nb := min(band, n-j0)
+		w.product(nb, x[j0:], n, y[j0:], n)
+		e.apply(y[j0:], w.rows, nb, n)
+	}
 }
 
 // imageConv is a dense convolution of one image: im2col, then a product.
@@ -81,8 +92,7 @@ func (s *imageConv) runImage(ws *workspace, x, y []float32) {
 	ohw := g.Ho * g.Wo
 	col := ws.col[:s.w.depth*ohw]
 	kernels.Im2col(g, col, x[:g.C*g.H*g.W])
-	s.w.product(ohw, col, ohw, y, ohw)
-	s.ep.apply(y, s.w.rows, ohw, ohw)
+	productChunks(s.w, s.ep, ohw, col, y)
 }
 
 // planImage chooses the image stage: the first steps, as long as each
