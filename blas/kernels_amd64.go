@@ -42,11 +42,17 @@ func bestKernel() *microKernel {
 // as wide): with AVX-512, 16×16 for products of at most 16 columns (a
 // pointwise convolution per sample on 4×4 maps: BenchmarkSmallMaps, 101
 // GFLOP/s on one Zen 4 core against 24–42 for the wider kernels, whose
-// tiles are then mostly padding), otherwise whichever of 6×64 and 12×32
-// does the least padded work, weighted by their speed on MobileNet's
+// tiles are then mostly padding), otherwise whichever of 6×64, 12×32 and
+// 8×48 does the least padded work, weighted by their speed on MobileNet's
 // pointwise products (BenchmarkLadder: 6×64 prepacked 35.5 ms, 12×32 39.9
-// ms on the Zen 5). The weight gradients' narrow products (n = 24 input
-// channels) take 12×32, the rest mostly 6×64.
+// ms on the Zen 5; 8×48 as fast as 6×64 at equal padding on the Xeon
+// 6/167), ties to 6×64. The weight gradients' narrow products (n = 24
+// input channels) take 12×32; products of 16, 32 or 128 rows (alpha 0.5
+// and 1.0's channel counts, which 6 does not divide) 8×48 — at 224×224
+// one image's pointwise products of 16–128 rows ran 4–17% faster on it
+// (the shapes of TestKernelFor, one core); the rest mostly 6×64. Every
+// kernel sums each output's products in the same order, so the choice
+// changes speed, never results.
 func kernelFor(def *microKernel, m, n int) *microKernel {
 	if def != kernel6x64AVX512 {
 		return def
@@ -58,8 +64,12 @@ func kernelFor(def *microKernel, m, n int) *microKernel {
 		return kernel16x16AVX512
 	}
 	up := func(x, r int) float64 { return float64((x + r - 1) / r * r) }
-	if up(m, 12)*up(n, 32)*1.0 < up(m, 6)*up(n, 64)*0.89 {
+	work64 := up(m, 6) * up(n, 64)
+	if up(m, 12)*up(n, 32)*1.0 < work64*0.89 {
 		return kernel12x32AVX512
+	}
+	if up(m, 8)*up(n, 48) < work64 {
+		return kernel8x48AVX512
 	}
 	return def
 }
