@@ -1,6 +1,9 @@
 package infer
 
-import "github.com/gomobilenet/mobilenet/layers/internal/kernels"
+import (
+	"github.com/gomobilenet/mobilenet/layers"
+	"github.com/gomobilenet/mobilenet/layers/internal/kernels"
+)
 
 // The image stage. On large maps (224×224 inputs: 112×112 and 56×56 maps
 // of 16–128 channels) the lane-major layout of 16 images is 13–26 MB a
@@ -34,8 +37,15 @@ func (p *Plan) imageStepOf(s step) imageStep {
 	case *convStep:
 		return &imageConv{g: s.g, w: s.w, ep: s.ep}
 	case *directConv:
-		// The stem's folded weights, (out, in·9), are the im2col product's
-		// left operand (in bf16 already rounded, as the product rounds).
+		// The stem: its own vector kernel where it runs, else im2col and
+		// a product, whose left operand its folded weights (out, in·9) are
+		// (in bf16 already rounded, as the product rounds).
+		if kernels.StemFits(s.g) {
+			st, err := kernels.NewStem(s.g, s.k, s.bias, s.act, p.prec == layers.BF16)
+			if err == nil {
+				return &imageStem{st: st}
+			}
+		}
 		return &imageConv{g: s.g, w: packWeights(p.prec, s.k, s.out.c, s.g.C*s.g.KH*s.g.KW, 4*s.out.hw()), ep: newEpilogue(s.out.c, s.bias, s.act)}
 	}
 	return nil
@@ -77,6 +87,19 @@ func productChunks(w weights, e *epilogue, n int, x, y []float32) {
 		w.product(nb, x[j0:], n, y[j0:], n)
 		e.apply(y[j0:], w.rows, nb, n)
 	}
+}
+
+// imageStem is the stem (3×3, stride 2, a few input channels) of one image
+// on its vector kernel (kernels.Stem): at 224×224 its im2col and product
+// of depth 27 took 13% of an fp32 run and 24% of a bf16 one.
+type imageStem struct{ st *kernels.Stem }
+
+func (s *imageStem) colSize() int { return 0 }
+func (s *imageStem) runImage(ws *workspace, x, y []float32) {
+	if len(ws.stem) < s.st.BufSize() {
+		ws.stem = make([]float32, s.st.BufSize())
+	}
+	s.st.Run(y, x, ws.stem)
 }
 
 // imageConv is a dense convolution of one image: im2col, then a product.

@@ -137,6 +137,7 @@ type workspace struct {
 	bufs     map[bufKey][]float32
 	tmp, col []float32
 	img      [2][]float32 // the image stage's ping-pong buffers
+	stem     []float32    // the image stage's stem kernel's (kernels.Stem)
 	stage    []float32    // the image stage's outputs of Sub images (NCHW)
 }
 

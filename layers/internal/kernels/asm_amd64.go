@@ -103,3 +103,69 @@ func reluSumsPlanesAVX512(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int)
 
 //go:noescape
 func reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int, nt bool)
+
+// The stem's row kernels (stem_amd64.s), by number of 16-column blocks.
+//
+//go:noescape
+func stemRow1AVX512(y *float32, cstride int, rows *float32, offs *int, taps int, wt *float32, bias *float32, act int)
+
+//go:noescape
+func stemRow2AVX512(y *float32, cstride int, rows *float32, offs *int, taps int, wt *float32, bias *float32, act int)
+
+//go:noescape
+func stemRow3AVX512(y *float32, cstride int, rows *float32, offs *int, taps int, wt *float32, bias *float32, act int)
+
+//go:noescape
+func stemRow4AVX512(y *float32, cstride int, rows *float32, offs *int, taps int, wt *float32, bias *float32, act int)
+
+//go:noescape
+func stemRow5AVX512(y *float32, cstride int, rows *float32, offs *int, taps int, wt *float32, bias *float32, act int)
+
+//go:noescape
+func stemRow6AVX512(y *float32, cstride int, rows *float32, offs *int, taps int, wt *float32, bias *float32, act int)
+
+//go:noescape
+func stemRow7AVX512(y *float32, cstride int, rows *float32, offs *int, taps int, wt *float32, bias *float32, act int)
+
+var stemRowsAVX512 = [...]func(y *float32, cstride int, rows *float32, offs *int, taps int, wt *float32, bias *float32, act int){
+	stemRow1AVX512, stemRow2AVX512, stemRow3AVX512, stemRow4AVX512, stemRow5AVX512, stemRow6AVX512, stemRow7AVX512,
+}
+
+// stemRow is the stem's row kernel: the AVX-512 one of nb blocks, or
+// stemRowGo. The assembly trusts its bounds: checked here.
+func stemRow(y []float32, cstride int, rows []float32, offs []int, w, bias []float32, act Act, nb int) {
+	if !haveAVX512 {
+		stemRowGo(y, cstride, rows, offs, w, bias, act, nb)
+		return
+	}
+	_ = y[3*cstride+16*nb-1]
+	_, _ = w[4*len(offs)-1], bias[3]
+	for _, o := range offs {
+		_ = rows[o+16*nb-1]
+	}
+	stemRowsAVX512[nb-1](&y[0], cstride, &rows[0], &offs[0], len(offs), &w[0], &bias[0], int(act))
+}
+
+//go:noescape
+func stemSplitAVX512(ev, od, src *float32, blocks int, idx *uint32, round bool)
+
+// stemIdx is stemSplitAVX512's permutation: the even floats of a block of
+// 32, then the odd ones.
+var stemIdx = func() (idx [32]uint32) {
+	for i := range 16 {
+		idx[i], idx[16+i] = uint32(2*i), uint32(2*i+1)
+	}
+	return idx
+}()
+
+// stemSplit writes src's even columns to ev and odd ones to od (rounded to
+// bf16 when round), 16 pairs at a time on AVX-512; it returns how many
+// pairs it did (the caller does the rest).
+func stemSplit(ev, od, src []float32, round bool) int {
+	blocks := min(len(ev), len(od), len(src)/2) / 16
+	if !haveAVX512 || blocks == 0 {
+		return 0
+	}
+	stemSplitAVX512(&ev[0], &od[0], &src[0], blocks, &stemIdx[0], round)
+	return 16 * blocks
+}

@@ -101,3 +101,9 @@ func reluSumsPlanesAVX512(x, dy, a, b, m, s0, s1 []float32, inner, c0, c int) {
 func reluApplyPlanesAVX512(dx, x, dy, a, b, m, k1, k2 []float32, inner, c0, c, planes int, nt bool) {
 	panic("no AVX-512 kernels")
 }
+
+func stemRow(y []float32, cstride int, rows []float32, offs []int, w, bias []float32, act Act, nb int) {
+	stemRowGo(y, cstride, rows, offs, w, bias, act, nb)
+}
+
+func stemSplit(ev, od, src []float32, round bool) int { return 0 }

@@ -1,0 +1,175 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+)
+
+// Stem is a 3×3, stride-2 convolution of a few input channels on one image
+// in NCHW, with bias and activation: the stem of a network at 224×224 in
+// the inference plan's one-image stage, where im2col and a product of depth
+// 27 took a quarter of a bf16 run. Each input row is split once into its
+// even and odd columns; then every tap of an output row is a contiguous
+// vector (output column x reads column 2x + kx − PL: the even or odd half,
+// shifted by at most one), and a kernel sums the taps of 4 output channels
+// and up to 112 columns in registers, bias and activation applied before
+// the one store.
+type Stem struct {
+	g     Geom
+	act   Act
+	round bool      // inputs rounded to bf16 (the weights are given rounded)
+	wb    int       // blocks of 16 output columns
+	l     int       // floats a split row holds: a zero, the values, zeros
+	offs  []int     // per output row, each tap's offset in the split rows
+	w     []float32 // per group of 4 output channels, taps × 4 weights
+	bias  []float32 // per group, 4 biases
+}
+
+// stemTaps is the most input channels × 9 taps a Stem takes.
+const stemTaps = 4 * 9
+
+// StemFits reports whether NewStem takes geometry g (one image, 3×3,
+// stride 2, left padding 0 or 1, at most 4 input channels) and runs it on
+// the vector kernel here (the AVX-512 tier); elsewhere im2col and a product
+// are as fast.
+func StemFits(g Geom) bool {
+	return haveAVX512 && g.N == 1 && g.KH == 3 && g.KW == 3 && g.SH == 2 && g.SW == 2 &&
+		(g.PL == 0 || g.PL == 1) && g.PT >= 0 && g.C >= 1 && g.C*9 <= stemTaps && g.O >= 1 && g.Ho >= 1 && g.Wo >= 1
+}
+
+// NewStem prepares the convolution of geometry g with weights k (O, C, 3,
+// 3), bias (O; nil: none) and activation act; round: the inputs are rounded
+// to bf16 as they are split (a bf16 product's rounding; k given rounded).
+func NewStem(g Geom, k, bias []float32, act Act, round bool) (*Stem, error) {
+	if !(g.N == 1 && g.KH == 3 && g.KW == 3 && g.SH == 2 && g.SW == 2 && (g.PL == 0 || g.PL == 1) && g.PT >= 0 && g.C >= 1 && g.C*9 <= stemTaps) {
+		return nil, fmt.Errorf("kernels: the stem kernel takes one image, 3×3, stride 2, left padding 0 or 1, at most 4 channels; got %v", g)
+	}
+	if len(k) != g.O*g.C*9 || (bias != nil && len(bias) != g.O) {
+		return nil, fmt.Errorf("kernels: stem: %d weights and %d biases for %v", len(k), len(bias), g)
+	}
+	s := &Stem{g: g, act: act, round: round, wb: (g.Wo + 15) / 16}
+	s.l = 16 * (s.wb + 1)
+	taps := g.C * 9
+	zero := g.C * g.H * 2 * s.l // the zero row, after the split rows
+	s.offs = make([]int, g.Ho*taps)
+	for oy := 0; oy < g.Ho; oy++ {
+		for c := 0; c < g.C; c++ {
+			for ky := 0; ky < 3; ky++ {
+				iy := 2*oy - g.PT + ky
+				for kx := 0; kx < 3; kx++ {
+					d := kx - g.PL // column 2x + d: parity d mod 2, shift floor(d/2)
+					par, sh := d&1, d>>1
+					base := zero
+					if iy >= 0 && iy < g.H {
+						base = ((c*g.H+iy)*2 + par) * s.l
+					}
+					s.offs[oy*taps+(c*3+ky)*3+kx] = base + 1 + sh
+				}
+			}
+		}
+	}
+	groups := (g.O + 3) / 4
+	s.w, s.bias = make([]float32, groups*taps*4), make([]float32, groups*4)
+	for o := 0; o < g.O; o++ {
+		gr, j := o/4, o%4
+		for t := 0; t < taps; t++ {
+			s.w[(gr*taps+t)*4+j] = k[o*taps+t]
+		}
+		if bias != nil {
+			s.bias[gr*4+j] = bias[o]
+		}
+	}
+	return s, nil
+}
+
+// BufSize is the floats of the buffer Run needs: the split rows, the zero
+// row and a tile of 4 output rows.
+func (s *Stem) BufSize() int {
+	return s.g.C*s.g.H*2*s.l + s.l + 4*16*s.wb
+}
+
+// Run computes y (O, Ho, Wo) from x (C, H, W), with buf (BufSize floats,
+// zero when first given, then reused: Run writes the same places of it
+// every time) on the calling goroutine.
+func (s *Stem) Run(y, x, buf []float32) {
+	g := s.g
+	buf = buf[:s.BufSize()]
+	rows, tile := buf[:len(buf)-4*16*s.wb], buf[len(buf)-4*16*s.wb:]
+	ne, no := (g.W+1)/2, g.W/2
+	for c := 0; c < g.C; c++ {
+		for iy := 0; iy < g.H; iy++ {
+			src := x[(c*g.H+iy)*g.W : (c*g.H+iy+1)*g.W]
+			ev := rows[((c*g.H+iy)*2)*s.l+1:][:ne]
+			od := rows[((c*g.H+iy)*2+1)*s.l+1:][:no]
+			done := stemSplit(ev, od, src, s.round)
+			if s.round {
+				for m := done; m < no; m++ {
+					ev[m], od[m] = roundBF16(src[2*m]), roundBF16(src[2*m+1])
+				}
+				if ne > no {
+					ev[ne-1] = roundBF16(src[g.W-1])
+				}
+				continue
+			}
+			for m := done; m < no; m++ {
+				ev[m], od[m] = src[2*m], src[2*m+1]
+			}
+			if ne > no {
+				ev[ne-1] = src[g.W-1]
+			}
+		}
+	}
+	taps, ohw := g.C*9, g.Ho*g.Wo
+	direct := g.Wo%16 == 0
+	for gr := 0; gr*4 < g.O; gr++ {
+		full := direct && gr*4+4 <= g.O
+		w, b := s.w[gr*taps*4:(gr+1)*taps*4], s.bias[gr*4:gr*4+4]
+		for oy := 0; oy < g.Ho; oy++ {
+			offs := s.offs[oy*taps : (oy+1)*taps]
+			for b0 := 0; b0 < s.wb; b0 += stemMaxBlocks {
+				nb := min(stemMaxBlocks, s.wb-b0)
+				if full {
+					stemRow(y[gr*4*ohw+oy*g.Wo+16*b0:], ohw, rows[16*b0:], offs, w, b, s.act, nb)
+					continue
+				}
+				stemRow(tile[16*b0:], 16*s.wb, rows[16*b0:], offs, w, b, s.act, nb)
+			}
+			if full {
+				continue
+			}
+			for j := 0; j < 4 && gr*4+j < g.O; j++ {
+				copy(y[(gr*4+j)*ohw+oy*g.Wo:][:g.Wo], tile[j*16*s.wb:])
+			}
+		}
+	}
+}
+
+// roundBF16 is blas.RoundBF16, small enough to inline in the split loop
+// (a call per value there doubled the stem's time in bf16).
+func roundBF16(v float32) float32 {
+	b := math.Float32bits(v)
+	r := (b + 0x7fff + (b>>16)&1) &^ 0xffff
+	if b&0x7fffffff > 0x7f800000 { // NaN: quiet, sign kept
+		r = (b | 0x400000) &^ 0xffff
+	}
+	return math.Float32frombits(r)
+}
+
+// stemMaxBlocks is the most blocks of 16 columns a kernel call sums.
+const stemMaxBlocks = 7
+
+// stemRowGo is the row kernel in Go: for 4 output channels and nb blocks
+// of 16 columns, y[j·cstride + x] = act(bias[j] + Σ_t w[4t+j]·rows[offs[t]
+// + x]).
+func stemRowGo(y []float32, cstride int, rows []float32, offs []int, w, bias []float32, act Act, nb int) {
+	for j := 0; j < 4; j++ {
+		out := y[j*cstride:][:16*nb]
+		for x := range out {
+			s := float32(0)
+			for t, o := range offs {
+				s += w[4*t+j] * rows[o+x]
+			}
+			out[x] = activate(act, s+bias[j])
+		}
+	}
+}
