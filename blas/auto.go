@@ -75,6 +75,16 @@ func chooseAuto() (impl, string) {
 // machine hits every backend alike), and returns each one's best round in
 // seconds.
 func calibrate(bes ...impl) []float64 {
+	return calibrateWith(len(bes), func(i, m, n, k int, a, b, c []float32) {
+		bes[i].sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+	})
+}
+
+// calibrateWith times ways ways of computing calibrate's products (way i:
+// gemm(i, m, n, k, a, b, c), C = A·B with A m×k, B k×n, row-major and
+// unpadded), after a warm-up round each (page faults, packing buffers),
+// in five alternating rounds, and returns each way's best round in seconds.
+func calibrateWith(ways int, gemm func(i, m, n, k int, a, b, c []float32)) []float64 {
 	type shape struct{ m, n, k, reps int }
 	shapes := []shape{{96, 256, 96, 24}, {384, 16, 384, 64}, {768, 512, 384, 1}}
 	bufs := make([][3][]float32, len(shapes))
@@ -88,23 +98,23 @@ func calibrate(bes ...impl) []float64 {
 		}
 		bufs[i] = [3][]float32{a, b, c}
 	}
-	round := func(be impl) float64 {
+	round := func(w int) float64 {
 		t := time.Now()
 		for i, s := range shapes {
 			for r := 0; r < s.reps; r++ {
-				be.sgemm(false, false, s.m, s.n, s.k, 1, bufs[i][0], s.k, bufs[i][1], s.n, 0, bufs[i][2], s.n)
+				gemm(w, s.m, s.n, s.k, bufs[i][0], bufs[i][1], bufs[i][2])
 			}
 		}
 		return time.Since(t).Seconds()
 	}
-	best := make([]float64, len(bes))
-	for i, be := range bes {
-		round(be) // warm-up: page faults, OpenBLAS's buffers
-		best[i] = math.Inf(1)
+	best := make([]float64, ways)
+	for w := range best {
+		round(w)
+		best[w] = math.Inf(1)
 	}
 	for range 5 {
-		for i, be := range bes {
-			best[i] = min(best[i], round(be))
+		for w := range best {
+			best[w] = min(best[w], round(w))
 		}
 	}
 	return best

@@ -2,8 +2,6 @@ package blas
 
 import (
 	"fmt"
-	"math"
-	"time"
 
 	"github.com/gomobilenet/mobilenet/internal/cpu"
 )
@@ -53,39 +51,12 @@ func pickBF16(fp32Sec, bf16Sec float64) (bool, string) {
 // products on calibrate's shapes, single-threaded, in alternating rounds,
 // and returns each one's best round in seconds.
 func calibrateBF16(be impl) [2]float64 {
-	type shape struct{ m, n, k, reps int }
-	shapes := []shape{{96, 256, 96, 24}, {384, 16, 384, 64}, {768, 512, 384, 1}}
-	bufs := make([][3][]float32, len(shapes))
-	for i, s := range shapes {
-		a, b, c := make([]float32, s.m*s.k), make([]float32, s.k*s.n), make([]float32, s.m*s.n)
-		for j := range a {
-			a[j] = float32(j%7) * 0.25
+	sec := calibrateWith(2, func(i, m, n, k int, a, b, c []float32) {
+		if i == 1 {
+			GemmBF16x1(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+			return
 		}
-		for j := range b {
-			b[j] = float32(j%5) * 0.5
-		}
-		bufs[i] = [3][]float32{a, b, c}
-	}
-	round := func(bf16 bool) float64 {
-		t := time.Now()
-		for i, s := range shapes {
-			a, b, c := bufs[i][0], bufs[i][1], bufs[i][2]
-			for r := 0; r < s.reps; r++ {
-				if bf16 {
-					GemmBF16x1(false, false, s.m, s.n, s.k, 1, a, s.k, b, s.n, 0, c, s.n)
-				} else {
-					be.sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, b, s.n, 0, c, s.n)
-				}
-			}
-		}
-		return time.Since(t).Seconds()
-	}
-	best := [2]float64{math.Inf(1), math.Inf(1)}
-	round(false) // warm-up: page faults, the packing buffers
-	round(true)
-	for range 5 {
-		best[0] = min(best[0], round(false))
-		best[1] = min(best[1], round(true))
-	}
-	return best
+		be.sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+	})
+	return [2]float64{sec[0], sec[1]}
 }
