@@ -11,9 +11,11 @@ import (
 // (a pointwise product of depth 16 writes as much as it computes). There
 // the Plan runs one image at a time in NCHW instead, whose maps (0.2–1.6 MB)
 // stay in a core's L2 from one step to the next: the pointwise
-// convolutions are then products over one image's positions, the
-// depthwise ones the per-plane kernels of training, the stem an im2col
-// and a product. The image stage's output goes into its images' lanes for
+// convolutions are then products over one image's positions (in bands of
+// columns, the bias and activation applied to each band in L1), the
+// depthwise ones the per-plane kernels of training run serially, the
+// stem its own kernel (kernels.Stem; im2col and a product on tiers
+// without it). The image stage's output goes into its images' lanes for
 // the lane-major steps that follow.
 
 // imageStep is a step run on one image in NCHW (no border): x (in) → y
