@@ -52,3 +52,14 @@ func ExampleGemmNTBatch() {
 	fmt.Println(dw)
 	// Output: [2 5 2 7]
 }
+
+// Choosing a model's precision as the commands' --precision auto does:
+// bf16 products where this CPU runs them faster than float32 (AMX; or
+// AVX512-BF16 measured at start-up), float32 elsewhere. The result depends
+// on the CPU, so the example prints only that a reason was given.
+func ExamplePreferBF16() {
+	useBF16, why := blas.PreferBF16()
+	_ = useBF16 // layers.Store.SetPrecision(layers.BF16) when true
+	fmt.Println(why != "")
+	// Output: true
+}
