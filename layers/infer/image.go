@@ -164,9 +164,10 @@ const (
 )
 
 // imageSize is the floats the image stage's two ping-pong buffers need
-// (every step's input and output, spare channels included).
+// (every step's output, spare channels included; the first step reads the
+// images where they are).
 func (p *Plan) imageSize() int {
-	n := p.in.size()
+	n := 0
 	for k := 0; k < p.img; k++ {
 		_, out := p.steps[k].shapes()
 		n = max(n, (out.c+p.steps[k].spare())*out.hw())

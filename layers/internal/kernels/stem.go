@@ -32,8 +32,11 @@ const stemTaps = 4 * 9
 // stride 2, left padding 0 or 1, at most 4 input channels) and runs it on
 // the vector kernel here (the AVX-512 tier); elsewhere im2col and a product
 // are as fast.
-func StemFits(g Geom) bool {
-	return haveAVX512 && g.N == 1 && g.KH == 3 && g.KW == 3 && g.SH == 2 && g.SW == 2 &&
+func StemFits(g Geom) bool { return haveAVX512 && stemGeom(g) }
+
+// stemGeom reports whether NewStem takes geometry g.
+func stemGeom(g Geom) bool {
+	return g.N == 1 && g.KH == 3 && g.KW == 3 && g.SH == 2 && g.SW == 2 &&
 		(g.PL == 0 || g.PL == 1) && g.PT >= 0 && g.C >= 1 && g.C*9 <= stemTaps && g.O >= 1 && g.Ho >= 1 && g.Wo >= 1
 }
 
@@ -41,7 +44,7 @@ func StemFits(g Geom) bool {
 // 3), bias (O; nil: none) and activation act; round: the inputs are rounded
 // to bf16 as they are split (a bf16 product's rounding; k given rounded).
 func NewStem(g Geom, k, bias []float32, act Act, round bool) (*Stem, error) {
-	if !(g.N == 1 && g.KH == 3 && g.KW == 3 && g.SH == 2 && g.SW == 2 && (g.PL == 0 || g.PL == 1) && g.PT >= 0 && g.C >= 1 && g.C*9 <= stemTaps) {
+	if !stemGeom(g) {
 		return nil, fmt.Errorf("kernels: the stem kernel takes one image, 3×3, stride 2, left padding 0 or 1, at most 4 channels; got %v", g)
 	}
 	if len(k) != g.O*g.C*9 || (bias != nil && len(bias) != g.O) {
@@ -102,20 +105,19 @@ func (s *Stem) Run(y, x, buf []float32) {
 			ev := rows[((c*g.H+iy)*2)*s.l+1:][:ne]
 			od := rows[((c*g.H+iy)*2+1)*s.l+1:][:no]
 			done := stemSplit(ev, od, src, s.round)
-			if s.round {
-				for m := done; m < no; m++ {
-					ev[m], od[m] = roundBF16(src[2*m]), roundBF16(src[2*m+1])
-				}
-				if ne > no {
-					ev[ne-1] = roundBF16(src[g.W-1])
-				}
-				continue
-			}
 			for m := done; m < no; m++ {
 				ev[m], od[m] = src[2*m], src[2*m+1]
 			}
 			if ne > no {
 				ev[ne-1] = src[g.W-1]
+			}
+			if s.round { // the values stemSplit left to Go
+				for m := done; m < ne; m++ {
+					ev[m] = roundBF16(ev[m])
+				}
+				for m := done; m < no; m++ {
+					od[m] = roundBF16(od[m])
+				}
 			}
 		}
 	}
