@@ -34,7 +34,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return rn.res, err
 		}
-		if st.stopped {
+		// An interruption after the epoch's last step lets the epoch
+		// finish (its evaluation, log line and checkpoints) and stops
+		// after it: a resume then starts the next epoch rather than an
+		// empty one.
+		if st.stopped && rn.hdr.Batch < rn.epochLoader(epoch).NumBatches() {
 			return rn.res, rn.interrupted(epoch)
 		}
 		if err := rn.updateSWA(context.Background(), epoch); err != nil {
@@ -63,8 +67,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				return rn.res, err
 			}
 		}
-		if stop, err := rn.agree(ctx.Err() != nil); err != nil || stop {
-			rn.res.Interrupted = stop
+		if stop, err := rn.agree(st.stopped || ctx.Err() != nil); err != nil || stop {
+			rn.res.Interrupted = stop && rn.hdr.Epoch < rn.r.TotalEpochs() // the last epoch is the run's end
 			return rn.res, err
 		}
 	}

@@ -169,6 +169,45 @@ func TestResumeIsExact(t *testing.T) {
 	}
 }
 
+// TestInterruptAtEpochEnd: an interruption stops after the step it falls
+// in; when that step is its epoch's last, the epoch finishes first (its
+// evaluation, log line and checkpoint), so a resume starts the next epoch
+// instead of an empty one. Mid-epoch, last.bin records the batch reached.
+func TestInterruptAtEpochEnd(t *testing.T) {
+	for _, c := range []struct {
+		name              string
+		images            int // at 20 a batch
+		epoch, batch      int // last.bin's position
+		logged, notLogged string
+	}{
+		{"the epoch's last step", 20, 1, 0, "epoch 1/4: train loss", "interrupted at"},
+		{"mid-epoch", 40, 0, 1, "interrupted at epoch 1, batch 1", "epoch 1/4: train loss"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := smallOptions(t, t.TempDir())
+			o.Train = learnable(c.images, 1)
+			var log bytes.Buffer
+			o.Log = &log
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // the first step is the last
+			res, err := Run(ctx, o)
+			if err != nil || !res.Interrupted || res.Epochs != c.epoch {
+				t.Fatalf("interrupted run: %+v, %v", res, err)
+			}
+			h, _, err := ReadCheckpoint(filepath.Join(o.OutDir, "last.bin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Epoch != c.epoch || h.Batch != c.batch || h.Step != 1 {
+				t.Errorf("last.bin at epoch %d, batch %d, step %d; want epoch %d, batch %d, step 1", h.Epoch, h.Batch, h.Step, c.epoch, c.batch)
+			}
+			if !strings.Contains(log.String(), c.logged) || strings.Contains(log.String(), c.notLogged) {
+				t.Errorf("log should say %q and not %q:\n%s", c.logged, c.notLogged, log.String())
+			}
+		})
+	}
+}
+
 // TestResumeRefusesOtherData: a run resumed on other training or test data
 // (another limit, other images) fails with ErrDataChanged saying what
 // differs, unless AllowDataChange.
