@@ -39,6 +39,7 @@ const (
 	roleBNSums64              // BatchNorm's per-plane partial sums, float64 (index 0 and 1)
 	roleBNSums32              // the same, float32, for the many-planes kernels
 	rolePackedW               // a convolution\'s weights packed for its per-sample GEMMs
+	roleStem                  // a worker's buffer of the stem kernel (Stem.Run)
 )
 
 // slot keys one scratch Buffer.

@@ -92,18 +92,22 @@ func (s *Stem) BufSize() int {
 }
 
 // Run computes y (O, Ho, Wo) from x (C, H, W), with buf (BufSize floats,
-// zero when first given, then reused: Run writes the same places of it
-// every time) on the calling goroutine.
+// any contents: Run writes every place of it that it reads) on the
+// calling goroutine.
 func (s *Stem) Run(y, x, buf []float32) {
 	g := s.g
 	buf = buf[:s.BufSize()]
 	rows, tile := buf[:len(buf)-4*16*s.wb], buf[len(buf)-4*16*s.wb:]
 	ne, no := (g.W+1)/2, g.W/2
+	clear(rows[g.C*g.H*2*s.l:]) // the zero row
 	for c := 0; c < g.C; c++ {
 		for iy := 0; iy < g.H; iy++ {
 			src := x[(c*g.H+iy)*g.W : (c*g.H+iy+1)*g.W]
-			ev := rows[((c*g.H+iy)*2)*s.l+1:][:ne]
-			od := rows[((c*g.H+iy)*2+1)*s.l+1:][:no]
+			er, or := rows[((c*g.H+iy)*2)*s.l:][:s.l], rows[((c*g.H+iy)*2+1)*s.l:][:s.l]
+			er[0], or[0] = 0, 0 // each split row: a zero, the values, zeros
+			clear(er[1+ne:])
+			clear(or[1+no:])
+			ev, od := er[1:][:ne], or[1:][:no]
 			done := stemSplit(ev, od, src, s.round)
 			for m := done; m < no; m++ {
 				ev[m], od[m] = src[2*m], src[2*m+1]

@@ -14,7 +14,8 @@ import (
 // within 1e-5 of the sum of its terms' magnitudes (float32 sums of 36 terms
 // at most: a few ulps each, with room), on odd and even sizes, both left
 // paddings, rows of fewer and more than 7 blocks of 16, partial groups of
-// output channels, each activation, batch of one image.
+// output channels, each activation, batch of one image, a buffer of NaNs
+// given.
 func TestStem(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
 	geom := func(c, h, w, o, pt, pb, pl, pr int) Geom {
@@ -46,6 +47,9 @@ func TestStem(t *testing.T) {
 			}
 			y := make([]float32, g.O*g.Ho*g.Wo)
 			buf := make([]float32, s.BufSize())
+			for i := range buf { // Run writes every place it reads
+				buf[i] = float32(math.NaN())
+			}
 			for run := 0; run < 2; run++ { // the buffer reused: the same answer
 				s.Run(y, x, buf)
 				for o := 0; o < g.O; o++ {
