@@ -1,6 +1,8 @@
 package kernels
 
 import (
+	"slices"
+
 	"github.com/gomobilenet/mobilenet/blas"
 	"github.com/gomobilenet/mobilenet/internal/parallel"
 )
@@ -225,10 +227,8 @@ func stemForward[T Float](sc *Scratch, g Geom, y, x, w []T, ep *Epilogue[T]) boo
 	x32, k := any(x).([]float32), any(w).([]float32)
 	round := sc.bf16()
 	if round {
-		k = make([]float32, len(k))
-		for i, v := range any(w).([]float32) {
-			k[i] = roundBF16(v)
-		}
+		k = slices.Clone(k)
+		blas.RoundBF16Slice(k)
 	}
 	st, err := NewStem(one, k, nil, Linear, round)
 	if err != nil {
