@@ -149,3 +149,117 @@ def split():
 
 
 open("layers/internal/kernels/stem_amd64.s", "a").write("\n" + split() + "\n")
+
+
+MAXT = 6  # 4 channels × 6 taps = 24 accumulators (Z0–Z23)
+TAPREG = ["AX", "BX", "DX", "R10", "R11", "R15"]
+
+
+def grad(nt):
+    """stemGrad{nt}AVX512: the weight gradient's sums of one image for 4
+    output channels and nt taps, each a vector of 16 lane sums."""
+    name = f"stemGrad{nt}AVX512"
+    acc = lambda j, i: f"Z{i * 4 + j}"
+    out = []
+    w = out.append
+    w(f"// func {name}(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int)")
+    w(f"// For 4 output channels j and {nt} taps i: acc[16(4i+j) + l] = Σ_oy Σ_b")
+    w("// dy[j·cstride + 16(oy·nb + b) + l]·rows[offs[oy·taps + i] + 16b + l], oy < ho,")
+    w("// b < nb (ho, nb ≥ 1): the lanes' sums, which the caller adds up. cstride, offs")
+    w("// and taps in floats and entries.")
+    w(f"TEXT ·{name}(SB), NOSPLIT, $0-64")
+    w("\tMOVQ dy+8(FP), DI")
+    w("\tMOVQ cstride+16(FP), R8")
+    w("\tSHLQ $2, R8")
+    w("\tLEAQ (R8)(R8*2), R13")
+    w("\tMOVQ rows+24(FP), SI")
+    w("\tMOVQ offs+32(FP), R9")
+    w("\tMOVQ taps+40(FP), R12")
+    w("\tSHLQ $3, R12")
+    w("\tMOVQ ho+48(FP), R14")
+    for i in range(nt):
+        for j in range(4):
+            w(f"\tVPXORD {acc(j, i)}, {acc(j, i)}, {acc(j, i)}")
+    w("")
+    w(f"grow{nt}:")
+    for i in range(nt):
+        w(f"\tMOVQ {8 * i}(R9), {TAPREG[i]}")
+        w(f"\tLEAQ (SI)({TAPREG[i]}*4), {TAPREG[i]}")
+    w("\tMOVQ nb+56(FP), CX")
+    w("")
+    w(f"gblock{nt}:")
+    w("\tVMOVUPS (DI), Z24")
+    w("\tVMOVUPS (DI)(R8*1), Z25")
+    w("\tVMOVUPS (DI)(R8*2), Z26")
+    w("\tVMOVUPS (DI)(R13*1), Z27")
+    for i in range(nt):
+        w(f"\tVMOVUPS ({TAPREG[i]}), Z28")
+        for j in range(4):
+            w(f"\tVFMADD231PS Z28, Z{24 + j}, {acc(j, i)}")
+        w(f"\tADDQ $64, {TAPREG[i]}")
+    w("\tADDQ $64, DI")
+    w("\tDECQ CX")
+    w(f"\tJNZ gblock{nt}")
+    w("\tADDQ R12, R9")
+    w("\tDECQ R14")
+    w(f"\tJNZ grow{nt}")
+    w("")
+    w("\tMOVQ acc+0(FP), AX")
+    for i in range(nt):
+        for j in range(4):
+            w(f"\tVMOVUPS {acc(j, i)}, {64 * (i * 4 + j)}(AX)")
+    w("\tVZEROUPPER")
+    w("\tRET")
+    return "\n".join(out)
+
+
+def round_copy():
+    """stemRoundAVX512: floats copied rounded to bf16, as stemSplitAVX512
+    rounds them."""
+    out = []
+    w = out.append
+    w("// func stemRoundAVX512(dst, src *float32, blocks int)")
+    w("// dst[i] = src[i] rounded to bf16 (as stemSplitAVX512 rounds), i < 16·blocks.")
+    w("TEXT ·stemRoundAVX512(SB), NOSPLIT, $0-24")
+    w("\tMOVQ dst+0(FP), DI")
+    w("\tMOVQ src+8(FP), SI")
+    w("\tMOVQ blocks+16(FP), CX")
+    w("\tMOVL $0x7fff, AX")
+    w("\tVPBROADCASTD AX, Z22")
+    w("\tMOVL $1, AX")
+    w("\tVPBROADCASTD AX, Z23")
+    w("\tMOVL $0xffff0000, AX")
+    w("\tVPBROADCASTD AX, Z24")
+    w("\tMOVL $0x7fffffff, AX")
+    w("\tVPBROADCASTD AX, Z25")
+    w("\tMOVL $0x7f800000, AX")
+    w("\tVPBROADCASTD AX, Z26")
+    w("\tMOVL $0x400000, AX")
+    w("\tVPBROADCASTD AX, Z27")
+    w("\tTESTQ CX, CX")
+    w("\tJZ rounddone")
+    w("")
+    w("roundloop:")
+    w("\tVMOVUPS (SI), Z0")
+    w("\tVPSRLD $16, Z0, Z2")
+    w("\tVPANDD Z23, Z2, Z2")
+    w("\tVPADDD Z22, Z2, Z2")
+    w("\tVPADDD Z2, Z0, Z3")
+    w("\tVPANDD Z25, Z0, Z4")
+    w("\tVPCMPUD $6, Z26, Z4, K1")
+    w("\tVPORD Z27, Z0, K1, Z3")
+    w("\tVPANDD Z24, Z3, Z0")
+    w("\tVMOVUPS Z0, (DI)")
+    w("\tADDQ $64, SI")
+    w("\tADDQ $64, DI")
+    w("\tDECQ CX")
+    w("\tJNZ roundloop")
+    w("")
+    w("rounddone:")
+    w("\tVZEROUPPER")
+    w("\tRET")
+    return "\n".join(out)
+
+
+open("layers/internal/kernels/stem_amd64.s", "a").write(
+    "\n" + "\n\n".join([grad(nt) for nt in range(1, MAXT + 1)] + [round_copy()]) + "\n")

@@ -146,6 +146,66 @@ func stemRow(y []float32, cstride int, rows []float32, offs []int, w, bias []flo
 	stemRowsAVX512[nb-1](&y[0], cstride, &rows[0], &offs[0], len(offs), &w[0], &bias[0], int(act))
 }
 
+// The stem's weight-gradient kernels (stem_amd64.s), by number of taps.
+//
+//go:noescape
+func stemGrad1AVX512(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int)
+
+//go:noescape
+func stemGrad2AVX512(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int)
+
+//go:noescape
+func stemGrad3AVX512(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int)
+
+//go:noescape
+func stemGrad4AVX512(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int)
+
+//go:noescape
+func stemGrad5AVX512(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int)
+
+//go:noescape
+func stemGrad6AVX512(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int)
+
+var stemGradsAVX512 = [...]func(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int){
+	stemGrad1AVX512, stemGrad2AVX512, stemGrad3AVX512, stemGrad4AVX512, stemGrad5AVX512, stemGrad6AVX512,
+}
+
+// stemGrad is the stem's weight-gradient kernel: the AVX-512 one of nt
+// taps, or stemGradGo. The assembly trusts its bounds: checked here.
+func stemGrad(lanes, dy []float32, cstride int, rows []float32, offs []int, taps, ho, nb, nt int) {
+	if !haveAVX512 {
+		stemGradGo(lanes, dy, cstride, rows, offs, taps, ho, nb, nt)
+		return
+	}
+	if nt < 1 || nt > stemMaxTaps || ho < 1 || nb < 1 || nt > taps {
+		panic("kernels: stemGrad: bad sizes")
+	}
+	_ = lanes[64*nt-1]
+	_ = dy[3*cstride+16*ho*nb-1]
+	_ = offs[(ho-1)*taps+nt-1]
+	for oy := 0; oy < ho; oy++ {
+		for _, o := range offs[oy*taps:][:nt] {
+			_ = rows[o+16*nb-1]
+			_ = rows[o]
+		}
+	}
+	stemGradsAVX512[nt-1](&lanes[0], &dy[0], cstride, &rows[0], &offs[0], taps, ho, nb)
+}
+
+//go:noescape
+func stemRoundAVX512(dst, src *float32, blocks int)
+
+// stemRound copies src to dst rounded to bf16, 16 floats at a time on
+// AVX-512; it returns how many it did (the caller does the rest).
+func stemRound(dst, src []float32) int {
+	blocks := min(len(dst), len(src)) / 16
+	if !haveAVX512 || blocks == 0 {
+		return 0
+	}
+	stemRoundAVX512(&dst[0], &src[0], blocks)
+	return 16 * blocks
+}
+
 //go:noescape
 func stemSplitAVX512(ev, od, src *float32, blocks int, idx *uint32, round bool)
 

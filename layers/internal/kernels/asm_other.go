@@ -107,3 +107,9 @@ func stemRow(y []float32, cstride int, rows []float32, offs []int, w, bias []flo
 }
 
 func stemSplit(ev, od, src []float32, round bool) int { return 0 }
+
+func stemGrad(lanes, dy []float32, cstride int, rows []float32, offs []int, taps, ho, nb, nt int) {
+	stemGradGo(lanes, dy, cstride, rows, offs, taps, ho, nb, nt)
+}
+
+func stemRound(dst, src []float32) int { return 0 }

@@ -35,7 +35,7 @@ func TestConvBF16MatchesDefinition(t *testing.T) {
 		pointwise(2, 7, 3, 5, 9),     // batched (15 positions)
 		pointwise(3, 64, 16, 16, 96), // above the split threshold
 		{N: 2, C: 3, H: 9, W: 7, O: 5, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PB: 1, PL: 1, PR: 1, Ho: 5, Wo: 4},
-		{N: 1, C: 3, H: 33, W: 35, O: 7, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PB: 1, PL: 1, PR: 1, Ho: 17, Wo: 18},    // stems (the stem kernel's forward pass on AVX-512)
+		{N: 1, C: 3, H: 33, W: 35, O: 7, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PB: 1, PL: 1, PR: 1, Ho: 17, Wo: 18},    // stems (the stem kernels' forward pass and weight gradient on AVX-512)
 		{N: 2, C: 3, H: 64, W: 64, O: 16, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PB: 1, PL: 1, PR: 1, Ho: 32, Wo: 32},   // … whole 16-column blocks
 		{N: 1, C: 3, H: 32, W: 32, O: 24, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PB: 1, PL: 1, PR: 1, Ho: 32, Wo: 32},   // a stem
 		{N: 2, C: 8, H: 6, W: 5, O: 12, G: 4, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PB: 1, PL: 1, PR: 1, Ho: 6, Wo: 5}, // grouped

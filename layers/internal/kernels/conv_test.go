@@ -31,9 +31,10 @@ func TestConvFloat32MatchesFloat64(t *testing.T) {
 		pointwise(3, 24, 32, 32, 48), // dW on the dot-product kernel: depth 1024 a sample, two blocks
 		pointwise(5, 13, 11, 9, 50),  // … 99 positions (a 3-float tail), odd samples, edge tiles
 		{N: 2, C: 3, H: 9, W: 7, O: 5, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PB: 1, PL: 1, PR: 1, Ho: 5, Wo: 4},
-		// Stems (3×3, stride 2, at most 4 channels: the stem kernel's
-		// forward pass on AVX-512): batch 1 at odd sizes, TF's "same"
-		// padding with 4 channels, and rows of whole 16-column blocks.
+		// Stems (3×3, stride 2, at most 4 channels: the stem kernels'
+		// forward pass and weight gradient on AVX-512): batch 1 at odd
+		// sizes, TF's "same" padding with 4 channels, and rows of whole
+		// 16-column blocks (dY read in place by the gradient).
 		{N: 1, C: 3, H: 33, W: 35, O: 7, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PB: 1, PL: 1, PR: 1, Ho: 17, Wo: 18},
 		{N: 3, C: 4, H: 16, W: 20, O: 8, KH: 3, KW: 3, SH: 2, SW: 2, PB: 1, PR: 1, Ho: 8, Wo: 10},
 		{N: 2, C: 3, H: 64, W: 64, O: 16, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PB: 1, PL: 1, PR: 1, Ho: 32, Wo: 32},

@@ -1064,3 +1064,590 @@ splitperm:
 splitdone:
 	VZEROUPPER
 	RET
+
+// func stemGrad1AVX512(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int)
+// For 4 output channels j and 1 taps i: acc[16(4i+j) + l] = Σ_oy Σ_b
+// dy[j·cstride + 16(oy·nb + b) + l]·rows[offs[oy·taps + i] + 16b + l], oy < ho,
+// b < nb (ho, nb ≥ 1): the lanes' sums, which the caller adds up. cstride, offs
+// and taps in floats and entries.
+TEXT ·stemGrad1AVX512(SB), NOSPLIT, $0-64
+	MOVQ dy+8(FP), DI
+	MOVQ cstride+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R13
+	MOVQ rows+24(FP), SI
+	MOVQ offs+32(FP), R9
+	MOVQ taps+40(FP), R12
+	SHLQ $3, R12
+	MOVQ ho+48(FP), R14
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+grow1:
+	MOVQ 0(R9), AX
+	LEAQ (SI)(AX*4), AX
+	MOVQ nb+56(FP), CX
+
+gblock1:
+	VMOVUPS (DI), Z24
+	VMOVUPS (DI)(R8*1), Z25
+	VMOVUPS (DI)(R8*2), Z26
+	VMOVUPS (DI)(R13*1), Z27
+	VMOVUPS (AX), Z28
+	VFMADD231PS Z28, Z24, Z0
+	VFMADD231PS Z28, Z25, Z1
+	VFMADD231PS Z28, Z26, Z2
+	VFMADD231PS Z28, Z27, Z3
+	ADDQ $64, AX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ gblock1
+	ADDQ R12, R9
+	DECQ R14
+	JNZ grow1
+
+	MOVQ acc+0(FP), AX
+	VMOVUPS Z0, 0(AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VZEROUPPER
+	RET
+
+// func stemGrad2AVX512(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int)
+// For 4 output channels j and 2 taps i: acc[16(4i+j) + l] = Σ_oy Σ_b
+// dy[j·cstride + 16(oy·nb + b) + l]·rows[offs[oy·taps + i] + 16b + l], oy < ho,
+// b < nb (ho, nb ≥ 1): the lanes' sums, which the caller adds up. cstride, offs
+// and taps in floats and entries.
+TEXT ·stemGrad2AVX512(SB), NOSPLIT, $0-64
+	MOVQ dy+8(FP), DI
+	MOVQ cstride+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R13
+	MOVQ rows+24(FP), SI
+	MOVQ offs+32(FP), R9
+	MOVQ taps+40(FP), R12
+	SHLQ $3, R12
+	MOVQ ho+48(FP), R14
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+grow2:
+	MOVQ 0(R9), AX
+	LEAQ (SI)(AX*4), AX
+	MOVQ 8(R9), BX
+	LEAQ (SI)(BX*4), BX
+	MOVQ nb+56(FP), CX
+
+gblock2:
+	VMOVUPS (DI), Z24
+	VMOVUPS (DI)(R8*1), Z25
+	VMOVUPS (DI)(R8*2), Z26
+	VMOVUPS (DI)(R13*1), Z27
+	VMOVUPS (AX), Z28
+	VFMADD231PS Z28, Z24, Z0
+	VFMADD231PS Z28, Z25, Z1
+	VFMADD231PS Z28, Z26, Z2
+	VFMADD231PS Z28, Z27, Z3
+	ADDQ $64, AX
+	VMOVUPS (BX), Z28
+	VFMADD231PS Z28, Z24, Z4
+	VFMADD231PS Z28, Z25, Z5
+	VFMADD231PS Z28, Z26, Z6
+	VFMADD231PS Z28, Z27, Z7
+	ADDQ $64, BX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ gblock2
+	ADDQ R12, R9
+	DECQ R14
+	JNZ grow2
+
+	MOVQ acc+0(FP), AX
+	VMOVUPS Z0, 0(AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	VZEROUPPER
+	RET
+
+// func stemGrad3AVX512(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int)
+// For 4 output channels j and 3 taps i: acc[16(4i+j) + l] = Σ_oy Σ_b
+// dy[j·cstride + 16(oy·nb + b) + l]·rows[offs[oy·taps + i] + 16b + l], oy < ho,
+// b < nb (ho, nb ≥ 1): the lanes' sums, which the caller adds up. cstride, offs
+// and taps in floats and entries.
+TEXT ·stemGrad3AVX512(SB), NOSPLIT, $0-64
+	MOVQ dy+8(FP), DI
+	MOVQ cstride+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R13
+	MOVQ rows+24(FP), SI
+	MOVQ offs+32(FP), R9
+	MOVQ taps+40(FP), R12
+	SHLQ $3, R12
+	MOVQ ho+48(FP), R14
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+grow3:
+	MOVQ 0(R9), AX
+	LEAQ (SI)(AX*4), AX
+	MOVQ 8(R9), BX
+	LEAQ (SI)(BX*4), BX
+	MOVQ 16(R9), DX
+	LEAQ (SI)(DX*4), DX
+	MOVQ nb+56(FP), CX
+
+gblock3:
+	VMOVUPS (DI), Z24
+	VMOVUPS (DI)(R8*1), Z25
+	VMOVUPS (DI)(R8*2), Z26
+	VMOVUPS (DI)(R13*1), Z27
+	VMOVUPS (AX), Z28
+	VFMADD231PS Z28, Z24, Z0
+	VFMADD231PS Z28, Z25, Z1
+	VFMADD231PS Z28, Z26, Z2
+	VFMADD231PS Z28, Z27, Z3
+	ADDQ $64, AX
+	VMOVUPS (BX), Z28
+	VFMADD231PS Z28, Z24, Z4
+	VFMADD231PS Z28, Z25, Z5
+	VFMADD231PS Z28, Z26, Z6
+	VFMADD231PS Z28, Z27, Z7
+	ADDQ $64, BX
+	VMOVUPS (DX), Z28
+	VFMADD231PS Z28, Z24, Z8
+	VFMADD231PS Z28, Z25, Z9
+	VFMADD231PS Z28, Z26, Z10
+	VFMADD231PS Z28, Z27, Z11
+	ADDQ $64, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ gblock3
+	ADDQ R12, R9
+	DECQ R14
+	JNZ grow3
+
+	MOVQ acc+0(FP), AX
+	VMOVUPS Z0, 0(AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	VMOVUPS Z8, 512(AX)
+	VMOVUPS Z9, 576(AX)
+	VMOVUPS Z10, 640(AX)
+	VMOVUPS Z11, 704(AX)
+	VZEROUPPER
+	RET
+
+// func stemGrad4AVX512(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int)
+// For 4 output channels j and 4 taps i: acc[16(4i+j) + l] = Σ_oy Σ_b
+// dy[j·cstride + 16(oy·nb + b) + l]·rows[offs[oy·taps + i] + 16b + l], oy < ho,
+// b < nb (ho, nb ≥ 1): the lanes' sums, which the caller adds up. cstride, offs
+// and taps in floats and entries.
+TEXT ·stemGrad4AVX512(SB), NOSPLIT, $0-64
+	MOVQ dy+8(FP), DI
+	MOVQ cstride+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R13
+	MOVQ rows+24(FP), SI
+	MOVQ offs+32(FP), R9
+	MOVQ taps+40(FP), R12
+	SHLQ $3, R12
+	MOVQ ho+48(FP), R14
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+grow4:
+	MOVQ 0(R9), AX
+	LEAQ (SI)(AX*4), AX
+	MOVQ 8(R9), BX
+	LEAQ (SI)(BX*4), BX
+	MOVQ 16(R9), DX
+	LEAQ (SI)(DX*4), DX
+	MOVQ 24(R9), R10
+	LEAQ (SI)(R10*4), R10
+	MOVQ nb+56(FP), CX
+
+gblock4:
+	VMOVUPS (DI), Z24
+	VMOVUPS (DI)(R8*1), Z25
+	VMOVUPS (DI)(R8*2), Z26
+	VMOVUPS (DI)(R13*1), Z27
+	VMOVUPS (AX), Z28
+	VFMADD231PS Z28, Z24, Z0
+	VFMADD231PS Z28, Z25, Z1
+	VFMADD231PS Z28, Z26, Z2
+	VFMADD231PS Z28, Z27, Z3
+	ADDQ $64, AX
+	VMOVUPS (BX), Z28
+	VFMADD231PS Z28, Z24, Z4
+	VFMADD231PS Z28, Z25, Z5
+	VFMADD231PS Z28, Z26, Z6
+	VFMADD231PS Z28, Z27, Z7
+	ADDQ $64, BX
+	VMOVUPS (DX), Z28
+	VFMADD231PS Z28, Z24, Z8
+	VFMADD231PS Z28, Z25, Z9
+	VFMADD231PS Z28, Z26, Z10
+	VFMADD231PS Z28, Z27, Z11
+	ADDQ $64, DX
+	VMOVUPS (R10), Z28
+	VFMADD231PS Z28, Z24, Z12
+	VFMADD231PS Z28, Z25, Z13
+	VFMADD231PS Z28, Z26, Z14
+	VFMADD231PS Z28, Z27, Z15
+	ADDQ $64, R10
+	ADDQ $64, DI
+	DECQ CX
+	JNZ gblock4
+	ADDQ R12, R9
+	DECQ R14
+	JNZ grow4
+
+	MOVQ acc+0(FP), AX
+	VMOVUPS Z0, 0(AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	VMOVUPS Z8, 512(AX)
+	VMOVUPS Z9, 576(AX)
+	VMOVUPS Z10, 640(AX)
+	VMOVUPS Z11, 704(AX)
+	VMOVUPS Z12, 768(AX)
+	VMOVUPS Z13, 832(AX)
+	VMOVUPS Z14, 896(AX)
+	VMOVUPS Z15, 960(AX)
+	VZEROUPPER
+	RET
+
+// func stemGrad5AVX512(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int)
+// For 4 output channels j and 5 taps i: acc[16(4i+j) + l] = Σ_oy Σ_b
+// dy[j·cstride + 16(oy·nb + b) + l]·rows[offs[oy·taps + i] + 16b + l], oy < ho,
+// b < nb (ho, nb ≥ 1): the lanes' sums, which the caller adds up. cstride, offs
+// and taps in floats and entries.
+TEXT ·stemGrad5AVX512(SB), NOSPLIT, $0-64
+	MOVQ dy+8(FP), DI
+	MOVQ cstride+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R13
+	MOVQ rows+24(FP), SI
+	MOVQ offs+32(FP), R9
+	MOVQ taps+40(FP), R12
+	SHLQ $3, R12
+	MOVQ ho+48(FP), R14
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+
+grow5:
+	MOVQ 0(R9), AX
+	LEAQ (SI)(AX*4), AX
+	MOVQ 8(R9), BX
+	LEAQ (SI)(BX*4), BX
+	MOVQ 16(R9), DX
+	LEAQ (SI)(DX*4), DX
+	MOVQ 24(R9), R10
+	LEAQ (SI)(R10*4), R10
+	MOVQ 32(R9), R11
+	LEAQ (SI)(R11*4), R11
+	MOVQ nb+56(FP), CX
+
+gblock5:
+	VMOVUPS (DI), Z24
+	VMOVUPS (DI)(R8*1), Z25
+	VMOVUPS (DI)(R8*2), Z26
+	VMOVUPS (DI)(R13*1), Z27
+	VMOVUPS (AX), Z28
+	VFMADD231PS Z28, Z24, Z0
+	VFMADD231PS Z28, Z25, Z1
+	VFMADD231PS Z28, Z26, Z2
+	VFMADD231PS Z28, Z27, Z3
+	ADDQ $64, AX
+	VMOVUPS (BX), Z28
+	VFMADD231PS Z28, Z24, Z4
+	VFMADD231PS Z28, Z25, Z5
+	VFMADD231PS Z28, Z26, Z6
+	VFMADD231PS Z28, Z27, Z7
+	ADDQ $64, BX
+	VMOVUPS (DX), Z28
+	VFMADD231PS Z28, Z24, Z8
+	VFMADD231PS Z28, Z25, Z9
+	VFMADD231PS Z28, Z26, Z10
+	VFMADD231PS Z28, Z27, Z11
+	ADDQ $64, DX
+	VMOVUPS (R10), Z28
+	VFMADD231PS Z28, Z24, Z12
+	VFMADD231PS Z28, Z25, Z13
+	VFMADD231PS Z28, Z26, Z14
+	VFMADD231PS Z28, Z27, Z15
+	ADDQ $64, R10
+	VMOVUPS (R11), Z28
+	VFMADD231PS Z28, Z24, Z16
+	VFMADD231PS Z28, Z25, Z17
+	VFMADD231PS Z28, Z26, Z18
+	VFMADD231PS Z28, Z27, Z19
+	ADDQ $64, R11
+	ADDQ $64, DI
+	DECQ CX
+	JNZ gblock5
+	ADDQ R12, R9
+	DECQ R14
+	JNZ grow5
+
+	MOVQ acc+0(FP), AX
+	VMOVUPS Z0, 0(AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	VMOVUPS Z8, 512(AX)
+	VMOVUPS Z9, 576(AX)
+	VMOVUPS Z10, 640(AX)
+	VMOVUPS Z11, 704(AX)
+	VMOVUPS Z12, 768(AX)
+	VMOVUPS Z13, 832(AX)
+	VMOVUPS Z14, 896(AX)
+	VMOVUPS Z15, 960(AX)
+	VMOVUPS Z16, 1024(AX)
+	VMOVUPS Z17, 1088(AX)
+	VMOVUPS Z18, 1152(AX)
+	VMOVUPS Z19, 1216(AX)
+	VZEROUPPER
+	RET
+
+// func stemGrad6AVX512(acc *float32, dy *float32, cstride int, rows *float32, offs *int, taps int, ho int, nb int)
+// For 4 output channels j and 6 taps i: acc[16(4i+j) + l] = Σ_oy Σ_b
+// dy[j·cstride + 16(oy·nb + b) + l]·rows[offs[oy·taps + i] + 16b + l], oy < ho,
+// b < nb (ho, nb ≥ 1): the lanes' sums, which the caller adds up. cstride, offs
+// and taps in floats and entries.
+TEXT ·stemGrad6AVX512(SB), NOSPLIT, $0-64
+	MOVQ dy+8(FP), DI
+	MOVQ cstride+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R13
+	MOVQ rows+24(FP), SI
+	MOVQ offs+32(FP), R9
+	MOVQ taps+40(FP), R12
+	SHLQ $3, R12
+	MOVQ ho+48(FP), R14
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+grow6:
+	MOVQ 0(R9), AX
+	LEAQ (SI)(AX*4), AX
+	MOVQ 8(R9), BX
+	LEAQ (SI)(BX*4), BX
+	MOVQ 16(R9), DX
+	LEAQ (SI)(DX*4), DX
+	MOVQ 24(R9), R10
+	LEAQ (SI)(R10*4), R10
+	MOVQ 32(R9), R11
+	LEAQ (SI)(R11*4), R11
+	MOVQ 40(R9), R15
+	LEAQ (SI)(R15*4), R15
+	MOVQ nb+56(FP), CX
+
+gblock6:
+	VMOVUPS (DI), Z24
+	VMOVUPS (DI)(R8*1), Z25
+	VMOVUPS (DI)(R8*2), Z26
+	VMOVUPS (DI)(R13*1), Z27
+	VMOVUPS (AX), Z28
+	VFMADD231PS Z28, Z24, Z0
+	VFMADD231PS Z28, Z25, Z1
+	VFMADD231PS Z28, Z26, Z2
+	VFMADD231PS Z28, Z27, Z3
+	ADDQ $64, AX
+	VMOVUPS (BX), Z28
+	VFMADD231PS Z28, Z24, Z4
+	VFMADD231PS Z28, Z25, Z5
+	VFMADD231PS Z28, Z26, Z6
+	VFMADD231PS Z28, Z27, Z7
+	ADDQ $64, BX
+	VMOVUPS (DX), Z28
+	VFMADD231PS Z28, Z24, Z8
+	VFMADD231PS Z28, Z25, Z9
+	VFMADD231PS Z28, Z26, Z10
+	VFMADD231PS Z28, Z27, Z11
+	ADDQ $64, DX
+	VMOVUPS (R10), Z28
+	VFMADD231PS Z28, Z24, Z12
+	VFMADD231PS Z28, Z25, Z13
+	VFMADD231PS Z28, Z26, Z14
+	VFMADD231PS Z28, Z27, Z15
+	ADDQ $64, R10
+	VMOVUPS (R11), Z28
+	VFMADD231PS Z28, Z24, Z16
+	VFMADD231PS Z28, Z25, Z17
+	VFMADD231PS Z28, Z26, Z18
+	VFMADD231PS Z28, Z27, Z19
+	ADDQ $64, R11
+	VMOVUPS (R15), Z28
+	VFMADD231PS Z28, Z24, Z20
+	VFMADD231PS Z28, Z25, Z21
+	VFMADD231PS Z28, Z26, Z22
+	VFMADD231PS Z28, Z27, Z23
+	ADDQ $64, R15
+	ADDQ $64, DI
+	DECQ CX
+	JNZ gblock6
+	ADDQ R12, R9
+	DECQ R14
+	JNZ grow6
+
+	MOVQ acc+0(FP), AX
+	VMOVUPS Z0, 0(AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	VMOVUPS Z8, 512(AX)
+	VMOVUPS Z9, 576(AX)
+	VMOVUPS Z10, 640(AX)
+	VMOVUPS Z11, 704(AX)
+	VMOVUPS Z12, 768(AX)
+	VMOVUPS Z13, 832(AX)
+	VMOVUPS Z14, 896(AX)
+	VMOVUPS Z15, 960(AX)
+	VMOVUPS Z16, 1024(AX)
+	VMOVUPS Z17, 1088(AX)
+	VMOVUPS Z18, 1152(AX)
+	VMOVUPS Z19, 1216(AX)
+	VMOVUPS Z20, 1280(AX)
+	VMOVUPS Z21, 1344(AX)
+	VMOVUPS Z22, 1408(AX)
+	VMOVUPS Z23, 1472(AX)
+	VZEROUPPER
+	RET
+
+// func stemRoundAVX512(dst, src *float32, blocks int)
+// dst[i] = src[i] rounded to bf16 (as stemSplitAVX512 rounds), i < 16·blocks.
+TEXT ·stemRoundAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ blocks+16(FP), CX
+	MOVL $0x7fff, AX
+	VPBROADCASTD AX, Z22
+	MOVL $1, AX
+	VPBROADCASTD AX, Z23
+	MOVL $0xffff0000, AX
+	VPBROADCASTD AX, Z24
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z25
+	MOVL $0x7f800000, AX
+	VPBROADCASTD AX, Z26
+	MOVL $0x400000, AX
+	VPBROADCASTD AX, Z27
+	TESTQ CX, CX
+	JZ rounddone
+
+roundloop:
+	VMOVUPS (SI), Z0
+	VPSRLD $16, Z0, Z2
+	VPANDD Z23, Z2, Z2
+	VPADDD Z22, Z2, Z2
+	VPADDD Z2, Z0, Z3
+	VPANDD Z25, Z0, Z4
+	VPCMPUD $6, Z26, Z4, K1
+	VPORD Z27, Z0, K1, Z3
+	VPANDD Z24, Z3, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ roundloop
+
+rounddone:
+	VZEROUPPER
+	RET

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gomobilenet/mobilenet/blas"
@@ -86,6 +87,95 @@ func TestStem(t *testing.T) {
 	}
 	if _, err := NewStem(Geom{N: 1, C: 5, H: 8, W: 8, O: 2, KH: 3, KW: 3, SH: 2, SW: 2, Ho: 3, Wo: 3}, make([]float32, 90), nil, ReLU, false); err == nil {
 		t.Error("NewStem took 5 input channels")
+	}
+}
+
+// TestStemGrad checks the stem's weight gradient (the AVX-512 kernels on
+// that tier, the Go one elsewhere) against the definition in float64, on
+// the geometries TestStem takes (the 224 stem, odd sizes, rows of more
+// than 7 blocks, partial channel groups, widths that are not whole blocks,
+// bf16 rounding of both operands), a buffer of NaNs given. Add adds to dw:
+// it starts random. Tolerance from the arithmetic: each lane sums Ho·wb
+// products with one rounding each, then 16 lanes and dw's value are added,
+// each rounding within 2⁻²⁴ of the magnitudes summed so far.
+func TestStemGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(47, 48))
+	geom := func(c, h, w, o, pt, pb, pl, pr int) Geom {
+		return Geom{N: 1, C: c, H: h, W: w, O: o, KH: 3, KW: 3, SH: 2, SW: 2, PT: pt, PB: pb, PL: pl, PR: pr,
+			Ho: (h+pt+pb-3)/2 + 1, Wo: (w+pl+pr-3)/2 + 1}
+	}
+	for _, tc := range []struct {
+		g     Geom
+		round bool
+	}{
+		{geom(3, 224, 224, 16, 1, 1, 1, 1), false}, // the 224 stem, alpha 0.5: dY read in place
+		{geom(3, 224, 224, 16, 1, 1, 1, 1), true},  // the same in bf16: dY through the tile, rounded
+		{geom(3, 224, 224, 8, 0, 1, 0, 1), false},  // TF's "same" padding
+		{geom(3, 17, 23, 5, 1, 1, 1, 1), false},    // odd sizes, a partial channel group
+		{geom(1, 9, 8, 4, 0, 0, 0, 0), true},       // one channel (9 taps: 6 + 3), no padding
+		{geom(4, 20, 261, 9, 1, 1, 1, 1), false},   // 131 columns: 9 blocks
+		{geom(2, 5, 3, 3, 1, 1, 1, 1), true},       // a tiny map
+		{geom(3, 64, 64, 32, 1, 1, 1, 1), false},   // 32 columns
+		{geom(3, 33, 40, 6, 1, 1, 1, 1), true},     // bf16, a partial group
+	} {
+		g := tc.g
+		t.Run(fmt.Sprintf("%v round %v", g, tc.round), func(t *testing.T) {
+			x := randFloats(r, g.C*g.H*g.W)
+			dy := randFloats(r, g.O*g.Ho*g.Wo)
+			dw0 := randFloats(r, g.O*g.C*9)
+			s, err := NewStemGrad(g, tc.round)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]float32, s.BufSize())
+			for i := range buf { // Add writes every place it reads
+				buf[i] = float32(math.NaN())
+			}
+			var first []float32
+			for run := 0; run < 2; run++ { // the buffer reused: the same bits
+				dw := slices.Clone(dw0)
+				s.Add(dw, dy, x, buf)
+				if run == 1 && !slices.Equal(dw, first) {
+					t.Fatal("a second call gave other bits")
+				}
+				first = dw
+			}
+			rnd := func(v float32) float64 {
+				if tc.round {
+					v = blas.RoundBF16(v)
+				}
+				return float64(v)
+			}
+			wb := (g.Wo + 15) / 16
+			for o := 0; o < g.O; o++ {
+				for c := 0; c < g.C; c++ {
+					for ky := 0; ky < 3; ky++ {
+						for kx := 0; kx < 3; kx++ {
+							i := ((o*g.C+c)*3+ky)*3 + kx
+							sum, mag := float64(dw0[i]), math.Abs(float64(dw0[i]))
+							for oy := 0; oy < g.Ho; oy++ {
+								for ox := 0; ox < g.Wo; ox++ {
+									iy, ix := 2*oy-g.PT+ky, 2*ox-g.PL+kx
+									if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
+										continue
+									}
+									v := rnd(dy[(o*g.Ho+oy)*g.Wo+ox]) * rnd(x[(c*g.H+iy)*g.W+ix])
+									sum += v
+									mag += math.Abs(v)
+								}
+							}
+							got := float64(first[i])
+							if tol := float64(g.Ho*wb+16+1) * 0x1p-24 * mag; math.Abs(got-sum) > tol || math.IsNaN(got) {
+								t.Fatalf("dw[%d][%d][%d][%d] = %v, want %v ± %.3g", o, c, ky, kx, got, sum, tol)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+	if _, err := NewStemGrad(Geom{N: 1, C: 5, H: 8, W: 8, O: 2, KH: 3, KW: 3, SH: 2, SW: 2, Ho: 3, Wo: 3}, false); err == nil {
+		t.Error("NewStemGrad took 5 input channels")
 	}
 }
 
