@@ -81,6 +81,26 @@ body = [kernel(nb) for nb in range(1, MAXB + 1)]
 open("layers/internal/kernels/stem_amd64.s", "w").write(head + "\n" + "\n\n".join(body) + "\n")
 
 
+def round_consts(w):
+    """Loads round_bf16's constants into Z22–Z27 (AX clobbered)."""
+    for v, z in (("0x7fff", 22), ("1", 23), ("0xffff0000", 24), ("0x7fffffff", 25), ("0x7f800000", 26), ("0x400000", 27)):
+        w(f"\tMOVL ${v}, AX")
+        w(f"\tVPBROADCASTD AX, Z{z}")
+
+
+def round_bf16(w, z):
+    """Rounds the 16 floats of register z to bf16 in place, as blas.RoundBF16
+    (to nearest even; a NaN made quiet), with Z2–Z4 and K1 as scratch."""
+    w(f"\tVPSRLD $16, {z}, Z2")
+    w("\tVPANDD Z23, Z2, Z2")
+    w("\tVPADDD Z22, Z2, Z2")
+    w(f"\tVPADDD Z2, {z}, Z3        // rounded, low half to clear")
+    w(f"\tVPANDD Z25, {z}, Z4")
+    w("\tVPCMPUD $6, Z26, Z4, K1  // |b| > +Inf: NaN")
+    w(f"\tVPORD Z27, {z}, K1, Z3    // NaN: quiet")
+    w(f"\tVPANDD Z24, Z3, {z}")
+
+
 def split():
     """stemSplitAVX512: the even and odd columns of a row, optionally rounded
     to bf16 as blas.RoundBF16 rounds (to nearest even; a NaN made quiet)."""
@@ -99,18 +119,7 @@ def split():
     w("\tMOVBLZX round+40(FP), BX")
     w("\tVMOVDQU32 (AX), Z20      // even indices")
     w("\tVMOVDQU32 64(AX), Z21    // odd indices")
-    w("\tMOVL $0x7fff, AX")
-    w("\tVPBROADCASTD AX, Z22")
-    w("\tMOVL $1, AX")
-    w("\tVPBROADCASTD AX, Z23")
-    w("\tMOVL $0xffff0000, AX")
-    w("\tVPBROADCASTD AX, Z24")
-    w("\tMOVL $0x7fffffff, AX")
-    w("\tVPBROADCASTD AX, Z25")
-    w("\tMOVL $0x7f800000, AX")
-    w("\tVPBROADCASTD AX, Z26")
-    w("\tMOVL $0x400000, AX")
-    w("\tVPBROADCASTD AX, Z27")
+    round_consts(w)
     w("\tTESTQ CX, CX")
     w("\tJZ splitdone")
     w("")
@@ -120,14 +129,7 @@ def split():
     w("\tTESTQ BX, BX")
     w("\tJZ splitperm")
     for z in ("Z0", "Z1"):
-        w(f"\tVPSRLD $16, {z}, Z2")
-        w("\tVPANDD Z23, Z2, Z2")
-        w("\tVPADDD Z22, Z2, Z2")
-        w(f"\tVPADDD Z2, {z}, Z3        // rounded, low half to clear")
-        w(f"\tVPANDD Z25, {z}, Z4")
-        w("\tVPCMPUD $6, Z26, Z4, K1  // |b| > +Inf: NaN")
-        w(f"\tVPORD Z27, {z}, K1, Z3    // NaN: quiet")
-        w(f"\tVPANDD Z24, Z3, {z}")
+        round_bf16(w, z)
     w("")
     w("splitperm:")
     w("\tVMOVDQA32 Z20, Z5")
@@ -224,31 +226,13 @@ def round_copy():
     w("\tMOVQ dst+0(FP), DI")
     w("\tMOVQ src+8(FP), SI")
     w("\tMOVQ blocks+16(FP), CX")
-    w("\tMOVL $0x7fff, AX")
-    w("\tVPBROADCASTD AX, Z22")
-    w("\tMOVL $1, AX")
-    w("\tVPBROADCASTD AX, Z23")
-    w("\tMOVL $0xffff0000, AX")
-    w("\tVPBROADCASTD AX, Z24")
-    w("\tMOVL $0x7fffffff, AX")
-    w("\tVPBROADCASTD AX, Z25")
-    w("\tMOVL $0x7f800000, AX")
-    w("\tVPBROADCASTD AX, Z26")
-    w("\tMOVL $0x400000, AX")
-    w("\tVPBROADCASTD AX, Z27")
+    round_consts(w)
     w("\tTESTQ CX, CX")
     w("\tJZ rounddone")
     w("")
     w("roundloop:")
     w("\tVMOVUPS (SI), Z0")
-    w("\tVPSRLD $16, Z0, Z2")
-    w("\tVPANDD Z23, Z2, Z2")
-    w("\tVPADDD Z22, Z2, Z2")
-    w("\tVPADDD Z2, Z0, Z3")
-    w("\tVPANDD Z25, Z0, Z4")
-    w("\tVPCMPUD $6, Z26, Z4, K1")
-    w("\tVPORD Z27, Z0, K1, Z3")
-    w("\tVPANDD Z24, Z3, Z0")
+    round_bf16(w, "Z0")
     w("\tVMOVUPS Z0, (DI)")
     w("\tADDQ $64, SI")
     w("\tADDQ $64, DI")

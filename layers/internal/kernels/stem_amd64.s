@@ -1637,10 +1637,10 @@ roundloop:
 	VPSRLD $16, Z0, Z2
 	VPANDD Z23, Z2, Z2
 	VPADDD Z22, Z2, Z2
-	VPADDD Z2, Z0, Z3
+	VPADDD Z2, Z0, Z3        // rounded, low half to clear
 	VPANDD Z25, Z0, Z4
-	VPCMPUD $6, Z26, Z4, K1
-	VPORD Z27, Z0, K1, Z3
+	VPCMPUD $6, Z26, Z4, K1  // |b| > +Inf: NaN
+	VPORD Z27, Z0, K1, Z3    // NaN: quiet
 	VPANDD Z24, Z3, Z0
 	VMOVUPS Z0, (DI)
 	ADDQ $64, SI

@@ -10,6 +10,13 @@ import (
 	"github.com/gomobilenet/mobilenet/blas"
 )
 
+// stemGeometry is a one-image 3×3, stride-2 convolution of c channels
+// (h×w) to o, with paddings top, bottom, left, right.
+func stemGeometry(c, h, w, o, pt, pb, pl, pr int) Geom {
+	return Geom{N: 1, C: c, H: h, W: w, O: o, KH: 3, KW: 3, SH: 2, SW: 2, PT: pt, PB: pb, PL: pl, PR: pr,
+		Ho: (h+pt+pb-3)/2 + 1, Wo: (w+pl+pr-3)/2 + 1}
+}
+
 // TestStem checks the stem kernel (the AVX-512 row kernels on that tier,
 // the Go one elsewhere) against the definition in float64: every output
 // within 1e-5 of the sum of its terms' magnitudes (float32 sums of 36 terms
@@ -19,23 +26,19 @@ import (
 // given.
 func TestStem(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
-	geom := func(c, h, w, o, pt, pb, pl, pr int) Geom {
-		return Geom{N: 1, C: c, H: h, W: w, O: o, KH: 3, KW: 3, SH: 2, SW: 2, PT: pt, PB: pb, PL: pl, PR: pr,
-			Ho: (h+pt+pb-3)/2 + 1, Wo: (w+pl+pr-3)/2 + 1}
-	}
 	for _, tc := range []struct {
 		g     Geom
 		act   Act
 		round bool // the inputs rounded to bf16 as they are split
 	}{
-		{geom(3, 224, 224, 16, 1, 1, 1, 1), ReLU, false}, // the 224 stem, alpha 0.5: 112 columns, 7 blocks, direct stores
-		{geom(3, 224, 224, 16, 0, 1, 0, 1), ReLU, false}, // TF's "same" padding
-		{geom(3, 17, 23, 5, 1, 1, 1, 1), ReLU6, false},   // odd sizes, a partial channel group
-		{geom(1, 9, 8, 4, 0, 0, 0, 0), Linear, false},    // one channel, no padding
-		{geom(4, 20, 261, 9, 1, 1, 1, 1), ReLU, false},   // 131 columns: 9 blocks, two calls a row
-		{geom(2, 5, 3, 3, 1, 1, 1, 1), ReLU6, false},     // a tiny map
-		{geom(3, 64, 64, 32, 1, 1, 1, 1), ReLU, false},   // 32 columns
-		{geom(3, 33, 40, 6, 1, 1, 1, 1), ReLU, true},     // bf16: the inputs rounded
+		{stemGeometry(3, 224, 224, 16, 1, 1, 1, 1), ReLU, false}, // the 224 stem, alpha 0.5: 112 columns, 7 blocks, direct stores
+		{stemGeometry(3, 224, 224, 16, 0, 1, 0, 1), ReLU, false}, // TF's "same" padding
+		{stemGeometry(3, 17, 23, 5, 1, 1, 1, 1), ReLU6, false},   // odd sizes, a partial channel group
+		{stemGeometry(1, 9, 8, 4, 0, 0, 0, 0), Linear, false},    // one channel, no padding
+		{stemGeometry(4, 20, 261, 9, 1, 1, 1, 1), ReLU, false},   // 131 columns: 9 blocks, two calls a row
+		{stemGeometry(2, 5, 3, 3, 1, 1, 1, 1), ReLU6, false},     // a tiny map
+		{stemGeometry(3, 64, 64, 32, 1, 1, 1, 1), ReLU, false},   // 32 columns
+		{stemGeometry(3, 33, 40, 6, 1, 1, 1, 1), ReLU, true},     // bf16: the inputs rounded
 	} {
 		g := tc.g
 		t.Run(fmt.Sprintf("%v act%d round %v", g, tc.act, tc.round), func(t *testing.T) {
@@ -100,23 +103,19 @@ func TestStem(t *testing.T) {
 // each rounding within 2⁻²⁴ of the magnitudes summed so far.
 func TestStemGrad(t *testing.T) {
 	r := rand.New(rand.NewPCG(47, 48))
-	geom := func(c, h, w, o, pt, pb, pl, pr int) Geom {
-		return Geom{N: 1, C: c, H: h, W: w, O: o, KH: 3, KW: 3, SH: 2, SW: 2, PT: pt, PB: pb, PL: pl, PR: pr,
-			Ho: (h+pt+pb-3)/2 + 1, Wo: (w+pl+pr-3)/2 + 1}
-	}
 	for _, tc := range []struct {
 		g     Geom
 		round bool
 	}{
-		{geom(3, 224, 224, 16, 1, 1, 1, 1), false}, // the 224 stem, alpha 0.5: dY read in place
-		{geom(3, 224, 224, 16, 1, 1, 1, 1), true},  // the same in bf16: dY through the tile, rounded
-		{geom(3, 224, 224, 8, 0, 1, 0, 1), false},  // TF's "same" padding
-		{geom(3, 17, 23, 5, 1, 1, 1, 1), false},    // odd sizes, a partial channel group
-		{geom(1, 9, 8, 4, 0, 0, 0, 0), true},       // one channel (9 taps: 6 + 3), no padding
-		{geom(4, 20, 261, 9, 1, 1, 1, 1), false},   // 131 columns: 9 blocks
-		{geom(2, 5, 3, 3, 1, 1, 1, 1), true},       // a tiny map
-		{geom(3, 64, 64, 32, 1, 1, 1, 1), false},   // 32 columns
-		{geom(3, 33, 40, 6, 1, 1, 1, 1), true},     // bf16, a partial group
+		{stemGeometry(3, 224, 224, 16, 1, 1, 1, 1), false}, // the 224 stem, alpha 0.5: dY read in place
+		{stemGeometry(3, 224, 224, 16, 1, 1, 1, 1), true},  // the same in bf16: dY through the tile, rounded
+		{stemGeometry(3, 224, 224, 8, 0, 1, 0, 1), false},  // TF's "same" padding
+		{stemGeometry(3, 17, 23, 5, 1, 1, 1, 1), false},    // odd sizes, a partial channel group
+		{stemGeometry(1, 9, 8, 4, 0, 0, 0, 0), true},       // one channel (9 taps: 6 + 3), no padding
+		{stemGeometry(4, 20, 261, 9, 1, 1, 1, 1), false},   // 131 columns: 9 blocks
+		{stemGeometry(2, 5, 3, 3, 1, 1, 1, 1), true},       // a tiny map
+		{stemGeometry(3, 64, 64, 32, 1, 1, 1, 1), false},   // 32 columns
+		{stemGeometry(3, 33, 40, 6, 1, 1, 1, 1), true},     // bf16, a partial group
 	} {
 		g := tc.g
 		t.Run(fmt.Sprintf("%v round %v", g, tc.round), func(t *testing.T) {
