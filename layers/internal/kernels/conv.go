@@ -289,9 +289,7 @@ func ConvBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) {
 		gemm(sc, false, true, g.O, g.C, g.N*hw, dyp, g.N*hw, xp, g.N*hw, 0, dw, g.C)
 		return
 	}
-	if stemBackwardWeight(sc, g, dw, x, dy) {
-		return
-	}
+	st := stemGradFor(sc, g, dw)
 	if g.grouped() {
 		K /= g.G
 	}
@@ -304,12 +302,18 @@ func ConvBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) {
 	chunks := min(g.N, weightChunks)
 	partial := make([][]T, chunks)
 	parallel.Chunks(chunks, 1, func(w, lo, hi int) {
-		col := colBuffer[T](sc, g)(w)
+		var col []T
+		var split []float32 // the stem's split rows (st)
+		if st != nil {
+			split = Buffer[float32](sc, roleStem, w, st.BufSize())
+		} else {
+			col = colBuffer[T](sc, g)(w)
+		}
 		for ch := lo; ch < hi; ch++ {
 			acc := Buffer[T](sc, roleWeightAcc, ch, g.O*K)
 			partial[ch] = acc
 			n0, n1 := g.N*ch/chunks, g.N*(ch+1)/chunks
-			if col == nil && !g.grouped() && !(sc.bf16() && isFloat32(dw)) {
+			if g.Pointwise() && !g.grouped() && !(sc.bf16() && isFloat32(dw)) {
 				// Pointwise: dW = Σ_n dY_n·X_nᵀ over the run in one call,
 				// every row read in place.
 				blas.GemmNTBatch(g.O, K, ohw, n1-n0, 1, dy[n0*g.O*ohw:], ohw, g.O*ohw, x[n0*g.C*hw:], hw, g.C*hw, 0, acc, K)
@@ -318,12 +322,16 @@ func ConvBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) {
 			clear(acc)
 			for n := n0; n < n1; n++ {
 				xn := x[n*g.C*hw : (n+1)*g.C*hw]
+				dyn := dy[n*g.O*ohw : (n+1)*g.O*ohw]
+				if st != nil {
+					st.Add(any(acc).([]float32), any(dyn).([]float32), any(xn).([]float32), split)
+					continue
+				}
 				c := xn
 				if col != nil {
 					im2col(g, col, xn)
 					c = col
 				}
-				dyn := dy[n*g.O*ohw : (n+1)*g.O*ohw]
 				if g.grouped() { // group gi: dW[gi] += dY[gi]·col[gi]ᵀ
 					og := g.O / g.G
 					for gi := 0; gi < g.G; gi++ {
@@ -335,11 +343,6 @@ func ConvBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) {
 			}
 		}
 	})
-	sumPartials(dw, partial)
-}
-
-// sumPartials sets dw to the sum of the partial gradients, in order.
-func sumPartials[T Float](dw []T, partial [][]T) {
 	ParallelFor(len(dw), 4096, func(lo, hi int) {
 		copy(dw[lo:hi], partial[0][lo:hi])
 		for _, p := range partial[1:] {
@@ -350,40 +353,22 @@ func sumPartials[T Float](dw []T, partial [][]T) {
 	})
 }
 
-// stemBackwardWeight runs a stem's weight gradient (StemFits for one
-// image) on StemGrad, the batch in ConvBackwardWeight's fixed runs of
-// samples (the same gradient at every thread count), and reports whether
-// it did. In bf16 both operands are rounded, as a bf16 product's. At
-// 224×224 im2col and a product of depth Ho·Wo an image took 4% of a
-// training step.
-func stemBackwardWeight[T Float](sc *Scratch, g Geom, dw, x, dy []T) bool {
+// stemGradFor is the StemGrad of a float32 stem's weight gradient (a
+// 3×3, stride-2 convolution of a few channels: StemFits for one image), or
+// nil: its samples then run on the stem's split rows instead of im2col and
+// a product of depth Ho·Wo (4% of a training step at 224×224). In bf16 both
+// operands are rounded, as a bf16 product's.
+func stemGradFor[T Float](sc *Scratch, g Geom, dw []T) *StemGrad {
 	one := g
 	one.N = 1
-	dw32, ok := any(dw).([]float32)
-	if !ok || g.grouped() || !StemFits(one) {
-		return false
+	if !isFloat32(dw) || g.grouped() || !StemFits(one) {
+		return nil
 	}
-	x32, dy32 := any(x).([]float32), any(dy).([]float32)
 	st, err := NewStemGrad(one, sc.bf16())
 	if err != nil {
-		return false
+		return nil
 	}
-	K, ohw, hw := g.C*g.KH*g.KW, g.Ho*g.Wo, g.H*g.W
-	chunks := min(g.N, weightChunks)
-	partial := make([][]float32, chunks)
-	parallel.Chunks(chunks, 1, func(w, lo, hi int) {
-		buf := Buffer[float32](sc, roleStem, w, st.BufSize())
-		for ch := lo; ch < hi; ch++ {
-			acc := Buffer[float32](sc, roleWeightAcc, ch, g.O*K)
-			partial[ch] = acc
-			clear(acc)
-			for n := g.N * ch / chunks; n < g.N*(ch+1)/chunks; n++ {
-				st.Add(acc, dy32[n*g.O*ohw:(n+1)*g.O*ohw], x32[n*g.C*hw:(n+1)*g.C*hw], buf)
-			}
-		}
-	})
-	sumPartials(dw32, partial)
-	return true
+	return st
 }
 
 // weightChunks is the number of runs of samples a weight gradient is split

@@ -51,13 +51,14 @@ func stemGeom(g Geom) bool {
 // 3), bias (O; nil: none) and activation act; round: the inputs are rounded
 // to bf16 as they are split (a bf16 product's rounding; k given rounded).
 func NewStem(g Geom, k, bias []float32, act Act, round bool) (*Stem, error) {
-	if !stemGeom(g) {
-		return nil, fmt.Errorf("kernels: the stem kernel takes one image, 3×3, stride 2, left padding 0 or 1, at most 4 channels; got %v", g)
+	rows, err := newStemRows(g, round)
+	if err != nil {
+		return nil, err
 	}
 	if len(k) != g.O*g.C*9 || (bias != nil && len(bias) != g.O) {
 		return nil, fmt.Errorf("kernels: stem: %d weights and %d biases for %v", len(k), len(bias), g)
 	}
-	s := &Stem{stemRows: newStemRows(g, round), act: act}
+	s := &Stem{stemRows: rows, act: act}
 	taps := g.C * 9
 	groups := (g.O + 3) / 4
 	s.w, s.bias = make([]float32, groups*taps*4), make([]float32, groups*4)
@@ -73,8 +74,12 @@ func NewStem(g Geom, k, bias []float32, act Act, round bool) (*Stem, error) {
 	return s, nil
 }
 
-// newStemRows lays out the split rows of geometry g (stemGeom(g)).
-func newStemRows(g Geom, round bool) stemRows {
+// newStemRows lays out the split rows of geometry g, or says why it
+// cannot (stemGeom).
+func newStemRows(g Geom, round bool) (stemRows, error) {
+	if !stemGeom(g) {
+		return stemRows{}, fmt.Errorf("kernels: the stem kernel takes one image, 3×3, stride 2, left padding 0 or 1, at most 4 channels; got %v", g)
+	}
 	s := stemRows{g: g, round: round, wb: (g.Wo + 15) / 16}
 	s.l = 16 * (s.wb + 1)
 	taps := g.C * 9
@@ -96,7 +101,7 @@ func newStemRows(g Geom, round bool) stemRows {
 			}
 		}
 	}
-	return s
+	return s, nil
 }
 
 // rowsSize is the floats of the split rows and the zero row after them.
@@ -222,10 +227,11 @@ const stemMaxTaps = 6
 // NewStemGrad prepares the weight gradient of geometry g (as NewStem takes
 // it); round: both operands rounded to bf16.
 func NewStemGrad(g Geom, round bool) (*StemGrad, error) {
-	if !stemGeom(g) {
-		return nil, fmt.Errorf("kernels: the stem kernel takes one image, 3×3, stride 2, left padding 0 or 1, at most 4 channels; got %v", g)
+	rows, err := newStemRows(g, round)
+	if err != nil {
+		return nil, err
 	}
-	return &StemGrad{newStemRows(g, round)}, nil
+	return &StemGrad{rows}, nil
 }
 
 // BufSize is the floats of the buffer Add needs: the split rows and the
