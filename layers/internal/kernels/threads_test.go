@@ -183,6 +183,7 @@ func TestConvThreadSweep(t *testing.T) {
 		pointwise(64, 128, 2, 2, 256), // batched (4 positions): 256×256×128, 16.8 Mflop
 		pointwise(33, 96, 3, 3, 101),  // batched, odd
 		{N: 2, C: 32, H: 33, W: 31, O: 64, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PB: 1, PL: 1, PR: 1, Ho: 17, Wo: 16},
+		{N: 5, C: 3, H: 64, W: 64, O: 16, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PB: 1, PL: 1, PR: 1, Ho: 32, Wo: 32}, // a stem: the stem kernels on AVX-512
 	} {
 		t.Run(g.String(), func(t *testing.T) {
 			k := g.C * g.KH * g.KW
