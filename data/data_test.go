@@ -383,6 +383,76 @@ func TestLoaderCutout(t *testing.T) {
 	}
 }
 
+// TestLoaderWindow: with Window, each image is a Resolution×Resolution
+// window of the image the 32×32 loader prepares from the same draws (crop,
+// flip, Cutout), at offsets that vary over the whole range; a window on a
+// dataset of other sizes, with random resized crops, or larger than the
+// images is refused.
+func TestLoaderWindow(t *testing.T) {
+	root := t.TempDir()
+	writeFake(t, root, 13)
+	ds, _ := Load(root, Train, 0)
+	for _, r := range []int{1, 17, 24, 32} {
+		full := LoaderConfig{BatchSize: 32, Shuffle: true, Augment: true, Cutout: 8, Seed: 3}
+		win := full
+		win.Resolution, win.Window = r, true
+		la, _ := NewLoader(ds, full)
+		lb, err := NewLoader(ds, win)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := <-la.Epoch(t.Context(), 1, 0), <-lb.Epoch(t.Context(), 1, 0)
+		const s, plane = ImageSize, ImageSize * ImageSize
+		xs, ys := map[int]bool{}, map[int]bool{}
+		for i := 0; i < a.N; i++ {
+			if a.Y[i] != b.Y[i] {
+				t.Fatalf("resolution %d, image %d: label %d, want %d", r, i, b.Y[i], a.Y[i])
+			}
+			found := false
+			for y0 := 0; y0 <= s-r && !found; y0++ {
+				for x0 := 0; x0 <= s-r && !found; x0++ {
+					same := true
+					for c := 0; c < 3 && same; c++ {
+						for y := 0; y < r && same; y++ {
+							for x := 0; x < r; x++ {
+								if b.X[i*3*r*r+(c*r+y)*r+x] != a.X[i*3*plane+c*plane+(y0+y)*s+x0+x] {
+									same = false
+									break
+								}
+							}
+						}
+					}
+					if same {
+						found = true
+						xs[x0], ys[y0] = true, true
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("resolution %d, image %d: not a window of the 32×32 image", r, i)
+			}
+		}
+		// 32 images over 32−r+1 offsets each way (one when r is 32).
+		if want := min(s-r+1, 4); len(xs) < want || len(ys) < want {
+			t.Errorf("resolution %d: windows at %d column and %d row offsets, want ≥ %d of each", r, len(xs), len(ys), want)
+		}
+	}
+	bad := []struct {
+		name string
+		ds   *Dataset
+		cfg  LoaderConfig
+	}{
+		{"variable sizes", variableDataset(4), LoaderConfig{BatchSize: 2, Resolution: 16, Window: true}},
+		{"random resized crop", ds, LoaderConfig{BatchSize: 2, Resolution: 16, Window: true, RandomResizedCrop: true}},
+		{"larger than the images", ds, LoaderConfig{BatchSize: 2, Resolution: 40, Window: true}},
+	}
+	for _, c := range bad {
+		if _, err := NewLoader(c.ds, c.cfg); err == nil || !strings.Contains(err.Error(), "window") {
+			t.Errorf("%s: %v, want a window error", c.name, err)
+		}
+	}
+}
+
 // TestLoaderNoDataset: a nil dataset is an error, not a crash.
 func TestLoaderNoDataset(t *testing.T) {
 	if _, err := NewLoader(nil, LoaderConfig{BatchSize: 4}); err == nil || !strings.Contains(err.Error(), "dataset") {

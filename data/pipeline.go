@@ -67,6 +67,14 @@ type LoaderConfig struct {
 	// fixed batch size). Otherwise the last batch is padded with zeros to
 	// BatchSize and Batch.N says how many images are real.
 	DropLast bool
+	// Window, with a Resolution below 32 on a fixed-size dataset (the
+	// CIFAR-10 path), takes a random Resolution×Resolution window of each
+	// prepared 32×32 image (after its crop, flip, TrivialAugment and
+	// Cutout) where the loader would otherwise resize the whole image: the
+	// low-resolution epochs of progressive resizing in crop mode, in which
+	// objects keep their size. The window's offsets draw from a stream of
+	// their own.
+	Window bool
 	// Shard makes the loader deliver one rank's part of every batch in
 	// data-parallel work (the zero value: all of it).
 	Shard    Shard
@@ -152,6 +160,10 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 		return nil, fmt.Errorf("loader: trivial augment works on 32×32 datasets (CIFAR-10's, or folders with the CIFAR-10 configuration)")
 	case !(cfg.RandomErasing >= 0 && cfg.RandomErasing <= 1):
 		return nil, fmt.Errorf("loader: random erasing probability %g: must be in [0, 1]", cfg.RandomErasing)
+	case cfg.Window && (!ds.FixedSize() || cfg.RandomResizedCrop || cfg.Input.Resize != ResizeExact):
+		return nil, fmt.Errorf("loader: a window of each image works on 32×32 datasets (CIFAR-10's, or folders with the CIFAR-10 configuration), without random resized crops or a centre crop")
+	case cfg.Window && cfg.Resolution > ImageSize:
+		return nil, fmt.Errorf("loader: a window of %d×%d: larger than the %d×%d images", cfg.Resolution, cfg.Resolution, ImageSize, ImageSize)
 	case cfg.Cutout < 0 || cfg.Cutout > maxCut:
 		return nil, fmt.Errorf("loader: cutout %d: must be in [0, %d]", cfg.Cutout, maxCut)
 	case ds.Len() == 0:
@@ -326,6 +338,7 @@ func (l *Loader) fillImages(b *Batch, order []int, epoch int, part [2]int) {
 	cut := rand.New(rand.NewPCG(l.cfg.Seed^0xc07c07, uint64(epoch)<<32|uint64(b.Index)))
 	ta := rand.New(rand.NewPCG(l.cfg.Seed^0x7a7a7a, uint64(epoch)<<32|uint64(b.Index)))
 	erase := rand.New(rand.NewPCG(l.cfg.Seed^0xe5a5e5, uint64(epoch)<<32|uint64(b.Index)))
+	win := rand.New(rand.NewPCG(l.cfg.Seed^0x3d3d3d, uint64(epoch)<<32|uint64(b.Index)))
 	if !l.classic() {
 		l.fillBoxes(b, order[lo:hi], epoch, part, rng, cut, erase)
 		return
@@ -353,6 +366,10 @@ func (l *Loader) fillImages(b *Batch, order []int, epoch int, part [2]int) {
 				cut.IntN(ImageSize)
 				cut.IntN(ImageSize)
 			}
+			if l.cfg.Window {
+				win.IntN(ImageSize - r + 1)
+				win.IntN(ImageSize - r + 1)
+			}
 			if l.cfg.RandomErasing > 0 {
 				randomErase(nil, r, l.cfg.RandomErasing, erase)
 			}
@@ -370,7 +387,11 @@ func (l *Loader) fillImages(b *Batch, order []int, epoch int, part [2]int) {
 			cutout(img[:], cut.IntN(ImageSize), cut.IntN(ImageSize), l.cfg.Cutout)
 		}
 		out := b.X[k*3*r*r : (k+1)*3*r*r]
-		resize(out, img[:], r)
+		if l.cfg.Window {
+			window(out, img[:], r, win.IntN(ImageSize-r+1), win.IntN(ImageSize-r+1))
+		} else {
+			resize(out, img[:], r)
+		}
 		if l.cfg.RandomErasing > 0 {
 			randomErase(out, r, l.cfg.RandomErasing, erase)
 		}
@@ -521,6 +542,17 @@ func cutoutAt(img []float32, s, cx, cy, size int) {
 	for c := 0; c < 3; c++ {
 		for y := y0; y < y1; y++ {
 			clear(img[c*s*s+y*s+x0 : c*s*s+y*s+x1])
+		}
+	}
+}
+
+// window copies the r×r window of the 32×32 image src (3 planes) whose
+// top-left corner is (x0, y0) into dst.
+func window(dst, src []float32, r, x0, y0 int) {
+	const s = ImageSize
+	for c := 0; c < 3; c++ {
+		for y := 0; y < r; y++ {
+			copy(dst[(c*r+y)*r:(c*r+y+1)*r], src[(c*s+y0+y)*s+x0:])
 		}
 	}
 }

@@ -56,6 +56,7 @@ func TestShardSplitsBatches(t *testing.T) {
 		{"augment", fixed, LoaderConfig{BatchSize: 12, Shuffle: true, Augment: true, DropLast: true}},
 		{"everything", fixed, LoaderConfig{BatchSize: 12, Shuffle: true, Augment: true, AlternateFlips: true, Cutout: 8, TrivialAugment: true, RandomErasing: 0.5}},
 		{"resized", fixed, LoaderConfig{BatchSize: 12, Resolution: 20, Shuffle: true, Augment: true, Cutout: 6, RandomErasing: 0.7, DropLast: true}},
+		{"window", fixed, LoaderConfig{BatchSize: 12, Resolution: 24, Window: true, Shuffle: true, Augment: true, Cutout: 6, RandomErasing: 0.7, DropLast: true}},
 		{"mixup", fixed, LoaderConfig{BatchSize: 12, Shuffle: true, Augment: true, Mix: Mix{MixUp: 0.4}}},
 		{"cutmix", fixed, LoaderConfig{BatchSize: 12, Shuffle: true, Augment: true, Mix: Mix{CutMix: 1}, DropLast: true}},
 		{"folder rrc", variable, LoaderConfig{BatchSize: 12, Resolution: 16, Shuffle: true, RandomResizedCrop: true, AlternateFlips: true, Cutout: 5, RandomErasing: 0.5, Input: &Preprocess{Mean: [3]float32{.5, .5, .5}, Std: [3]float32{.2, .2, .2}, Resize: ResizeCenterCrop}}},

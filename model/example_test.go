@@ -34,6 +34,31 @@ func ExampleModel_Build() {
 	// Output: input (16, 3, 32, 32) logits (16, 10) parameters 1824250
 }
 
+// The same CIFAR-10 MobileNet for 24×24 inputs: its graph's input is
+// smaller, its variables are the model's own (one Store, as many
+// parameters), so that training either trains both.
+func ExampleModel_AtResolution() {
+	m, err := model.New(model.CIFAR10(0.75), model.Options{Seed: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	low, err := m.AtResolution(24)
+	if err != nil {
+		log.Fatal(err)
+	}
+	net, err := low.Build(G.NewGraph(), 16)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("input", net.Input.Shape(), "logits", net.Logits.Shape(), "same variables", low.Store == m.Store)
+	if _, err := m.AtResolution(8); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// input (16, 3, 24, 24) logits (16, 10) same variables true
+	// model: resolution 8: too small, the cifar10 network needs at least 16
+}
+
 // The width multiplier thins every layer (⌊channels·alpha⌋) and the
 // resolution multiplier shrinks the input: the mult-adds of the paper's
 // Tables 6 and 7 (569M, 325M, 149M, 41M; 418M, 290M, 186M), parameters alike.

@@ -67,6 +67,24 @@ func (m *Model) BuildNet(g *G.ExprGraph, batch int, inference bool) (*Net, error
 	return m.build(g, batch, inference)
 }
 
+// AtResolution returns the model for r×r inputs: the same variables (its
+// Store: weights and BatchNorm statistics, shared, not copied), so that
+// what one trains the other uses. A MobileNet's variables do not depend on
+// its input size (global average pooling before the classifier); the
+// graphs the two build differ only in their activations' sizes.
+// Progressive resizing trains early epochs through it (package train).
+func (m *Model) AtResolution(r int) (*Model, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	v := *m
+	v.Config.Resolution = r
+	if err := v.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	return &v, nil
+}
+
 // InputShape is (3, Resolution, Resolution).
 func (m *Model) InputShape() [3]int { return [3]int{3, m.Config.Resolution, m.Config.Resolution} }
 

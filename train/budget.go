@@ -1,11 +1,13 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/gomobilenet/mobilenet/data"
+	"github.com/gomobilenet/mobilenet/layers"
 )
 
 // Time budgets (Recipe.TimeBudget): the run plans its length so that its
@@ -36,6 +38,11 @@ type BudgetPlan struct {
 	// (Recipe.BudgetAugment), apply; the epochs before it trained with
 	// DefaultRecipe's Cutout and random flips.
 	AugmentFrom int `json:"augment_from,omitempty"`
+	// LowResEpochs of the schedule train at Recipe.LowRes, at
+	// LowResEpochSeconds an epoch (the plans made before the switch to
+	// the configuration's resolution: 0 after it).
+	LowResEpochs       int     `json:"low_res_epochs,omitempty"`
+	LowResEpochSeconds float64 `json:"low_res_epoch_seconds,omitempty"`
 }
 
 // String is the plan on one line, as the log gives it.
@@ -44,7 +51,11 @@ func (p BudgetPlan) String() string {
 	if p.SWAEpochs > 0 {
 		tail = fmt.Sprintf(" + %d SWA", p.SWAEpochs)
 	}
-	return fmt.Sprintf("time budget %s: %d epochs%s at %.3g s an epoch (evaluation and checkpoints included), %.0f s spent", p.Budget, p.Epochs, tail, p.EpochSeconds, p.Elapsed)
+	low := ""
+	if p.LowResEpochs > 0 {
+		low = fmt.Sprintf(", the first %d at the low resolution at %.3g s", p.LowResEpochs, p.LowResEpochSeconds)
+	}
+	return fmt.Sprintf("time budget %s: %d epochs%s at %.3g s an epoch%s (evaluation and checkpoints included), %.0f s spent", p.Budget, p.Epochs, tail, p.EpochSeconds, low, p.Elapsed)
 }
 
 // augmentLine is the log line of the first plan's choice of augmentation.
@@ -69,8 +80,27 @@ const minSWAPlan = 150
 // 16 and random flips were measured at 100–280 (results/EXPERIMENTS.md).
 const ShortCutout = 12
 
+// epochCost is what the epochs of a plan cost: the seconds of an epoch at
+// the configuration's resolution (full) and at the low resolution (low),
+// and lowUntil, the epochs (from 0) below which a plan of main schedule
+// epochs trains at the low resolution (nil: none; Recipe.LowRes).
+type epochCost struct {
+	full, low float64
+	lowUntil  func(main int) int
+}
+
+// need is the wall time of the epochs from done to total of a plan whose
+// schedule has main epochs.
+func (c epochCost) need(done, main, total int) float64 {
+	low := 0
+	if c.lowUntil != nil {
+		low = max(0, min(c.lowUntil(main), total)-done)
+	}
+	return float64(low)*c.low + float64(total-done-low)*c.full
+}
+
 // planEpochs divides the epochs that fit the remaining time among the
-// schedule and the tail: done epochs complete, per seconds an epoch, the
+// schedule and the tail: done epochs complete, their costs c, the
 // recipe's share of the tail (tailShare, 0: none), planned the epochs
 // (schedule and tail) of the current plan (0 before the first). It never
 // plans fewer epochs than one more than done (the schedule must end),
@@ -82,14 +112,33 @@ const ShortCutout = 12
 // epochs more than it needs: a speed measured on the boundary between two
 // epoch counts would otherwise move the schedule's end back and forth
 // from one epoch to the next.
-func planEpochs(remaining, per float64, done, epochs, swa int, tailShare float64, planned int) (int, int) {
-	fit := 0.0 // epochs that fit in the time left
-	if per > 0 && remaining > 0 {
-		fit = remaining / per
+func planEpochs(remaining float64, c epochCost, done, epochs, swa int, tailShare float64, planned int) (int, int) {
+	inTail := swa > 0 && done >= epochs
+	split := func(total int) (int, int) { // the schedule's epochs and the tail's
+		if inTail { // only the tail's length moves
+			return epochs, max(total-epochs, done-epochs)
+		}
+		tail := 0
+		if tailShare > 0 && total >= minSWAPlan {
+			tail = int(math.Round(float64(total) * tailShare))
+		}
+		main := max(total-tail, done+1)
+		return main, total - main
 	}
-	left := int(math.Floor(fit))
-	if need := float64(planned - done); planned > done && need <= fit && fit < need+growMargin {
-		left = planned - done // the plan fits, and there is not room enough to grow
+	need := func(total int) float64 {
+		main, tail := split(total)
+		return c.need(done, main, main+tail)
+	}
+	left := 0 // whole epochs that fit in the time left
+	if c.full > 0 && remaining > 0 {
+		for left < maxPlan && need(done+left+1) <= remaining {
+			left++
+		}
+	}
+	if planned > done {
+		if n := need(planned); n <= remaining && remaining < n+growMargin*c.full {
+			left = planned - done // the plan fits, and there is not room enough to grow
+		}
 	}
 	if planned > 0 && done >= planned {
 		left = 0 // the schedule has ended: another epoch would raise the rate again
@@ -98,19 +147,15 @@ func planEpochs(remaining, per float64, done, epochs, swa int, tailShare float64
 	if done == 0 {
 		total = max(total, 1) // a run trains at least an epoch
 	}
-	if swa > 0 && done >= epochs { // in the tail: only its length moves
-		return epochs, max(total-epochs, done-epochs)
-	}
-	if left == 0 && done > 0 { // no whole epoch fits: end here
+	if left == 0 && done > 0 && !inTail { // no whole epoch fits: end here
 		return done, 0
 	}
-	tail := 0
-	if tailShare > 0 && total >= minSWAPlan {
-		tail = int(math.Round(float64(total) * tailShare))
-	}
-	main := max(total-tail, done+1)
-	return main, total - main
+	return split(total)
 }
+
+// maxPlan bounds the epochs a plan adds (a budget of years at a
+// millisecond an epoch).
+const maxPlan = 1 << 20
 
 // growMargin is the time left, in epochs beyond what the current plan
 // needs, at which a plan grows by one or more epochs.
@@ -126,8 +171,21 @@ type budget struct {
 	plan      BudgetPlan
 	firstStep int // the step the first measurement starts at
 	measured  time.Time
-	epochs    int // epochs completed in this start
+	last      time.Time  // the end of this start's last epoch (start before the first)
+	low, full epochTimes // this start's epochs at the low resolution (Recipe.LowRes) and at the configuration's
+	first     float64    // the first plan's estimate of an epoch at the resolution it measured
+	firstFull float64    // and at the full resolution, when that was the low one (calibrate)
 }
+
+// epochTimes are the wall times of some epochs.
+type epochTimes struct {
+	sum float64
+	n   int
+}
+
+func (e *epochTimes) add(d time.Duration) { e.sum += d.Seconds(); e.n++ }
+
+func (e epochTimes) mean() float64 { return e.sum / float64(e.n) }
 
 // newBudget prepares the planner of a run whose recipe has a time budget
 // (nil without one).
@@ -137,6 +195,7 @@ func (rn *run) newBudget() *budget {
 		return nil
 	}
 	b := &budget{limit: r.TimeBudget, before: time.Duration(rn.hdr.Elapsed * float64(time.Second)), start: time.Now(), origin: rn.o.Started, firstStep: rn.hdr.Step}
+	b.last = b.start
 	if b.origin.IsZero() || b.origin.After(b.start) {
 		b.origin = b.start
 	}
@@ -167,46 +226,151 @@ func (rn *run) afterStep() error {
 		return nil
 	}
 	perStep := time.Since(b.measured).Seconds() / planSteps
-	// Evaluation and checkpoints, until measured: the test set at about
-	// three times the training speed (inference alone), every EvalEvery.
-	perEpoch := perStep * float64(rn.loader.NumBatches())
-	perEpoch += perStep / float64(rn.r.BatchSize) * float64(rn.o.Test.Len()) / 3 / float64(max(rn.r.EvalEvery, 1))
-	return rn.replan(perEpoch)
+	b.first = rn.epochSeconds(perStep)
+	if rn.lowResAt(rn.hdr.Epoch) { // time the full resolution too
+		full, err := rn.calibrate(calibrateSteps)
+		if err != nil {
+			return fmt.Errorf("train: time budget: %w", err)
+		}
+		b.firstFull = rn.epochSeconds(full)
+	}
+	return rn.replan()
+}
+
+// epochSeconds is the first plan's estimate of an epoch from the seconds
+// of a training step: the steps, and evaluation and checkpoints until
+// they are measured (the test set at about three times the training
+// speed, inference alone, every EvalEvery).
+func (rn *run) epochSeconds(perStep float64) float64 {
+	e := perStep * float64(rn.loader.NumBatches())
+	return e + perStep/float64(rn.r.BatchSize)*float64(rn.o.Test.Len())/3/float64(max(rn.r.EvalEvery, 1))
+}
+
+// calibrateSteps is how many full-resolution steps the first plan of a run
+// that begins at its low resolution times (after one to warm the graph).
+const calibrateSteps = 4
+
+// calibrate times the full-resolution trainer's forward and backward
+// passes on steps batches of the current epoch (the optimizer's update, a
+// percent of a step, left out) and puts back what they changed (the
+// BatchNorm statistics; the gradients are cleared): the seconds of a
+// full-resolution step, which the first plan of a run that begins at its
+// low resolution needs before any such epoch has run. The run's own
+// batches and random draws are not touched.
+func (rn *run) calibrate(steps int) (sec float64, err error) {
+	saved := rn.store().Tensors()
+	defer func() {
+		if _, rerr := rn.store().Restore(saved, layers.LoadOptions{}); rerr != nil && err == nil {
+			err = fmt.Errorf("timing the full resolution: %w", rerr)
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var start time.Time
+	n := 0
+	for b := range rn.loader.Epoch(ctx, rn.hdr.Epoch, 0) {
+		if b.Err != nil {
+			return 0, b.Err
+		}
+		if n == 1 {
+			start = time.Now()
+		}
+		_, _, err := rn.tr.forwardBackward(b.X, b.Y, b.Y2, b.Lam)
+		zeroGrads(rn.tr.grads)
+		if err != nil {
+			return 0, fmt.Errorf("timing the full resolution: %w", err)
+		}
+		if n++; n > steps {
+			break
+		}
+	}
+	if n <= steps {
+		return 0, fmt.Errorf("timing the full resolution: an epoch of %d batches, fewer than %d", n, steps+1)
+	}
+	return time.Since(start).Seconds() / float64(steps), nil
 }
 
 // afterEpoch plans again from the wall time of this start's epochs (since
 // its training began: the epochs, their evaluations, and the checkpoints
-// of all but this one).
-func (rn *run) afterEpoch() error {
+// of all but this one), epoch (from 0) being the one just completed.
+func (rn *run) afterEpoch(epoch int) error {
 	b := rn.budget
 	if b == nil {
 		return nil
 	}
-	b.epochs++
-	return rn.replan(time.Since(b.start).Seconds() / float64(b.epochs))
+	now := time.Now()
+	if rn.lowResAt(epoch) {
+		b.low.add(now.Sub(b.last))
+	} else {
+		b.full.add(now.Sub(b.last))
+	}
+	b.last = now
+	return rn.replan()
 }
 
-// replan fits the run into the budget at per seconds an epoch: the
+// costs are the seconds an epoch takes at each resolution, as measured in
+// this start: the first plan's estimates until an epoch has completed at
+// that resolution; a resumed run still at its low resolution counts the
+// full one's epochs at the low one's times the ratio the first plan
+// measured (Header.Plan), or the pixels' ratio (an overestimate: the small
+// maps' fixed costs do not shrink with them) if it has none.
+func (rn *run) costs() epochCost {
+	b := rn.budget
+	c := epochCost{full: b.first, low: b.first}
+	if b.firstFull > 0 {
+		c.full = b.firstFull
+	}
+	ratio := 1.0 // full over low
+	if rn.low != nil {
+		full := float64(rn.m.Config.Resolution) / float64(rn.r.LowRes)
+		ratio = full * full
+		if p := b.plan; p.LowResEpochSeconds > 0 && p.EpochSeconds > 0 {
+			ratio = p.EpochSeconds / p.LowResEpochSeconds
+		}
+		if rn.hdr.FullResFrom == 0 {
+			f := rn.r.Canonical().LowResFraction
+			c.lowUntil = func(main int) int { return int(math.Round(f * float64(main))) }
+		}
+	}
+	switch {
+	case b.full.n > 0:
+		c.full = b.full.mean()
+		if b.low.n > 0 {
+			c.low = b.low.mean()
+		}
+	case b.low.n > 0:
+		c.low = b.low.mean()
+		if b.firstFull > 0 {
+			c.full = b.firstFull
+		} else {
+			c.full = c.low * ratio
+		}
+	}
+	return c
+}
+
+// replan fits the run into the budget at the measured costs of its epochs: the
 // recipe's Epochs and SWAEpochs, the schedule's length, and the plan the
 // checkpoints record.
 //
 // The ranks of a data-parallel run plan from the mean of their measures, so
 // that they plan alike.
-func (rn *run) replan(per float64) error {
+func (rn *run) replan() error {
 	b := rn.budget
 	el := b.elapsed().Seconds()
+	c := rn.costs()
 	if n := rn.comm.Size(); n > 1 {
-		v := []float64{per, el}
+		v := []float64{c.full, c.low, el}
 		if err := rn.comm.AllreduceSum64(v); err != nil {
 			return fmt.Errorf("train: time budget: %w", err)
 		}
-		per, el = v[0]/float64(n), v[1]/float64(n)
+		c.full, c.low, el = v[0]/float64(n), v[1]/float64(n), v[2]/float64(n)
 	}
 	planned := 0
 	if b.plan.Plans > 0 {
 		planned = rn.r.Epochs + rn.r.SWAEpochs
 	}
-	main, tail := planEpochs(b.limit.Seconds()-el, per, rn.hdr.Epoch, rn.r.Epochs, rn.r.SWAEpochs, b.tailShare, planned)
+	main, tail := planEpochs(b.limit.Seconds()-el, c, rn.hdr.Epoch, rn.r.Epochs, rn.r.SWAEpochs, b.tailShare, planned)
 	first := b.plan.Plans == 0
 	changed := main != rn.r.Epochs || tail != rn.r.SWAEpochs || first
 	rn.r.Epochs, rn.r.SWAEpochs = main, tail
@@ -219,7 +383,10 @@ func (rn *run) replan(per float64) error {
 			return err
 		}
 	}
-	b.plan = BudgetPlan{Budget: b.limit.String(), Epochs: main, SWAEpochs: tail, EpochSeconds: per, Elapsed: el, Plans: b.plan.Plans + 1, AugmentFrom: from}
+	b.plan = BudgetPlan{Budget: b.limit.String(), Epochs: main, SWAEpochs: tail, EpochSeconds: c.full, Elapsed: el, Plans: b.plan.Plans + 1, AugmentFrom: from}
+	if c.lowUntil != nil {
+		b.plan.LowResEpochs, b.plan.LowResEpochSeconds = rn.r.LowResEpochs(), c.low
+	}
 	rn.hdr.Plan = &b.plan
 	if !changed {
 		return nil
@@ -250,6 +417,15 @@ func (rn *run) shortAugment() error {
 		return fmt.Errorf("train: time budget: %w", err)
 	}
 	rn.early, rn.loader = rn.loader, l
+	if lo := rn.low; lo != nil {
+		lc := lo.loader.Config()
+		lc.Cutout, lc.AlternateFlips = ShortCutout, true
+		ll, err := data.NewLoader(rn.o.Train, lc)
+		if err != nil {
+			return fmt.Errorf("train: time budget: %w", err)
+		}
+		lo.early, lo.loader = lo.loader, ll
+	}
 	rn.r.Cutout, rn.r.AlternateFlips = ShortCutout, true
 	rn.hdr.Recipe.Cutout, rn.hdr.Recipe.AlternateFlips = ShortCutout, true
 	return nil
@@ -258,7 +434,13 @@ func (rn *run) shortAugment() error {
 // epochLoader is the loader of epoch (from 0): run.early before the plan's
 // augmentation applies.
 func (rn *run) epochLoader(epoch int) *data.Loader {
-	if rn.early != nil && rn.hdr.Plan != nil && epoch+1 < rn.hdr.Plan.AugmentFrom {
+	early := rn.early != nil && rn.hdr.Plan != nil && epoch+1 < rn.hdr.Plan.AugmentFrom
+	switch low := rn.lowResAt(epoch); {
+	case low && early:
+		return rn.low.early
+	case low:
+		return rn.low.loader
+	case early:
 		return rn.early
 	}
 	return rn.loader

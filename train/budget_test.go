@@ -1,9 +1,12 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,10 +51,109 @@ func TestPlanEpochs(t *testing.T) {
 		{"… even with epochs to spare", 300, 62.7, 42, 42, 0, 0, 42, 42, 0},
 	}
 	for _, c := range cases {
-		main, tail := planEpochs(c.remaining, c.per, c.done, c.epochs, c.swa, c.share, c.planned)
+		main, tail := planEpochs(c.remaining, epochCost{full: c.per, low: c.per}, c.done, c.epochs, c.swa, c.share, c.planned)
 		if main != c.wantMain || tail != c.wantTail {
 			t.Errorf("%s: %d + %d epochs, want %d + %d", c.name, main, tail, c.wantMain, c.wantTail)
 		}
+	}
+}
+
+// TestPlanEpochsLowRes: with low-resolution epochs (Recipe.LowRes) a plan
+// counts each epoch at its own cost, the low ones being a share of the
+// schedule it plans: 45 minutes at 56 s a full epoch and 32 s a low one,
+// half of them low, fit 61 (31 low: 992 + 30·56 = 2,672 s; 62 would need
+// 2,728), where 48 fit at 56 s alone; the same after 20 low epochs, and
+// with a tail from 150 epochs on, whose epochs are full ones.
+func TestPlanEpochsLowRes(t *testing.T) {
+	half := func(main int) int { return int(math.Round(0.5 * float64(main))) }
+	cases := []struct {
+		name               string
+		remaining          float64
+		cost               epochCost
+		done, epochs, swa  int
+		share              float64
+		planned            int
+		wantMain, wantTail int
+	}{
+		{"fresh", 2700, epochCost{full: 56, low: 32, lowUntil: half}, 0, 200, 0, 0, 0, 61, 0},
+		{"after 20 low epochs", 2700 - 20*32, epochCost{full: 56, low: 32, lowUntil: half}, 20, 61, 0, 0, 61, 61, 0},
+		{"after the switch: full epochs only", 2700 - 31*32 - 10*56, epochCost{full: 56, low: 32}, 41, 61, 0, 0, 61, 61, 0},
+		{"no low epochs", 2700, epochCost{full: 56, low: 32}, 0, 200, 0, 0, 0, 48, 0},
+		// 200 + 80 epochs at 60 s (full) and 40 s (low, half of the 200):
+		// 100·40 + 180·60 = 14,800 s.
+		{"with a tail", 14800, epochCost{full: 60, low: 40, lowUntil: half}, 0, 200, 80, 80.0 / 280, 0, 200, 80},
+	}
+	for _, c := range cases {
+		main, tail := planEpochs(c.remaining, c.cost, c.done, c.epochs, c.swa, c.share, c.planned)
+		if main != c.wantMain || tail != c.wantTail {
+			t.Errorf("%s: %d + %d epochs, want %d + %d", c.name, main, tail, c.wantMain, c.wantTail)
+		}
+	}
+}
+
+// TestCalibrateLeavesNoTrace: timing the full resolution before the first
+// plan of a run at its low resolution leaves every variable and BatchNorm
+// statistic as it was, and the gradients clear.
+func TestCalibrateLeavesNoTrace(t *testing.T) {
+	o := lowResOptions(t, t.TempDir(), "")
+	rn, err := openRun(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rn.close()
+	before := rn.store().Tensors()
+	sec, err := rn.calibrate(2)
+	if err != nil || !(sec > 0) {
+		t.Fatalf("calibrate: %v s, %v", sec, err)
+	}
+	after := rn.store().Tensors()
+	for i := range before {
+		if !slices.Equal(before[i].Data, after[i].Data) {
+			t.Errorf("%s changed", before[i].Info.Name)
+		}
+	}
+	for i, g := range rn.tr.grads {
+		if g == nil {
+			continue
+		}
+		for _, v := range g.Data().([]float32) {
+			if v != 0 {
+				t.Fatalf("gradient %d not cleared", i)
+			}
+		}
+	}
+	if _, err := rn.calibrate(100); err == nil || strings.Contains(err.Error(), "\n") {
+		t.Errorf("more steps than an epoch has: %v", err)
+	}
+	for i, x := range rn.store().Tensors() { // put back after an error too
+		if !slices.Equal(before[i].Data, x.Data) {
+			t.Errorf("after the error: %s changed", x.Info.Name)
+		}
+	}
+}
+
+// TestTimeBudgetLowRes: a budgeted run with low-resolution epochs plans
+// them (their count and cost in the plan, in its checkpoint and log) and
+// switches to the full resolution after them.
+func TestTimeBudgetLowRes(t *testing.T) {
+	out := t.TempDir()
+	o := lowResOptions(t, out, "")
+	o.Recipe.Epochs, o.Recipe.TimeBudget = 1000, time.Minute
+	var log bytes.Buffer
+	o.Log, o.StopAfter = &log, 2
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := ReadCheckpoint(out + "/last.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := h.Plan
+	if p == nil || p.LowResEpochs != int(math.Round(0.5*float64(h.Recipe.Epochs))) || p.LowResEpochs < 3 || !(p.LowResEpochSeconds > 0 && p.EpochSeconds > 0) {
+		t.Fatalf("after 2 epochs: plan %+v, recipe epochs %d", p, h.Recipe.Epochs)
+	}
+	if h.FullResFrom != 0 || !strings.Contains(log.String(), "at the low resolution at") {
+		t.Errorf("after 2 epochs: switched at %d; log:\n%s", h.FullResFrom, log.String())
 	}
 }
 

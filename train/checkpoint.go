@@ -47,6 +47,11 @@ type Header struct {
 	// starts, and Plan its last plan: a run with Recipe.TimeBudget only.
 	Elapsed float64     `json:"elapsed_s,omitempty"`
 	Plan    *BudgetPlan `json:"plan,omitempty"`
+	// FullResFrom is the epoch (from 1) at which a run with Recipe.LowRes
+	// left its low-resolution epochs for the configuration's resolution,
+	// once it has (0 before: Recipe.LowResEpochs of the current Epochs
+	// decides); a plan that grows afterwards does not bring them back.
+	FullResFrom int `json:"full_res_from,omitempty"`
 }
 
 // TensorInfo locates one tensor of a checkpoint.

@@ -98,7 +98,7 @@ func (rn *run) closeEpoch(epoch int, st epochStats) *EpochRecord {
 	}
 	rec := &EpochRecord{Epoch: hdr.Epoch, Step: hdr.Step, LR: rn.lr(hdr.Step - 1), TrainLoss: res.LastLoss,
 		TrainAcc: float64(st.correct) / float64(max(st.seen, 1)), TrainSeconds: st.seconds, TrainImagesPS: float64(st.seen) / st.seconds}
-	if inside, waited, steps := rn.tr.CommTimes(); steps > 0 {
+	if inside, waited, steps := rn.trainerFor(epoch).CommTimes(); steps > 0 {
 		// Rank 0's: the time in the gradient all-reduces, and the part of
 		// it the steps waited for.
 		in, w := inside.Seconds(), waited.Seconds()

@@ -30,6 +30,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			rn.res.Interrupted = true
 			break
 		}
+		rn.startEpoch(epoch)
 		st, err := rn.trainEpoch(ctx, epoch)
 		if err != nil {
 			return rn.res, err
@@ -56,7 +57,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		fmt.Fprintf(rn.logw, "epoch %d/%d: train loss %.4f acc %.4f | %s | %.0fs, %.0f img/s%s\n", rn.hdr.Epoch, rn.r.TotalEpochs(),
 			rn.res.LastLoss, rec.TrainAcc, tested, st.seconds, rec.TrainImagesPS, commNote(rec))
-		if err := rn.afterEpoch(); err != nil { // a time budget plans again
+		if err := rn.afterEpoch(epoch); err != nil { // a time budget plans again
 			return rn.res, err
 		}
 		if err := rn.save("last.bin"); err != nil {
@@ -117,11 +118,12 @@ func (rn *run) trainEpoch(ctx context.Context, epoch int) (epochStats, error) {
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	tr := rn.trainerFor(epoch)
 	for b := range rn.epochLoader(epoch).Epoch(lctx, epoch, hdr.Batch) {
 		if b.Err != nil {
 			return st, fmt.Errorf("train: epoch %d: %w", epoch+1, b.Err)
 		}
-		l, c, stop, err := rn.tr.step(b.X, b.Y, b.Y2, b.Lam, rn.lr(hdr.Step), ctx.Err() != nil)
+		l, c, stop, err := tr.step(b.X, b.Y, b.Y2, b.Lam, rn.lr(hdr.Step), ctx.Err() != nil)
 		if err != nil {
 			return st, fmt.Errorf("train: step %d: %w", hdr.Step, err)
 		}

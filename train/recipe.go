@@ -108,8 +108,45 @@ type Recipe struct {
 	// a longer one keeps Cutout and the random flips. RecipeFor sets it for
 	// budgeted CIFAR-10 runs from scratch given neither Cutout nor
 	// AlternateFlips.
-	BudgetAugment bool   `json:"budget_augment,omitempty"`
-	Seed          uint64 `json:"seed" flag:"seed"`
+	BudgetAugment bool `json:"budget_augment,omitempty"`
+	// LowRes > 0 trains the schedule's first LowResEpochs epochs on
+	// LowRes×LowRes inputs: progressive resizing (fast.ai; MosaicML
+	// Composer's ProgressiveResizing), more epochs in the same time. The
+	// epochs after, the SWA tail and every evaluation use the
+	// configuration's resolution; the same variables train at both sizes
+	// (model.Model.AtResolution). A MobileNet only; 0 is off.
+	LowRes int `json:"low_res,omitempty" flag:"low-res"`
+	// LowResFraction is the share of Epochs trained at LowRes (0: half).
+	LowResFraction float64 `json:"low_res_fraction,omitempty" flag:"low-res-fraction"`
+	// LowResMode is how a low-resolution image is made: LowResResize (""
+	// too) resamples the whole augmented image to LowRes×LowRes (fast.ai's
+	// way, for any data); LowResCrop takes a random LowRes×LowRes window of
+	// it, so that objects keep their size (32×32 images: the cifar10
+	// configuration; what MosaicML found better on CIFAR-10).
+	LowResMode string `json:"low_res_mode,omitempty" flag:"low-res-mode"`
+	Seed       uint64 `json:"seed" flag:"seed"`
+}
+
+// The ways of making a low-resolution image (Recipe.LowResMode).
+const (
+	LowResCrop   = "crop"
+	LowResResize = "resize"
+)
+
+// DefaultLowResFraction is Recipe.LowResFraction's default.
+const DefaultLowResFraction = 0.5
+
+// LowResEpochs is how many of the schedule's Epochs train at LowRes: its
+// LowResFraction (DefaultLowResFraction when 0), rounded; 0 without LowRes.
+func (r Recipe) LowResEpochs() int {
+	if r.LowRes <= 0 {
+		return 0
+	}
+	f := r.LowResFraction
+	if f == 0 {
+		f = DefaultLowResFraction
+	}
+	return int(math.Round(f * float64(r.Epochs)))
 }
 
 // SWABatches is how many training batches the average's BatchNorm
@@ -189,6 +226,14 @@ func (r Recipe) Validate() error {
 		return data.ErrNoFlipsToAlternate
 	case r.BudgetAugment && (r.TimeBudget <= 0 || !r.Augment):
 		return fmt.Errorf("augmentation chosen by the plan: needs a time budget and augmentation")
+	case r.LowRes < 0:
+		return fmt.Errorf("low resolution %d: must not be negative (0: off)", r.LowRes)
+	case !(r.LowResFraction >= 0 && r.LowResFraction <= 1):
+		return fmt.Errorf("low-resolution fraction %g: must be in [0, 1] (0: %g)", r.LowResFraction, DefaultLowResFraction)
+	case r.LowRes == 0 && (r.LowResFraction != 0 || r.LowResMode != ""):
+		return fmt.Errorf("low-resolution fraction or mode without a low resolution (--low-res)")
+	case r.LowResMode != "" && r.LowResMode != LowResCrop && r.LowResMode != LowResResize:
+		return fmt.Errorf("low-resolution mode %q: want %s or %s", r.LowResMode, LowResCrop, LowResResize)
 	}
 	if r.TimeBudget < 0 {
 		return fmt.Errorf("time budget %v: must not be negative", r.TimeBudget)
@@ -219,7 +264,8 @@ func (r Recipe) Validate() error {
 // Canonical returns r with every field in one spelling of its meaning: the
 // default schedule, weight-decay set and TTA by name, "" Init as the "he"
 // of old checkpoints, EvalEvery 0 as 1, SWALR 0 as its rate (SWARate),
-// Freeze "" as FreezeNone. Two recipes that train alike are then equal.
+// Freeze "" as FreezeNone, a low resolution's fraction and mode by their
+// defaults. Two recipes that train alike are then equal.
 func (r Recipe) Canonical() Recipe {
 	c := r
 	if v, err := ParseSchedule(string(c.Schedule)); err == nil {
@@ -238,6 +284,14 @@ func (r Recipe) Canonical() Recipe {
 	c.SWALR = c.SWARate()
 	if c.Freeze == "" {
 		c.Freeze = FreezeNone
+	}
+	if c.LowRes > 0 {
+		if c.LowResFraction == 0 {
+			c.LowResFraction = DefaultLowResFraction
+		}
+		if c.LowResMode == "" {
+			c.LowResMode = LowResResize
+		}
 	}
 	return c
 }

@@ -90,8 +90,19 @@ func TestRecipeFlags(t *testing.T) {
 			t.Errorf("--%s: %v (%T), want %v (%T)", flag, got[flag], got[flag], want, want)
 		}
 	}
-	if len(got) != 27 {
-		t.Errorf("%d flags, want the 27 tagged fields", len(got))
+	if len(got) != 30 {
+		t.Errorf("%d flags, want the 30 tagged fields", len(got))
+	}
+	// A low resolution's fraction and mode, left at their zero values,
+	// are its defaults; without a low resolution they are off.
+	if got["low-res-fraction"] != 0.0 || got["low-res-mode"] != "" {
+		t.Errorf("without --low-res: fraction %v, mode %v", got["low-res-fraction"], got["low-res-mode"])
+	}
+	r.LowRes = 24
+	for _, f := range r.Flags() {
+		if want, ok := map[string]any{"low-res": 24, "low-res-fraction": train.DefaultLowResFraction, "low-res-mode": train.LowResResize}[f.Flag]; ok && f.Value != want {
+			t.Errorf("--%s: %v, want %v", f.Flag, f.Value, want)
+		}
 	}
 }
 

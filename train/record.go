@@ -141,6 +141,9 @@ func (r Recipe) String() string {
 	opt(r.MixUp > 0, "mixup %g", r.MixUp)
 	opt(r.CutMix > 0, "cutmix %g", r.CutMix)
 	opt(r.EMA > 0, "EMA %g", r.EMA)
+	if c := r.Canonical(); c.LowRes > 0 {
+		parts = append(parts, fmt.Sprintf("the first %g of the epochs at %d×%d (%s)", c.LowResFraction, c.LowRes, c.LowRes, c.LowResMode))
+	}
 	switch {
 	case r.SWAEpochs > 0 && r.TimeBudget > 0:
 		parts = append(parts, fmt.Sprintf("SWA tail of %.0f%% of the epochs at lr %g when the plan reaches %d epochs", 100*float64(r.SWAEpochs)/float64(r.TotalEpochs()), r.SWARate(), minSWAPlan))

@@ -76,6 +76,15 @@ func TestRecipeString(t *testing.T) {
 	if got, want := r.String(), ", cutout 16, Cutout 12 and alternating flips if the plan is under 150 epochs, SWA tail"; !strings.Contains(got, want) {
 		t.Errorf("the plan's augmentation:\n got %s\nwant …%s…", got, want)
 	}
+	r = DefaultRecipe()
+	r.LowRes = 24
+	if got, want := r.String(), ", cutout 16, the first 0.5 of the epochs at 24×24 (resize), SWA 80 epochs"; !strings.Contains(got, want) {
+		t.Errorf("a low resolution:\n got %s\nwant …%s…", got, want)
+	}
+	r.LowResFraction, r.LowResMode = 0.3, LowResCrop
+	if got, want := r.String(), ", the first 0.3 of the epochs at 24×24 (crop), "; !strings.Contains(got, want) {
+		t.Errorf("a low resolution:\n got %s\nwant …%s…", got, want)
+	}
 }
 
 // TestRemoveStaleTemps: the temporary files a killed run leaves (of its

@@ -28,6 +28,7 @@ type run struct {
 	eval   *Evaluator
 	loader *data.Loader
 	early  *data.Loader // the epochs before the plan's augmentation (BudgetPlan.AugmentFrom), or nil
+	low    *lowRes      // the low-resolution epochs' trainer and loaders (Recipe.LowRes), or nil
 	sched  Schedule
 	budget *budget // nil without Recipe.TimeBudget
 	logw   io.Writer
@@ -142,7 +143,11 @@ func openRun(o Options) (*run, error) {
 	if r.SWAEpochs > 0 {
 		inference += r.BatchSize / ranks
 	}
-	if err := model.CheckNetworkMemory(rn.net, r.BatchSize/ranks, inference); err != nil {
+	trainMem := r.BatchSize / ranks
+	if rn.m != nil {
+		trainMem += lowResMemory(rn.m.Config, r, trainMem) // the low-resolution graph's
+	}
+	if err := model.CheckNetworkMemory(rn.net, trainMem, inference); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	if rn.primary() {
@@ -196,8 +201,13 @@ func openRun(o Options) (*run, error) {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	rn.tr.LabelSmoothing, rn.tr.Comm = r.LabelSmoothing, rn.comm
+	if err := rn.openLowRes(lc); err != nil {
+		rn.tr.Close()
+		return nil, wrap(err)
+	}
 	if rn.eval, err = NewEvaluator(rn.net, r.EvalBatch); err != nil {
 		rn.tr.Close()
+		rn.low.close()
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	rn.eval.TTA, rn.eval.Input, rn.eval.Comm = r.TTA, rn.hdr.Input, rn.comm
@@ -270,6 +280,7 @@ func (rn *run) describe() string {
 
 func (rn *run) close() {
 	rn.tr.Close()
+	rn.low.close()
 	rn.eval.Close()
 	rn.swa.close()
 }

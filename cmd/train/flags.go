@@ -55,6 +55,9 @@ type flags struct {
 	seed       *uint64
 	maxTime    *time.Duration
 	timeBudget *time.Duration
+	lowRes     *int
+	lowFrac    *float64
+	lowMode    *string
 	threads    *int
 	resume     *string
 	limit      *int
@@ -126,6 +129,9 @@ func parseFlags(args []string) (*flags, error) {
 	f.seed = fs.Uint64("seed", def.Seed, "random seed (weights, shuffling, augmentation, validation split)")
 	f.maxTime = fs.Duration("max-time", 0, "stop training after this much wall time (e.g. 2h50m; 0 = no limit) as Ctrl-C does: last.bin written mid-epoch, --resume continues")
 	f.timeBudget = fs.Duration("time-budget", 0, "plan the run to end within this much wall time (e.g. 1h30m; evaluation and checkpoints included): the epochs are planned from the measured speed after the first steps and again after every epoch, so that the schedule ends at the budget rather than being cut off; on CIFAR-10 from scratch a plan under 150 epochs also trains with Cutout 12 and alternating flips unless --cutout or --alternate-flips is given (0 = --epochs decides)")
+	f.lowRes = fs.Int("low-res", 0, "progressive resizing: train the first --low-res-fraction of the schedule's epochs on NxN inputs (e.g. 24 for the 32×32 cifar10 network), which cost fewer seconds an epoch; the rest, the SWA tail and every evaluation at the network's resolution, the same weights at both (0 = off)")
+	f.lowFrac = fs.Float64("low-res-fraction", 0, "with --low-res: the share of the schedule's epochs trained at the low resolution (0: 0.5)")
+	f.lowMode = fs.String("low-res-mode", "", "with --low-res: resize (the whole augmented image resampled to NxN; the default) or crop (a random NxN window of each augmented 32×32 image, objects keeping their size)")
 	f.threads = fs.Int("threads", runtime.NumCPU(), "CPU threads to use")
 	f.resume = fs.String("resume", "", "checkpoint to resume from (e.g. checkpoints/last.bin); the model and recipe come from it (a flag contradicting them is an error), --epochs and --swa-epochs may extend it")
 	f.limit = fs.Int("limit", 0, "CIFAR-10: use only the first N images of each split (0 = all)")
@@ -177,7 +183,7 @@ func (f *flags) recipe(cfg model.Config) (train.Recipe, error) {
 	r := train.Recipe{Epochs: *f.epochs, BatchSize: *f.batch, EvalBatch: *f.evalBatch, LR: *f.lr, MinLR: *f.minLR, Momentum: *f.momentum, Nesterov: true,
 		WeightDecay: *f.wd, WarmupEpochs: *f.warmup, LabelSmoothing: *f.smoothing, Augment: !*f.noAugment, AlternateFlips: *f.altFlips, Cutout: *f.cutout,
 		TrivialAugment: *f.trivial, RandomErasing: *f.erasing, MixUp: *f.mixup, CutMix: *f.cutmix, EMA: *f.emaDecay, SWAEpochs: *f.swaEpochs, SWALR: *f.swaLR,
-		EvalEvery: *f.evalEvery, TimeBudget: *f.timeBudget, Init: *f.weightInit, InitFrom: *f.initPath, Freeze: *f.freezeWhat, SyncBN: *f.syncBN, Seed: *f.seed}
+		EvalEvery: *f.evalEvery, TimeBudget: *f.timeBudget, LowRes: *f.lowRes, LowResFraction: *f.lowFrac, LowResMode: *f.lowMode, Init: *f.weightInit, InitFrom: *f.initPath, Freeze: *f.freezeWhat, SyncBN: *f.syncBN, Seed: *f.seed}
 	purpose := train.FromScratch
 	if *f.initPath != "" {
 		purpose = train.FineTuning
