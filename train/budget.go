@@ -410,21 +410,25 @@ func (rn *run) replan() error {
 // the next epoch on: the current epoch's batches keep coming from the
 // loader it started with (run.early).
 func (rn *run) shortAugment() error {
-	lc := rn.loader.Config()
-	lc.Cutout, lc.AlternateFlips = ShortCutout, true
-	l, err := data.NewLoader(rn.o.Train, lc)
+	short := func(l *data.Loader) (*data.Loader, error) { // l's configuration with the short recipe's augmentation
+		lc := l.Config()
+		lc.Cutout, lc.AlternateFlips = ShortCutout, true
+		s, err := data.NewLoader(rn.o.Train, lc)
+		if err != nil {
+			return nil, fmt.Errorf("train: time budget: %w", err)
+		}
+		return s, nil
+	}
+	l, err := short(rn.loader)
 	if err != nil {
-		return fmt.Errorf("train: time budget: %w", err)
+		return err
 	}
 	rn.early, rn.loader = rn.loader, l
 	if lo := rn.low; lo != nil {
-		lc := lo.loader.Config()
-		lc.Cutout, lc.AlternateFlips = ShortCutout, true
-		ll, err := data.NewLoader(rn.o.Train, lc)
-		if err != nil {
-			return fmt.Errorf("train: time budget: %w", err)
+		if l, err = short(lo.loader); err != nil {
+			return err
 		}
-		lo.early, lo.loader = lo.loader, ll
+		lo.early, lo.loader = lo.loader, l
 	}
 	rn.r.Cutout, rn.r.AlternateFlips = ShortCutout, true
 	rn.hdr.Recipe.Cutout, rn.hdr.Recipe.AlternateFlips = ShortCutout, true
