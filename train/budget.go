@@ -173,17 +173,19 @@ type budget struct {
 	measured  time.Time
 	last      time.Time  // the end of this start's last epoch (start before the first)
 	low, full epochTimes // this start's epochs at the low resolution (Recipe.LowRes) and at the configuration's
+	resumedAt int        // the batches of its first epoch a resumed run had trained before this start (Header.Batch)
 	first     float64    // the first plan's estimate of an epoch at the resolution it measured
 	firstFull float64    // and at the full resolution, when that was the low one (calibrate)
 }
 
-// epochTimes are the wall times of some epochs.
+// epochTimes are the wall times of some epochs, n of them (a fraction for
+// the rest of an epoch that a resumed run began before it stopped).
 type epochTimes struct {
 	sum float64
-	n   int
+	n   float64
 }
 
-func (e *epochTimes) add(d time.Duration) { e.sum += d.Seconds(); e.n++ }
+func (e *epochTimes) add(d time.Duration, frac float64) { e.sum += d.Seconds(); e.n += frac }
 
 func (e epochTimes) mean() float64 { return e.sum / float64(e.n) }
 
@@ -194,7 +196,7 @@ func (rn *run) newBudget() *budget {
 	if r.TimeBudget <= 0 {
 		return nil
 	}
-	b := &budget{limit: r.TimeBudget, before: time.Duration(rn.hdr.Elapsed * float64(time.Second)), start: time.Now(), origin: rn.o.Started, firstStep: rn.hdr.Step}
+	b := &budget{limit: r.TimeBudget, before: time.Duration(rn.hdr.Elapsed * float64(time.Second)), start: time.Now(), origin: rn.o.Started, firstStep: rn.hdr.Step, resumedAt: rn.hdr.Batch}
 	b.last = b.start
 	if b.origin.IsZero() || b.origin.After(b.start) {
 		b.origin = b.start
@@ -293,16 +295,30 @@ func (rn *run) calibrate(steps int) (sec float64, err error) {
 // afterEpoch plans again from the wall time of this start's epochs (since
 // its training began: the epochs, their evaluations, and the checkpoints
 // of all but this one), epoch (from 0) being the one just completed.
+//
+// A run resumed in the middle of an epoch has trained only the rest of it
+// in this start: that counts as the fraction of an epoch it is, and not
+// at all under half an epoch, whose time this start's set-up and first
+// steps would weigh too much (the last plan's costs stand until an epoch
+// of this start has been measured: costs).
 func (rn *run) afterEpoch(epoch int) error {
 	b := rn.budget
 	if b == nil {
 		return nil
 	}
 	now := time.Now()
-	if rn.lowResAt(epoch) {
-		b.low.add(now.Sub(b.last))
-	} else {
-		b.full.add(now.Sub(b.last))
+	frac := 1.0
+	if b.resumedAt > 0 {
+		nb := rn.loader.NumBatches()
+		frac = float64(nb-b.resumedAt) / float64(nb)
+		b.resumedAt = 0
+	}
+	if frac >= 0.5 {
+		if rn.lowResAt(epoch) {
+			b.low.add(now.Sub(b.last), frac)
+		} else {
+			b.full.add(now.Sub(b.last), frac)
+		}
 	}
 	b.last = now
 	return rn.replan()
@@ -310,7 +326,8 @@ func (rn *run) afterEpoch(epoch int) error {
 
 // costs are the seconds an epoch takes at each resolution, as measured in
 // this start: the first plan's estimates until an epoch has completed at
-// that resolution; a resumed run still at its low resolution counts the
+// that resolution (a resumed run: its last plan's, Header.Plan); a resumed
+// run still at its low resolution counts the
 // full one's epochs at the low one's times the ratio the first plan
 // measured (Header.Plan), or the pixels' ratio (an overestimate: the small
 // maps' fixed costs do not shrink with them) if it has none.
@@ -319,6 +336,12 @@ func (rn *run) costs() epochCost {
 	c := epochCost{full: b.first, low: b.first}
 	if b.firstFull > 0 {
 		c.full = b.firstFull
+	}
+	if b.first == 0 { // resumed: the plan was made before this start
+		c.full, c.low = b.plan.EpochSeconds, b.plan.EpochSeconds
+		if b.plan.LowResEpochSeconds > 0 {
+			c.low = b.plan.LowResEpochSeconds
+		}
 	}
 	ratio := 1.0 // full over low
 	if rn.low != nil {

@@ -331,3 +331,55 @@ func TestTimeBudgetAugmentLong(t *testing.T) {
 		t.Fatalf("plan %+v, cutout %d, alternating flips %v; log:\n%s", h.Plan, h.Recipe.Cutout, h.Recipe.AlternateFlips, log.String())
 	}
 }
+
+// TestTimeBudgetResumedMidEpoch: a run resumed in the middle of an epoch
+// counts the rest of that epoch as the fraction of an epoch it is, or, under
+// half an epoch, not at all (its last plan's cost of an epoch stands); it
+// does not take the rest for a whole epoch and plan more epochs than fit.
+func TestTimeBudgetResumedMidEpoch(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		images int // at 10 a batch; interrupted after the first plan, about step 23
+	}{
+		{"under half an epoch left", 300},
+		{"over half an epoch left", 600},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := planAugmentOptions(t, 10*time.Hour)
+			o.Recipe.BudgetAugment = false
+			o.Train = learnable(c.images, 1)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			o.Log = cancelOn{"s an epoch (evaluation and checkpoints included)", cancel}
+			if res, err := Run(ctx, o); err != nil || !res.Interrupted {
+				t.Fatalf("interrupted after the first plan: %+v, %v", res, err)
+			}
+			o.Log, o.Resume = nil, o.OutDir+"/last.bin"
+			rn, err := openRun(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rn.close()
+			before := rn.budget.plan.EpochSeconds
+			nb := rn.loader.NumBatches()
+			frac := float64(nb-rn.hdr.Batch) / float64(nb)
+			if rn.hdr.Epoch != 0 || rn.hdr.Batch == 0 || before <= 0 {
+				t.Fatalf("resumed at epoch %d, batch %d, with a plan of %g s an epoch", rn.hdr.Epoch, rn.hdr.Batch, before)
+			}
+			// The rest of the epoch took as long as that fraction of
+			// an epoch of three times the last plan's cost.
+			rn.budget.last = time.Now().Add(-time.Duration(3 * before * frac * float64(time.Second)))
+			if err := rn.afterEpoch(0); err != nil {
+				t.Fatal(err)
+			}
+			got := rn.budget.plan.EpochSeconds
+			want := 3 * before
+			if frac < 0.5 {
+				want = before
+			}
+			if math.Abs(got-want) > 0.02*want {
+				t.Errorf("resumed at batch %d of %d: planned at %.4g s an epoch after the rest of it, want %.4g (the last plan's %.4g)", rn.hdr.Batch, nb, got, want, before)
+			}
+		})
+	}
+}
