@@ -300,7 +300,8 @@ func (rn *run) calibrate(steps int) (sec float64, err error) {
 // in this start: that counts as the fraction of an epoch it is, and not
 // at all under half an epoch, whose time this start's set-up and first
 // steps would weigh too much (the last plan's costs stand until an epoch
-// of this start has been measured: costs).
+// of this start has been measured: costs) — unless the run has no plan
+// yet, whose costs would be none.
 func (rn *run) afterEpoch(epoch int) error {
 	b := rn.budget
 	if b == nil {
@@ -313,7 +314,7 @@ func (rn *run) afterEpoch(epoch int) error {
 		frac = float64(nb-b.resumedAt) / float64(nb)
 		b.resumedAt = 0
 	}
-	if frac >= 0.5 {
+	if frac >= 0.5 || b.plan.Plans == 0 {
 		if rn.lowResAt(epoch) {
 			b.low.add(now.Sub(b.last), frac)
 		} else {
