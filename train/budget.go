@@ -187,7 +187,7 @@ type epochTimes struct {
 
 func (e *epochTimes) add(d time.Duration, frac float64) { e.sum += d.Seconds(); e.n += frac }
 
-func (e epochTimes) mean() float64 { return e.sum / float64(e.n) }
+func (e epochTimes) mean() float64 { return e.sum / e.n }
 
 // newBudget prepares the planner of a run whose recipe has a time budget
 // (nil without one).
@@ -328,10 +328,10 @@ func (rn *run) afterEpoch(epoch int) error {
 // costs are the seconds an epoch takes at each resolution, as measured in
 // this start: the first plan's estimates until an epoch has completed at
 // that resolution (a resumed run: its last plan's, Header.Plan); a resumed
-// run still at its low resolution counts the
-// full one's epochs at the low one's times the ratio the first plan
-// measured (Header.Plan), or the pixels' ratio (an overestimate: the small
-// maps' fixed costs do not shrink with them) if it has none.
+// run still at its low resolution counts the full one's epochs at the low
+// one's times the ratio the first plan measured (Header.Plan), or the
+// pixels' ratio (an overestimate: the small maps' fixed costs do not
+// shrink with them) if it has none.
 func (rn *run) costs() epochCost {
 	b := rn.budget
 	c := epochCost{full: b.first, low: b.first}
